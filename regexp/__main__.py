@@ -1,0 +1,3 @@
+from regexp.cli import app
+
+app(prog_name="regexp")

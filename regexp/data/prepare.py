@@ -1,0 +1,158 @@
+"""From raw samples to the parts a trial trains on: task, label encoding, split, scaling stats.
+
+Splits use scikit-learn's train_test_split, stratified for classification and seeded with the
+spec's seed. Scaling statistics come from the train part only; the model bakes them in (see
+model.py), so the saved model takes raw inputs and val/test never leak into training.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from regexp.data.sources import load_raw
+from regexp.spec import LoadedSpec
+from regexp.spec.schema import METRICS
+
+MAX_AUTO_CLASSES = 50  # integer labels with more distinct values than this are read as regression
+
+
+@dataclass
+class Prepared:
+    task: str                             # classification | binary | regression
+    classes: list[str]                    # class names in label order ([] for regression)
+    shape: tuple[int, ...] | None         # per-sample input shape for conv layers
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    scale: dict[str, list[float]]         # {"mean", "variance"} or {"min", "max"} or {}
+    metrics: list[str]
+
+    @property
+    def features(self) -> int:
+        return self.x_train.shape[1]
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
+
+
+def prepare(loaded: LoadedSpec) -> Prepared:
+    spec = loaded.spec
+    raw = load_raw(loaded)
+    task = _task(loaded, raw.y, raw.task)
+    y, classes = _encode(raw.y, task)
+    test = None
+    if raw.test is not None:
+        test = (raw.test[0], _encode_like(raw.test[1], classes, task))
+    parts = _split(loaded, raw.x, y, task, test)
+    x_train, y_train = _subsample(loaded, parts[0], parts[1], task)
+    metrics = spec.training.metrics or (["mae"] if task == "regression" else ["accuracy"])
+    for i, metric in enumerate(metrics):
+        if task not in METRICS[metric]:
+            raise loaded.error(f"training.metrics.{i}", f"{metric} does not apply to a {task} task "
+                                                        f"(allowed: {', '.join(m for m, t in METRICS.items() if task in t)})")
+    if task == "regression" and spec.training.label_smoothing > 0:
+        raise loaded.error("training.label_smoothing", "label smoothing applies to classification only")
+    return Prepared(task, classes, _shape(loaded, raw.shape, raw.x.shape[1]), x_train, y_train,
+                    parts[2], parts[3], parts[4], parts[5], _scale_stats(spec.data.scale, x_train), metrics)
+
+
+def _task(loaded: LoadedSpec, y: np.ndarray, known: str | None) -> str:
+    wanted = loaded.spec.model.task
+    values = np.unique(y)
+    if len(values) < 2:
+        raise loaded.error("data", f"the labels have a single value ({values[0]!r}): nothing to learn")
+    numeric = np.issubdtype(y.dtype, np.number)
+    integral = not numeric or bool(np.all(np.mod(y, 1) == 0))
+    detected = known or ("regression" if not integral or (numeric and len(values) > MAX_AUTO_CLASSES)
+                         else "binary" if len(values) == 2 else "classification")
+    if wanted == "auto":
+        return "binary" if detected == "classification" and len(values) == 2 else detected
+    if wanted != "regression" and not integral:
+        raise loaded.error("model.task", f"{wanted} needs class labels, but the labels are fractional numbers "
+                                         f"(e.g. {values[0]!r}); use task: regression")
+    if wanted == "binary" and len(values) != 2:
+        raise loaded.error("model.task", f"binary needs 2 classes (got {len(values)}); use task: classification")
+    if wanted == "regression" and not numeric:
+        raise loaded.error("model.task", f"regression needs numeric labels (got {values[0]!r})")
+    return wanted
+
+
+def _encode(y: np.ndarray, task: str) -> tuple[np.ndarray, list[str]]:
+    if task == "regression":
+        return y.astype(np.float32), []
+    values, codes = np.unique(y, return_inverse=True)
+    return codes.astype(np.int32), [str(v) for v in values]
+
+
+def _encode_like(y: np.ndarray, classes: list[str], task: str) -> np.ndarray:
+    if task == "regression":
+        return y.astype(np.float32)
+    lookup = {name: i for i, name in enumerate(classes)}
+    return np.array([lookup[str(v)] for v in y], dtype=np.int32)
+
+
+def _split(loaded: LoadedSpec, x, y, task, test) -> tuple[np.ndarray, ...]:
+    split, seed = loaded.spec.data.split, loaded.spec.seed
+    stratify = split.stratify and task != "regression"
+
+    def cut(x, y, fraction):
+        """Split off `fraction` of (x, y); returns (rest_x, rest_y, part_x, part_y)."""
+        empty = (x[:0], y[:0])
+        if fraction == 0:
+            return x, y, *empty
+        try:
+            rx, px, ry, py = train_test_split(x, y, test_size=fraction, random_state=seed,
+                                              stratify=y if stratify else None)
+        except ValueError as exc:
+            raise loaded.error("data.split", f"cannot split {len(y)} samples this way: {exc}"
+                                             + (" (set stratify: false or use fewer parts)" if stratify else "")) from None
+        return rx, ry, px, py
+
+    if test is None:
+        x, y, x_test, y_test = cut(x, y, split.test)
+    else:  # the data ships its own test part; val is taken from the rest in proportion
+        x_test, y_test = test
+    x_train, y_train, x_val, y_val = cut(x, y, split.val / (split.train + split.val))
+    return x_train, y_train, x_val, y_val, x_test, y_test
+
+
+def _subsample(loaded: LoadedSpec, x, y, task) -> tuple[np.ndarray, np.ndarray]:
+    keep = loaded.spec.data.subsample
+    if keep is None or keep == 1.0 or (isinstance(keep, int) and keep >= len(y)):
+        if isinstance(keep, int) and keep > len(y):
+            raise loaded.error("data.subsample", f"asks for {keep} samples but the train part has {len(y)}")
+        return x, y
+    stratify = y if loaded.spec.data.split.stratify and task != "regression" else None
+    try:
+        kx, _, ky, _ = train_test_split(x, y, train_size=keep, random_state=loaded.spec.seed, stratify=stratify)
+    except ValueError as exc:
+        raise loaded.error("data.subsample", f"cannot keep {keep} of {len(y)} train samples: {exc}") from None
+    return kx, ky
+
+
+def _shape(loaded: LoadedSpec, natural: tuple[int, ...] | None, features: int) -> tuple[int, ...] | None:
+    shape = loaded.spec.data.shape
+    if shape is not None:
+        if int(np.prod(shape)) != features:
+            raise loaded.error("data.shape", f"{shape} holds {int(np.prod(shape))} values but each sample has {features} features")
+        return tuple(shape)
+    needs_shape = any(layer.type in ("conv2d", "max_pool", "avg_pool") for layer in loaded.spec.model.layers)
+    if needs_shape and natural is None:
+        raise loaded.error("data.shape", "conv2d/pooling layers need image-shaped inputs: set data.shape, "
+                                         f"e.g. [height, width, channels] with a product of {features}")
+    return natural if needs_shape else None
+
+
+def _scale_stats(scale: str, x: np.ndarray) -> dict[str, list[float]]:
+    if scale == "standard":
+        # A feature constant in the train part gets variance 1 (as scikit-learn's StandardScaler
+        # does): Keras divides by max(std, 1e-7), which would blow up any other value by 1e7.
+        variance = x.var(axis=0)
+        return {"mean": x.mean(axis=0).tolist(), "variance": np.where(variance > 0, variance, 1.0).tolist()}
+    if scale == "minmax":
+        return {"min": x.min(axis=0).tolist(), "max": x.max(axis=0).tolist()}
+    return {}

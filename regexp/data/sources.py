@@ -1,0 +1,220 @@
+"""Where samples come from: built-in datasets (a registry by name) and files.
+
+Every loader returns a `Raw`: flat float32 features (N, D), raw labels, and the natural sample
+shape for images. Built-in data is offline: scikit-learn's bundled copies and generators, or the
+Keras cache for mnist/fashion_mnist/cifar10. Synthetic data uses a fixed generator seed, so the
+spec's `seed` varies the split and the training, never the dataset itself.
+"""
+
+import csv
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from regexp.spec import LoadedSpec
+from regexp.spec.load import resolve_data_path
+
+DATASET_SEED = 0  # synthetic datasets are the same for every spec seed: seeds vary training only
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+
+
+@dataclass
+class Raw:
+    x: np.ndarray                     # (N, D) float32, flat
+    y: np.ndarray                     # (N,) labels: ints, strings or floats
+    shape: tuple[int, ...] | None     # natural per-sample shape (images), else None
+    task: str | None                  # what a built-in dataset is for; None: detect from y
+    test: tuple[np.ndarray, np.ndarray] | None = None  # a fixed test part shipped with the data
+
+
+def load_raw(loaded: LoadedSpec) -> Raw:
+    data = loaded.spec.data
+    if data.dataset is not None:
+        return DATASETS[data.dataset](loaded)
+    path = resolve_data_path(loaded)
+    if not path.exists():
+        raise loaded.error("data.path", f"{path} does not exist")
+    if path.is_dir():
+        return _image_folder(loaded, path)
+    reader = FILE_READERS.get(path.suffix.lower())
+    if reader is None:
+        raise loaded.error("data.path", f"cannot read {path.name} (allowed: {', '.join(FILE_READERS)} files, or a folder of images)")
+    return reader(loaded, path)
+
+
+# ------------------------------------------------------------------------------ built-in data
+def _bundled(name: str, task: str, shape=None) -> Callable[[LoadedSpec], Raw]:
+    def load(loaded: LoadedSpec) -> Raw:
+        from sklearn import datasets
+
+        x, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+        return Raw(x.astype(np.float32), y, shape, task)
+    return load
+
+
+def _synthetic(loaded: LoadedSpec) -> Raw:
+    from sklearn import datasets
+
+    d = loaded.spec.data
+    n = d.samples or 1000
+    if d.dataset == "moons":
+        x, y = datasets.make_moons(n, noise=d.noise if d.noise is not None else 0.1, random_state=DATASET_SEED)
+    elif d.dataset == "circles":
+        x, y = datasets.make_circles(n, noise=d.noise if d.noise is not None else 0.1, factor=0.5, random_state=DATASET_SEED)
+    elif d.dataset == "classification":
+        features, classes = d.features or 20, d.classes or 2
+        informative = max(2, min(features, features // 2))
+        if classes * 2 > 2**informative:
+            raise loaded.error("data.classes", f"{classes} classes need more informative features "
+                                               f"(got features: {features}; use at least {2 * int(np.ceil(np.log2(classes * 2)))})")
+        x, y = datasets.make_classification(n, n_features=features, n_informative=informative, n_redundant=0,
+                                            n_classes=classes, random_state=DATASET_SEED)
+    else:  # regression
+        x, y = datasets.make_regression(n, n_features=d.features or 20, noise=d.noise if d.noise is not None else 10.0,
+                                        random_state=DATASET_SEED)
+    task = "regression" if d.dataset == "regression" else None
+    return Raw(x.astype(np.float32), y, None, task)
+
+
+def _keras_dataset(loaded: LoadedSpec) -> Raw:
+    name = loaded.spec.data.dataset
+    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+    expected = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist", "cifar10": "cifar-10-batches-py"}[name]
+    if not (cache / expected).exists():
+        raise loaded.error("data.dataset", f"{name} is not in the Keras cache ({cache / expected}); regexp does not "
+                                           f"download at run time. Fetch it once with: python -c \"import keras; "
+                                           f"keras.datasets.{name}.load_data()\"")
+    import keras
+
+    (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    shape = x_train.shape[1:] if x_train.ndim == 4 else x_train.shape[1:] + (1,)
+
+    def flat(x):
+        return x.reshape(len(x), -1).astype(np.float32)
+    return Raw(flat(x_train), y_train.ravel(), tuple(shape), "classification", test=(flat(x_test), y_test.ravel()))
+
+
+DATASETS: dict[str, Callable[[LoadedSpec], Raw]] = {
+    "digits": _bundled("digits", "classification", shape=(8, 8, 1)),
+    "breast_cancer": _bundled("breast_cancer", "binary"),
+    "wine": _bundled("wine", "classification"),
+    "iris": _bundled("iris", "classification"),
+    "moons": _synthetic,
+    "circles": _synthetic,
+    "classification": _synthetic,
+    "regression": _synthetic,
+    "mnist": _keras_dataset,
+    "fashion_mnist": _keras_dataset,
+    "cifar10": _keras_dataset,
+}
+
+
+# ------------------------------------------------------------------------------------- files
+def _table(loaded: LoadedSpec, path: Path, columns: dict[str, list]) -> Raw:
+    """Features and target from named columns; every feature must be numeric and present."""
+    names = list(columns)
+    target = loaded.spec.data.target or names[-1]
+    if target not in columns:
+        raise loaded.error("data.target", f"{path.name} has no column {target!r} (columns: {', '.join(names)})")
+    features = [n for n in names if n != target]
+    if not features:
+        raise loaded.error("data.path", f"{path.name} has no feature columns besides the target {target!r}")
+    x = np.empty((len(columns[target]), len(features)), dtype=np.float32)
+    for j, name in enumerate(features):
+        for i, cell in enumerate(columns[name]):
+            try:
+                x[i, j] = float(cell)
+            except (TypeError, ValueError):
+                what = "a missing value" if cell in (None, "") else f"a non-numeric value {cell!r}"
+                raise loaded.error("data.path", f"{path.name} row {i + 1}, column {name!r}: {what} "
+                                                "(features must be numbers)") from None
+    if not np.isfinite(x).all():
+        i, j = np.argwhere(~np.isfinite(x))[0]
+        raise loaded.error("data.path", f"{path.name} row {i + 1}, column {features[j]!r}: {x[i, j]} is not a finite number")
+    y = np.asarray(columns[target])
+    if any(cell in (None, "") for cell in columns[target]):
+        raise loaded.error("data.target", f"{path.name}: the target column {target!r} has missing values")
+    try:
+        y = y.astype(np.float64)
+    except ValueError:
+        pass  # string class labels
+    return Raw(x, y, None, None)
+
+
+def _csv(loaded: LoadedSpec, path: Path) -> Raw:
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if len(rows) < 2:
+        raise loaded.error("data.path", f"{path.name} needs a header row and at least one data row")
+    header, body = rows[0], rows[1:]
+    for i, row in enumerate(body):
+        if len(row) != len(header):
+            raise loaded.error("data.path", f"{path.name} line {i + 2}: {len(row)} fields, the header has {len(header)}")
+    return _table(loaded, path, {name: [row[j] for row in body] for j, name in enumerate(header)})
+
+
+def _parquet(loaded: LoadedSpec, path: Path) -> Raw:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise loaded.error("data.path", "reading parquet needs pyarrow: pip install 'regexp[parquet]'") from None
+    table = pq.read_table(path)
+    return _table(loaded, path, {name: table.column(name).to_pylist() for name in table.column_names})
+
+
+def _npz(loaded: LoadedSpec, path: Path) -> Raw:
+    with np.load(path, allow_pickle=False) as arrays:
+        keys = set(arrays.files)
+        if {"x", "y"} <= keys:
+            x, y, test = arrays["x"], arrays["y"], None
+        elif {"x_train", "y_train"} <= keys:
+            x, y = arrays["x_train"], arrays["y_train"]
+            test = (arrays["x_test"], arrays["y_test"]) if {"x_test", "y_test"} <= keys else None
+        else:
+            raise loaded.error("data.path", f"{path.name} holds {sorted(keys)}; expected arrays x and y "
+                                            "(or x_train, y_train and optionally x_test, y_test)")
+    shape = tuple(x.shape[1:]) if x.ndim > 2 else None
+
+    def flat(a):
+        return a.reshape(len(a), -1).astype(np.float32)
+    test = (flat(test[0]), test[1].ravel()) if test is not None else None
+    return Raw(flat(x), y.ravel(), shape, None, test)
+
+
+def _image_folder(loaded: LoadedSpec, root: Path) -> Raw:
+    from PIL import Image, UnidentifiedImageError
+
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise loaded.error("data.path", f"{root} needs one sub-folder per class (found {len(classes)})")
+    size = loaded.spec.data.image_size
+    images, labels, mode = [], [], None
+    for label in classes:
+        for file in sorted((root / label).iterdir()):
+            if file.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                with Image.open(file) as img:
+                    mode = mode or ("L" if img.mode in ("1", "L", "LA", "I", "I;16") else "RGB")
+                    img = img.convert(mode)
+                    if size is not None:
+                        img = img.resize((size[1], size[0]))
+                    array = np.asarray(img, dtype=np.float32)
+            except (UnidentifiedImageError, OSError) as exc:
+                raise loaded.error("data.path", f"{file}: not a readable image ({exc})") from None
+            if images and array.shape != images[0].shape:
+                raise loaded.error("data.path", f"{file} is {array.shape[1]}x{array.shape[0]}, the first image "
+                                                f"{images[0].shape[1]}x{images[0].shape[0]}: set data.image_size to resize")
+            images.append(array)
+            labels.append(label)
+    if not images:
+        raise loaded.error("data.path", f"{root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    x = np.stack(images)
+    shape = x.shape[1:] if x.ndim == 4 else x.shape[1:] + (1,)
+    return Raw(x.reshape(len(x), -1), np.asarray(labels), tuple(shape), "classification")
+
+
+FILE_READERS: dict[str, Callable[[LoadedSpec, Path], Raw]] = {".csv": _csv, ".parquet": _parquet, ".npz": _npz}

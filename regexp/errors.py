@@ -1,0 +1,27 @@
+"""User-facing errors. The CLI prints them without a traceback and exits with code 2."""
+
+
+class SpecError(Exception):
+    """One or more mistakes in a spec, a --set override or the data it names.
+
+    Each problem reads `WHERE: dotted.key: what is wrong (got X; allowed: ...)`, where WHERE is
+    `FILE:LINE` or the `--set` override that brought the value in.
+    """
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def problem(where: str | None, key: str, message: str) -> str:
+    """Format one problem line; `key` is a dotted path ('' for the whole spec)."""
+    parts = [p for p in (where, key) if p]
+    return ": ".join(parts + [message])
+
+
+class RunFailed(Exception):
+    """Training started and then failed; the run folder keeps status `failed` and the reason."""
+
+    def __init__(self, run_path, reason: str):
+        self.run_path, self.reason = run_path, reason
+        super().__init__(f"{run_path}: {reason}")

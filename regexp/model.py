@@ -1,0 +1,130 @@
+"""Spec.model -> keras.Model, built only from Keras's own layers, regularizers and constraints.
+
+The model takes raw features: scaling (train statistics) is its first layer, then input noise and
+input dropout (both active in training only), an optional reshape for conv layers, the hidden
+layers, and the output layer that the task decides. Each hidden weighted layer is
+
+    Dense/Conv2D (linear) -> [BatchNorm if before | Layer/Group/Instance norm] -> Activation
+        -> [BatchNorm if after] -> Dropout (after the activation)
+
+with every piece a separate, named Keras layer so that tests and users can inspect it.
+"""
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+
+from regexp.data import Prepared
+from regexp.spec.schema import Model
+
+_DROPOUT = {
+    "standard": keras.layers.Dropout,
+    "alpha": keras.layers.AlphaDropout,
+    "gaussian": keras.layers.GaussianDropout,
+    "spatial": keras.layers.SpatialDropout2D,
+}
+
+
+def build_model(spec: Model, data: Prepared, name: str = "regexp") -> keras.Model:
+    inputs = keras.Input(shape=(data.features,), name="features")
+    x = _scaling(data)(inputs)
+    if spec.input_noise > 0:
+        x = keras.layers.GaussianNoise(spec.input_noise, name="input_noise")(x)
+    if spec.input_dropout > 0:
+        x = keras.layers.Dropout(spec.input_dropout, name="input_dropout")(x)
+    if data.shape is not None:
+        x = keras.layers.Reshape(data.shape, name="to_image")(x)
+    for i, layer in enumerate(spec.resolved_layers()):
+        x = LAYERS[layer.type](layer, f"l{i}")(x)
+    units, activation = _output_head(data)
+    out = spec.output
+    outputs = keras.layers.Dense(
+        units, activation=activation, kernel_initializer=out.initializer,
+        kernel_regularizer=_regularizer(out.l1, out.l2), name="output")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _scaling(data: Prepared) -> keras.layers.Layer:
+    stats = data.scale
+    if "mean" in stats:
+        return keras.layers.Normalization(mean=np.array(stats["mean"]), variance=np.array(stats["variance"]),
+                                          name="scale")
+    if "min" in stats:  # x' = (x - min) / (max - min); constant features map to 0
+        lo, hi = np.array(stats["min"]), np.array(stats["max"])
+        span = np.where(hi > lo, hi - lo, 1.0)
+        return keras.layers.Rescaling(scale=1.0 / span, offset=-lo / span, name="scale")
+    return keras.layers.Identity(name="scale")
+
+
+def _output_head(data: Prepared) -> tuple[int, str]:
+    if data.task == "classification":
+        return len(data.classes), "softmax"
+    if data.task == "binary":
+        return 1, "sigmoid"
+    return 1, "linear"
+
+
+def _regularizer(l1: float, l2: float):
+    if l1 and l2:
+        return keras.regularizers.L1L2(l1=l1, l2=l2)
+    if l1:
+        return keras.regularizers.L1(l1)
+    if l2:
+        return keras.regularizers.L2(l2)
+    return None
+
+
+def _weighted(core: Callable[..., keras.layers.Layer], max_norm_axis) -> Callable:
+    """A hidden layer with weights: the core layer plus its norm, activation and dropout."""
+    def build(layer, name: str) -> Callable:
+        core_layer = core(
+            layer, name=name, activation=None,
+            kernel_initializer=layer.initializer,
+            kernel_regularizer=_regularizer(layer.l1, layer.l2),
+            bias_regularizer=_regularizer(layer.bias_l1, layer.bias_l2),
+            kernel_constraint=keras.constraints.MaxNorm(layer.max_norm, axis=max_norm_axis) if layer.max_norm else None)
+        pieces = [core_layer]
+        if layer.batch_norm == "before":
+            pieces.append(keras.layers.BatchNormalization(name=f"{name}_bn"))
+        if layer.norm is not None:
+            pieces.append(_NORMS[layer.norm](layer, f"{name}_{layer.norm}_norm"))
+        pieces.append(keras.layers.Activation(layer.activation, name=f"{name}_{layer.activation}"))
+        if layer.batch_norm == "after":
+            pieces.append(keras.layers.BatchNormalization(name=f"{name}_bn"))
+        if layer.dropout > 0:
+            pieces.append(_DROPOUT[layer.dropout_type](layer.dropout, name=f"{name}_dropout"))
+        return _chain(pieces)
+    return build
+
+
+_NORMS = {
+    "layer": lambda layer, name: keras.layers.LayerNormalization(name=name),
+    "group": lambda layer, name: keras.layers.GroupNormalization(groups=layer.groups, name=name),
+    "instance": lambda layer, name: keras.layers.GroupNormalization(groups=-1, name=name),  # one group per channel
+}
+
+
+def _chain(pieces: list[keras.layers.Layer]) -> Callable:
+    def apply(x):
+        for piece in pieces:
+            x = piece(x)
+        return x
+    return apply
+
+
+def _pool(layer, name: str) -> keras.layers.Layer:
+    cls = keras.layers.MaxPooling2D if layer.type == "max_pool" else keras.layers.AveragePooling2D
+    return cls(pool_size=layer.pool_size, strides=layer.strides, padding=layer.padding, name=name)
+
+
+# layer `type` of the spec -> a function (layer spec, name) -> callable on a tensor
+LAYERS: dict[str, Callable] = {
+    "dense": _weighted(lambda layer, **kw: keras.layers.Dense(layer.units, **kw), max_norm_axis=0),
+    "conv2d": _weighted(lambda layer, **kw: keras.layers.Conv2D(
+        layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding, **kw), max_norm_axis=[0, 1, 2]),
+    "max_pool": _pool,
+    "avg_pool": _pool,
+    "flatten": lambda layer, name: keras.layers.Flatten(name=name),
+    "global_avg_pool": lambda layer, name: keras.layers.GlobalAveragePooling2D(name=name),
+}

@@ -1,0 +1,287 @@
+"""From a spec file (plus `extends:` bases and `--set` overrides) to a validated Spec.
+
+Every value keeps the location it came from (`FILE:LINE` or `--set key=value`), so that errors,
+including the ones found later while loading data, point at the line the user has to change.
+"""
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from regexp.errors import SpecError, problem
+from regexp.spec.schema import Spec, cross_checks
+from regexp.spec.yaml_lines import Locations, Path_, dotted, parse_yaml, read_yaml_file
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated spec and where each of its keys was written."""
+
+    spec: Spec
+    file: Path
+    locations: Locations = field(repr=False)
+    warnings: tuple[str, ...] = ()
+
+    def where(self, key: str) -> str:
+        """The location of a dotted key, or of its closest written ancestor."""
+        return _nearest(self.locations, _split_key(key)) or str(self.file)
+
+    def error(self, key: str, message: str) -> SpecError:
+        return SpecError(problem(self.where(key), key, message))
+
+    def resolved(self) -> dict[str, Any]:
+        """The spec with every default filled in: training on it reproduces the run."""
+        spec = self.spec
+        layers = [layer.model_dump(mode="json") for layer in spec.model.resolved_layers()]
+        out = spec.model_dump(mode="json", exclude={"extends"})
+        out["model"]["layers"] = layers
+        if spec.data.path is not None:
+            out["data"]["path"] = str(resolve_data_path(self))
+        return out
+
+    def spec_hash(self) -> str:
+        text = json.dumps(self.resolved(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def resolve_data_path(loaded: LoadedSpec) -> Path:
+    """data.path is relative to the file that wrote it (like `extends:`)."""
+    path = Path(loaded.spec.data.path).expanduser()
+    if path.is_absolute():
+        return path
+    source = loaded.where("data.path").rsplit(":", 1)[0]
+    base = Path(source).parent if not source.startswith("--set") else Path.cwd()
+    return (base / path).resolve()
+
+
+def load_spec(file: str | Path, overrides: list[str] = ()) -> LoadedSpec:
+    """Read, merge, override and validate one spec; raises SpecError listing every problem."""
+    file = Path(file)
+    data, locations = _read_with_bases(file, stack=())
+    for override in overrides:
+        data, locations = _apply_override(data, locations, override)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_describe_all(exc.errors(), data, locations, file)) from None
+    loaded = LoadedSpec(spec, file, locations)
+    errors, warnings = cross_checks(spec)
+    if errors:
+        raise SpecError([problem(loaded.where(key), key, msg) for key, msg in errors])
+    return LoadedSpec(spec, file, locations, tuple(problem(loaded.where(k), k, m) for k, m in warnings))
+
+
+# ------------------------------------------------------------------------------- extends / merge
+def _read_with_bases(file: Path, stack: tuple[Path, ...]) -> tuple[dict, Locations]:
+    if not file.exists():
+        where = f"{stack[-1]}" if stack else None
+        raise SpecError(problem(where, "extends" if stack else "", f"spec file {file} does not exist"))
+    data, locations = read_yaml_file(file)
+    if not isinstance(data, dict):
+        raise SpecError(problem(locations[()], "", f"a spec is a mapping of keys (got {type(data).__name__})"))
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data, locations
+    if not isinstance(base_name, str):
+        raise SpecError(problem(locations[("extends",)], "extends", f"must be a file path (got {base_name!r})"))
+    base_file = (file.parent / base_name).resolve()
+    chain = stack + (file.resolve(),)
+    if base_file in chain:
+        cycle = " -> ".join(str(p) for p in chain + (base_file,))
+        raise SpecError(problem(locations[("extends",)], "extends", f"cycle: {cycle}"))
+    base, base_locations = _read_with_bases(base_file, chain)
+    return _merge(base, data), _merge_locations(base_locations, locations, data)
+
+
+def _merge(base: Any, over: Any) -> Any:
+    """Deep merge of mappings; anything else (lists included) is replaced by `over`."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = _merge(base[key], value) if key in base else value
+        return out
+    return over
+
+
+def _merge_locations(base: Locations, over: Locations, over_data: dict) -> Locations:
+    """Keep a base location only where the overriding file did not replace that value."""
+    def replaced(path: Path_) -> bool:
+        node = over_data
+        for i, part in enumerate(path):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+            if not isinstance(node, dict) and i < len(path):
+                return True
+        return not isinstance(node, dict)
+
+    out = {path: loc for path, loc in base.items() if path and not replaced(path)}
+    out.update({path: loc for path, loc in over.items() if path})
+    out[()] = over[()]
+    return out
+
+
+# ------------------------------------------------------------------------------------ --set
+def _apply_override(data: dict, locations: Locations, override: str) -> tuple[dict, Locations]:
+    source = f"--set {override}"
+    key, sep, text = override.partition("=")
+    if not sep or not key.strip():
+        raise SpecError(problem(source, "", "expected dotted.key=value, e.g. training.epochs=5"))
+    value, _ = parse_yaml(text, source)
+    path = _split_key(key.strip())
+    data = json.loads(json.dumps(data))  # a private copy: the caller's dict stays as it was
+    node: Any = data
+    for i, part in enumerate(path[:-1]):
+        node = _step(node, part, path[: i + 1], source, create=True)
+    last = path[-1]
+    if isinstance(node, list):
+        _step(node, last, path, source, create=False)  # checks the index
+    node[last] = value
+    locations = {p: loc for p, loc in locations.items() if p[: len(path)] != path}
+    locations[path] = source
+    return data, locations
+
+
+def _split_key(key: str) -> Path_:
+    return tuple(int(part) if part.isdigit() else part for part in key.split("."))
+
+
+def _step(node: Any, part: str | int, path: Path_, source: str, create: bool) -> Any:
+    if isinstance(node, list):
+        if not isinstance(part, int) or not 0 <= part < len(node):
+            raise SpecError(problem(source, dotted(path), f"no such list item (the list has {len(node)}: "
+                                                          f"indices 0 to {len(node) - 1})"))
+        return node[part]
+    if not isinstance(node, dict):
+        raise SpecError(problem(source, dotted(path), f"cannot set a key inside a {type(node).__name__}"))
+    if part not in node or (create and node[part] is None):
+        if not create:
+            return None
+        node[part] = {}
+    return node[part]
+
+
+# ------------------------------------------------------------------------------- error texts
+def _nearest(locations: Locations, path: Path_) -> str | None:
+    for end in range(len(path), -1, -1):
+        if path[:end] in locations:
+            return locations[path[:end]]
+    return None
+
+
+def _data_path(loc: tuple, data: Any) -> Path_:
+    """Drop pydantic's union tags ('dense', 'function-after[...]') from an error location."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            out.append(part)
+        elif isinstance(part, str) and not isinstance(node, (dict, list)):
+            continue  # a tag inside a scalar's union
+        elif isinstance(node, dict) and isinstance(part, str) and part in _model_fields_at(data, out):
+            out.append(part)  # a missing key: point at it anyway
+            node = None
+    return tuple(out)
+
+
+def _model_fields_at(data: Any, path: list) -> set[str]:
+    model = _model_at(path, data)
+    return set(model.model_fields) if model else set()
+
+
+def _model_at(path: Path_ | list, data: Any) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at `path` (None for leaves)."""
+    annotation: Any = Spec
+    node = data
+    for part in path:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        model = _first_model(annotation, node)
+        if model is None or part not in model.model_fields:
+            return None
+        annotation = model.model_fields[part].annotation
+        node = node.get(part) if isinstance(node, dict) else None
+    return _first_model(annotation, node)
+
+
+def _first_model(annotation: Any, node: Any) -> type[BaseModel] | None:
+    """Find the BaseModel inside Optional[...] / list[...] / a tagged union, by the node's tag."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            tag_field = "type" if "type" in arg.model_fields else "name" if "name" in arg.model_fields else None
+            if tag_field and isinstance(node, dict) and tag_field in arg.model_fields:
+                allowed = typing.get_args(arg.model_fields[tag_field].annotation)
+                if node.get(tag_field) not in allowed:
+                    continue
+            return arg
+        found = _first_model(arg, node)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe_all(errors: list[dict], data: dict, locations: Locations, file: Path) -> list[str]:
+    """One line per key: a value that fits none of a union's members gets one merged message."""
+    by_key: dict[Path_, list[dict]] = {}
+    for err in errors:
+        by_key.setdefault(_data_path(err["loc"], data), []).append(err)
+    lines = []
+    for path, errs in by_key.items():
+        if len(errs) == 1:
+            lines.append(_describe(errs[0], data, locations, file))
+            continue
+        where = _nearest(locations, path) or str(file)
+        options = "; or ".join(_expected(err) for err in errs)
+        lines.append(problem(where, dotted(path), f"{errs[0].get('input')!r} is not allowed (expected {options})"))
+    return lines
+
+
+def _expected(err: dict) -> str:
+    if err["type"] == "literal_error":
+        return f"one of {err['ctx']['expected']}"
+    return err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+
+
+def _describe(err: dict, data: dict, locations: Locations, file: Path) -> str:
+    path = _data_path(err["loc"], data)
+    key = dotted(path)
+    where = _nearest(locations, path) or str(file)
+    kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    if kind == "extra_forbidden":
+        parent = _model_at(path[:-1], data)
+        allowed = sorted(parent.model_fields) if parent else []
+        hint = _did_you_mean(str(path[-1]), allowed)
+        return problem(where, key, f"unknown key{hint} (allowed here: {', '.join(allowed)})")
+    if kind == "missing":
+        return problem(where, key, "is required")
+    if kind in ("literal_error", "union_tag_invalid", "union_tag_not_found"):
+        expected = ctx.get("expected", ctx.get("expected_tags", ""))
+        allowed = [a.strip().strip("'") for a in expected.replace(" or ", ", ").split(",") if a.strip()]
+        tag = ctx.get("tag", value)
+        hint = _did_you_mean(str(tag), allowed)
+        if kind == "union_tag_not_found":
+            return problem(where, key, f"needs a `{ctx.get('discriminator', 'type').strip(chr(39))}` (allowed: {' | '.join(allowed)})")
+        return problem(where, key, f"{tag!r} is not allowed{hint} (allowed: {' | '.join(allowed)})")
+    message = err["msg"].removeprefix("Value error, ")
+    if kind != "value_error":
+        message = f"{message[0].lower()}{message[1:]} (got {value!r})"
+    return problem(where, key, message)
+
+
+def _did_you_mean(word: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(word, allowed, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

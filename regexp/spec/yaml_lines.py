@@ -1,0 +1,118 @@
+"""Read YAML with `yaml.safe_load` semantics while remembering where every key was written.
+
+PyYAML's SafeLoader forgets line numbers once it builds Python objects, so we compose the node
+tree ourselves and construct scalars with the safe constructor. The result is the plain data plus
+a map from key path (a tuple of keys and list indices) to a location string `FILE:LINE`.
+Duplicate keys, non-standard tags and YAML merge keys are errors; aliases are expanded but the
+number of nodes is capped so that an alias bomb fails fast.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from regexp.errors import SpecError, problem
+
+Path_ = tuple[str | int, ...]
+Locations = dict[Path_, str]
+
+MAX_NODES = 100_000  # far more than any real spec; an alias bomb hits it in milliseconds
+MAX_BYTES = 1_000_000
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+def dotted(path: Path_) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def read_yaml_file(file: Path) -> tuple[Any, Locations]:
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise SpecError(problem(str(file), "", f"cannot read the spec: {exc.strerror}")) from None
+    if len(raw) > MAX_BYTES:
+        raise SpecError(problem(str(file), "", f"the spec is {len(raw):,} bytes; at most {MAX_BYTES:,} are read"))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(problem(str(file), "", f"not UTF-8 text (byte {exc.start})")) from None
+    return parse_yaml(text, str(file))
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, Locations]:
+    """Parse one YAML document; `source` names it in locations ('FILE' or '--set a.b=1')."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {(): _at(source, 0)}
+        return _Builder(loader, source).build(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = _at(source, mark.line) if mark else source
+        raise SpecError(problem(where, "", f"invalid YAML: {exc.problem or exc.context}")) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(problem(source, "", f"invalid YAML: {exc}")) from None
+    finally:
+        loader.dispose()
+
+
+def _at(source: str, line: int) -> str:
+    """`FILE:LINE` (1-based); a --set override is one line, so it is named as it is."""
+    return source if source.startswith("--set") else f"{source}:{line + 1}"
+
+
+class _Builder:
+    def __init__(self, loader: yaml.SafeLoader, source: str):
+        self.loader, self.source, self.nodes = loader, source, 0
+        self.locations: Locations = {}
+
+    def where(self, node) -> str:
+        return _at(self.source, node.start_mark.line)
+
+    def build(self, node) -> tuple[Any, Locations]:
+        self.locations[()] = self.where(node)
+        return self.value(node, ()), self.locations
+
+    def value(self, node, path: Path_) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise SpecError(problem(self.where(node), dotted(path),
+                                    f"the document expands to more than {MAX_NODES:,} values (YAML aliases?)"))
+        if isinstance(node, MappingNode):
+            if node.tag != _MAP_TAG:
+                raise SpecError(problem(self.where(node), dotted(path), f"tag {node.tag} is not allowed"))
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.key(key_node, path)
+                if key in out:
+                    first = self.locations[path + (key,)]
+                    raise SpecError(problem(self.where(key_node), dotted(path + (key,)),
+                                            f"duplicate key (first written at {first})"))
+                self.locations[path + (key,)] = self.where(key_node)
+                out[key] = self.value(value_node, path + (key,))
+            return out
+        if isinstance(node, SequenceNode):
+            if node.tag != _SEQ_TAG:
+                raise SpecError(problem(self.where(node), dotted(path), f"tag {node.tag} is not allowed"))
+            items = []
+            for i, item in enumerate(node.value):
+                self.locations[path + (i,)] = self.where(item)
+                items.append(self.value(item, path + (i,)))
+            return items
+        return self.loader.construct_object(node, deep=True)
+
+    def key(self, node, path: Path_) -> str:
+        if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:merge":
+            raise SpecError(problem(self.where(node), dotted(path),
+                                    "YAML merge keys (<<) are not supported; use `extends:` to share settings"))
+        if not isinstance(node, ScalarNode):
+            raise SpecError(problem(self.where(node), dotted(path), "keys must be plain names"))
+        key = self.loader.construct_object(node)
+        if not isinstance(key, str):  # `1: x` or `true: x`; YAML 1.1 reads `on`/`yes` as booleans
+            raise SpecError(problem(self.where(node), dotted(path),
+                                    f"key {node.value!r} must be a name (quote it if it is one)"))
+        return key

@@ -1,0 +1,230 @@
+"""One trial, top to bottom: data, seed, model, optimizer, fit with callbacks, evaluate, write.
+
+Data problems are found before the run folder exists (they are spec errors, exit code 2). Once the
+folder exists, anything that goes wrong leaves it with status failed (error.txt holds the
+traceback) or interrupted (Ctrl-C), never a half-written "completed" run.
+"""
+
+import csv
+import math
+import time
+import traceback
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from regexp.data import Prepared, prepare
+from regexp.errors import RunFailed
+from regexp.model import build_model
+from regexp.optim import build_optimizer, current_lr, schedule_callbacks
+from regexp.runs import Run, write_json
+from regexp.spec import LoadedSpec
+from regexp.spec.schema import direction
+
+EVAL_BATCH = 1024  # evaluation has no gradient noise to trade for speed: big batches, same numbers
+
+
+def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | None = None) -> Path:
+    """Train one spec and return its run folder. Raises SpecError or RunFailed."""
+    spec = loaded.spec
+    data = prepare(loaded)
+    keras.utils.set_random_seed(spec.seed)  # python, numpy and TF: split, init, dropout, shuffling
+    tf.config.experimental.enable_op_determinism()  # same seed twice -> the same history on CPU
+
+    run = Run.create(runs_dir, spec.name, loaded.spec_hash(), loaded.resolved(), extra={
+        "device": _device(), "task": data.task, "sizes": data.sizes(),
+        "versions_ml": {"tensorflow": tf.__version__, "keras": keras.__version__},
+    })
+    log = RunLog(run.path / "log.txt", console)
+    try:
+        for warning in loaded.warnings:
+            log.print(f"[yellow]warning:[/] {warning}")
+        _fit_and_write(loaded, data, run, log)
+    except KeyboardInterrupt:
+        log.print(f"[red]interrupted[/]: {run.path}")
+        run.finish("interrupted", "interrupted by the user (Ctrl-C)")
+        raise
+    except Exception as exc:
+        (run.path / "error.txt").write_text(traceback.format_exc())
+        reason = exc.reason if isinstance(exc, RunFailed) else f"{type(exc).__name__}: {exc}"
+        log.print(f"[red]failed[/]: {reason} (traceback in {run.path / 'error.txt'})")
+        run.finish("failed", reason)
+        raise RunFailed(run.path, reason) from exc
+    finally:
+        log.close()
+    return run.path
+
+
+def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog") -> None:
+    spec, training = loaded.spec, loaded.spec.training
+    n_train = len(data.y_train)
+    batch_size = n_train if training.batch_size == "full" else min(training.batch_size, n_train)
+    steps_per_epoch = math.ceil(n_train / batch_size)
+
+    model = build_model(spec.model, data, name=spec.name)
+    optimizer = build_optimizer(training, steps_per_epoch)
+    model.compile(optimizer=optimizer, loss=_loss(data.task, training.label_smoothing),
+                  metrics=[_metric(name, data.task) for name in data.metrics])
+    params = _parameters(model)
+    log.print(f"[bold]{spec.name}[/] -> {run.path}")
+    log.print(f"data: {data.task}, {data.sizes()} samples, {data.features} features; "
+              f"model: {params['total']:,} parameters; batch {batch_size}, {steps_per_epoch} steps/epoch")
+
+    has_val = len(data.y_val) > 0
+    monitor = training.early_stopping.monitor if training.early_stopping else ("val_loss" if has_val else "loss")
+    recorder = EpochRecorder(run.path / "history.csv", optimizer, log, training.epochs, data.metrics)
+    callbacks = [*schedule_callbacks(training, direction), recorder]
+    if training.early_stopping is not None:
+        es = training.early_stopping
+        callbacks.insert(0, keras.callbacks.EarlyStopping(
+            monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
+            restore_best_weights=es.restore_best_weights, mode=direction(es.monitor)))
+
+    with recorder.progress:
+        model.fit(data.x_train, _targets(data.y_train, data), batch_size=batch_size, epochs=training.epochs,
+                  validation_data=(data.x_val, _targets(data.y_val, data)) if has_val else None,
+                  shuffle=True, verbose=0, callbacks=callbacks)
+    if recorder.failure:
+        raise RunFailed(run.path, recorder.failure)
+
+    results = {}
+    for part, x, y in (("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val),
+                       ("test", data.x_test, data.y_test)):
+        if len(y):
+            results[part] = {k: float(v) for k, v in model.evaluate(
+                x, _targets(y, data), batch_size=EVAL_BATCH, verbose=0, return_dict=True).items()}
+    history = recorder.rows
+    best = _best_epoch(history, monitor)
+    metrics = {
+        "task": data.task, "classes": data.classes, "sizes": data.sizes(), **results,
+        "monitor": monitor, "directions": {m: direction(m) for m in ["loss", *data.metrics]},
+        "best_epoch": best, "stopped_epoch": len(history), "epochs_run": len(history),
+        "early_stopped": len(history) < training.epochs,
+        "generalization_gap": {m: results["train"][m] - results["val"][m] for m in results["train"]} if has_val else None,
+        "parameters": params,
+    }
+    model.save(run.path / "model.keras")
+    write_json(run.path / "metrics.json", metrics)
+    run.finish("completed")
+    log.print(_summary(results, metrics, run.path))
+
+
+def _loss(task: str, label_smoothing: float) -> keras.losses.Loss:
+    if task == "classification":  # one-hot targets: Keras's sparse loss has no label smoothing
+        return keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
+    if task == "binary":
+        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
+    return keras.losses.MeanSquaredError()
+
+
+def _metric(name: str, task: str) -> keras.metrics.Metric:
+    m = keras.metrics
+    if name == "accuracy":
+        return m.CategoricalAccuracy(name=name) if task == "classification" else m.BinaryAccuracy(name=name)
+    return {
+        "auc": lambda: m.AUC(name=name), "precision": lambda: m.Precision(name=name),
+        "recall": lambda: m.Recall(name=name), "top3_accuracy": lambda: m.TopKCategoricalAccuracy(k=3, name=name),
+        "mae": lambda: m.MeanAbsoluteError(name=name), "mse": lambda: m.MeanSquaredError(name=name),
+        "rmse": lambda: m.RootMeanSquaredError(name=name), "r2": lambda: m.R2Score(name=name),
+    }[name]()
+
+
+def _targets(y: np.ndarray, data: Prepared) -> np.ndarray:
+    if data.task == "classification":
+        return keras.utils.to_categorical(y, num_classes=len(data.classes)).astype(np.float32)
+    return y.astype(np.float32).reshape(-1, 1)
+
+
+def _parameters(model: keras.Model) -> dict[str, int]:
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    total = sum(int(np.prod(w.shape)) for w in model.weights)
+    return {"total": total, "trainable": trainable, "non_trainable": total - trainable}
+
+
+def _best_epoch(history: list[dict], monitor: str) -> int | None:
+    values = [(row[monitor], row["epoch"]) for row in history if math.isfinite(row.get(monitor, math.nan))]
+    if not values:
+        return None
+    pick = min if direction(monitor) == "min" else max
+    return pick(values, key=lambda v: v[0])[1]  # first epoch among ties, like EarlyStopping
+
+
+def _device() -> str:
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"GPU x{len(gpus)}" if gpus else "CPU"
+
+
+def _summary(results: dict, metrics: dict, path: Path) -> Table:
+    names = list(results["train"])
+    table = Table(title=f"{path.name}: best epoch {metrics['best_epoch']} of {metrics['epochs_run']}"
+                        + (" (early stopped)" if metrics["early_stopped"] else ""))
+    table.add_column("part")
+    for name in names:
+        table.add_column(name, justify="right")
+    for part, values in results.items():
+        table.add_row(part, *(f"{values[n]:.4f}" for n in names))
+    return table
+
+
+class RunLog:
+    """What a run prints: to log.txt always, to the console unless quiet (console is None)."""
+
+    def __init__(self, path: Path, console: Console | None):
+        self.file = path.open("a", encoding="utf-8")
+        self.file_console = Console(file=self.file, width=120, no_color=True, highlight=False)
+        self.console = console
+
+    def print(self, message) -> None:
+        self.file_console.print(message)
+        self.file.flush()
+        if self.console is not None:
+            self.console.print(message)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Appends one history.csv row per epoch (with the lr used), shows progress, stops on NaN."""
+
+    def __init__(self, path: Path, optimizer, log: RunLog, epochs: int, metrics: list[str]):
+        super().__init__()
+        self.path, self.optimizer, self.log = path, optimizer, log
+        self.columns = ["epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "lr", "seconds"]
+        self.rows: list[dict] = []
+        self.failure: str | None = None
+        self.progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.description}"),
+                                 TimeRemainingColumn(), console=log.console, disable=log.console is None, transient=False)
+        self.task = self.progress.add_task("", total=epochs)
+        with path.open("w", newline="") as f:
+            csv.writer(f).writerow(self.columns)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.lr = current_lr(self.optimizer)  # after LearningRateScheduler set this epoch's rate
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        row = {"epoch": epoch + 1, **{k: float(logs[k]) for k in self.columns if k in logs},
+               "lr": self.lr, "seconds": round(time.perf_counter() - self.started, 4)}
+        self.rows.append(row)
+        with self.path.open("a", newline="") as f:
+            csv.writer(f).writerow([_cell(row.get(c)) for c in self.columns])
+            f.flush()
+        shown = "  ".join(f"{k} {row[k]:.4f}" for k in self.columns[1:-2] if k in row) + f"  lr {self.lr:.3g}"
+        self.log.file_console.print(f"epoch {epoch + 1}: {shown}")
+        brief = "  ".join(f"{k} {row[k]:.4f}" for k in ("loss", "val_loss", self.columns[-3]) if k in row)
+        self.log.file.flush()
+        self.progress.update(self.task, advance=1, description=f"{brief}  lr {self.lr:.2g}")
+        if not math.isfinite(row.get("loss", 0.0)):
+            self.failure = f"non-finite loss at epoch {epoch + 1}"
+            self.model.stop_training = True
+
+
+def _cell(value) -> str:
+    return "" if value is None else repr(value) if isinstance(value, float) else str(value)
