@@ -137,10 +137,12 @@ def _apply_override(data: dict, locations: Locations, override: str) -> tuple[di
     data = json.loads(json.dumps(data))  # a private copy: the caller's dict stays as it was
     node: Any = data
     for i, part in enumerate(path[:-1]):
-        node = _step(node, part, path[: i + 1], source, create=True)
+        node = _step(node, part, path[: i + 1], source, create=not isinstance(path[i + 1], int))
     last = path[-1]
     if isinstance(node, list):
         _step(node, last, path, source, create=False)  # checks the index
+    elif not isinstance(node, dict):
+        raise SpecError(problem(source, dotted(path), f"cannot set a key inside a {type(node).__name__}"))
     node[last] = value
     locations = {p: loc for p, loc in locations.items() if p[: len(path)] != path}
     locations[path] = source
@@ -159,9 +161,10 @@ def _step(node: Any, part: str | int, path: Path_, source: str, create: bool) ->
         return node[part]
     if not isinstance(node, dict):
         raise SpecError(problem(source, dotted(path), f"cannot set a key inside a {type(node).__name__}"))
-    if part not in node or (create and node[part] is None):
-        if not create:
-            return None
+    if part not in node or node[part] is None:
+        if not create:  # indexing into a list the spec does not write (its default is not expanded)
+            raise SpecError(problem(source, dotted(path), f"is not written in the spec, so it has no items to "
+                                                          f"index; set the whole list: --set '{dotted(path)}=[...]'"))
         node[part] = {}
     return node[part]
 

@@ -1,0 +1,169 @@
+"""Bad input: every class of mistake exits with code 2 and names FILE:LINE, the key and what is allowed."""
+
+import json
+import re
+
+import pytest
+
+from regexp.cli import app
+from regexp.spec import load_spec
+from regexp.errors import SpecError
+
+from conftest import REPO
+
+
+def errors_of(runner, path, *args) -> str:
+    result = runner.invoke(app, ["validate", str(path), *args])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+@pytest.mark.parametrize("text, line, key, fragment", [
+    ("name: x\ndata: {dataset: digits}\nmodel:\n  defaults:\n    dropuot: 0.5\n", 5, "model.defaults.dropuot",
+     "did you mean 'dropout'"),
+    ("name: x\ndata: {dataset: digts}\n", 2, "data.dataset", "did you mean 'digits'"),
+    ("name: x\ndata: {dataset: digits}\nmodel:\n  defaults: {dropout: 1.5}\n", 4, "model.defaults.dropout",
+     "less than 1 (got 1.5)"),
+    ("name: x\ndata: {dataset: digits}\ntraining:\n  optimizer: {name: adamm}\n", 4, "training.optimizer.name",
+     "allowed: sgd | momentum | nesterov | rmsprop | adam | adamw | nadam"),
+    ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4}\n    - {type: dens, units: 3}\n",
+     6, "model.layers.1", "did you mean 'dense'"),
+    ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: conv2d}\n", 5, "model.layers.0.filters", "required"),
+    ("name: x\ndata: {dataset: digits}\ntraining: {batch_size: half}\n", 3, "training.batch_size", "full"),
+    ("name: x\ndata: {dataset: digits, split: {train: 0.5, val: 0.2, test: 0.2}}\n", 2, "data.split",
+     "must be 1"),
+    ("name: bad name\ndata: {dataset: digits}\n", 1, "name", "pattern"),
+    ("name: x\ndata: {dataset: digits}\ndata: {dataset: iris}\n", 3, "data", "duplicate key (first written at"),
+    ("name: x\ndata: {dataset: digits}\nrepeat: 3\n", 3, "repeat", "unknown key"),
+    ("name: x\ndata: {dataset: digits}\nevaluation: {mc_dropout: 3}\n", 3, "evaluation", "unknown key"),
+    ("name: x\ndata: {dataset: digits}\ntraining: {mixup: {alpha: 0.2}}\n", 3, "training.mixup", "unknown key"),
+    ("name: x\ndata: {dataset: digits}\nmodel: {defaults: {weight_noise: 0.1}}\n", 3, "model.defaults.weight_noise", "unknown key"),
+    ("name: x\ndata: {dataset: digits}\ntraining:\n  lr_schedule: {name: step, boundaries: [10, 5]}\n", 4,
+     "training.lr_schedule.boundaries", "strictly increasing"),
+    ("name: x\ndata: {dataset: digits, split: {train: 0.8, val: 0.0, test: 0.2}}\ntraining:\n  early_stopping: 3\n",
+     4, "training.early_stopping.monitor", "data.split.val is 0"),
+    ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: conv2d, filters: 4}\n    - {type: dense, units: 3}\n",
+     6, "model.layers.1", "flatten"),
+    ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4, dropout: 0.2, dropout_type: spatial}\n",
+     5, "model.layers.0.dropout_type", "conv2d layers only"),
+    ("name: x\ndata: {dataset: digits, path: a.csv}\n", 2, "data", "exactly one of"),
+    ("name: x\n", 1, "data", "required"),
+])
+def test_each_mistake_names_file_line_key_and_allowed(runner, write_spec, text, line, key, fragment):
+    path = write_spec(text)
+    out = errors_of(runner, path)
+    assert f"{path}:{line}: {key}: " in out
+    assert fragment in out
+
+
+def test_all_problems_of_a_spec_are_reported_at_once(runner, write_spec):
+    path = write_spec("name: x\ndata: {dataset: digts}\nmodel:\n  defaults: {dropout: 2, l2: -1}\n")
+    out = errors_of(runner, path)
+    assert out.count("error:") == 3
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("name: !!python/object:os.system x\ndata: {dataset: digits}\n", "invalid YAML"),
+    ("name: x\ndata: !custom {dataset: digits}\n", "tag !custom is not allowed"),
+    ("name: x\ndata: [unclosed\n", "invalid YAML"),
+    ("base: &b {dataset: digits}\nname: x\ndata:\n  <<: *b\n", "merge keys"),
+    ("- just\n- a list\n", "a spec is a mapping"),
+])
+def test_hostile_or_broken_yaml_is_a_clean_error(runner, write_spec, text, fragment):
+    out = errors_of(runner, write_spec(text))
+    assert fragment in out
+
+
+def test_alias_bomb_fails_fast(runner, write_spec):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
+              for i in range(1, 9)]
+    out = errors_of(runner, write_spec("\n".join(lines) + "\nname: x\n"))
+    assert "more than 100,000 values" in out
+
+
+def test_extends_deep_merges_and_errors_point_into_the_right_file(runner, write_spec):
+    base = write_spec("name: base\ndata: {dataset: digits}\nmodel:\n  defaults: {l2: 0.01, dropout: 0.3}\n", "base.yaml")
+    child = write_spec("extends: base.yaml\nname: child\nmodel:\n  defaults: {dropout: 0.5}\n", "child.yaml")
+    spec = load_spec(child).spec
+    assert (spec.name, spec.model.defaults.l2, spec.model.defaults.dropout) == ("child", 0.01, 0.5)
+    bad_child = write_spec("extends: base.yaml\nname: child\n\nmodel: {defaults: {l1: -1}}\n", "bad.yaml")
+    assert f"{bad_child}:4: model.defaults.l1" in errors_of(runner, bad_child)
+    base.write_text("name: base\ndata: {dataset: digits}\nmodel:\n  defaults: {l2: oops}\n")
+    assert f"{base}:4: model.defaults.l2" in errors_of(runner, child)
+
+
+def test_extends_cycle_and_missing_base(runner, write_spec):
+    write_spec("extends: b.yaml\nname: a\n", "a.yaml")
+    b = write_spec("extends: a.yaml\nname: b\n", "b.yaml")
+    assert "cycle" in errors_of(runner, b)
+    c = write_spec("extends: nowhere.yaml\nname: c\n", "c.yaml")
+    assert "nowhere.yaml does not exist" in errors_of(runner, c)
+
+
+def test_set_overrides_parse_yaml_values_and_list_indices(write_spec):
+    path = write_spec("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4}\n")
+    spec = load_spec(path, [
+        "model.layers.0.units=128", "training.optimizer={name: sgd, learning_rate: 0.5}",
+        "model.defaults.max_norm=null", "tags=[a, b]", "training.lr_schedule=cosine", "training.early_stopping=7",
+    ]).spec
+    assert spec.model.layers[0].units == 128
+    assert (spec.training.optimizer.name, spec.training.optimizer.learning_rate) == ("sgd", 0.5)
+    assert spec.tags == ["a", "b"]
+    assert spec.training.lr_schedule.name == "cosine"
+    assert spec.training.early_stopping.patience == 7
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("model.layers.3.units=2", "--set model.layers.3.units=2: model.layers: is not written in the spec"),
+    ("data.split.train.x=2", "--set data.split.train.x=2: data.split.train.x: cannot set a key inside a float"),
+    ("training.epochs=abc", "--set training.epochs=abc: training.epochs: input should be a valid integer"),
+    ("model.defaults.dropuot=0.1", "--set model.defaults.dropuot=0.1: model.defaults.dropuot: unknown key; did you mean 'dropout'"),
+    ("training.epochs", "expected dotted.key=value"),
+])
+def test_set_errors_name_the_override(runner, write_spec, override, fragment):
+    path = write_spec("name: x\ndata: {dataset: digits, split: {train: 0.6}}\n")
+    out = errors_of(runner, path, "--set", override)
+    assert fragment in " ".join(out.split())
+
+
+def test_validate_checks_data_paths(runner, write_spec):
+    path = write_spec("name: x\ndata: {path: missing.csv}\n")
+    assert re.search(r"spec.yaml:2: data.path: .*missing.csv does not exist", " ".join(errors_of(runner, path).split()))
+
+
+def test_validate_warns_about_optimizer_keys_the_optimizer_ignores(runner, write_spec):
+    path = write_spec("name: x\ndata: {dataset: digits}\ntraining:\n  optimizer: {name: adam, momentum: 0.5}\n")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0
+    assert "training.optimizer.momentum: is not used by optimizer adam" in result.output
+
+
+def test_every_example_config_validates(runner):
+    result = runner.invoke(app, ["validate", *sorted(str(p) for p in (REPO / "configs").glob("*.yaml"))])
+    assert result.exit_code == 0, result.output
+
+
+def test_schema_command_prints_json_schema_from_the_models(runner):
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    assert set(schema["required"]) == {"name", "data"}
+    assert schema["additionalProperties"] is False
+    defaults = schema["$defs"]["Defaults"]["properties"]
+    assert defaults["dropout"]["exclusiveMaximum"] == 1.0 and defaults["dropout"]["default"] == 0.0
+    assert "Dropout rate" in defaults["dropout"]["description"]
+
+
+def test_resolved_config_round_trips(trained_run):
+    """config.yaml of a run is a valid spec that resolves to itself."""
+    loaded = load_spec(trained_run / "config.yaml")
+    import yaml
+    assert loaded.resolved() == yaml.safe_load((trained_run / "config.yaml").read_text())
+
+
+def test_spec_error_lists_problems():
+    with pytest.raises(SpecError) as info:
+        load_spec("/nonexistent/spec.yaml")
+    assert "does not exist" in str(info.value)
