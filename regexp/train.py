@@ -66,6 +66,7 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog") 
     batch_size = n_train if training.batch_size == "full" else min(training.batch_size, n_train)
     steps_per_epoch = math.ceil(n_train / batch_size)
 
+    run.update(batch_size=batch_size, steps_per_epoch=steps_per_epoch)
     model = build_model(spec.model, data, name=spec.name)
     optimizer = build_optimizer(training, steps_per_epoch)
     model.compile(optimizer=optimizer, loss=_loss(data.task, training.label_smoothing),

@@ -1,0 +1,120 @@
+"""Data: built-ins offline, files, stratified seeded splits, subsampling, and clear data errors."""
+
+import numpy as np
+import pytest
+
+from regexp.cli import app
+from regexp.data import prepare
+from regexp.spec import load_spec
+
+from conftest import TINY, merged
+
+
+def prepared(write_spec, **data):
+    return prepare(load_spec(write_spec(merged(TINY, data=data))))
+
+
+def from_file(**data) -> dict:
+    """A data section that reads a file instead of TINY's built-in dataset."""
+    return {"dataset": None, **data}
+
+
+@pytest.mark.parametrize("dataset, n, task, classes", [
+    ("digits", 1797, "classification", 10), ("breast_cancer", 569, "binary", 2), ("wine", 178, "classification", 3),
+    ("iris", 150, "classification", 3), ("moons", 1000, "binary", 2), ("circles", 1000, "binary", 2),
+    ("classification", 1000, "binary", 2), ("regression", 1000, "regression", 0),
+])
+def test_builtin_datasets_load_offline_with_their_task(write_spec, dataset, n, task, classes):
+    data = prepared(write_spec, dataset=dataset)
+    assert sum(data.sizes().values()) == n
+    assert data.task == task and len(data.classes) == classes
+
+
+def test_stratified_split_keeps_class_proportions_and_is_seeded(write_spec):
+    data = prepared(write_spec, dataset="breast_cancer", split={"train": 0.6, "val": 0.2, "test": 0.2})
+    assert data.sizes() == {"train": 341, "val": 114, "test": 114}
+    overall = 357 / 569  # share of benign samples in the whole dataset
+    for y in (data.y_train, data.y_val, data.y_test):
+        assert abs(np.mean(y == 1) - overall) < 0.01
+    again = prepared(write_spec, dataset="breast_cancer")
+    np.testing.assert_array_equal(again.x_train, data.x_train)
+    other = prepare(load_spec(write_spec(merged(TINY, data={"dataset": "breast_cancer"}, seed=5))))
+    assert not np.array_equal(other.x_train, data.x_train)
+
+
+def test_unstratified_split_can_drift(write_spec):
+    data = prepared(write_spec, dataset="iris", split={"train": 0.6, "val": 0.2, "test": 0.2, "stratify": False})
+    counts = [np.bincount(y, minlength=3) for y in (data.y_train, data.y_val, data.y_test)]
+    assert any(len(set(c)) > 1 for c in counts)  # stratified iris would be exactly 10/10/10 in val and test
+
+
+def test_synthetic_options_and_subsample(write_spec):
+    data = prepared(write_spec, dataset="classification", samples=500, features=6, classes=3, subsample=0.5)
+    assert data.features == 6 and len(data.classes) == 3
+    assert data.sizes()["train"] == 150 and data.sizes()["val"] == 100
+    assert prepared(write_spec, dataset="iris", subsample=30).sizes()["train"] == 30
+
+
+def test_csv_with_named_target_and_string_labels(write_spec, tmp_path):
+    rng = np.random.default_rng(0)
+    lines = ["label,a,b"] + [f"{'yes' if i % 2 else 'no'},{rng.normal():.3f},{rng.normal():.3f}" for i in range(60)]
+    (tmp_path / "t.csv").write_text("\n".join(lines))
+    data = prepared(write_spec, **from_file(path="t.csv", target="label"))
+    assert data.task == "binary" and data.classes == ["no", "yes"] and data.features == 2
+
+
+def test_npz_with_its_own_test_part(write_spec, tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.normal(size=(80, 4, 4, 1)), y_train=np.arange(80) % 4,
+             x_test=rng.normal(size=(20, 4, 4, 1)), y_test=np.arange(20) % 4)
+    spec = merged(TINY, data=from_file(path="d.npz", split={"train": 0.75, "val": 0.25, "test": 0.0}),
+                  model={"layers": [{"type": "conv2d", "filters": 2}, {"type": "global_avg_pool"}]})
+    data = prepare(load_spec(write_spec(spec)))
+    assert data.sizes() == {"train": 60, "val": 20, "test": 20}
+    assert data.shape == (4, 4, 1) and data.features == 16
+
+
+def test_image_folder(write_spec, tmp_path):
+    from PIL import Image
+    for label, value in (("cat", 40), ("dog", 200)):
+        (tmp_path / "imgs" / label).mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray(np.full((6, 5), value + i, dtype=np.uint8)).save(tmp_path / "imgs" / label / f"{i}.png")
+    spec = merged(TINY, data=from_file(path="imgs"), model={"layers": [{"type": "conv2d", "filters": 2}, {"type": "flatten"}]})
+    data = prepare(load_spec(write_spec(spec)))
+    assert data.classes == ["cat", "dog"] and data.shape == (6, 5, 1) and data.task == "binary"
+
+
+@pytest.mark.parametrize("files, data, key, fragment", [
+    ({"t.csv": "a,b,y\n1,2,0\n3,,1\n"}, {"path": "t.csv"}, "data.path", "row 2, column 'b': a missing value"),
+    ({"t.csv": "a,b,y\n1,x,0\n3,4,1\n"}, {"path": "t.csv"}, "data.path", "non-numeric value 'x'"),
+    ({"t.csv": "a,b,y\n1,2,0\n3,4,1\n"}, {"path": "t.csv", "target": "label"}, "data.target", "has no column 'label'"),
+    ({"t.csv": "a,y\n1,0\n2,0\n3,0\n"}, {"path": "t.csv"}, "data", "single value"),
+    ({"t.csv": "a,y\nnan,0\n2,1\n"}, {"path": "t.csv"}, "data.path", "not a finite number"),
+    ({"t.txt": "hello"}, {"path": "t.txt"}, "data.path", "cannot read t.txt"),
+    ({}, {"dataset": "iris", "shape": [5, 5, 1]}, "data.shape", "holds 25 values but each sample has 4"),
+    ({}, {"dataset": "iris", "subsample": 500}, "data.subsample", "train part has 90"),
+])
+def test_data_problems_are_spec_errors_before_training(runner, write_spec, tmp_path, files, data, key, fragment):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    path = write_spec(merged(TINY, data=from_file(**data) if "path" in data else data))
+    result = runner.invoke(app, ["train", str(path), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output
+    out = " ".join(result.output.split())
+    assert f"{path}:" in out and f": {key}: " in out and fragment in out
+    assert not (tmp_path / "runs").exists()
+
+
+def test_metric_that_does_not_fit_the_task_names_the_key(runner, write_spec, tmp_path):
+    path = write_spec(merged(TINY, data={"dataset": "regression"}, training={"metrics": ["accuracy"]}))
+    result = runner.invoke(app, ["train", str(path), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "training.metrics.0: accuracy does not apply to a regression task (allowed: mae, mse, rmse, r2)" in " ".join(result.output.split())
+
+
+def test_keras_dataset_missing_from_cache_says_how_to_get_it(runner, write_spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras"))
+    path = write_spec(merged(TINY, data={"dataset": "mnist"}))
+    result = runner.invoke(app, ["train", str(path), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "not in the Keras cache" in result.output and "load_data()" in result.output

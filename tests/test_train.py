@@ -1,0 +1,140 @@
+"""A real end-to-end train writes every run file; seeds reproduce; failures keep their folder."""
+
+import csv
+import json
+
+import keras
+import pytest
+import yaml
+
+from regexp.cli import app
+from regexp.runs import RUN_FILES
+from regexp.spec import load_spec
+from regexp.train import train
+
+from conftest import TINY, merged
+
+
+def history(run) -> list[dict]:
+    with (run / "history.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_run_folder_holds_every_file(trained_run):
+    for name in RUN_FILES:
+        assert (trained_run / name).stat().st_size > 0, name
+    info = json.loads((trained_run / "run.json").read_text())
+    assert info["status"] == "completed" and info["error"] is None
+    assert info["seed"] == 1 and info["duration_s"] > 0 and info["versions_ml"]["keras"] == keras.__version__
+    rows = history(trained_run)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert list(rows[0]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    for part in ("train", "val", "test"):
+        assert set(metrics[part]) == {"loss", "accuracy"}
+    assert metrics["epochs_run"] == 4 and 1 <= metrics["best_epoch"] <= 4
+    assert metrics["generalization_gap"]["accuracy"] == pytest.approx(metrics["train"]["accuracy"] - metrics["val"]["accuracy"])
+    params = 4 * 8 + 8 + 8 * 3 + 3  # hidden dense + output; the scaling statistics are constants
+    assert metrics["parameters"] == {"total": params, "trainable": params, "non_trainable": 0}
+    assert "epoch 4:" in (trained_run / "log.txt").read_text()
+
+
+def test_saved_model_takes_raw_inputs_and_reproduces_test_metrics(trained_run):
+    from regexp.data import prepare
+    from regexp.train import _targets
+
+    loaded = load_spec(trained_run / "config.yaml")
+    data = prepare(loaded)
+    model = keras.saving.load_model(trained_run / "model.keras", safe_mode=True)
+    result = model.evaluate(data.x_test, _targets(data.y_test, data), verbose=0, return_dict=True)
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert result["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+
+
+def test_same_seed_gives_identical_history_and_another_seed_does_not(write_spec, tmp_path):
+    spec = merged(TINY, model={"defaults": {"dropout": 0.3}}, training={"epochs": 3})
+    runs = [train(load_spec(write_spec(spec)), tmp_path / "runs") for _ in range(2)]
+    runs.append(train(load_spec(write_spec(spec), ["seed=2"]), tmp_path / "runs"))
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert strip(history(runs[0])) == strip(history(runs[1]))
+    assert strip(history(runs[0])) != strip(history(runs[2]))
+    assert len({r.name for r in runs}) == 3  # same second, same spec: still separate folders
+
+
+def test_early_stopping_restores_the_best_epoch(write_spec, tmp_path):
+    spec = merged(TINY, training={"epochs": 40, "optimizer": {"name": "adam", "learning_rate": 0.05},
+                                  "early_stopping": {"monitor": "val_loss", "patience": 2}})
+    run = train(load_spec(write_spec(spec)), tmp_path / "runs")
+    metrics = json.loads((run / "metrics.json").read_text())
+    rows = history(run)
+    assert metrics["early_stopped"] and metrics["epochs_run"] == len(rows) < 40
+    best = min(rows, key=lambda r: float(r["val_loss"]))
+    assert metrics["best_epoch"] == int(best["epoch"]) == len(rows) - 2
+    assert metrics["val"]["loss"] == pytest.approx(float(best["val_loss"]), rel=1e-4)
+
+
+def test_full_batch_and_label_smoothing_reach_training(write_spec, tmp_path):
+    spec = merged(TINY, training={"batch_size": "full", "label_smoothing": 0.1})
+    run = train(load_spec(write_spec(spec)), tmp_path / "runs")
+    info = json.loads((run / "run.json").read_text())
+    assert (info["batch_size"], info["steps_per_epoch"]) == (90, 1)
+    model = keras.saving.load_model(run / "model.keras")
+    assert model.loss.label_smoothing == pytest.approx(0.1)
+
+
+def test_cli_trains_several_specs_in_turn(runner, write_spec, tmp_path):
+    a = write_spec(merged(TINY, name="a", training={"epochs": 1}), "a.yaml")
+    b = write_spec(merged(TINY, name="b", training={"epochs": 1}), "b.yaml")
+    result = runner.invoke(app, ["train", str(a), str(b), "--runs-dir", str(tmp_path / "runs"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name.split("_")[1] for p in (tmp_path / "runs").iterdir()) == ["a", "b"]
+
+
+def test_a_bad_spec_stops_before_any_training(runner, write_spec, tmp_path):
+    good = write_spec(merged(TINY, name="good"), "good.yaml")
+    bad = write_spec("name: bad\ndata: {dataset: iris}\ntraining: {epochs: 0}\n", "bad.yaml")
+    result = runner.invoke(app, ["train", str(good), str(bad), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and f"{bad}:3: training.epochs" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_diverging_loss_fails_the_run_with_the_epoch(runner, write_spec, tmp_path):
+    spec = merged(TINY, data={"dataset": "regression"}, training={"epochs": 5, "metrics": None,
+                                                                  "optimizer": {"name": "sgd", "learning_rate": 1000.0}})
+    result = runner.invoke(app, ["train", str(write_spec(spec)), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 1
+    (run,) = (tmp_path / "runs").iterdir()
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "failed" and info["error"].startswith("non-finite loss at epoch ")
+    assert "non-finite loss" in result.output and "Traceback" not in result.output
+
+
+def test_a_crash_after_start_keeps_the_folder_as_failed(runner, write_spec, tmp_path, monkeypatch):
+    def broken_save(self, *args, **kwargs):
+        raise OSError("No space left on device")
+    monkeypatch.setattr(keras.Model, "save", broken_save)
+    result = runner.invoke(app, ["train", str(write_spec(TINY)), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 1
+    (run,) = (tmp_path / "runs").iterdir()
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "failed" and "No space left on device" in info["error"]
+    assert "Traceback" in (run / "error.txt").read_text()
+    assert len(history(run)) == 3  # the epochs that did run are kept
+
+
+def test_ctrl_c_marks_the_run_interrupted(runner, write_spec, tmp_path, monkeypatch):
+    def interrupted_fit(self, *args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(keras.Model, "fit", interrupted_fit)
+    result = runner.invoke(app, ["train", str(write_spec(TINY)), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 130
+    (run,) = (tmp_path / "runs").iterdir()
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "interrupted" and info["ended"] is not None
+
+
+def test_resolved_config_reproduces_the_run(trained_run, tmp_path):
+    again = train(load_spec(trained_run / "config.yaml"), tmp_path / "runs")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert strip(history(again)) == strip(history(trained_run))
+    assert yaml.safe_load((again / "config.yaml").read_text()) == yaml.safe_load((trained_run / "config.yaml").read_text())
