@@ -73,8 +73,10 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog") 
                   metrics=[_metric(name, data.task) for name in data.metrics])
     params = _parameters(model)
     log.print(f"[bold]{spec.name}[/] -> {run.path}")
-    log.print(f"data: {data.task}, {data.sizes()} samples, {data.features} features; "
-              f"model: {params['total']:,} parameters; batch {batch_size}, {steps_per_epoch} steps/epoch")
+    sizes = data.sizes()
+    log.print(f"data: {data.task}, {sizes['train']}/{sizes['val']}/{sizes['test']} train/val/test samples, "
+              f"{data.features} features; model: {params['total']:,} parameters; "
+              f"batch {batch_size}, {steps_per_epoch} steps/epoch")
 
     has_val = len(data.y_val) > 0
     monitor = training.early_stopping.monitor if training.early_stopping else ("val_loss" if has_val else "loss")
@@ -162,7 +164,7 @@ def _device() -> str:
 
 def _summary(results: dict, metrics: dict, path: Path) -> Table:
     names = list(results["train"])
-    table = Table(title=f"{path.name}: best epoch {metrics['best_epoch']} of {metrics['epochs_run']}"
+    table = Table(title=f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']}"
                         + (" (early stopped)" if metrics["early_stopped"] else ""))
     table.add_column("part")
     for name in names:
@@ -199,8 +201,8 @@ class EpochRecorder(keras.callbacks.Callback):
         self.columns = ["epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "lr", "seconds"]
         self.rows: list[dict] = []
         self.failure: str | None = None
-        self.progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.description}"),
-                                 TimeRemainingColumn(), console=log.console, disable=log.console is None, transient=False)
+        self.progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(bar_width=12), TimeRemainingColumn(),
+                                 TextColumn("{task.description}"), console=log.console, disable=log.console is None)
         self.task = self.progress.add_task("", total=epochs)
         with path.open("w", newline="") as f:
             csv.writer(f).writerow(self.columns)
@@ -219,9 +221,9 @@ class EpochRecorder(keras.callbacks.Callback):
             f.flush()
         shown = "  ".join(f"{k} {row[k]:.4f}" for k in self.columns[1:-2] if k in row) + f"  lr {self.lr:.3g}"
         self.log.file_console.print(f"epoch {epoch + 1}: {shown}")
-        brief = "  ".join(f"{k} {row[k]:.4f}" for k in ("loss", "val_loss", self.columns[-3]) if k in row)
+        brief = " ".join(f"{k} {row[k]:.3f}" for k in ("loss", "val_loss", self.columns[-3]) if k in row)
         self.log.file.flush()
-        self.progress.update(self.task, advance=1, description=f"{brief}  lr {self.lr:.2g}")
+        self.progress.update(self.task, advance=1, description=f"{brief} lr {self.lr:.2g}")
         if not math.isfinite(row.get("loss", 0.0)):
             self.failure = f"non-finite loss at epoch {epoch + 1}"
             self.model.stop_training = True

@@ -5,6 +5,7 @@ import pytest
 
 from regexp.cli import app
 from regexp.data import prepare
+from regexp.errors import SpecError
 from regexp.spec import load_spec
 
 from conftest import TINY, merged
@@ -83,6 +84,11 @@ def test_image_folder(write_spec, tmp_path):
     spec = merged(TINY, data=from_file(path="imgs"), model={"layers": [{"type": "conv2d", "filters": 2}, {"type": "flatten"}]})
     data = prepare(load_spec(write_spec(spec)))
     assert data.classes == ["cat", "dog"] and data.shape == (6, 5, 1) and data.task == "binary"
+    Image.fromarray(np.zeros((9, 9), dtype=np.uint8)).save(tmp_path / "imgs" / "cat" / "big.png")
+    with pytest.raises(SpecError, match="set data.image_size to resize"):
+        prepare(load_spec(write_spec(spec)))
+    resized = prepare(load_spec(write_spec(spec), ["data.image_size=[4, 3]"]))
+    assert resized.shape == (4, 3, 1) and sum(resized.sizes().values()) == 21
 
 
 @pytest.mark.parametrize("files, data, key, fragment", [

@@ -138,3 +138,20 @@ def test_resolved_config_reproduces_the_run(trained_run, tmp_path):
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
     assert strip(history(again)) == strip(history(trained_run))
     assert yaml.safe_load((again / "config.yaml").read_text()) == yaml.safe_load((trained_run / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("data, task, metrics", [
+    ({"dataset": "breast_cancer"}, "auto", ["accuracy", "auc", "precision", "recall"]),
+    ({"dataset": "wine"}, "auto", ["accuracy", "top3_accuracy"]),
+    ({"dataset": "regression", "samples": 200, "features": 5, "noise": 1.0}, "auto", ["mae", "rmse", "r2"]),
+    ({"dataset": "breast_cancer"}, "classification", ["accuracy"]),  # 2-class softmax on request
+])
+def test_metrics_and_task_reach_training(write_spec, tmp_path, data, task, metrics):
+    spec = merged(TINY, data=data, model={"task": task}, training={"epochs": 1, "metrics": metrics})
+    run = train(load_spec(write_spec(spec)), tmp_path / "runs")
+    assert list(history(run)[0]) == ["epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "lr", "seconds"]
+    result = json.loads((run / "metrics.json").read_text())
+    assert set(result["test"]) == {"loss", *metrics}
+    assert result["directions"] == {"loss": "min", **{m: "min" if m in ("mae", "rmse") else "max" for m in metrics}}
+    if task == "classification":
+        assert keras.saving.load_model(run / "model.keras").get_layer("output").units == 2
