@@ -167,3 +167,17 @@ def test_spec_error_lists_problems():
     with pytest.raises(SpecError) as info:
         load_spec("/nonexistent/spec.yaml")
     assert "does not exist" in str(info.value)
+
+
+def test_a_list_replaced_by_the_child_takes_its_locations_from_the_child(runner, write_spec):
+    write_spec("name: base\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4}\n"
+               "    - {type: dense, units: 4}\n    - {type: dense, units: 4}\n", "base.yaml")
+    child = write_spec("extends: base.yaml\nname: child\nmodel:\n  layers:\n    - {type: dense, units: 0}\n", "child.yaml")
+    assert f"{child}:5: model.layers.0.units" in errors_of(runner, child)
+    assert len(load_spec(child, ["model.layers.0.units=3"]).spec.model.layers) == 1
+
+
+def test_set_on_a_written_list_checks_the_index(runner, write_spec):
+    path = write_spec("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4}\n")
+    out = errors_of(runner, path, "--set", "model.layers.2.units=8")
+    assert "--set model.layers.2.units=8: model.layers.2: no such list item (the list has 1: indices 0 to 0)" in " ".join(out.split())

@@ -111,14 +111,15 @@ def _merge(base: Any, over: Any) -> Any:
 def _merge_locations(base: Locations, over: Locations, over_data: dict) -> Locations:
     """Keep a base location only where the overriding file did not replace that value."""
     def replaced(path: Path_) -> bool:
+        """True when the overriding file writes a non-mapping value at `path` or above it."""
         node = over_data
-        for i, part in enumerate(path):
+        for part in path:
             if not isinstance(node, dict) or part not in node:
                 return False
             node = node[part]
-            if not isinstance(node, dict) and i < len(path):
+            if not isinstance(node, dict):
                 return True
-        return not isinstance(node, dict)
+        return False
 
     out = {path: loc for path, loc in base.items() if path and not replaced(path)}
     out.update({path: loc for path, loc in over.items() if path})
