@@ -92,6 +92,97 @@ def validate(specs: SpecFiles, overrides: SetOption = []):
         _fail(problems)
 
 
+ReportFormat = typer.Option("--format", "-f", help="table (terminal) | md | csv | json (machine interface) | html (one self-contained file).")
+
+
+@app.command()
+def report(
+    targets: Annotated[list[str], typer.Argument(help="Run folders, ids (prefixes) or globs; default: every run in --runs-dir.", show_default=False)] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are read from.")] = Path("runs"),
+    sort: Annotated[str, typer.Option(help="Sort by a column, best first by its direction: val_loss ascending, val_accuracy descending.")] = None,
+    filters: Annotated[list[str], typer.Option("--filter", help="Keep runs matching name=GLOB, tag=T, status=S or a config key=value. Repeatable (all must match).")] = [],
+    limit: Annotated[int, typer.Option(help="Show at most N rows (after sorting).", min=1)] = None,
+    all_params: Annotated[bool, typer.Option("--all-params", help="Show every config key, not only those that differ.")] = False,
+    expand: Annotated[bool, typer.Option("--expand", help="List the member runs under each group of repeats.")] = False,
+    no_groups: Annotated[bool, typer.Option("--no-groups", help="One row per run, even for repeats of one spec.")] = False,
+    baseline: Annotated[str, typer.Option(help="Run or group (id or name) to compare every other row against, with a t-test over seeds.")] = None,
+    metric: Annotated[str, typer.Option("--metric", help="Column for the 95% CI and the baseline test (default: the --sort metric, else val_<main metric>).")] = None,
+    fmt: Annotated[str, ReportFormat] = "table",
+    output: Annotated[Path, typer.Option(help="Write to this file instead of the terminal.")] = None,
+    plot: Annotated[Path, typer.Option(help="Also draw learning curves to this .png or .svg file.")] = None,
+    smooth: Annotated[float, typer.Option(help="Smooth the plotted curves: EWMA with bias correction, beta in [0, 1).", min=0.0, max=0.999)] = None,
+):
+    """Compare runs: one row per run or group of repeats, the params that differ, mean ± std, significance."""
+    from regexp.report import build_report
+    from regexp.report import render
+
+    formats = ("table", "md", "csv", "json", "html")
+    if fmt not in formats:
+        _fail([f"--format {fmt}: not a format (allowed: {' | '.join(formats)})"])
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        _fail([f"--plot {plot}: the file must end in .png or .svg"])
+    try:
+        result = build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
+                              expand=expand, baseline=baseline, focus=metric, group=not no_groups)
+    except (LookupError, ValueError) as exc:
+        _fail([str(exc)])
+    if not result.rows:
+        err_console.print(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), highlight=False)
+    if plot is not None or fmt == "html":
+        from regexp.report import plots
+    if plot is not None:
+        plots.save(result, plot, smooth)
+    if fmt == "table":
+        out = console if output is None else Console(file=output.open("w", encoding="utf-8"), width=200)
+        out.print(render.to_terminal(result, width=out.width))
+        for warning in result.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        return
+    text = {"md": render.to_markdown, "csv": render.to_csv, "json": render.to_json}[fmt](result) if fmt != "html" \
+        else render.to_html(result, plots.png_bytes(result, smooth) if result.rows else None)
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+
+
+def _one_run(target: str, runs_dir: Path):
+    from regexp.runs import find_runs, read_run
+
+    try:
+        found = find_runs([target], runs_dir)
+    except LookupError as exc:
+        _fail([str(exc)])
+    if len(found) > 1:
+        _fail([f"{target!r} matches {len(found)} runs: {', '.join(p.name for p in found[:5])}; name one"])
+    return read_run(found[0])
+
+
+@app.command()
+def show(
+    run: Annotated[str, typer.Argument(help="A run folder or id (prefix).", show_default=False)],
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are read from.")] = Path("runs"),
+):
+    """Everything about one run: status, metrics, the per-epoch history, config and files."""
+    from regexp.report.inspect import show as show_run
+
+    console.print(show_run(_one_run(run, runs_dir)))
+
+
+@app.command()
+def diff(
+    run_a: Annotated[str, typer.Argument(help="First run (A).", show_default=False)],
+    run_b: Annotated[str, typer.Argument(help="Second run (B).", show_default=False)],
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are read from.")] = Path("runs"),
+):
+    """The config keys that differ between two runs and the metric deltas (B - A)."""
+    from regexp.report.inspect import diff_tables
+
+    console.print(diff_tables(_one_run(run_a, runs_dir), _one_run(run_b, runs_dir)))
+
+
 @app.command()
 def schema():
     """Print the JSON Schema of a spec (for editors: YAML language server)."""

@@ -24,7 +24,7 @@ from regexp.model import build_model
 from regexp.optim import build_optimizer, current_lr, schedule_callbacks
 from regexp.runs import Run, write_json
 from regexp.spec import LoadedSpec
-from regexp.spec.schema import direction
+from regexp.metrics import direction
 
 EVAL_BATCH = 1024  # evaluation has no gradient noise to trade for speed: big batches, same numbers
 

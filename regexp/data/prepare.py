@@ -12,7 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from regexp.data.sources import load_raw
 from regexp.spec import LoadedSpec
-from regexp.spec.schema import METRICS
+from regexp.metrics import METRICS
 
 MAX_AUTO_CLASSES = 50  # integer labels with more distinct values than this are read as regression
 

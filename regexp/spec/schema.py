@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
+from regexp.metrics import METRICS
+
 # Names Keras resolves with keras.activations.get / keras.initializers.get; a test keeps these
 # lists in sync with the installed Keras so that a typo is caught before TensorFlow loads.
 ACTIVATIONS = (
@@ -25,27 +27,6 @@ BUILTIN_DATASETS = ("digits", "breast_cancer", "wine", "iris", "moons", "circles
                     "classification", "regression")
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 SYNTHETIC_DATASETS = ("moons", "circles", "classification", "regression")
-# metric name -> the tasks it applies to; "direction" is how `report` and early stopping rank it
-METRICS: dict[str, tuple[str, ...]] = {
-    "accuracy": ("classification", "binary"),
-    "auc": ("binary",),
-    "precision": ("binary",),
-    "recall": ("binary",),
-    "top3_accuracy": ("classification",),
-    "mae": ("regression",),
-    "mse": ("regression",),
-    "rmse": ("regression",),
-    "r2": ("regression",),
-}
-MAXIMIZED = {"accuracy", "auc", "precision", "recall", "top3_accuracy", "r2"}
-
-
-def direction(metric: str) -> Literal["min", "max"]:
-    """'max' for metrics where higher is better (val_accuracy), 'min' for losses and errors."""
-    name = metric.removeprefix("val_")
-    return "max" if name in MAXIMIZED else "min"
-
-
 class Part(BaseModel):
     """A section of the spec: unknown keys are errors and values never change after loading."""
 

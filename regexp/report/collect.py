@@ -1,0 +1,216 @@
+"""From run folders to report rows: values per run, groups of seeds, differing params, filter, sort.
+
+A row is one run or one group: runs whose resolved configs are equal except for `seed` collapse
+into a group (repeats of the same experiment), and every numeric column then holds the values of
+its completed members so that render and stats can show mean ± std.
+"""
+
+import fnmatch
+import hashlib
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from regexp.metrics import PARTS, direction
+from regexp.runs import RunRecord
+
+GROUP_IGNORED = ("seed", "description", "tags")   # differ between repeats of one experiment
+PARAM_HIDDEN = ("name", "description", "tags")     # shown in their own columns, never as params
+_MISSING = "<unset>"
+
+
+@dataclass
+class Row:
+    kind: str                                   # "run" or "group"
+    id: str                                     # run folder name, or "<name>@<hash>" for a group
+    name: str
+    members: list[RunRecord]
+    member_values: dict[str, dict[str, float]] = field(default_factory=dict)  # run id -> column -> value
+    params: dict[str, Any] = field(default_factory=dict)                     # filled by mark_differing()
+
+    @property
+    def started(self) -> str:
+        return max(run.started for run in self.members)
+
+    @property
+    def seeds(self) -> list[Any]:
+        return [run.config.get("seed", run.info.get("seed")) for run in self.members]
+
+    @property
+    def status(self) -> str:
+        if self.kind == "run":
+            return self.members[0].status
+        counts = Counter(run.status for run in self.members)
+        return ", ".join(f"{n} {status}" for status, n in counts.most_common())
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{run.id}: {w}" for run in self.members for w in run.warnings]
+
+    def column(self, column: str) -> list[float]:
+        """The column's values over the members that count (completed ones, for a group)."""
+        return [values[column] for values in self.member_values.values() if column in values]
+
+    def by_seed(self, column: str) -> dict[Any, float]:
+        seeds = {run.id: run.config.get("seed", run.info.get("seed", run.id)) for run in self.members}
+        return {seeds[run_id]: values[column] for run_id, values in self.member_values.items() if column in values}
+
+    def mean(self, column: str) -> float | None:
+        values = self.column(column)
+        return sum(values) / len(values) if values else None
+
+
+def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
+    """{'model': {'layers': [{'units': 8}]}} -> {'model.layers.0.units': 8}; scalar lists stay whole."""
+    if isinstance(config, dict):
+        out: dict[str, Any] = {}
+        for key, value in config.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    if isinstance(config, list) and any(isinstance(v, (dict, list)) for v in config):
+        out = {}
+        for i, value in enumerate(config):
+            out.update(flatten(value, f"{prefix}{i}."))
+        return out
+    return {prefix[:-1]: tuple(config) if isinstance(config, list) else config}
+
+
+def main_metric(runs: list[RunRecord]) -> str:
+    """The metric most of the runs track first (accuracy for classification, mae for regression)."""
+    firsts = Counter()
+    for run in runs:
+        tracked = [m for m in run.metrics.get("directions", {}) if m != "loss"]
+        tracked = tracked or (run.config.get("training") or {}).get("metrics") or []
+        if tracked:
+            firsts[tracked[0]] += 1
+    return firsts.most_common(1)[0][0] if firsts else "accuracy"
+
+
+def run_values(run: RunRecord, metric: str) -> dict[str, float]:
+    """The numeric columns of one run: from metrics.json, or the history of an unfinished run."""
+    values: dict[str, float] = {}
+    m = run.metrics
+    if m:
+        for part in PARTS:
+            for name in ("loss", metric):
+                if isinstance(m.get(part, {}).get(name), (int, float)):
+                    values[f"{part}_{name}"] = float(m[part][name])
+        for key in ("epochs_run", "best_epoch"):
+            if isinstance(m.get(key), (int, float)):
+                values[key] = float(m[key])
+    else:  # running, failed, interrupted, crashed: what the epochs so far say
+        history = run.history
+        if history:
+            last = history[-1]
+            for name in ("loss", metric):
+                for part, key in (("train", name), ("val", f"val_{name}")):
+                    if last.get(key) is not None:
+                        values[f"{part}_{name}"] = last[key]
+            values["epochs_run"] = float(len(history))
+            val = [(r["val_loss"], r["epoch"]) for r in history if r.get("val_loss") is not None]
+            if val:
+                values["best_epoch"] = min(val)[1]
+    for name in ("loss", metric):
+        if f"train_{name}" in values and f"val_{name}" in values:
+            values[f"gap_{name}"] = values[f"train_{name}"] - values[f"val_{name}"]
+    if isinstance(run.info.get("duration_s"), (int, float)):
+        values["duration_s"] = float(run.info["duration_s"])
+    return {k: v for k, v in values.items() if math.isfinite(v)}
+
+
+def build_rows(runs: list[RunRecord], group: bool = True) -> tuple[list[Row], str]:
+    """Rows (groups of repeats when `group`) and the main metric they report."""
+    metric = main_metric(runs)
+    buckets: dict[str, list[RunRecord]] = {}
+    for run in runs:
+        key = _group_key(run) if group and run.config else run.id
+        buckets.setdefault(key, []).append(run)
+    rows = []
+    for key, members in buckets.items():
+        if len(members) == 1:
+            row = Row("run", members[0].id, members[0].name, members)
+        else:
+            row = Row("group", f"{members[0].name}@{key[:6]}", members[0].name, members)
+        counted = [r for r in members if r.status == "completed"] if row.kind == "group" else members
+        row.member_values = {run.id: run_values(run, metric) for run in counted}
+        rows.append(row)
+    return rows, metric
+
+
+def _group_key(run: RunRecord) -> str:
+    shared = {k: v for k, v in flatten(run.config).items() if k not in GROUP_IGNORED}
+    return hashlib.sha256(json.dumps(shared, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def mark_differing(rows: list[Row], all_params: bool = False) -> list[str]:
+    """Fill each row's params with the config keys whose values differ between rows."""
+    flats = []
+    for row in rows:
+        flat = flatten(row.members[0].config)
+        if row.kind == "group":
+            flat.pop("seed", None)
+        flats.append({k: v for k, v in flat.items() if k not in PARAM_HIDDEN})
+    _summarize_layers(rows, flats)
+    keys = sorted({k for flat in flats for k in flat})
+    if not all_params:
+        keys = [k for k in keys if len({repr(flat.get(k, _MISSING)) for flat in flats}) > 1
+                and not _mirrors_default(k, flats)]
+    for row, flat in zip(rows, flats):
+        row.params = {k: flat.get(k, _MISSING if row.kind == "run" or k != "seed" else None) for k in keys}
+    return keys
+
+
+def _summarize_layers(rows: list[Row], flats: list[dict]) -> None:
+    """When the rows have different numbers of layers, compare the stacks as one `model.layers`
+    value ('dense 64 -> dense 32') instead of listing every key of layers some rows lack."""
+    stacks = [row.members[0].config.get("model", {}).get("layers") or [] for row in rows]
+    if len({len(stack) for stack in stacks}) <= 1:
+        return
+    for flat, stack in zip(flats, stacks):
+        for key in [k for k in flat if k.startswith("model.layers.")]:
+            del flat[key]
+        flat["model.layers"] = " -> ".join(
+            f"{layer.get('type')} {layer.get('units') or layer.get('filters') or ''}".strip() for layer in stack)
+
+
+def _mirrors_default(key: str, flats: list[dict]) -> bool:
+    """model.layers.0.dropout differs only because model.defaults.dropout does (resolved configs
+    write every default into every layer): show the default once, not each layer again."""
+    parts = key.split(".")
+    if len(parts) != 4 or parts[:2] != ["model", "layers"]:
+        return False
+    default = f"model.defaults.{parts[3]}"
+    return all(default in flat and flat.get(key) == flat[default] for flat in flats)
+
+
+def matches(run: RunRecord, rule: str) -> bool:
+    """--filter rules: name=GLOB, tag=T, status=S, or a dotted config key=value (value as YAML)."""
+    key, _, wanted = rule.partition("=")
+    if key == "name":
+        return fnmatch.fnmatch(run.name, wanted)
+    if key == "tag":
+        return wanted in (run.config.get("tags") or [])
+    if key == "status":
+        return run.status == wanted
+    flat = flatten(run.config)
+    if key not in flat:
+        return False
+    value = flat[key]
+    parsed = yaml.safe_load(wanted) if wanted else None
+    if isinstance(parsed, list):
+        parsed = tuple(parsed)
+    return value == parsed or (isinstance(value, str) and fnmatch.fnmatch(value, wanted))
+
+
+def sort_rows(rows: list[Row], column: str | None) -> list[Row]:
+    """Newest first by default; a metric column by its direction, rows without a value last."""
+    if column is None:
+        return sorted(rows, key=lambda r: r.started, reverse=True)
+    sign = 1 if direction(column) == "min" else -1
+    with_value = [r for r in rows if r.mean(column) is not None]
+    without = [r for r in rows if r.mean(column) is None]
+    return sorted(with_value, key=lambda r: sign * r.mean(column)) + without

@@ -1,0 +1,104 @@
+"""Learning curves: per row, train vs val loss (lr on a second axis) and train vs val main metric.
+
+A group is drawn as the mean over its members with a ±1 std band; the best epoch is marked with a
+dashed line and an early stop with a dotted one. matplotlib is imported only here.
+"""
+
+import io
+import math
+from pathlib import Path
+
+from regexp.report import Report
+from regexp.report.collect import Row
+
+
+def ewma(values: list[float | None], beta: float) -> list[float | None]:
+    """Exponentially weighted moving average with bias correction, v_t / (1 - beta^t), as in Adam.
+
+    Written by hand: numpy has no EWMA and pandas is not a dependency.
+    """
+    out, v, t = [], 0.0, 0
+    for x in values:
+        if x is None:
+            out.append(None)
+            continue
+        t += 1
+        v = beta * v + (1 - beta) * x
+        out.append(v / (1 - beta**t))
+    return out
+
+
+def _curve(row: Row, key: str, beta: float | None) -> tuple[list[int], list[float], list[float]]:
+    """Epochs, mean and std of one history column over the row's members (epoch by epoch)."""
+    series = []
+    for run in row.members:
+        values = [r.get(key) for r in run.history]
+        series.append(ewma(values, beta) if beta else values)
+    longest = max((len(s) for s in series), default=0)
+    epochs, means, stds = [], [], []
+    for i in range(longest):
+        at = [s[i] for s in series if i < len(s) and s[i] is not None and math.isfinite(s[i])]
+        if not at:
+            continue
+        mean = sum(at) / len(at)
+        epochs.append(i + 1)
+        means.append(mean)
+        stds.append(math.sqrt(sum((a - mean) ** 2 for a in at) / (len(at) - 1)) if len(at) > 1 else 0.0)
+    return epochs, means, stds
+
+
+def draw(report: Report, beta: float | None = None) -> "matplotlib.figure.Figure":
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report.rows or []
+    fig, axes = plt.subplots(max(1, len(rows)), 2, figsize=(11, 3.2 * max(1, len(rows))), squeeze=False)
+    for (loss_ax, metric_ax), row in zip(axes, rows):
+        title = row.id if row.kind == "run" else f"{row.id} (mean ± std, n = {len(row.members)})"
+        for ax, name in ((loss_ax, "loss"), (metric_ax, report.metric)):
+            for key, style in ((name, "-"), (f"val_{name}", "--")):
+                epochs, mean, std = _curve(row, key, beta)
+                if not epochs:
+                    continue
+                (line,) = ax.plot(epochs, mean, style, label=key.replace("val_", "val ") if key.startswith("val") else f"train {key}")
+                if any(std):
+                    ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+                                    color=line.get_color(), alpha=0.2)
+            best = row.mean("best_epoch")
+            if best is not None:
+                ax.axvline(best, color="gray", linestyle="--", linewidth=1, label=f"best epoch {best:.0f}")
+            stopped = [run.metrics.get("epochs_run") for run in row.members if run.metrics.get("early_stopped")]
+            if stopped:
+                ax.axvline(sum(stopped) / len(stopped), color="black", linestyle=":", linewidth=1, label="early stop")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(name)
+            ax.grid(alpha=0.3)
+        epochs, lr, _ = _curve(row, "lr", None)
+        if epochs:
+            lr_ax = loss_ax.twinx()
+            lr_ax.plot(epochs, lr, color="tab:gray", alpha=0.6, linewidth=1, label="lr")
+            lr_ax.set_ylabel("learning rate")
+            if max(lr) > 0 and max(lr) / max(min(lr), 1e-30) > 20:
+                lr_ax.set_yscale("log")
+            lines = loss_ax.get_legend_handles_labels()
+            extra = lr_ax.get_legend_handles_labels()
+            loss_ax.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=8, loc="upper right")
+        else:
+            loss_ax.legend(fontsize=8)
+        metric_ax.legend(fontsize=8)
+        loss_ax.set_title(title + (f", smoothed β = {beta}" if beta else ""), fontsize=9, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def save(report: Report, path: Path, beta: float | None = None) -> None:
+    fig = draw(report, beta)
+    fig.savefig(path, dpi=100)
+
+
+def png_bytes(report: Report, beta: float | None = None) -> bytes:
+    buffer = io.BytesIO()
+    draw(report, beta).savefig(buffer, format="png", dpi=80)
+    return buffer.getvalue()

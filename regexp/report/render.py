@@ -1,0 +1,257 @@
+"""A Report as a rich table, Markdown, CSV, JSON (the machine interface) or one self-contained HTML page.
+
+JSON keys are stable (README, "report --format json"); every numeric value is a summary
+{mean, std, n, ci95}, the same for a single run (std and ci95 null) as for a group.
+"""
+
+import csv
+import html
+import io
+import json
+from typing import Any
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from regexp.report import Report
+from regexp.report.collect import Row
+
+JSON_VERSION = 1
+HEADERS = {"epochs_run": "epochs", "best_epoch": "best", "duration_s": "time s"}
+
+
+def _header(column: str) -> str:
+    return HEADERS.get(column, column.replace("_", " "))
+
+
+def _number(column: str, value: float) -> str:
+    if column in ("epochs_run", "best_epoch"):
+        return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
+    if column == "duration_s":
+        return f"{value:.1f}"
+    return f"{value:.3f}"
+
+
+def _cell(report: Report, row: Row, column: str) -> str:
+    summary = report.summaries[row.id].get(column)
+    if summary is None:
+        return ""
+    text = _number(column, summary.mean)
+    return text if not summary.std else f"{text} ± {_number(column, summary.std)}"
+
+
+def _param(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def _lines(report: Report) -> list[tuple[Row, bool]]:
+    """(row, is_member) in display order: each group followed by its members when expanded."""
+    out = []
+    for row in report.rows:
+        out.append((row, False))
+        out.extend((member, True) for member in report.expanded.get(row.id, []))
+    return out
+
+
+def _text_rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Headers and cells shared by the table, Markdown and HTML formats."""
+    headers = ["run", "name", "status", "n", *report.params, *(_header(c) for c in report.columns)]
+    if any(row.kind == "group" for row in report.rows):
+        headers.append(f"95% CI {_header(report.focus)}")
+    if report.baseline is not None:
+        headers += [f"Δ {_header(report.focus)}", "p", "effect", "vs baseline"]
+    cells = []
+    for row, member in _lines(report):
+        n = str(len(row.member_values)) if row.kind == "group" else ""
+        line = [("  └ " if member else "") + row.id, row.name, row.status, n,
+                *(_param(row.params.get(p)) for p in report.params), *(_cell(report, row, c) for c in report.columns)]
+        if "95% CI" in " ".join(headers):
+            ci = report.summaries[row.id].get(report.focus)
+            line.append(f"[{_number(report.focus, ci.ci95[0])}, {_number(report.focus, ci.ci95[1])}]" if ci and ci.ci95 else "")
+        if report.baseline is not None:
+            line += _baseline_cells(report, row, member)
+        cells.append(line)
+    return headers, cells
+
+
+def _baseline_cells(report: Report, row: Row, member: bool) -> list[str]:
+    c = report.comparisons.get(row.id)
+    if row is report.baseline:
+        return ["", "", "", "baseline"]
+    if c is None:
+        return ["", "", "", "" if member else "no values"]
+    return [f"{c.diff:+.4f}", "" if c.p is None else f"{c.p:.3g}", "" if c.effect is None else f"{c.effect:+.2f}", c.verdict]
+
+
+TERMINAL_COLUMNS = ("epochs_run", "best_epoch", "val_loss", "val_{m}", "test_{m}", "gap_{m}", "duration_s")
+NARROW = 120  # below this terminal width each row is printed as a block instead of a table line
+SHORT = {"accuracy": "acc", "top3_accuracy": "top3", "precision": "prec", "recall": "rec",
+         "epochs_run": "epochs", "best_epoch": "best", "duration_s": "sec"}
+STYLE = {"failed": "red", "crashed": "red", "interrupted": "yellow", "running": "cyan", "incomplete": "red"}
+
+
+def _short_header(column: str, sep: str = "\n") -> str:
+    part, _, name = column.partition("_")
+    if column in SHORT or part not in ("train", "val", "test", "gap"):
+        return SHORT.get(column, column)
+    return f"{part}{sep}{SHORT.get(name, name)}"
+
+
+def _terminal_cells(report: Report, row: Row, member: bool) -> dict[str, str]:
+    """What the terminal shows of one row, by field (shared by the table and the stacked layout)."""
+    short = row.id.split("_", 1)[1] if row.kind == "run" and "_" in row.id else row.id
+    ci = report.summaries[row.id].get(report.focus)
+    comparison = report.comparisons.get(row.id)
+    verdict = ""
+    if row is report.baseline:
+        verdict = "baseline"
+    elif comparison is not None:
+        effect = "" if comparison.effect is None else f", effect {comparison.effect:+.2f}"
+        verdict = f"{comparison.diff:+.4f}: {comparison.verdict}{effect}"
+    return {
+        "run": ("└ " if member else "") + short, "status": row.status,
+        "n": str(len(row.member_values)) if row.kind == "group" else "",
+        "params": "\n".join(f"{k.removeprefix('model.defaults.').removeprefix('training.')}={_param(v)}"
+                            for k, v in row.params.items() if v is not None),
+        "ci": f"{_number(report.focus, ci.ci95[0])}\n{_number(report.focus, ci.ci95[1])}" if ci and ci.ci95 else "",
+        "verdict": verdict,
+    }
+
+
+def to_terminal(report: Report, width: int):
+    """A table on wide terminals; on narrow ones, one block per row. Every column is in md/csv/json/html."""
+    return to_table(report) if width >= NARROW else to_blocks(report)
+
+
+def to_table(report: Report) -> Table:
+    shown = [c.format(m=report.metric) for c in TERMINAL_COLUMNS]
+    grouped = any(row.kind == "group" for row in report.rows)
+    table = Table(title=f"{len(report.rows)} rows · main metric {report.metric}", header_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("run", overflow="fold", min_width=14, ratio=2)
+    table.add_column("status", overflow="fold", min_width=9)
+    table.add_column("n", justify="right", no_wrap=True)
+    if report.params:
+        table.add_column("params", overflow="fold", min_width=16, ratio=3)
+    for column in shown:
+        table.add_column(_short_header(column), justify="right", no_wrap=True)
+    if grouped:
+        table.add_column(f"95% CI\n{_short_header(report.focus)}", justify="right", no_wrap=True)
+    if report.baseline is not None:
+        table.add_column(f"vs baseline\nΔ {_short_header(report.focus, ' ')}", overflow="fold", min_width=16, ratio=3)
+    for row, member in _lines(report):
+        cells = _terminal_cells(report, row, member)
+        line = [cells["run"], cells["status"], cells["n"], *([cells["params"]] if report.params else []),
+                *(_cell(report, row, c).replace(" ± ", "\n±") for c in shown),
+                *([cells["ci"]] if grouped else []), *([cells["verdict"]] if report.baseline is not None else [])]
+        table.add_row(*line, style=STYLE.get(row.status))
+    return table
+
+
+def to_blocks(report: Report) -> Group:
+    shown = [c.format(m=report.metric) for c in TERMINAL_COLUMNS]
+    blocks: list = [Text(f"{len(report.rows)} rows · main metric {report.metric}", style="bold")]
+    for row, member in _lines(report):
+        cells = _terminal_cells(report, row, member)
+        indent = "    " if member else ""
+        head = Text(indent + cells["run"], style="bold")
+        head.append(f"  {cells['status']}" + (f", n = {cells['n']}" if cells["n"] else ""), style=STYLE.get(row.status))
+        lines = [head]
+        if cells["params"]:
+            lines.append(Text(indent + "  " + ", ".join(cells["params"].splitlines()), style="dim"))
+        values = [f"{_short_header(c, ' ')} {_cell(report, row, c)}" for c in shown if _cell(report, row, c)]
+        lines.append(Text(indent + "  " + "   ".join(values)))
+        if cells["ci"]:
+            low, high = cells["ci"].splitlines()
+            lines.append(Text(f"{indent}  95% CI {_short_header(report.focus, ' ')} [{low}, {high}]"))
+        if cells["verdict"]:
+            lines.append(Text(f"{indent}  vs baseline: {cells['verdict']}"))
+        blocks.append(Group(*lines))
+    return Group(*blocks)
+
+
+def to_markdown(report: Report) -> str:
+    headers, cells = _text_rows(report)
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|")
+    out = ["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(esc(c) for c in line) + " |" for line in cells]
+    return "\n".join(out) + "\n"
+
+
+def to_csv(report: Report) -> str:
+    """One line per row; numbers unformatted, a `_std` column beside each (empty for single runs)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    numeric = [h for c in report.columns for h in (c, f"{c}_std")]
+    extra = ["baseline_diff", "baseline_p", "baseline_effect", "baseline_verdict"] if report.baseline else []
+    writer.writerow(["kind", "id", "name", "status", "n", *report.params, *numeric, *extra])
+    for row, member in _lines(report):
+        values = []
+        for c in report.columns:
+            s = report.summaries[row.id].get(c)
+            values += ["" if s is None else s.mean, "" if s is None or s.std is None else s.std]
+        comparison = report.comparisons.get(row.id)
+        tail = ([comparison.diff, comparison.p, comparison.effect, comparison.verdict] if comparison
+                else ["", "", "", "baseline" if row is report.baseline else ""]) if report.baseline else []
+        writer.writerow(["member" if member else row.kind, row.id, row.name, row.status, len(row.member_values),
+                         *(_param(row.params.get(p)) for p in report.params), *values, *tail])
+    return buffer.getvalue()
+
+
+def to_json(report: Report) -> str:
+    def row_json(row: Row) -> dict:
+        comparison = report.comparisons.get(row.id)
+        return {
+            "kind": row.kind, "id": row.id, "name": row.name, "status": row.status,
+            "n": len(row.member_values), "runs": [run.id for run in row.members],
+            "paths": [str(run.path) for run in row.members], "seeds": row.seeds,
+            "params": {k: list(v) if isinstance(v, tuple) else v for k, v in row.params.items()},
+            "values": {c: s.to_json() for c, s in report.summaries[row.id].items()},
+            "baseline": comparison.to_json() if comparison else None,
+            "members": [row_json(m) for m in report.expanded.get(row.id, [])],
+            "warnings": row.warnings,
+        }
+    return json.dumps({
+        "version": JSON_VERSION, "metric": report.metric, "focus": report.focus, "columns": report.columns,
+        "params": report.params, "baseline": report.baseline.id if report.baseline else None,
+        "rows": [row_json(row) for row in report.rows], "warnings": report.warnings,
+    }, indent=2) + "\n"
+
+
+def to_html(report: Report, plot_png: bytes | None) -> str:
+    """One file, no external resources: the table, the learning curves as an inline PNG, warnings."""
+    import base64
+
+    headers, cells = _text_rows(report)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr class='{}'>{}</tr>".format(html.escape(line[2].split(" ")[-1]),
+                                                   "".join(f"<td>{html.escape(c)}</td>" for c in line)) for line in cells)
+    plot = (f"<h2>Learning curves</h2><img id='curves' alt='learning curves' "
+            f"src='data:image/png;base64,{base64.b64encode(plot_png).decode()}'>") if plot_png else ""
+    warnings = ("<h2>Warnings</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in report.warnings) + "</ul>"
+                if report.warnings else "")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>regexp report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }}
+th {{ background: #f3f3f3; }}
+tr.failed, tr.crashed, tr.incomplete {{ color: #b00; }}
+tr.interrupted {{ color: #a60; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+<h1>regexp report</h1>
+<p>{len(report.rows)} rows · main metric <b>{html.escape(report.metric)}</b> · statistics on <b>{html.escape(report.focus)}</b></p>
+<table id="runs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+{plot}
+{warnings}
+</body></html>
+"""
