@@ -1,4 +1,4 @@
-"""`regexp --help`, `validate` and `schema` must not import TensorFlow (they start in well under a second)."""
+"""`regexp --help`, `validate`, `schema` and `report` must not import TensorFlow (they start fast)."""
 
 import subprocess
 import sys
@@ -17,7 +17,8 @@ print(sorted(m for m in ("tensorflow", "keras") if m in sys.modules))
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["validate", str(REPO / "configs" / "quickstart.yaml")], ["schema"]])
+@pytest.mark.parametrize("args", [["--help"], ["validate", str(REPO / "configs" / "quickstart.yaml")], ["schema"],
+                                  ["report", "--runs-dir", str(REPO / "tests")]])
 def test_command_does_not_import_tensorflow(args):
     out = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr

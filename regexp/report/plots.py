@@ -52,6 +52,7 @@ def draw(report: Report, beta: float | None = None) -> "matplotlib.figure.Figure
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     rows = report.rows or []
     fig, axes = plt.subplots(max(1, len(rows)), 2, figsize=(11, 3.2 * max(1, len(rows))), squeeze=False)
@@ -72,6 +73,7 @@ def draw(report: Report, beta: float | None = None) -> "matplotlib.figure.Figure
             stopped = [run.metrics.get("epochs_run") for run in row.members if run.metrics.get("early_stopped")]
             if stopped:
                 ax.axvline(sum(stopped) / len(stopped), color="black", linestyle=":", linewidth=1, label="early stop")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("epoch")
             ax.set_ylabel(name)
             ax.grid(alpha=0.3)
@@ -82,6 +84,8 @@ def draw(report: Report, beta: float | None = None) -> "matplotlib.figure.Figure
             lr_ax.set_ylabel("learning rate")
             if max(lr) > 0 and max(lr) / max(min(lr), 1e-30) > 20:
                 lr_ax.set_yscale("log")
+            elif min(lr) == max(lr):  # a constant rate: show it against zero, not as noise around itself
+                lr_ax.set_ylim(0, max(lr) * 1.5 or 1)
             lines = loss_ax.get_legend_handles_labels()
             extra = lr_ax.get_legend_handles_labels()
             loss_ax.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=8, loc="upper right")

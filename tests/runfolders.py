@@ -1,0 +1,61 @@
+"""Synthetic run folders written exactly as SPEC.md describes them (no TensorFlow needed)."""
+
+import csv
+import json
+import os
+import socket
+from pathlib import Path
+
+import yaml
+
+BASE_CONFIG = {
+    "name": "exp", "description": "", "tags": ["t1"], "seed": 0,
+    "data": {"dataset": "digits", "split": {"train": 0.6, "val": 0.2, "test": 0.2, "stratify": True}},
+    "model": {"defaults": {"dropout": 0.0, "l2": 0.0}, "layers": [{"type": "dense", "units": 8, "dropout": 0.0, "l2": 0.0}]},
+    "training": {"epochs": 3, "optimizer": {"name": "adam", "learning_rate": 0.001}, "metrics": ["accuracy"]},
+}
+
+
+def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0, name: str = "exp",
+             status: str = "completed", val_accuracy: float = 0.9, val_loss: float = 0.3, epochs: int = 3,
+             started: str | None = None, pid: int | None = None, tags=("t1",), write=("run", "config", "metrics", "history")) -> Path:
+    path = runs_dir / run_id
+    path.mkdir(parents=True)
+    config = json.loads(json.dumps(BASE_CONFIG))
+    config.update(name=name, seed=seed, tags=list(tags))
+    config["model"]["defaults"]["dropout"] = dropout
+    config["model"]["layers"][0]["dropout"] = dropout
+    history = [{"epoch": e, "loss": 1.0 / e, "accuracy": 0.5 + 0.1 * e, "val_loss": val_loss + 0.1 * (epochs - e),
+                "val_accuracy": val_accuracy - 0.01 * (epochs - e), "lr": 0.001, "seconds": 0.1} for e in range(1, epochs + 1)]
+    if "run" in write:
+        info = {"id": run_id, "name": name, "status": status, "started": started or f"2026-11-01T00:00:{seed:02d}.000+00:00",
+                "ended": None, "duration_s": 10.0 + seed, "seed": seed, "host": socket.gethostname(),
+                "pid": pid if pid is not None else os.getpid(), "error": "boom" if status == "failed" else None}
+        (path / "run.json").write_text(json.dumps(info))
+    if "config" in write:
+        (path / "config.yaml").write_text(yaml.safe_dump(config))
+    if "metrics" in write and status == "completed":
+        metrics = {"train": {"loss": 0.1, "accuracy": 0.99}, "val": {"loss": val_loss, "accuracy": val_accuracy},
+                   "test": {"loss": val_loss + 0.05, "accuracy": val_accuracy - 0.01}, "best_epoch": epochs,
+                   "stopped_epoch": epochs, "epochs_run": epochs, "early_stopped": False,
+                   "directions": {"loss": "min", "accuracy": "max"}}
+        (path / "metrics.json").write_text(json.dumps(metrics))
+    if "history" in write:
+        with (path / "history.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(history[0]))
+            writer.writeheader()
+            writer.writerows(history)
+    return path
+
+
+def dead_pid() -> int:
+    """A pid that is not running (the highest pid number is far above any live one here)."""
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid -= 1
