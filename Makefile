@@ -19,6 +19,7 @@ demo: $(BIN)/.installed
 	$(BIN)/regexp train configs/quickstart.yaml
 
 test: $(BIN)/.installed
+	tests/install-chromium.sh
 	$(BIN)/python -m pytest
 
 clean:

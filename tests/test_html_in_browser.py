@@ -1,0 +1,43 @@
+"""The html report opens in a real browser (headless Chromium) with its table and plots drawn."""
+
+import shutil
+import subprocess
+
+import numpy as np
+from PIL import Image
+
+from regexp.cli import app
+
+from runfolders import make_run
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium(tmp_path, *args) -> subprocess.CompletedProcess:
+    binary = shutil.which("chromium")
+    assert binary, "Chromium is not installed: `make test` installs it (tests/install-chromium.sh)"
+    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_html_report_renders_table_and_plots(runner, tmp_path):
+    for seed in range(3):
+        make_run(tmp_path / "runs", f"g{seed}", seed=seed, val_accuracy=0.9 + 0.01 * seed, epochs=6)
+    make_run(tmp_path / "runs", "solo", name="solo", dropout=0.5, epochs=6)
+    page = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--format", "html", "--output", str(page)])
+    assert result.exit_code == 0, result.output
+
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr
+    assert dom.stdout.count("<tr class=") == 2 and "exp@" in dom.stdout and "solo" in dom.stdout
+    assert "<img id=\"curves\"" in dom.stdout
+
+    shot = tmp_path / "shot.png"
+    chromium(tmp_path, "--window-size=1400,1600", f"--screenshot={shot}", page.as_uri())
+    rgb = np.asarray(Image.open(shot).convert("RGB"), dtype=int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    blue = int(((abs(r - 31) < 25) & (abs(g - 119) < 25) & (abs(b - 180) < 25)).sum())
+    orange = int(((abs(r - 255) < 25) & (abs(g - 127) < 30) & (b < 60)).sum())
+    assert blue > 200 and orange > 200, (blue, orange)  # the train (blue) and val (orange) curves were drawn
