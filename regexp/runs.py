@@ -118,16 +118,25 @@ class RunRecord:
 
     @property
     def name(self) -> str:
-        return self.info.get("name") or self.config.get("name") or self.id
+        for name in (self.info.get("name"), self.config.get("name")):
+            if isinstance(name, str) and name:
+                return name
+        return self.id
 
     @property
     def started(self) -> str:
-        return self.info.get("started") or ""
+        started = self.info.get("started")
+        return started if isinstance(started, str) else ""
+
+    @property
+    def seed(self) -> int | str:
+        seed = self.config.get("seed", self.info.get("seed"))
+        return seed if isinstance(seed, (int, str)) and not isinstance(seed, bool) else self.id
 
     @property
     def status(self) -> str:
         status = self.info.get("status")
-        if status is None:
+        if status not in STATUSES:
             return "incomplete"
         if status == "running" and not _process_alive(self.info):
             return "crashed"

@@ -264,3 +264,24 @@ def test_build_report_is_usable_as_a_library(tmp_path):
     make_run(tmp_path, "a")
     report = build_report([], tmp_path)
     assert render.to_markdown(report).count("\n") == 3
+
+
+@pytest.mark.parametrize("file, key", [
+    ("run.json", "started"), ("run.json", "status"), ("run.json", "seed"), ("run.json", "duration_s"), ("run.json", "name"),
+    ("run.json", "host"), ("run.json", "pid"),
+    ("metrics.json", "train"), ("metrics.json", "directions"), ("metrics.json", "best_epoch"), ("metrics.json", "early_stopped"),
+])
+@pytest.mark.parametrize("odd", [None, "x", [1]])
+def test_odd_values_in_run_files_never_crash(runner, tmp_path, file, key, odd):
+    for seed in range(2):
+        path = make_run(tmp_path / "runs", f"r{seed}", seed=seed, epochs=4)
+    data = json.loads((path / file).read_text())
+    data[key] = odd
+    (path / file).write_text(json.dumps(data))
+    for args in (["report"], ["report", "--sort", "val_loss", "--baseline", "r0", "--expand", "--format", "json"],
+                 ["report", "--format", "html", "--plot", str(tmp_path / "c.png")], ["show", str(path)]):
+        where = [] if args[0] == "show" else ["--runs-dir", str(tmp_path / "runs")]
+        result = runner.invoke(app, [*args, *where])
+        assert result.exit_code in (0, 2), (args, result.output)
+        assert "Traceback" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), (args, repr(result.exception))

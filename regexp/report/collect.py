@@ -38,7 +38,7 @@ class Row:
 
     @property
     def seeds(self) -> list[Any]:
-        return [run.config.get("seed", run.info.get("seed")) for run in self.members]
+        return [run.seed for run in self.members]
 
     @property
     def status(self) -> str:
@@ -56,7 +56,7 @@ class Row:
         return [values[column] for values in self.member_values.values() if column in values]
 
     def by_seed(self, column: str) -> dict[Any, float]:
-        seeds = {run.id: run.config.get("seed", run.info.get("seed", run.id)) for run in self.members}
+        seeds = {run.id: run.seed for run in self.members}
         return {seeds[run_id]: values[column] for run_id, values in self.member_values.items() if column in values}
 
     def mean(self, column: str) -> float | None:
@@ -83,9 +83,10 @@ def main_metric(runs: list[RunRecord]) -> str:
     """The metric most of the runs track first (accuracy for classification, mae for regression)."""
     firsts = Counter()
     for run in runs:
-        tracked = [m for m in run.metrics.get("directions", {}) if m != "loss"]
-        tracked = tracked or (run.config.get("training") or {}).get("metrics") or []
-        if tracked:
+        tracked = [m for m in mapping(run.metrics.get("directions")) if m != "loss"]
+        configured = mapping(run.config.get("training")).get("metrics")
+        tracked = tracked or (configured if isinstance(configured, list) else [])
+        if tracked and isinstance(tracked[0], str):
             firsts[tracked[0]] += 1
     return firsts.most_common(1)[0][0] if firsts else "accuracy"
 
@@ -97,10 +98,10 @@ def run_values(run: RunRecord, metric: str) -> dict[str, float]:
     if m:
         for part in PARTS:
             for name in ("loss", metric):
-                if isinstance(m.get(part, {}).get(name), (int, float)):
+                if _number(mapping(m.get(part)).get(name)):
                     values[f"{part}_{name}"] = float(m[part][name])
         for key in ("epochs_run", "best_epoch"):
-            if isinstance(m.get(key), (int, float)):
+            if _number(m.get(key)):
                 values[key] = float(m[key])
     else:  # running, failed, interrupted, crashed: what the epochs so far say
         history = run.history
@@ -117,9 +118,18 @@ def run_values(run: RunRecord, metric: str) -> dict[str, float]:
     for name in ("loss", metric):
         if f"train_{name}" in values and f"val_{name}" in values:
             values[f"gap_{name}"] = values[f"train_{name}"] - values[f"val_{name}"]
-    if isinstance(run.info.get("duration_s"), (int, float)):
+    if _number(run.info.get("duration_s")):
         values["duration_s"] = float(run.info["duration_s"])
     return {k: v for k, v in values.items() if math.isfinite(v)}
+
+
+def mapping(value: Any) -> dict:
+    """A dict from a file, or {} when a damaged file holds something else there."""
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def build_rows(runs: list[RunRecord], group: bool = True) -> tuple[list[Row], str]:
@@ -167,7 +177,8 @@ def mark_differing(rows: list[Row], all_params: bool = False) -> list[str]:
 def _summarize_layers(rows: list[Row], flats: list[dict]) -> None:
     """When the rows have different numbers of layers, compare the stacks as one `model.layers`
     value ('dense 64 -> dense 32') instead of listing every key of layers some rows lack."""
-    stacks = [row.members[0].config.get("model", {}).get("layers") or [] for row in rows]
+    stacks = [mapping(row.members[0].config.get("model")).get("layers") for row in rows]
+    stacks = [[layer for layer in stack if isinstance(layer, dict)] if isinstance(stack, list) else [] for stack in stacks]
     if len({len(stack) for stack in stacks}) <= 1:
         return
     for flat, stack in zip(flats, stacks):
@@ -193,7 +204,8 @@ def matches(run: RunRecord, rule: str) -> bool:
     if key == "name":
         return fnmatch.fnmatch(run.name, wanted)
     if key == "tag":
-        return wanted in (run.config.get("tags") or [])
+        tags = run.config.get("tags")
+        return isinstance(tags, list) and wanted in tags
     if key == "status":
         return run.status == wanted
     flat = flatten(run.config)

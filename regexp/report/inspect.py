@@ -7,7 +7,7 @@ from rich.table import Table
 import yaml
 
 from regexp.metrics import PARTS, direction
-from regexp.report.collect import flatten, main_metric, run_values
+from regexp.report.collect import flatten, main_metric, mapping, run_values
 from regexp.runs import RUN_FILES, RunRecord
 
 _MISSING = "<unset>"
@@ -24,13 +24,14 @@ def show(run: RunRecord) -> Group:
     info.add_row("files", ", ".join(files))
 
     metrics = Table(title="metrics")
-    names = sorted({k for part in PARTS for k in run.metrics.get(part, {})}, key=lambda k: (k != "loss", k))
+    parts = {part: mapping(run.metrics.get(part)) for part in PARTS}
+    names = sorted({str(k) for values in parts.values() for k in values}, key=lambda k: (k != "loss", k))
     metrics.add_column("part")
     for name in names:
         metrics.add_column(name, justify="right")
-    for part in PARTS:
-        if part in run.metrics:
-            metrics.add_row(part, *(_fmt(run.metrics[part].get(n)) for n in names))
+    for part, values in parts.items():
+        if values:
+            metrics.add_row(part, *(_fmt(values.get(n)) for n in names))
     for key in ("best_epoch", "stopped_epoch", "early_stopped"):
         if key in run.metrics:
             metrics.caption = (metrics.caption or "") + f"{key}: {run.metrics[key]}  "
