@@ -98,12 +98,17 @@ def draw(report: Report, beta: float | None = None) -> "matplotlib.figure.Figure
     return fig
 
 
-def save(report: Report, path: Path, beta: float | None = None) -> None:
+def save(report: Report, target: Path | io.BytesIO, beta: float | None = None, **options) -> None:
+    import matplotlib.pyplot as plt
+
     fig = draw(report, beta)
-    fig.savefig(path, dpi=100)
+    try:
+        fig.savefig(target, **{"dpi": 100, **options})
+    finally:
+        plt.close(fig)  # pyplot keeps every figure alive until closed
 
 
 def png_bytes(report: Report, beta: float | None = None) -> bytes:
     buffer = io.BytesIO()
-    draw(report, beta).savefig(buffer, format="png", dpi=80)
+    save(report, buffer, beta, format="png", dpi=80)
     return buffer.getvalue()
