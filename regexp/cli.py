@@ -59,6 +59,12 @@ def train(
 
     failed = 0
     for spec in loaded:
+        if spec.spec.search is not None:
+            err_console.print(f"note: {spec.file} has a search; `train` runs the spec as written, "
+                              f"`regexp sweep {spec.file}` runs the search", highlight=False)
+        if spec.spec.seeds() != [spec.spec.seed] or spec.spec.cv is not None:
+            failed += _run_trials(spec, overrides, runs_dir, workers=1, quiet=quiet, search=False)
+            continue
         try:
             path = train_one(spec, runs_dir, console=None if quiet else console)
         except SpecError as exc:
@@ -73,6 +79,78 @@ def train(
         console.print(f"run folder: {path}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _run_trials(spec, overrides: list[str], runs_dir: Path, *, workers: int, quiet: bool, search: bool,
+                resume: Path | None = None, max_failures: int = 3) -> int:
+    """repeat/cv (and search, for sweep) through the trial runner; returns 1 if any trial failed."""
+    from regexp.sweep import SweepStopped, run_sweep
+
+    if not search and spec.spec.search is not None:
+        overrides = [*overrides, "search=null"]
+        from regexp.spec import load_spec
+        spec = load_spec(spec.file, overrides)
+    try:
+        sweep = run_sweep(spec, overrides, runs_dir, workers=workers, resume=resume, max_failures=max_failures,
+                          console=None if quiet else console)
+    except SpecError as exc:
+        _fail(exc.problems)
+    except SweepStopped as exc:
+        _fail([f"sweep stopped: {exc}"], code=1)
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/]: running trials are marked interrupted; run the same command to resume")
+        raise typer.Exit(130)
+    state = sweep.state
+    console.print(f"{state['kind']} folder: {sweep.path}  ({state['status']})", highlight=False, soft_wrap=True)
+    if state["best"] is not None:
+        best = state["best"]
+        point = ", ".join(f"{k}={v}" for k, v in best["point"].items()) or "the spec"
+        console.print(f"best: {point}: {state['objective']['metric']} {best['objective']:.4f} (mean of {best['n']})",
+                      highlight=False, soft_wrap=True)
+    console.print(f"compare: regexp report --filter parent={sweep.path.name}", highlight=False, soft_wrap=True)
+    return 0 if state["status"] == "completed" else 1
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="A spec with repeat, cv and/or search.", show_default=False)],
+    overrides: SetOption = [],
+    workers: Annotated[int, typer.Option(help="Trials in parallel, each in its own worker process (default: the number of cores).", min=1)] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders and the sweep folder are written.")] = Path("runs"),
+    resume: Annotated[Path, typer.Option(help="Continue this sweep folder: skip completed trials, rerun the rest.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned trials and stop.")] = False,
+    max_failures: Annotated[int, typer.Option(help="Stop after this many trials fail in a row.", min=1)] = 3,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+):
+    """Run every trial of a spec: search points × repeat seeds × cv folds, in parallel, resumable."""
+    (loaded,) = _load_all([spec], overrides)
+    if dry_run:
+        _print_plan(loaded, overrides)
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    code = _run_trials(loaded, overrides, runs_dir, workers=workers or os.cpu_count() or 1, quiet=quiet,
+                       search=True, resume=resume, max_failures=max_failures)
+    raise typer.Exit(code)
+
+
+def _print_plan(loaded, overrides: list[str]) -> None:
+    from rich.table import Table
+
+    from regexp.plan import plan_round, rounds
+
+    try:
+        trials = plan_round(loaded, overrides)
+    except SpecError as exc:
+        _fail(exc.problems)
+    table = Table(title=f"{len(trials)} trials" + (f" in round 1 of {rounds(loaded)} (later rounds depend on results)"
+                                                    if rounds(loaded) > 1 else ""))
+    paths = [path for path, _ in trials[0].point] if trials else []
+    for column in ("#", *paths, "seed", "fold", "key"):
+        table.add_column(column, justify="right" if column != "key" else "left")
+    for i, trial in enumerate(trials, 1):
+        values = [f"{v:.4g}" if isinstance(v, float) else str(v) for _, v in trial.point]
+        table.add_row(str(i), *values, str(trial.seed), "" if trial.fold is None else str(trial.fold), trial.key)
+    console.print(table)
 
 
 @app.command()

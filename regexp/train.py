@@ -29,15 +29,16 @@ from regexp.metrics import direction
 EVAL_BATCH = 1024  # evaluation has no gradient noise to trade for speed: big batches, same numbers
 
 
-def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | None = None) -> Path:
-    """Train one spec and return its run folder. Raises SpecError or RunFailed."""
+def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | None = None,
+          parent: str | None = None) -> Path:
+    """Train one spec (one seed, one fold) and return its run folder. Raises SpecError or RunFailed."""
     spec = loaded.spec
     data = prepare(loaded)
     keras.utils.set_random_seed(spec.seed)  # python, numpy and TF: split, init, dropout, shuffling
     tf.config.experimental.enable_op_determinism()  # same seed twice -> the same history on CPU
 
     run = Run.create(runs_dir, spec.name, loaded.spec_hash(), loaded.resolved(), extra={
-        "device": _device(), "task": data.task, "sizes": data.sizes(),
+        "device": _device(), "task": data.task, "sizes": data.sizes(), "parent": parent,
         "versions_ml": {"tensorflow": tf.__version__, "keras": keras.__version__},
     })
     log = RunLog(run.path / "log.txt", console)

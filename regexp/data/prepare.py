@@ -116,8 +116,24 @@ def _split(loaded: LoadedSpec, x, y, task, test) -> tuple[np.ndarray, ...]:
         x, y, x_test, y_test = cut(x, y, split.test)
     else:  # the data ships its own test part; val is taken from the rest in proportion
         x_test, y_test = test
+    cv = loaded.spec.cv
+    if cv is not None and cv.fold is not None:  # fold k of train+val is the validation part
+        train_idx, val_idx = _fold(loaded, y, cv.folds, cv.fold, cv.stratify and task != "regression")
+        return x[train_idx], y[train_idx], x[val_idx], y[val_idx], x_test, y_test
     x_train, y_train, x_val, y_val = cut(x, y, split.val / (split.train + split.val))
     return x_train, y_train, x_val, y_val, x_test, y_test
+
+
+def _fold(loaded: LoadedSpec, y: np.ndarray, folds: int, fold: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of fold `fold`: scikit-learn's (Stratified)KFold, shuffled with the spec's seed, so
+    every arm of a sweep with the same seed validates on the same folds."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    splitter = (StratifiedKFold if stratify else KFold)(n_splits=folds, shuffle=True, random_state=loaded.spec.seed)
+    try:
+        return list(splitter.split(np.zeros(len(y)), y))[fold]
+    except ValueError as exc:
+        raise loaded.error("cv.folds", f"cannot make {folds} folds of {len(y)} samples: {exc}") from None
 
 
 def _subsample(loaded: LoadedSpec, x, y, task) -> tuple[np.ndarray, np.ndarray]:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from regexp.report.collect import Row, build_rows, mark_differing, matches, run_values, sort_rows
+from regexp.report.collect import Row, build_rows, mark_differing, matches, run_values, sort_rows, sweep_objective
 from regexp.report.stats import Comparison, Summary, compare, summarize
 from regexp.runs import RunRecord, find_runs, read_run
 
@@ -28,6 +28,7 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     runs: list[RunRecord] = [read_run(path) for path in find_runs(targets, runs_dir)]
     runs = [run for run in runs if all(matches(run, rule) for rule in filters)]
     rows, metric = build_rows(runs, group=group)
+    sort = sort or sweep_objective(runs)  # a sweep is ranked by its objective
     columns = ["epochs_run", "best_epoch", "train_loss", "val_loss", "test_loss",
                f"train_{metric}", f"val_{metric}", f"test_{metric}", f"gap_{metric}", "duration_s"]
     if sort is not None and sort not in columns:

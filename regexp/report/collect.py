@@ -18,7 +18,7 @@ import yaml
 from regexp.metrics import PARTS, direction
 from regexp.runs import RunRecord
 
-GROUP_IGNORED = ("seed", "description", "tags")   # differ between repeats of one experiment
+GROUP_IGNORED = ("seed", "cv.fold", "description", "tags")  # differ between repeats/folds of one experiment
 PARAM_HIDDEN = ("name", "description", "tags")     # shown in their own columns, never as params
 _MISSING = "<unset>"
 
@@ -162,7 +162,8 @@ def mark_differing(rows: list[Row], all_params: bool = False) -> list[str]:
     for row in rows:
         flat = flatten(row.members[0].config)
         if row.kind == "group":
-            flat.pop("seed", None)
+            for key in GROUP_IGNORED:
+                flat.pop(key, None)
         flats.append({k: v for k, v in flat.items() if k not in PARAM_HIDDEN})
     _summarize_layers(rows, flats)
     keys = sorted({k for flat in flats for k in flat})
@@ -199,10 +200,13 @@ def _mirrors_default(key: str, flats: list[dict]) -> bool:
 
 
 def matches(run: RunRecord, rule: str) -> bool:
-    """--filter rules: name=GLOB, tag=T, status=S, or a dotted config key=value (value as YAML)."""
+    """--filter rules: name=GLOB, tag=T, status=S, parent=SWEEP, or a dotted config key=value (value as YAML)."""
     key, _, wanted = rule.partition("=")
     if key == "name":
         return fnmatch.fnmatch(run.name, wanted)
+    if key == "parent":
+        parent = run.info.get("parent")
+        return isinstance(parent, str) and fnmatch.fnmatch(parent, wanted)
     if key == "tag":
         tags = run.config.get("tags")
         return isinstance(tags, list) and wanted in tags
@@ -216,6 +220,19 @@ def matches(run: RunRecord, rule: str) -> bool:
     if isinstance(parsed, list):
         parsed = tuple(parsed)
     return value == parsed or (isinstance(value, str) and fnmatch.fnmatch(value, wanted))
+
+
+def sweep_objective(runs: list[RunRecord]) -> str | None:
+    """When every listed run belongs to one sweep, the column its objective ranks by."""
+    parents = {run.info.get("parent") for run in runs}
+    if len(parents) != 1 or not runs or not isinstance(next(iter(parents)), str):
+        return None
+    try:
+        state = json.loads((runs[0].path.parent / next(iter(parents)) / "sweep.json").read_text())
+        metric = state["objective"]["metric"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return metric if metric.startswith(("train_", "val_", "test_")) else f"train_{metric}"
 
 
 def sort_rows(rows: list[Row], column: str | None) -> list[Row]:

@@ -151,6 +151,9 @@ def _apply_override(data: dict, locations: Locations, override: str) -> tuple[di
 
 
 def _split_key(key: str) -> Path_:
+    if key.startswith("search.params."):  # the searched path is one key that contains dots
+        rest = key.removeprefix("search.params.")
+        return ("search", "params", rest)
     return tuple(int(part) if part.isdigit() else part for part in key.split("."))
 
 
@@ -245,6 +248,9 @@ def _describe_all(errors: list[dict], data: dict, locations: Locations, file: Pa
         by_key.setdefault(_data_path(err["loc"], data), []).append(err)
     lines = []
     for path, errs in by_key.items():
+        kinds = {type(e.get("input")) for e in errs}
+        if len(errs) > 1 and kinds <= {dict} and any(e["type"] != "list_type" for e in errs):
+            errs = [e for e in errs if e["type"] != "list_type"]  # a mapping was written: the list option is moot
         if len(errs) == 1:
             lines.append(_describe(errs[0], data, locations, file))
             continue

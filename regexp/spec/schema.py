@@ -275,6 +275,63 @@ class Training(Part):
         return {"patience": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+# ------------------------------------------------------------------------------ repeat / cv / search
+class CrossValidation(Part):
+    folds: int = Field(5, ge=2, le=100, description="k of k-fold cross-validation over the train+val parts.")
+    stratify: bool = Field(True, description="Keep class proportions in every fold (classification only).")
+    fold: Optional[int] = Field(None, ge=0, description="Run only this fold (the planner sets it per trial; null: all folds).")
+
+
+class Distribution(Part):
+    """One of: uniform, log_uniform, int_uniform, log_uniform_1m, each [low, high]."""
+
+    uniform: Optional[list[float]] = Field(None, min_length=2, max_length=2, description="Uniform on [low, high].")
+    log_uniform: Optional[list[Annotated[float, Field(gt=0)]]] = Field(
+        None, min_length=2, max_length=2, description="Uniform in log space: for learning rates and penalties.")
+    int_uniform: Optional[list[int]] = Field(None, min_length=2, max_length=2, description="An integer in [low, high].")
+    log_uniform_1m: Optional[list[Annotated[float, Field(gt=0, lt=1)]]] = Field(
+        None, min_length=2, max_length=2, description="1 - x with x log-uniform: for momentum/beta near 1 (e.g. [0.9, 0.999]).")
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(type(self).model_fields)} (got {', '.join(given) or 'none'})")
+        low, high = getattr(self, given[0])
+        if not low < high:
+            raise ValueError(f"{given[0]}: low must be below high (got [{low}, {high}])")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in type(self).model_fields if getattr(self, k) is not None)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return tuple(getattr(self, self.kind))
+
+
+class Refine(Part):
+    rounds: int = Field(2, ge=2, le=10, description="Rounds in all, the first one included.")
+    keep: int = Field(3, ge=1, description="Best points kept after each round.")
+    shrink: float = Field(0.5, gt=0.0, lt=1.0, description="Each range shrinks to this fraction around a kept point.")
+
+
+class Objective(Part):
+    metric: str = Field("val_loss", description="What ranks the points: loss or a tracked metric, of train_/val_/test_ (val_ for decisions).")
+    mode: Optional[Literal["min", "max"]] = Field(None, description="min or max (default: from the metric: losses min, accuracy max).")
+
+
+class Search(Part):
+    method: Literal["grid", "random"] = Field("grid", description="grid: every combination of the lists; random: `trials` sampled points.")
+    trials: int = Field(20, ge=1, le=10_000, description="random: points per round.")
+    seed: Optional[int] = Field(None, ge=0, description="Seed of the random sampling (default: the spec's seed).")
+    params: dict[str, Union[list[Any], Distribution]] = Field(
+        description="Dotted path -> a list of values (grid or random choice) or a distribution (random only).")
+    refine: Optional[Refine] = Field(None, description="Coarse to fine: random rounds shrinking around the best points.")
+    objective: Objective = Field(default_factory=Objective, description="The metric that ranks points.")
+
+
 # ---------------------------------------------------------------------------------------- spec
 class Spec(Part):
     name: str = Field(pattern=r"^[A-Za-z0-9._-]+$", min_length=1, max_length=64,
@@ -286,6 +343,13 @@ class Spec(Part):
     data: Data = Field(description="Where the samples come from and how they are split and scaled.")
     model: Model = Field(default_factory=Model, description="The network.")
     training: Training = Field(default_factory=Training, description="How the weights are fitted.")
+    repeat: Union[Annotated[int, Field(ge=1, le=1000)], Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]] = Field(
+        1, description="Run with this many seeds (seed, seed+1, ...) or with this list of seeds.")
+    cv: Optional[CrossValidation] = Field(None, description="k-fold cross-validation over train+val; test stays held out.")
+    search: Optional[Search] = Field(None, description="Hyperparameter search, run by `regexp sweep`.")
+
+    def seeds(self) -> list[int]:
+        return list(self.repeat) if isinstance(self.repeat, list) else [self.seed + i for i in range(self.repeat)]
 
 
 def cross_checks(spec: Spec) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -344,6 +408,39 @@ def cross_checks(spec: Spec) -> tuple[list[tuple[str, str]], list[tuple[str, str
         elif base != "loss" and base not in (training.metrics or ["accuracy", "mae"]):
             errors.append((key, f"{monitor} is not tracked: add {base} to training.metrics"))
 
+    if isinstance(spec.repeat, list) and len(set(spec.repeat)) != len(spec.repeat):
+        errors.append(("repeat", f"seeds must be distinct (got {spec.repeat})"))
+    if spec.cv is not None and spec.cv.fold is not None and spec.cv.fold >= spec.cv.folds:
+        errors.append(("cv.fold", f"must be below cv.folds = {spec.cv.folds} (got {spec.cv.fold})"))
+    if spec.cv is not None and data.split.val == 0 and data.split.train == 0:
+        errors.append(("cv", "cross-validation needs train+val samples"))
+    if spec.search is not None:
+        errors.extend(_search_checks(spec.search, training.metrics))
+
     for key in spec.training.optimizer.model_fields_set - COMMON_OPTIMIZER_PARAMS - OPTIMIZER_PARAMS[training.optimizer.name]:
         warnings.append((f"training.optimizer.{key}", f"is not used by optimizer {training.optimizer.name}"))
     return errors, warnings
+
+
+def _search_checks(search: Search, metrics: Optional[list[str]]) -> list[tuple[str, str]]:
+    errors = []
+    if not search.params:
+        errors.append(("search.params", "needs at least one dotted path to vary"))
+    for path, values in search.params.items():
+        key = f"search.params.{path}"
+        if path.split(".")[0] in ("search", "repeat", "cv", "seed", "name", "extends"):
+            errors.append((key, "cannot be searched: the seeds and folds come from repeat and cv "
+                                "(search over model, training and data keys)"))
+        if isinstance(values, list) and not values:
+            errors.append((key, "an empty list has nothing to try"))
+        if isinstance(values, Distribution) and search.method == "grid":
+            errors.append((key, f"a {values.kind} distribution needs method: random (grid takes lists)"))
+    if search.refine is not None and search.method != "random":
+        errors.append(("search.refine", "coarse-to-fine rounds sample points: use method: random"))
+    base = search.objective.metric
+    for prefix in ("train_", "val_", "test_"):
+        base = base.removeprefix(prefix)
+    if base != "loss" and base not in (metrics or ["accuracy", "mae"]):
+        errors.append(("search.objective.metric", f"{search.objective.metric} is not tracked (allowed: loss or "
+                                                  f"a metric of training.metrics, with train_/val_/test_)"))
+    return errors

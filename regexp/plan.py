@@ -1,0 +1,174 @@
+"""Expand one spec into trials: search points × repeat seeds × cv folds. No TensorFlow here.
+
+Each trial is the spec plus `--set` overrides (the point, `seed=`, `cv.fold=`), so it is
+validated, resolved and reproduced exactly like a hand-written spec, and an invalid point is an
+error that names it. Every point runs with the same seeds and folds (a paired design): arms differ
+only in what the search varies.
+"""
+
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from regexp.errors import SpecError
+from regexp.metrics import direction
+from regexp.spec import LoadedSpec, load_spec
+from regexp.spec.schema import Distribution, Search
+
+Point = tuple[tuple[str, Any], ...]  # (dotted path, value) pairs, in the order of search.params
+
+
+@dataclass(frozen=True)
+class Trial:
+    round: int
+    point: Point
+    seed: int
+    fold: int | None
+
+    @property
+    def overrides(self) -> list[str]:
+        """--set overrides that turn the base spec into this trial (values as JSON, which is YAML)."""
+        out = [f"{path}={json.dumps(value)}" for path, value in self.point]
+        out += [f"seed={self.seed}", "repeat=1", "search=null"]
+        return out + ([f"cv.fold={self.fold}"] if self.fold is not None else [])
+
+    @property
+    def key(self) -> str:
+        """Stable across runs of the same plan: how resume recognizes a finished trial."""
+        text = json.dumps([self.point, self.seed, self.fold], default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def label(self) -> str:
+        parts = [f"{path.rsplit('.', 1)[-1]}={_short(v)}" for path, v in self.point]
+        parts.append(f"seed={self.seed}")
+        if self.fold is not None:
+            parts.append(f"fold={self.fold}")
+        return " ".join(parts)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def plan_round(loaded: LoadedSpec, overrides: list[str], round_: int = 1,
+               results: dict[Point, float] | None = None) -> list[Trial]:
+    """The trials of one round; rounds after the first need the mean objective of earlier points."""
+    spec = loaded.spec
+    search = spec.search
+    if search is None:
+        points: list[Point] = [()]
+    elif round_ == 1:
+        points = _grid(search) if search.method == "grid" else _sample(search, _seed(loaded), round_, search.trials)
+    else:
+        points = _refine(search, _seed(loaded), round_, results or {})
+    folds = range(spec.cv.folds) if spec.cv is not None and spec.cv.fold is None else [spec.cv.fold if spec.cv else None]
+    trials = [Trial(round_, point, seed, fold) for point in points for seed in spec.seeds() for fold in folds]
+    validate_points(loaded, overrides, trials)
+    return trials
+
+
+def rounds(loaded: LoadedSpec) -> int:
+    search = loaded.spec.search
+    return search.refine.rounds if search is not None and search.refine is not None else 1
+
+
+def validate_points(loaded: LoadedSpec, overrides: list[str], trials: list[Trial]) -> None:
+    """Every point must make a valid spec before anything runs; the error names the point."""
+    problems: dict[str, list[str]] = {}  # problem -> the points that have it
+    for point in dict.fromkeys(trial.point for trial in trials):
+        fold = next(t for t in trials if t.point == point)
+        try:
+            load_spec(loaded.file, [*overrides, *fold.overrides])
+        except SpecError as exc:
+            name = ", ".join(f"{p}={_short(v)}" for p, v in point) or "the spec"
+            for line in exc.problems:
+                problems.setdefault(line, []).append(name)
+    if problems:
+        raise SpecError([f"search point {names[0]}: {line}" + (f" (and {len(names) - 1} more points)" if len(names) > 1 else "")
+                         for line, names in problems.items()])
+
+
+def _seed(loaded: LoadedSpec) -> int:
+    search = loaded.spec.search
+    return search.seed if search.seed is not None else loaded.spec.seed
+
+
+def _grid(search: Search) -> list[Point]:
+    paths = list(search.params)
+    return [tuple(zip(paths, values)) for values in itertools.product(*(search.params[p] for p in paths))]
+
+
+# Distributions are sampled uniformly in a transformed space: identity, log, or log(1 - x).
+def _to_space(kind: str, x: float) -> float:
+    return math.log(x) if kind == "log_uniform" else math.log(1 - x) if kind == "log_uniform_1m" else x
+
+
+def _from_space(kind: str, u: float) -> float | int:
+    if kind == "log_uniform":
+        return math.exp(u)
+    if kind == "log_uniform_1m":
+        return 1 - math.exp(u)
+    return int(round(u)) if kind == "int_uniform" else u
+
+
+def _draw(dist: Distribution, rng: np.random.Generator, low: float | None = None, high: float | None = None):
+    """One value of a distribution, optionally within [low, high] of its transformed space."""
+    a, b = sorted(_to_space(dist.kind, v) for v in dist.bounds)
+    low, high = max(a, low if low is not None else a), min(b, high if high is not None else b)
+    if dist.kind == "int_uniform":
+        return int(rng.integers(math.ceil(low), math.floor(high) + 1))
+    value = _from_space(dist.kind, float(rng.uniform(low, high)))
+    return float(f"{value:.6g}")  # readable configs and run names; far below any effect size
+
+
+def _sample(search: Search, seed: int, round_: int, count: int) -> list[Point]:
+    rng = np.random.default_rng([seed, round_])
+    points = []
+    for _ in range(count):
+        point = []
+        for path, values in search.params.items():
+            value = values[int(rng.integers(len(values)))] if isinstance(values, list) else _draw(values, rng)
+            point.append((path, value))
+        points.append(tuple(point))
+    return points
+
+
+def _refine(search: Search, seed: int, round_: int, results: dict[Point, float]) -> list[Point]:
+    """Sample around the best `keep` points: each distribution's range shrinks by `shrink` per
+    round around a kept point (in its transformed space); lists keep the kept points' values."""
+    if not results:
+        raise ValueError(f"round {round_} needs the results of round {round_ - 1}")
+    mode = search.objective.mode or direction(search.objective.metric)
+    ranked = sorted(results, key=lambda p: results[p], reverse=(mode == "max"))
+    kept = ranked[: search.refine.keep]
+    rng = np.random.default_rng([seed, round_])
+    width = search.refine.shrink ** (round_ - 1)
+    points = []
+    for i in range(search.trials):
+        center = dict(kept[i % len(kept)])
+        point = []
+        for path, values in search.params.items():
+            if isinstance(values, list):
+                value = [dict(k)[path] for k in kept][int(rng.integers(len(kept)))]
+            else:
+                a, b = sorted(_to_space(values.kind, v) for v in values.bounds)
+                c, half = _to_space(values.kind, center[path]), width * (b - a) / 2
+                value = _draw(values, rng, c - half, c + half)
+            point.append((path, value))
+        points.append(tuple(point))
+    return points
+
+
+def objective_of(metrics: dict, metric: str) -> float | None:
+    """metrics.json value of an objective name: val_loss -> metrics['val']['loss'], loss -> train."""
+    part, name = "train", metric
+    for prefix in ("train", "val", "test"):
+        if metric.startswith(prefix + "_"):
+            part, name = prefix, metric.removeprefix(prefix + "_")
+    value = (metrics.get(part) or {}).get(name) if isinstance(metrics.get(part), dict) else None
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None

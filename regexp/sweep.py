@@ -1,0 +1,286 @@
+"""Run the trials of a spec (repeat × cv × search) and keep their state in a parent folder.
+
+The parent folder `<time>_<name>_<hash>_sweep/sweep.json` lists every trial with its status, run
+folder and objective, and the best point so far; it is rewritten atomically after each trial, so
+re-running the same command (or `--resume PARENT`) skips completed trials and reruns the rest.
+Trials run in-process (one worker) or in long-lived spawned worker processes, each importing
+TensorFlow once with its thread pools sized so that the workers share the cores.
+No TensorFlow is imported by this module itself.
+"""
+
+import json
+import os
+import signal
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from regexp.errors import RunFailed
+from regexp.metrics import direction
+from regexp.plan import Point, Trial, objective_of, plan_round, rounds
+from regexp.runs import now, read_run, write_json
+from regexp.spec import LoadedSpec, load_spec
+
+MAX_CONSECUTIVE_FAILURES = 3
+
+
+class SweepStopped(Exception):
+    """The sweep stopped early (too many failures in a row); its parent folder can be resumed."""
+
+
+@dataclass
+class Sweep:
+    """The parent folder and its sweep.json, kept in memory and rewritten after every change."""
+
+    path: Path
+    state: dict[str, Any]
+    trials: dict[str, dict] = field(default_factory=dict)  # trial key -> its entry in state["trials"]
+
+    @classmethod
+    def open(cls, loaded: LoadedSpec, overrides: list[str], runs_dir: Path, resume: Path | None) -> "Sweep":
+        spec_hash = loaded.spec_hash()
+        if resume is None:  # re-running the same command resumes the same sweep
+            matches = sorted(runs_dir.glob(f"*_{loaded.spec.name}_{spec_hash}_sweep")) if runs_dir.is_dir() else []
+            resume = matches[-1] if matches else None
+        if resume is not None:
+            state = json.loads((resume / "sweep.json").read_text())
+            sweep = cls(resume, state, {t["key"]: t for t in state["trials"]})
+            return sweep
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        path = runs_dir / f"{now():%Y%m%dT%H%M%SZ}_{loaded.spec.name}_{spec_hash}_sweep"
+        path.mkdir()
+        search = loaded.spec.search
+        metric = search.objective.metric if search else "val_loss"
+        state = {
+            "kind": "sweep" if search else "cv" if loaded.spec.cv else "repeat",
+            "name": loaded.spec.name, "spec": str(loaded.file.resolve()), "overrides": overrides,
+            "spec_hash": spec_hash, "status": "running", "started": now().isoformat(timespec="milliseconds"),
+            "ended": None, "objective": {"metric": metric, "mode": (search.objective.mode if search else None) or direction(metric)},
+            "rounds": rounds(loaded), "trials": [], "best": None,
+        }
+        sweep = cls(path, state)
+        sweep.save()
+        return sweep
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    def save(self) -> None:
+        self.state["best"] = self.best()
+        write_json(self.path / "sweep.json", self.state)
+
+    def add(self, trials: list[Trial]) -> None:
+        for trial in trials:
+            if trial.key not in self.trials:
+                entry = {"key": trial.key, "round": trial.round, "point": dict(trial.point), "seed": trial.seed,
+                         "fold": trial.fold, "status": "pending", "run": None, "objective": None, "error": None}
+                self.state["trials"].append(entry)
+                self.trials[trial.key] = entry
+        self.save()
+
+    def done(self, trial: Trial) -> bool:
+        """Completed earlier, and its run folder still says so."""
+        entry = self.trials.get(trial.key)
+        if entry is None or entry["status"] != "completed" or not entry["run"]:
+            return False
+        return read_run(self.path.parent / entry["run"]).status == "completed"
+
+    def record(self, trial: Trial, result: dict) -> None:
+        self.trials[trial.key].update(result)
+        self.save()
+
+    def point_results(self, round_: int | None = None) -> dict[Point, float]:
+        """Mean objective per point over its completed seeds/folds."""
+        values: dict[Point, list[float]] = {}
+        for entry in self.state["trials"]:
+            if entry["status"] == "completed" and entry["objective"] is not None and round_ in (None, entry["round"]):
+                values.setdefault(tuple(entry["point"].items()), []).append(entry["objective"])
+        return {point: sum(v) / len(v) for point, v in values.items()}
+
+    def best(self) -> dict | None:
+        results = self.point_results()
+        if not results:
+            return None
+        pick = max if self.state["objective"]["mode"] == "max" else min
+        point = pick(results, key=results.get)
+        runs = [e["run"] for e in self.state["trials"] if tuple(e["point"].items()) == point and e["status"] == "completed"]
+        return {"point": dict(point), "objective": results[point], "n": len(runs), "runs": runs}
+
+    def finish(self, status: str, message: str | None = None) -> None:
+        self.state.update(status=status, ended=now().isoformat(timespec="milliseconds"), message=message)
+        self.save()
+
+
+def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, workers: int = 1,
+              resume: Path | None = None, max_failures: int = MAX_CONSECUTIVE_FAILURES,
+              console: Console | None = None) -> Sweep:
+    """Plan and run every round; returns the sweep (raises SweepStopped or KeyboardInterrupt)."""
+    sweep = Sweep.open(loaded, overrides, runs_dir, resume)
+    sweep.state["workers"] = workers
+    metric = sweep.state["objective"]["metric"]
+    runner = _Runner(sweep, loaded, overrides, runs_dir, workers, max_failures, console)
+    try:
+        for round_ in range(1, rounds(loaded) + 1):
+            previous = sweep.point_results(round_ - 1) if round_ > 1 else None
+            trials = plan_round(loaded, overrides, round_, previous)
+            sweep.add(trials)
+            runner.run([t for t in trials if not sweep.done(t)], metric)
+    except KeyboardInterrupt:
+        sweep.finish("interrupted", "interrupted by the user (Ctrl-C); resume with the same command")
+        raise
+    except SweepStopped as exc:
+        sweep.finish("stopped", str(exc))
+        raise
+    finally:
+        runner.close()
+    failed = sum(1 for t in sweep.state["trials"] if t["status"] != "completed")
+    sweep.finish("completed" if not failed else "completed with failures",
+                 f"{failed} trials did not complete" if failed else None)
+    return sweep
+
+
+class _Runner:
+    """Runs trials in-process or on a pool of spawned workers, recording each result."""
+
+    def __init__(self, sweep: Sweep, loaded: LoadedSpec, overrides, runs_dir, workers, max_failures, console):
+        self.sweep, self.loaded, self.overrides, self.runs_dir = sweep, loaded, overrides, runs_dir
+        self.workers, self.max_failures, self.console = workers, max_failures, console
+        self.pool: ProcessPoolExecutor | None = None
+        self.consecutive_failures = 0
+
+    def run(self, trials: list[Trial], metric: str) -> None:
+        if not trials:
+            return
+        progress = Progress(TextColumn("trials"), MofNCompleteColumn(), BarColumn(bar_width=20), TimeRemainingColumn(),
+                            TextColumn("{task.description}"), console=self.console, disable=self.console is None)
+        task = progress.add_task("", total=len(trials))
+        counts = {"running": 0, "failed": 0}
+
+        def show():
+            best = self.sweep.best()
+            text = f"{counts['running']} running, {counts['failed']} failed"
+            if best is not None:
+                text += f", best {metric} {best['objective']:.4f}"
+            progress.update(task, description=text)
+
+        with progress:
+            if self.workers == 1:
+                for trial in trials:
+                    counts["running"] = 1
+                    show()
+                    self._record(trial, _run_trial(str(self.loaded.file), [*self.overrides, *trial.overrides],
+                                                   str(self.runs_dir), self.sweep.id, metric), counts)
+                    counts["running"] = 0
+                    progress.advance(task)
+                    show()
+                return
+            pool = self._pool()
+            pending: dict[Future, Trial] = {}
+            queue = list(trials)
+            try:
+                while queue or pending:
+                    while queue and len(pending) < self.workers:  # keep every worker busy, no more
+                        trial = queue.pop(0)
+                        self.sweep.record(trial, {"status": "running"})
+                        pending[pool.submit(_run_trial, str(self.loaded.file), [*self.overrides, *trial.overrides],
+                                            str(self.runs_dir), self.sweep.id, metric)] = trial
+                    counts["running"] = len(pending)
+                    show()
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        trial = pending.pop(future)
+                        self._record(trial, future.result(), counts)
+                        progress.advance(task)
+                    show()
+                counts["running"] = 0
+                show()
+            except (KeyboardInterrupt, SweepStopped):
+                self._stop(pending)
+                raise
+
+    def _record(self, trial: Trial, result: dict, counts: dict) -> None:
+        self.sweep.record(trial, result)
+        if result["status"] == "interrupted":
+            raise KeyboardInterrupt
+        if result["status"] == "completed":
+            self.consecutive_failures = 0
+            return
+        counts["failed"] += 1
+        self.consecutive_failures += 1
+        if self.console is not None:
+            self.console.print(f"[red]trial failed[/] ({trial.label()}): {result['error']}", highlight=False)
+        if self.consecutive_failures >= self.max_failures:
+            raise SweepStopped(f"{self.consecutive_failures} trials failed in a row (the last: {result['error']}); "
+                               f"fix the spec and resume: regexp sweep --resume {self.sweep.path}")
+
+    def _stop(self, pending: dict[Future, Trial]) -> None:
+        """Ctrl-C or too many failures: running trials finish as interrupted, queued ones never start."""
+        for process in list((self.pool._processes or {}).values()) if self.pool else []:  # no public API for this
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)  # the worker turns it into KeyboardInterrupt
+        for future, trial in pending.items():
+            try:
+                result = future.result(timeout=60)
+            except Exception as exc:  # a worker that died: its run folder shows `crashed`
+                result = {"status": "interrupted", "run": None, "objective": None, "error": f"worker lost: {exc}"}
+            self.sweep.record(trial, result)
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self.pool is None:
+            threads = max(1, (os.cpu_count() or 1) // self.workers)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
+                                            initializer=_init_worker, initargs=(threads,))
+        return self.pool
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _init_worker(threads: int) -> None:
+    """In each spawned worker, before TensorFlow loads: size its thread pools, import it once."""
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us with SIGTERM
+    signal.signal(signal.SIGTERM, _interrupt)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def worker_threads() -> tuple[int, int]:
+    """The thread pool sizes TensorFlow uses in this process (for tests of the worker set-up)."""
+    import tensorflow as tf
+
+    return tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads()
+
+
+def _run_trial(spec_file: str, overrides: list[str], runs_dir: str, parent: str, metric: str) -> dict:
+    """One trial, in a worker or in-process: never raises for a failed or interrupted run."""
+    from regexp.train import train
+
+    started = time.perf_counter()
+    loaded = load_spec(spec_file, overrides)
+    try:
+        path = train(loaded, Path(runs_dir), console=None, parent=parent)
+    except RunFailed as exc:
+        return {"status": "failed", "run": Path(exc.run_path).name, "objective": None, "error": exc.reason}
+    except KeyboardInterrupt:
+        return {"status": "interrupted", "run": None, "objective": None, "error": "interrupted"}
+    metrics = json.loads((path / "metrics.json").read_text())
+    return {"status": "completed", "run": path.name, "objective": objective_of(metrics, metric), "error": None,
+            "seconds": round(time.perf_counter() - started, 3)}
