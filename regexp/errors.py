@@ -25,3 +25,11 @@ class RunFailed(Exception):
     def __init__(self, run_path, reason: str):
         self.run_path, self.reason = run_path, reason
         super().__init__(f"{run_path}: {reason}")
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM in a sweep worker) during training; the run folder says interrupted."""
+
+    def __init__(self, run_path):
+        self.run_path = run_path
+        super().__init__(f"{run_path}: interrupted")

@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from regexp.errors import RunFailed
+from regexp.errors import RunFailed, RunInterrupted
 from regexp.metrics import direction
 from regexp.plan import Point, Trial, objective_of, plan_round, rounds
 from regexp.runs import now, read_run, write_json
@@ -221,16 +221,21 @@ class _Runner:
                                f"fix the spec and resume: regexp sweep --resume {self.sweep.path}")
 
     def _stop(self, pending: dict[Future, Trial]) -> None:
-        """Ctrl-C or too many failures: running trials finish as interrupted, queued ones never start."""
-        for process in list((self.pool._processes or {}).values()) if self.pool else []:  # no public API for this
-            if process.is_alive():
-                os.kill(process.pid, signal.SIGTERM)  # the worker turns it into KeyboardInterrupt
-        for future, trial in pending.items():
-            try:
-                result = future.result(timeout=60)
-            except Exception as exc:  # a worker that died: its run folder shows `crashed`
-                result = {"status": "interrupted", "run": None, "objective": None, "error": f"worker lost: {exc}"}
-            self.sweep.record(trial, result)
+        """Ctrl-C or too many failures: running trials finish as interrupted, queued ones never start.
+        A second Ctrl-C (or the process-group copy of the first) must not cut this bookkeeping short."""
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for process in list((self.pool._processes or {}).values()) if self.pool else []:  # no public API for this
+                if process.is_alive():
+                    os.kill(process.pid, signal.SIGTERM)  # the worker turns it into KeyboardInterrupt
+            for future, trial in pending.items():
+                try:
+                    result = future.result(timeout=60)
+                except Exception as exc:  # a worker that died: its run folder shows `crashed`
+                    result = {"status": "interrupted", "run": None, "objective": None, "error": f"worker lost: {exc}"}
+                self.sweep.record(trial, result)
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
@@ -262,13 +267,6 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def worker_threads() -> tuple[int, int]:
-    """The thread pool sizes TensorFlow uses in this process (for tests of the worker set-up)."""
-    import tensorflow as tf
-
-    return tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads()
-
-
 def _run_trial(spec_file: str, overrides: list[str], runs_dir: str, parent: str, metric: str) -> dict:
     """One trial, in a worker or in-process: never raises for a failed or interrupted run."""
     from regexp.train import train
@@ -279,8 +277,9 @@ def _run_trial(spec_file: str, overrides: list[str], runs_dir: str, parent: str,
         path = train(loaded, Path(runs_dir), console=None, parent=parent)
     except RunFailed as exc:
         return {"status": "failed", "run": Path(exc.run_path).name, "objective": None, "error": exc.reason}
-    except KeyboardInterrupt:
-        return {"status": "interrupted", "run": None, "objective": None, "error": "interrupted"}
+    except KeyboardInterrupt as exc:
+        run = Path(exc.run_path).name if isinstance(exc, RunInterrupted) else None
+        return {"status": "interrupted", "run": run, "objective": None, "error": "interrupted"}
     metrics = json.loads((path / "metrics.json").read_text())
     return {"status": "completed", "run": path.name, "objective": objective_of(metrics, metric), "error": None,
             "seconds": round(time.perf_counter() - started, 3)}

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from regexp.data import Prepared, prepare
-from regexp.errors import RunFailed
+from regexp.errors import RunFailed, RunInterrupted
 from regexp.model import build_model
 from regexp.optim import build_optimizer, current_lr, schedule_callbacks
 from regexp.runs import Run, write_json
@@ -40,6 +40,8 @@ def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | 
     run = Run.create(runs_dir, spec.name, loaded.spec_hash(), loaded.resolved(), extra={
         "device": _device(), "task": data.task, "sizes": data.sizes(), "parent": parent,
         "versions_ml": {"tensorflow": tf.__version__, "keras": keras.__version__},
+        "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),  # 0: TensorFlow decides
+                    "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
     })
     log = RunLog(run.path / "log.txt", console)
     try:
@@ -49,7 +51,7 @@ def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | 
     except KeyboardInterrupt:
         log.print(f"[red]interrupted[/]: {run.path}")
         run.finish("interrupted", "interrupted by the user (Ctrl-C)")
-        raise
+        raise RunInterrupted(run.path) from None
     except Exception as exc:
         (run.path / "error.txt").write_text(traceback.format_exc())
         reason = exc.reason if isinstance(exc, RunFailed) else f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,192 @@
+"""Repeats, cross-validation and sweeps: planning, sampling, paired design, resume, failure policy, workers."""
+
+import json
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from regexp.cli import app
+from regexp.data import prepare
+from regexp.plan import plan_round
+from regexp.spec import load_spec
+
+from conftest import TINY, merged
+
+
+def spec_with(write_spec, **sections):
+    return load_spec(write_spec(merged(TINY, **sections)))
+
+
+def test_grid_is_the_product_of_lists_times_seeds_times_folds(write_spec):
+    loaded = spec_with(write_spec, repeat=2, cv={"folds": 3}, search={"params": {
+        "model.defaults.dropout": [0.0, 0.2, 0.5], "training.optimizer.learning_rate": [0.001, 0.01]}})
+    trials = plan_round(loaded, [])
+    assert len(trials) == 3 * 2 * 2 * 3
+    assert len({t.key for t in trials}) == len(trials)
+    assert {t.seed for t in trials} == {1, 2} and {t.fold for t in trials} == {0, 1, 2}  # TINY's seed is 1
+    assert trials[0].point == (("model.defaults.dropout", 0.0), ("training.optimizer.learning_rate", 0.001))
+
+
+def test_random_points_are_seeded(write_spec):
+    search = {"method": "random", "trials": 6, "params": {"training.optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]}}}
+    points = lambda **extra: [t.point for t in plan_round(spec_with(write_spec, search={**search, **extra}), [])]
+    assert points() == points()
+    assert points(seed=7) == points(seed=7) != points()
+
+
+RANGES = {"uniform": [0.1, 0.5], "log_uniform": [1e-4, 1e-1], "int_uniform": [16, 20], "log_uniform_1m": [0.9, 0.999]}
+
+
+@pytest.mark.parametrize("kind", list(RANGES))
+def test_each_distribution_has_its_range_and_scale(write_spec, kind):
+    low, high = RANGES[kind]
+    path = {"uniform": "model.defaults.dropout", "log_uniform": "training.optimizer.learning_rate",
+            "int_uniform": "model.layers.0.units", "log_uniform_1m": "training.optimizer.beta_1"}[kind]
+    loaded = spec_with(write_spec, search={"method": "random", "trials": 2000, "params": {path: {kind: [low, high]}}})
+    from regexp.plan import _sample  # sampling alone: validating 2,000 points is not the point here
+    values = np.array([dict(p)[path] for p in _sample(loaded.spec.search, 0, 1, 2000)])
+    assert values.min() >= low and values.max() <= high
+    if kind == "uniform":
+        assert abs(np.median(values) - 0.3) < 0.02
+    if kind == "log_uniform":  # uniform in log space: the median is the geometric mean
+        assert abs(np.log10(np.median(values)) - np.log10(math.sqrt(low * high))) < 0.1
+        assert np.mean(values < 1e-3) == pytest.approx(1 / 3, abs=0.04)  # one decade of three
+    if kind == "int_uniform":
+        assert values.dtype.kind == "i" and set(values) == {16, 17, 18, 19, 20}
+    if kind == "log_uniform_1m":  # 1 - beta is log-uniform on [0.001, 0.1]: half the draws above 0.99
+        assert abs(np.log10(np.median(1 - values)) - np.log10(0.01)) < 0.1
+        assert np.mean(values > 0.99) == pytest.approx(0.5, abs=0.04)
+
+
+def test_list_index_paths_reach_the_trial_spec(write_spec):
+    loaded = spec_with(write_spec, search={"params": {"model.layers.0.units": [4, 16]}})
+    trials = plan_round(loaded, [])
+    spec = load_spec(loaded.file, trials[1].overrides).spec
+    assert spec.model.layers[0].units == 16 and spec.search is None and spec.repeat == 1
+
+
+def test_an_invalid_point_is_an_error_that_names_it(runner, write_spec):
+    path = write_spec(merged(TINY, search={"params": {"model.defaults.dropout": [0.1, 1.5]}}))
+    result = runner.invoke(app, ["sweep", str(path), "--dry-run"])
+    assert result.exit_code == 2
+    assert "search point model.defaults.dropout=1.5: --set model.defaults.dropout=1.5: model.defaults.dropout: " \
+           "input should be less than 1" in " ".join(result.output.split())
+
+
+def test_arms_share_seeds_splits_and_folds(write_spec):
+    loaded = spec_with(write_spec, repeat=2, cv={"folds": 3}, search={"params": {"model.defaults.dropout": [0.0, 0.5]}})
+    trials = plan_round(loaded, [])
+    by_arm = {}
+    for t in trials:
+        data = prepare(load_spec(loaded.file, t.overrides))
+        by_arm.setdefault(t.point, {})[(t.seed, t.fold)] = (data.x_train.sum(), data.x_val.sum(), data.x_test.sum())
+    arm_a, arm_b = by_arm.values()
+    assert arm_a == arm_b  # the same seed and fold give the same train/val/test samples in every arm
+    assert len(set(arm_a.values())) == 6  # ... and different seeds/folds give different ones
+
+
+def test_stratified_folds_partition_train_plus_val(write_spec):
+    loaded = spec_with(write_spec, cv={"folds": 5})
+    parts = [prepare(load_spec(loaded.file, [f"cv.fold={k}"])) for k in range(5)]
+    rows = lambda x: Counter(map(tuple, x))  # iris has a duplicated sample: compare as multisets
+    pooled = rows(np.concatenate([parts[0].x_train, parts[0].x_val]))
+    assert sum(len(p.x_val) for p in parts) == sum(pooled.values()) == 120  # iris 150 minus the test part of 30
+    assert sum((rows(p.x_val) for p in parts), Counter()) == pooled  # every sample validates exactly once
+    for p in parts:
+        assert rows(p.x_train) + rows(p.x_val) == pooled
+    for p in parts:
+        assert sorted(np.bincount(p.y_val)) == [8, 8, 8]  # stratified: 8 of each class in every fold
+        np.testing.assert_array_equal(p.x_test, parts[0].x_test)  # test held out, the same for every fold
+
+
+def sweep_state(runs_dir) -> dict:
+    (folder,) = [p for p in runs_dir.iterdir() if p.name.endswith("_sweep")]
+    return json.loads((folder / "sweep.json").read_text())
+
+
+def test_train_with_repeat_and_cv_runs_every_child_and_report_groups_them(runner, write_spec, tmp_path):
+    path = write_spec(merged(TINY, repeat=2, cv={"folds": 2}, training={"epochs": 1}))
+    result = runner.invoke(app, ["train", str(path), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 0, result.output
+    state = sweep_state(tmp_path / "runs")
+    assert state["kind"] == "cv" and state["status"] == "completed" and len(state["trials"]) == 4
+    children = [p for p in (tmp_path / "runs").iterdir() if not p.name.endswith("_sweep")]
+    assert len(children) == 4
+    report = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--format", "json"])
+    (row,) = json.loads(report.stdout)["rows"]
+    assert row["kind"] == "group" and row["n"] == 4
+
+
+def test_resume_runs_only_the_missing_trials(runner, write_spec, tmp_path, monkeypatch):
+    import regexp.sweep as sweep_module
+
+    path = write_spec(merged(TINY, repeat=2, training={"epochs": 1}, search={"params": {"model.defaults.dropout": [0.0, 0.3]}}))
+    real, calls = sweep_module._run_trial, []
+
+    def interrupt_third(*args):
+        calls.append(args)
+        if len(calls) == 3:
+            return {"status": "interrupted", "run": None, "objective": None, "error": "interrupted"}
+        return real(*args)
+    monkeypatch.setattr(sweep_module, "_run_trial", interrupt_third)
+    args = ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 130
+    state = sweep_state(tmp_path / "runs")
+    assert state["status"] == "interrupted"
+    assert [t["status"] for t in state["trials"]] == ["completed", "completed", "interrupted", "pending"]
+    calls.clear()
+    monkeypatch.setattr(sweep_module, "_run_trial", lambda *a: (calls.append(a), real(*a))[1])
+    second = runner.invoke(app, args)  # the same command resumes
+    assert second.exit_code == 0, second.output
+    assert len(calls) == 2
+    state = sweep_state(tmp_path / "runs")
+    assert state["status"] == "completed" and all(t["status"] == "completed" for t in state["trials"])
+    assert state["best"]["n"] == 2 and state["best"]["point"] in ({"model.defaults.dropout": 0.0}, {"model.defaults.dropout": 0.3})
+    assert len(list((tmp_path / "runs").iterdir())) == 5  # 4 runs + the sweep folder
+
+
+def test_failures_are_recorded_and_k_in_a_row_stop_the_sweep(runner, write_spec, tmp_path):
+    diverges = {"data": {"dataset": "regression", "samples": 100}, "training": {"epochs": 2, "metrics": None,
+                "optimizer": {"name": "sgd", "learning_rate": 1000.0}}}
+    path = write_spec(merged(TINY, **diverges, search={"params": {"model.layers.0.units": [2, 3, 4, 5]}}))
+    result = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1",
+                                 "--max-failures", "2"])
+    assert result.exit_code == 1
+    assert "sweep stopped: 2 trials failed in a row" in " ".join(result.output.split())
+    state = sweep_state(tmp_path / "runs")
+    assert state["status"] == "stopped"
+    assert [t["status"] for t in state["trials"]] == ["failed", "failed", "pending", "pending"]
+    assert state["trials"][0]["error"].startswith("non-finite loss at epoch")
+
+
+def test_refine_samples_around_the_best_points(write_spec):
+    loaded = spec_with(write_spec, search={"method": "random", "trials": 8, "refine": {"rounds": 2, "keep": 1, "shrink": 0.2},
+                                           "params": {"training.optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]}}})
+    first = plan_round(loaded, [], 1)
+    results = {t.point: abs(math.log10(dict(t.point)["training.optimizer.learning_rate"]) + 2) for t in first}
+    best = dict(min(results, key=results.get))["training.optimizer.learning_rate"]
+    second = plan_round(loaded, [], 2, results)
+    for trial in second:  # within ±0.2/2 of the 3-decade log range around the best point
+        assert abs(math.log10(dict(trial.point)["training.optimizer.learning_rate"]) - math.log10(best)) <= 0.3 + 1e-9
+    assert {t.point for t in second}.isdisjoint({t.point for t in first})
+
+
+def test_parallel_workers_share_the_cores(runner, write_spec, tmp_path):
+    path = write_spec(merged(TINY, repeat=2, training={"epochs": 1}))
+    result = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "2", "-q"])
+    assert result.exit_code == 0, result.output
+    import os
+    expected = max(1, (os.cpu_count() or 1) // 2)
+    runs = [json.loads((p / "run.json").read_text()) for p in (tmp_path / "runs").iterdir() if not p.name.endswith("_sweep")]
+    assert len(runs) == 2 and len({r["pid"] for r in runs}) == 2  # two worker processes
+    assert all(r["threads"] == {"intra_op": expected, "inter_op": expected} for r in runs)
+    assert all(r["parent"].endswith("_sweep") for r in runs)
+
+
+def test_dry_run_prints_the_plan(runner, write_spec):
+    path = write_spec(merged(TINY, repeat=[3, 7], search={"params": {"model.defaults.dropout": [0.0, 0.5]}}))
+    result = runner.invoke(app, ["sweep", str(path), "--dry-run"], terminal_width=160)
+    assert result.exit_code == 0 and "4 trials" in result.output and "model.defaults.dropout" in result.output
