@@ -73,7 +73,7 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog") 
     model = build_model(spec.model, data, name=spec.name)
     optimizer = build_optimizer(training, steps_per_epoch)
     model.compile(optimizer=optimizer, loss=_loss(data.task, training.label_smoothing),
-                  metrics=[_metric(name, data.task) for name in data.metrics])
+                  metrics=[_data_loss(data.task, training.label_smoothing), *(_metric(n, data.task) for n in data.metrics)])
     params = _parameters(model)
     log.print(f"[bold]{spec.name}[/] -> {run.path}")
     sizes = data.sizes()
@@ -84,10 +84,10 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog") 
     has_val = len(data.y_val) > 0
     monitor = training.early_stopping.monitor if training.early_stopping else ("val_loss" if has_val else "loss")
     recorder = EpochRecorder(run.path / "history.csv", optimizer, log, training.epochs, data.metrics)
-    callbacks = [*schedule_callbacks(training, direction), recorder]
+    callbacks = [LossWithoutPenalty(), *schedule_callbacks(training, direction), recorder]
     if training.early_stopping is not None:
         es = training.early_stopping
-        callbacks.insert(0, keras.callbacks.EarlyStopping(
+        callbacks.insert(1, keras.callbacks.EarlyStopping(
             monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
             restore_best_weights=es.restore_best_weights, mode=direction(es.monitor)))
 
@@ -102,8 +102,12 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog") 
     for part, x, y in (("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val),
                        ("test", data.x_test, data.y_test)):
         if len(y):
-            results[part] = {k: float(v) for k, v in model.evaluate(
+            values = {k: float(v) for k, v in model.evaluate(
                 x, _targets(y, data), batch_size=EVAL_BATCH, verbose=0, return_dict=True).items()}
+            objective = values.pop("loss")
+            values["loss"] = values.pop("data_loss")
+            values["penalty"] = objective - values["loss"]
+            results[part] = values
     history = recorder.rows
     best = _best_epoch(history, monitor)
     metrics = {
@@ -111,7 +115,7 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog") 
         "monitor": monitor, "directions": {m: direction(m) for m in ["loss", *data.metrics]},
         "best_epoch": best, "stopped_epoch": len(history), "epochs_run": len(history),
         "early_stopped": len(history) < training.epochs,
-        "generalization_gap": {m: results["train"][m] - results["val"][m] for m in results["train"]} if has_val else None,
+        "generalization_gap": {m: results["train"][m] - results["val"][m] for m in ["loss", *data.metrics]} if has_val else None,
         "parameters": params,
     }
     model.save(run.path / "model.keras")
@@ -126,6 +130,33 @@ def _loss(task: str, label_smoothing: float) -> keras.losses.Loss:
     if task == "binary":
         return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
     return keras.losses.MeanSquaredError()
+
+
+def _data_loss(task: str, label_smoothing: float) -> keras.metrics.Metric:
+    """The task's loss as a metric: unlike Keras's `loss`, it leaves out the L1/L2 penalties."""
+    if task == "classification":
+        return keras.metrics.CategoricalCrossentropy(name="data_loss", label_smoothing=label_smoothing)
+    if task == "binary":
+        return keras.metrics.BinaryCrossentropy(name="data_loss", label_smoothing=label_smoothing)
+    return keras.metrics.MeanSquaredError(name="data_loss")
+
+
+class LossWithoutPenalty(keras.callbacks.Callback):
+    """First of the callbacks: `loss` and `val_loss` become the data loss, the penalty its own entry.
+
+    Keras adds the L1/L2 penalties to `loss` and `val_loss`; comparing regularizers on a penalized
+    validation loss would count L2's penalty against it. Early stopping, plateau, the history and
+    sweep objectives all read the logs after this callback has rewritten them.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or "data_loss" not in logs:
+            return
+        penalized = logs["loss"]
+        logs["loss"] = logs.pop("data_loss")
+        logs["penalty"] = float(penalized) - float(logs["loss"])
+        if "val_data_loss" in logs:
+            logs["val_loss"] = logs.pop("val_data_loss")
 
 
 def _metric(name: str, task: str) -> keras.metrics.Metric:
@@ -201,7 +232,7 @@ class EpochRecorder(keras.callbacks.Callback):
     def __init__(self, path: Path, optimizer, log: RunLog, epochs: int, metrics: list[str]):
         super().__init__()
         self.path, self.optimizer, self.log = path, optimizer, log
-        self.columns = ["epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "lr", "seconds"]
+        self.columns = ["epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "penalty", "lr", "seconds"]
         self.rows: list[dict] = []
         self.failure: str | None = None
         self.progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(bar_width=12), TimeRemainingColumn(),
@@ -222,9 +253,9 @@ class EpochRecorder(keras.callbacks.Callback):
         with self.path.open("a", newline="") as f:
             csv.writer(f).writerow([_cell(row.get(c)) for c in self.columns])
             f.flush()
-        shown = "  ".join(f"{k} {row[k]:.4f}" for k in self.columns[1:-2] if k in row) + f"  lr {self.lr:.3g}"
+        shown = "  ".join(f"{k} {row[k]:.4f}" for k in self.columns[1:-3] if k in row) + f"  lr {self.lr:.3g}"
         self.log.file_console.print(f"epoch {epoch + 1}: {shown}")
-        brief = " ".join(f"{k} {row[k]:.3f}" for k in ("loss", "val_loss", self.columns[-3]) if k in row)
+        brief = " ".join(f"{k} {row[k]:.3f}" for k in ("loss", "val_loss", self.columns[-4]) if k in row)
         self.log.file.flush()
         self.progress.update(self.task, advance=1, description=f"{brief} lr {self.lr:.2g}")
         if not math.isfinite(row.get("loss", 0.0)):

@@ -177,7 +177,8 @@ def test_damaged_and_unfinished_runs_are_listed_with_warnings(runner, tmp_path):
     assert table.exit_code == 0 and "crashed" in table.stdout
 
 
-def test_real_trained_run_reports_shows_and_diffs(runner, trained_run, tmp_path):
+def test_real_trained_run_reports_shows_and_diffs(runner, trained_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")  # rich reads the width from the environment
     data = report_json(runner, trained_run.parent)
     (row,) = data["rows"]
     metrics = json.loads((trained_run / "metrics.json").read_text())

@@ -4,6 +4,7 @@ import csv
 import json
 
 import keras
+import numpy as np
 import pytest
 import yaml
 
@@ -28,10 +29,10 @@ def test_a_run_folder_holds_every_file(trained_run):
     assert info["seed"] == 1 and info["duration_s"] > 0 and info["versions_ml"]["keras"] == keras.__version__
     rows = history(trained_run)
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
-    assert list(rows[0]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
+    assert list(rows[0]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "penalty", "lr", "seconds"]
     metrics = json.loads((trained_run / "metrics.json").read_text())
     for part in ("train", "val", "test"):
-        assert set(metrics[part]) == {"loss", "accuracy"}
+        assert set(metrics[part]) == {"loss", "accuracy", "penalty"}
     assert metrics["epochs_run"] == 4 and 1 <= metrics["best_epoch"] <= 4
     assert metrics["generalization_gap"]["accuracy"] == pytest.approx(metrics["train"]["accuracy"] - metrics["val"]["accuracy"])
     params = 4 * 8 + 8 + 8 * 3 + 3  # hidden dense + output; the scaling statistics are constants
@@ -149,9 +150,28 @@ def test_resolved_config_reproduces_the_run(trained_run, tmp_path):
 def test_metrics_and_task_reach_training(write_spec, tmp_path, data, task, metrics):
     spec = merged(TINY, data=data, model={"task": task}, training={"epochs": 1, "metrics": metrics})
     run = train(load_spec(write_spec(spec)), tmp_path / "runs")
-    assert list(history(run)[0]) == ["epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "lr", "seconds"]
+    assert list(history(run)[0]) == ["epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "penalty", "lr", "seconds"]
     result = json.loads((run / "metrics.json").read_text())
-    assert set(result["test"]) == {"loss", *metrics}
+    assert set(result["test"]) == {"loss", "penalty", *metrics}
     assert result["directions"] == {"loss": "min", **{m: "min" if m in ("mae", "rmse") else "max" for m in metrics}}
     if task == "classification":
         assert keras.saving.load_model(run / "model.keras").get_layer("output").units == 2
+
+
+def test_loss_leaves_out_the_l2_penalty_which_is_reported_apart(write_spec, tmp_path):
+    """Comparing regularizers on a penalized val_loss would count L2's penalty against it."""
+    from regexp.data import prepare
+    from regexp.train import _targets
+
+    spec = merged(TINY, model={"defaults": {"l2": 0.05}}, training={"epochs": 2})
+    run = train(load_spec(write_spec(spec)), tmp_path / "runs")
+    metrics = json.loads((run / "metrics.json").read_text())
+    model = keras.saving.load_model(run / "model.keras")
+    penalty = sum(0.05 * float(np.sum(np.square(layer.kernel))) for layer in model.layers if layer.name == "l0")
+    assert metrics["val"]["penalty"] == pytest.approx(penalty, rel=1e-3)
+    data = prepare(load_spec(run / "config.yaml"))
+    probs = model.predict(data.x_val, verbose=0)
+    cross_entropy = float(np.mean(-np.log(np.sum(probs * _targets(data.y_val, data), axis=1))))
+    assert metrics["val"]["loss"] == pytest.approx(cross_entropy, rel=1e-4)
+    rows = history(run)
+    assert all(float(r["penalty"]) > 0 for r in rows)
