@@ -18,13 +18,14 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from regexp.errors import RunFailed, RunInterrupted
 from regexp.metrics import direction
 from regexp.plan import Point, Trial, objective_of, plan_round, rounds
-from regexp.runs import now, read_run, write_json
+from regexp.runs import now, read_run, write_atomic, write_json
 from regexp.spec import LoadedSpec, load_spec
 
 MAX_CONSECUTIVE_FAILURES = 3
@@ -64,9 +65,16 @@ class Sweep:
             "ended": None, "objective": {"metric": metric, "mode": (search.objective.mode if search else None) or direction(metric)},
             "rounds": rounds(loaded), "trials": [], "best": None,
         }
+        # Trials run from this snapshot (data paths absolute, --set applied), not from the user's
+        # file, so editing the spec while a sweep runs or before it resumes cannot change its trials.
+        write_atomic(path / "spec.yaml", yaml.safe_dump(loaded.resolved(), sort_keys=False))
         sweep = cls(path, state)
         sweep.save()
         return sweep
+
+    @property
+    def spec_file(self) -> str:
+        return str(self.path / "spec.yaml")
 
     @property
     def id(self) -> str:
@@ -122,14 +130,17 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
               resume: Path | None = None, max_failures: int = MAX_CONSECUTIVE_FAILURES,
               console: Console | None = None) -> Sweep:
     """Plan and run every round; returns the sweep (raises SweepStopped or KeyboardInterrupt)."""
+    if resume is None:
+        plan_round(loaded, overrides)  # validate every point against the user's file: errors name its lines
     sweep = Sweep.open(loaded, overrides, runs_dir, resume)
     sweep.state["workers"] = workers
     metric = sweep.state["objective"]["metric"]
-    runner = _Runner(sweep, loaded, overrides, runs_dir, workers, max_failures, console)
+    base = load_spec(sweep.spec_file)  # plan from the snapshot: a resumed sweep continues the same plan
+    runner = _Runner(sweep, runs_dir, workers, max_failures, console)
     try:
-        for round_ in range(1, rounds(loaded) + 1):
+        for round_ in range(1, rounds(base) + 1):
             previous = sweep.point_results(round_ - 1) if round_ > 1 else None
-            trials = plan_round(loaded, overrides, round_, previous)
+            trials = plan_round(base, [], round_, previous)
             sweep.add(trials)
             runner.run([t for t in trials if not sweep.done(t)], metric)
     except KeyboardInterrupt:
@@ -149,8 +160,8 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
 class _Runner:
     """Runs trials in-process or on a pool of spawned workers, recording each result."""
 
-    def __init__(self, sweep: Sweep, loaded: LoadedSpec, overrides, runs_dir, workers, max_failures, console):
-        self.sweep, self.loaded, self.overrides, self.runs_dir = sweep, loaded, overrides, runs_dir
+    def __init__(self, sweep: Sweep, runs_dir: Path, workers: int, max_failures: int, console: Console | None):
+        self.sweep, self.runs_dir = sweep, runs_dir
         self.workers, self.max_failures, self.console = workers, max_failures, console
         self.pool: ProcessPoolExecutor | None = None
         self.consecutive_failures = 0
@@ -175,7 +186,7 @@ class _Runner:
                 for trial in trials:
                     counts["running"] = 1
                     show()
-                    self._record(trial, _run_trial(str(self.loaded.file), [*self.overrides, *trial.overrides],
+                    self._record(trial, _run_trial(self.sweep.spec_file, trial.overrides,
                                                    str(self.runs_dir), self.sweep.id, metric), counts)
                     counts["running"] = 0
                     progress.advance(task)
@@ -189,7 +200,7 @@ class _Runner:
                     while queue and len(pending) < self.workers:  # keep every worker busy, no more
                         trial = queue.pop(0)
                         self.sweep.record(trial, {"status": "running"})
-                        pending[pool.submit(_run_trial, str(self.loaded.file), [*self.overrides, *trial.overrides],
+                        pending[pool.submit(_run_trial, self.sweep.spec_file, trial.overrides,
                                             str(self.runs_dir), self.sweep.id, metric)] = trial
                     counts["running"] = len(pending)
                     show()

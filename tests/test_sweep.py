@@ -190,3 +190,23 @@ def test_dry_run_prints_the_plan(runner, write_spec):
     path = write_spec(merged(TINY, repeat=[3, 7], search={"params": {"model.defaults.dropout": [0.0, 0.5]}}))
     result = runner.invoke(app, ["sweep", str(path), "--dry-run"], terminal_width=160)
     assert result.exit_code == 0 and "4 trials" in result.output and "model.defaults.dropout" in result.output
+
+
+def test_trials_run_from_the_sweep_snapshot_not_the_edited_spec(runner, write_spec, tmp_path, monkeypatch):
+    import regexp.sweep as sweep_module
+
+    path = write_spec(merged(TINY, repeat=2, training={"epochs": 1}))
+    real = sweep_module._run_trial
+
+    def edit_spec_after_first(*args):
+        result = real(*args)
+        path.write_text(path.read_text().replace("units: 8", "units: 3"))  # the user edits the spec mid-sweep
+        return result
+    monkeypatch.setattr(sweep_module, "_run_trial", edit_spec_after_first)
+    result = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q",
+                                 "--set", "training.batch_size=30"])
+    assert result.exit_code == 0, result.output
+    runs = [p for p in (tmp_path / "runs").iterdir() if not p.name.endswith("_sweep")]
+    configs = [load_spec(p / "config.yaml").spec for p in runs]
+    assert [c.model.layers[0].units for c in configs] == [8, 8]
+    assert [c.training.batch_size for c in configs] == [30, 30]  # --set is part of the snapshot
