@@ -203,7 +203,7 @@ def report(
         result = build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
                               expand=expand, baseline=baseline, focus=metric, group=not no_groups)
     except (LookupError, ValueError) as exc:
-        _fail([str(exc)])
+        _fail([f"--baseline {exc}" if baseline and str(exc).startswith(baseline) else str(exc)])
     if not result.rows:
         err_console.print(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), highlight=False)
     if plot is not None or fmt == "html":
@@ -259,6 +259,149 @@ def diff(
     from regexp.report.inspect import diff_tables
 
     console.print(diff_tables(_one_run(run_a, runs_dir), _one_run(run_b, runs_dir)))
+
+
+@app.command()
+def diagnose(
+    target: Annotated[str, typer.Argument(help="A run or group (id, id prefix or name); with --learning-curve, a spec file.", show_default=False)],
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are read (and, for --learning-curve, written).")] = Path("runs"),
+    bayes_error: Annotated[float, typer.Option(help="Best achievable error (default: the spec's evaluation.bayes_error, else 0).", min=0.0)] = None,
+    bias_threshold: Annotated[float, typer.Option(help="Avoidable bias above this is high (default 0.02; regression: 0.1 x dev error).", min=0.0)] = None,
+    variance_threshold: Annotated[float, typer.Option(help="Dev minus train error above this is high (same default).", min=0.0)] = None,
+    mismatch_threshold: Annotated[float, typer.Option(help="Test minus dev error above this is a mismatch (same default).", min=0.0)] = None,
+    learning_curve: Annotated[bool, typer.Option("--learning-curve", help="Train TARGET (a spec) on growing fractions of its train part.")] = False,
+    fractions: Annotated[str, typer.Option(help="Learning curve: fractions of the train part, comma-separated.")] = "0.1,0.25,0.5,1.0",
+    plot: Annotated[Path, typer.Option(help="Learning curve: write the plot to this PNG.")] = None,
+    overrides: SetOption = [],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="panel (terminal) | json | md.")] = "panel",
+):
+    """Bias or variance? The recipe's verdict and next steps for a run or group, or from a learning curve."""
+    from regexp import diagnose as dx
+
+    if fmt not in ("panel", "json", "md"):
+        _fail([f"--format {fmt}: not a format (allowed: panel | json | md)"])
+    limits = {"bias": bias_threshold, "variance": variance_threshold, "mismatch": mismatch_threshold}
+    if learning_curve:
+        _learning_curve(Path(target), overrides, runs_dir, fractions, plot, bayes_error, limits, fmt)
+        return
+    from regexp.report import build_report, find_row
+
+    try:
+        exact_run = (runs_dir / target).is_dir() or Path(target).is_dir()
+        report = build_report([target] if Path(target).is_dir() else [], runs_dir, group=not exact_run)
+        row = report.rows[0] if Path(target).is_dir() else find_row(report.rows, target)
+        result = dx.diagnose_row(row, report.metric, bayes=bayes_error, thresholds=limits)
+    except (LookupError, ValueError) as exc:
+        _fail([str(exc)])
+    if fmt == "json":
+        print(json.dumps(result.to_json(), indent=2))
+    elif fmt == "md":
+        print(_diagnosis_markdown(result), end="")
+    else:
+        console.print(_diagnosis_panel(result))
+
+
+def _diagnosis_rows(d) -> list[tuple[str, str]]:
+    test = "" if d.test is None else f"{d.test:.4f}"
+    gap = "" if d.dev_test_gap is None else f"{d.dev_test_gap:+.4f}"
+    return [("train error", f"{d.train:.4f}"), ("dev (val) error", f"{d.dev:.4f}"), ("test error", test),
+            ("best achievable", f"{d.bayes:.4f} ({d.bayes_source})"),
+            ("avoidable bias", f"{d.avoidable_bias:+.4f} (high above {d.thresholds.bias:.4g})"),
+            ("variance", f"{d.variance:+.4f} (high above {d.thresholds.variance:.4g})"),
+            ("dev -> test", f"{gap} (mismatch above {d.thresholds.mismatch:.4g})")]
+
+
+def _diagnosis_panel(d):
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2))
+    for name, value in _diagnosis_rows(d):
+        table.add_row(name, value)
+    steps = "\n".join(f"- {s}" for s in d.steps)
+    curve = "\n".join(f"- {c}" for c in d.curve)
+    parts = [table, f"\n[bold]verdict: {d.verdict}[/]", "\nnext steps:\n" + steps]
+    if curve:
+        parts.append("\nlearning curve:\n" + curve)
+    return Panel(Group(*parts), title=f"diagnose {d.target} (n = {d.n}, error = {d.error_of})", expand=False)
+
+
+def _diagnosis_markdown(d) -> str:
+    lines = [f"## diagnose {d.target} (n = {d.n}, error = {d.error_of})", "", "| | |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in _diagnosis_rows(d)]
+    lines += ["", f"**verdict: {d.verdict}**", "", "Next steps:", *(f"- {s}" for s in d.steps)]
+    if d.curve:
+        lines += ["", "Learning curve:", *(f"- {c}" for c in d.curve)]
+    return "\n".join(lines) + "\n"
+
+
+def _learning_curve(spec: Path, overrides, runs_dir, fractions: str, plot, bayes_error, limits, fmt) -> None:
+    from regexp import diagnose as dx
+
+    try:
+        steps = sorted(float(f) for f in fractions.split(","))
+    except ValueError:
+        _fail([f"--fractions {fractions}: expected comma-separated numbers, e.g. 0.1,0.25,0.5,1.0"])
+    if not steps or steps[0] <= 0 or steps[-1] > 1:
+        _fail([f"--fractions {fractions}: each fraction must be in (0, 1]"])
+    (loaded,) = _load_all([spec], overrides)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        points, metric = dx.learning_curve(spec, overrides, runs_dir, steps, console=None if fmt != "panel" else console)
+    except SpecError as exc:
+        _fail(exc.problems)
+    except RunFailed as exc:
+        _fail([f"run failed: {exc.reason} ({exc.run_path})"], code=1)
+    bayes = bayes_error if bayes_error is not None else (loaded.spec.evaluation.bayes_error or 0.0)
+    threshold = limits["bias"] or (dx.DEFAULT_CLASSIFICATION_THRESHOLD if metric == "accuracy"
+                                   else dx.DEFAULT_REGRESSION_FRACTION * points[-1].dev)
+    verdict = dx.read_curve(points, bayes, threshold)
+    if plot is not None:
+        dx.plot_curve(points, bayes, plot, metric)
+    if fmt == "json":
+        print(json.dumps({"metric": metric, "bayes_error": bayes, "threshold": threshold, "verdict": verdict,
+                          "points": [p.__dict__ for p in points], "plot": str(plot) if plot else None}, indent=2))
+        return
+    lines = [f"{p.samples:>7} samples: train error {p.train:.4f}, dev error {p.dev:.4f}" for p in points]
+    text = "\n".join(lines) + f"\nverdict: {verdict}" + (f"\nplot: {plot}" if plot else "")
+    print(text if fmt == "md" else "", end="\n" if fmt == "md" else "")
+    if fmt == "panel":
+        console.print(f"[bold]learning curve of {spec}[/]\n{text}", highlight=False)
+
+
+@app.command()
+def gradcheck(
+    spec: Annotated[Path, typer.Argument(help="A spec file: its model is checked in float64, without dropout or noise.", show_default=False)],
+    overrides: SetOption = [],
+    samples: Annotated[int, typer.Option(help="Entries checked per tensor (seeded sample); 0 checks every entry.", min=0)] = 30,
+    batch: Annotated[int, typer.Option(help="Training samples in the batch.", min=1)] = 16,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | json.")] = "table",
+):
+    """Compare backprop's gradients with two-sided numerical differences; exit 1 when one looks like a bug."""
+    _load_all([spec], overrides)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from regexp.gradcheck import BUG, FINE, check_spec
+
+    try:
+        result = check_spec(spec, overrides, batch=batch, samples=samples or None)
+    except SpecError as exc:
+        _fail(exc.problems)
+    if fmt == "json":
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"gradient check: overall {result.overall:.2e} ({result.verdict}); "
+                            f"fine < {FINE:g}, likely bug > {BUG:g}")
+        for column in ("tensor", "checked", "difference", "verdict"):
+            table.add_column(column, justify="left" if column in ("tensor", "verdict") else "right")
+        for t in result.tensors:
+            style = "red" if t.difference > BUG else "yellow" if t.difference > FINE else None
+            table.add_row(t.name, f"{t.checked}/{t.size}", f"{t.difference:.2e}", t.verdict, style=style)
+        console.print(table)
+    if result.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

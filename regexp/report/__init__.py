@@ -37,7 +37,7 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
         raise ValueError(f"--metric {focus}: unknown column (allowed: {', '.join(columns)})")
     focus = focus or (sort if sort not in (None, "duration_s", "epochs_run", "best_epoch") else f"val_{metric}")
     rows = sort_rows(rows, sort)
-    base_row = _find_row(rows, baseline) if baseline else None
+    base_row = find_row(rows, baseline) if baseline else None
     if limit is not None:
         rows = rows[:limit] + ([base_row] if base_row is not None and base_row not in rows[:limit] else [])
     report = Report(rows, mark_differing(rows, all_params), metric, focus, columns, base_row)
@@ -57,16 +57,16 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     return report
 
 
-def _find_row(rows: list[Row], wanted: str) -> Row:
+def find_row(rows: list[Row], wanted: str) -> Row:
     for test in (lambda r: r.id == wanted, lambda r: r.name == wanted,
                  lambda r: r.id.startswith(wanted) or any(run.id.startswith(wanted) for run in r.members)):
         found = [r for r in rows if test(r)]
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise ValueError(f"--baseline {wanted}: matches {len(found)} rows ({', '.join(r.id for r in found[:4])}); "
+            raise ValueError(f"{wanted}: matches {len(found)} rows ({', '.join(r.id for r in found[:4])}); "
                              "name one by its id")
-    raise ValueError(f"--baseline {wanted}: no run or group has this id or name")
+    raise ValueError(f"{wanted}: no run or group has this id or name")
 
 
 __all__ = ["Report", "build_report"]

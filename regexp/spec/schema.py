@@ -275,6 +275,11 @@ class Training(Part):
         return {"patience": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+class Evaluation(Part):
+    bayes_error: Optional[float] = Field(
+        None, ge=0.0, description="Best achievable error (e.g. human level), used by `regexp diagnose` for avoidable bias.")
+
+
 # ------------------------------------------------------------------------------ repeat / cv / search
 class CrossValidation(Part):
     folds: int = Field(5, ge=2, le=100, description="k of k-fold cross-validation over the train+val parts.")
@@ -343,6 +348,7 @@ class Spec(Part):
     data: Data = Field(description="Where the samples come from and how they are split and scaled.")
     model: Model = Field(default_factory=Model, description="The network.")
     training: Training = Field(default_factory=Training, description="How the weights are fitted.")
+    evaluation: Evaluation = Field(default_factory=Evaluation, description="What is measured after training.")
     repeat: Union[Annotated[int, Field(ge=1, le=1000)], Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]] = Field(
         1, description="Run with this many seeds (seed, seed+1, ...) or with this list of seeds.")
     cv: Optional[CrossValidation] = Field(None, description="k-fold cross-validation over train+val; test stays held out.")

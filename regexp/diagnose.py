@@ -1,0 +1,252 @@
+"""`regexp diagnose`: the bias/variance recipe read off finished runs, and learning curves.
+
+    avoidable bias = train error - best achievable (Bayes) error     -> bigger network, train longer
+    variance       = dev error - train error                         -> more data, more regularization
+    dev -> test    = test error - dev error                          -> the dev set was overfit, or differs
+
+Error is 1 - accuracy for classification and the main metric (mae, ...) for regression. The
+thresholds are absolute error points for classification (default 0.02) and relative to the dev
+error for regression (default 0.1 x dev error); all three can be set on the command line.
+Reading runs needs no TensorFlow; only --learning-curve trains.
+"""
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from regexp.report.collect import Row, mapping
+
+DEFAULT_CLASSIFICATION_THRESHOLD = 0.02  # 2 points of error
+DEFAULT_REGRESSION_FRACTION = 0.10       # 10% of the dev error
+
+
+@dataclass
+class Thresholds:
+    bias: float
+    variance: float
+    mismatch: float
+
+
+@dataclass
+class Diagnosis:
+    target: str
+    n: int
+    error_of: str                      # "1 - accuracy" or the regression metric
+    train: float
+    dev: float
+    test: float | None
+    bayes: float
+    bayes_source: str                  # "spec", "command line" or "not given: assumed 0"
+    thresholds: Thresholds
+    verdict: str
+    steps: list[str]
+    curve: list[str] = field(default_factory=list)
+
+    @property
+    def avoidable_bias(self) -> float:
+        return self.train - self.bayes
+
+    @property
+    def variance(self) -> float:
+        return self.dev - self.train
+
+    @property
+    def dev_test_gap(self) -> float | None:
+        return None if self.test is None else self.test - self.dev
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "avoidable_bias": self.avoidable_bias, "variance": self.variance,
+                "dev_test_gap": self.dev_test_gap}
+
+
+def error_metric(task: str | None, main: str) -> tuple[str, bool]:
+    """(metric, is_regression): accuracy for classification, the main metric for regression."""
+    regression = task == "regression"
+    return (main if regression else "accuracy"), regression
+
+
+def diagnose_row(row: Row, main: str, *, bayes: float | None = None, thresholds: dict | None = None) -> Diagnosis:
+    """The verdict for one run or one group (averaged over its completed members)."""
+    run = row.members[0]
+    metric, regression = error_metric(run.metrics.get("task") or run.info.get("task"), main)
+    from regexp.report.collect import run_values
+
+    values = [run_values(r, metric) for r in row.members if r.status == "completed" or row.kind == "run"]
+
+    def error(part: str) -> float | None:
+        found = [v[f"{part}_{metric}"] for v in values if f"{part}_{metric}" in v]
+        if not found:
+            return None
+        mean = sum(found) / len(found)
+        return mean if regression else 1 - mean
+    train, dev, test = error("train"), error("val"), error("test")
+    if train is None or dev is None:
+        raise ValueError(f"{row.id}: needs train and validation {metric} (a completed run with a validation part "
+                         f"that tracks {metric})")
+    config = row.members[0].config
+    spec_bayes = mapping(config.get("evaluation")).get("bayes_error")
+    if bayes is not None:
+        source = "command line"
+    elif isinstance(spec_bayes, (int, float)):
+        bayes, source = float(spec_bayes), "spec"
+    else:
+        bayes, source = 0.0, "not given: assumed 0 (set evaluation.bayes_error or --bayes-error)"
+    default = DEFAULT_REGRESSION_FRACTION * max(dev, 1e-12) if regression else DEFAULT_CLASSIFICATION_THRESHOLD
+    limits = Thresholds(**{k: (thresholds or {}).get(k) or default for k in ("bias", "variance", "mismatch")})
+    high_bias, high_variance = train - bayes > limits.bias, dev - train > limits.variance
+    mismatch = test is not None and test - dev > limits.mismatch
+    verdict = ("high bias and high variance" if high_bias and high_variance else "high bias" if high_bias
+               else "high variance" if high_variance else "dev/test mismatch" if mismatch else "fine")
+    steps = []
+    if high_bias:
+        steps += _bias_steps(config, row)
+    if high_variance:
+        steps += _variance_steps(config)
+    if mismatch:
+        steps.append("test error is above dev error: the dev set may be overfit by many decisions, or val and test "
+                     "differ; get a fresh dev set, keep data.split.stratify: true, and decide on val only")
+    if not steps:
+        steps.append("nothing to fix at these thresholds; confirm with more seeds (repeat: 5) before trusting it")
+    return Diagnosis(row.id, len(row.member_values), "1 - accuracy" if not regression else metric, train, dev, test,
+                     bayes, source, limits, verdict, steps, _curve_notes(row, config))
+
+
+def _first_units(config: dict) -> tuple[int | None, int | None]:
+    layers = mapping(config.get("model")).get("layers") or []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, dict) and layer.get("type") == "dense":
+            return i, layer.get("units")
+    return None, None
+
+
+def _bias_steps(config: dict, row: Row) -> list[str]:
+    model, training = mapping(config.get("model")), mapping(config.get("training"))
+    defaults = mapping(model.get("defaults"))
+    i, units = _first_units(config)
+    steps = []
+    if units:
+        steps.append(f"bigger network: try model.layers.{i}.units: {units * 2}, or add a layer "
+                     f"{{type: dense, units: {units}}} to model.layers")
+    epochs, best = training.get("epochs"), row.mean("best_epoch")
+    if isinstance(epochs, int) and best is not None and best >= 0.8 * (row.mean("epochs_run") or epochs):
+        steps.append(f"train longer: try training.epochs: {epochs * 2} (val loss was still improving near the end)")
+    if defaults.get("l2"):
+        steps.append(f"less regularization: try model.defaults.l2: {defaults['l2'] / 10:g}")
+    if defaults.get("dropout"):
+        steps.append(f"less dropout: try model.defaults.dropout: {max(0.0, defaults['dropout'] - 0.2):g}")
+    optimizer = mapping(training.get("optimizer"))
+    if optimizer.get("name") != "adam":
+        steps.append("a better optimizer: try training.optimizer.name: adam")
+    steps.append("another architecture: conv2d layers with data.shape for image data; a sweep over "
+                 "training.optimizer.learning_rate: {log_uniform: [1.0e-4, 1.0e-1]}")
+    return steps
+
+
+def _variance_steps(config: dict) -> list[str]:
+    model, training, data = mapping(config.get("model")), mapping(config.get("training")), mapping(config.get("data"))
+    defaults = mapping(model.get("defaults"))
+    dropout, l2 = defaults.get("dropout") or 0.0, defaults.get("l2") or 0.0
+    steps = ["more data: " + ("try data.subsample: null (the whole train part)" if data.get("subsample")
+                              else "collect more samples, or augment image data")]
+    steps.append(f"stronger regularization: try model.defaults.dropout: {min(0.5, dropout + 0.2) if dropout else 0.3:g}"
+                 f" or model.defaults.l2: {l2 * 10 if l2 else 1e-4:g}")
+    if training.get("early_stopping") is None:
+        steps.append("add training.early_stopping: {monitor: val_loss, patience: 5}")
+    i, units = _first_units(config)
+    if units and units >= 8:
+        steps.append(f"a smaller network: try model.layers.{i}.units: {units // 2}")
+    return steps
+
+
+def _curve_notes(row: Row, config: dict) -> list[str]:
+    """Where val loss bottomed out against where training stopped."""
+    best, ran = row.mean("best_epoch"), row.mean("epochs_run")
+    if best is None or ran is None:
+        return []
+    training = mapping(config.get("training"))
+    stopping = training.get("early_stopping")
+    patience = mapping(stopping).get("patience") if stopping else None
+    early = [run.metrics.get("early_stopped") is True for run in row.members]
+    notes = [f"val loss bottomed out at epoch {best:.0f}; training ran {ran:.0f} epochs"
+             + (f" (early stopping, patience {patience})" if any(early) else "")]
+    if any(early):
+        if best <= 2:
+            notes.append("early stopping triggered very early: the learning rate may be too high, or try a larger patience")
+        else:
+            notes.append("early stopping worked: the restored weights are those of the best epoch")
+    elif best >= ran - 1:
+        notes.append(f"still improving at the last epoch: train longer (training.epochs: {int(ran) * 2})")
+    elif best < 0.7 * ran:
+        notes.append(f"{ran - best:.0f} epochs after the best one only overfit: add training.early_stopping: "
+                     f"{{patience: 5}} (restores the best weights) or set training.epochs: {int(best) + 5}")
+    return notes
+
+
+# ---------------------------------------------------------------------------------- learning curve
+@dataclass
+class CurvePoint:
+    fraction: float
+    samples: int
+    train: float
+    dev: float
+    run: str
+
+
+def learning_curve(spec_file: Path, overrides: list[str], runs_dir: Path, fractions: list[float],
+                   console=None) -> tuple[list[CurvePoint], str]:
+    """Train the spec on growing fractions of its train part; returns the points and the metric."""
+    import json
+
+    from regexp.spec import load_spec
+    from regexp.train import train
+
+    points = []
+    metric = None
+    for fraction in fractions:
+        loaded = load_spec(spec_file, [*overrides, f"data.subsample={fraction}", "repeat=1", "cv=null", "search=null"])
+        run = train(loaded, runs_dir, console=None)
+        metrics = json.loads((run / "metrics.json").read_text())
+        metric, regression = error_metric(metrics.get("task"), next(m for m in metrics["directions"] if m != "loss"))
+        error = (lambda part: metrics[part][metric]) if regression else (lambda part: 1 - metrics[part][metric])
+        points.append(CurvePoint(fraction, metrics["sizes"]["train"], error("train"), error("val"), run.name))
+        if console is not None:
+            console.print(f"  {fraction:>5.0%} of the train part ({metrics['sizes']['train']} samples): "
+                          f"train error {error('train'):.4f}, dev error {error('val'):.4f}", highlight=False)
+    return points, metric
+
+
+def read_curve(points: list[CurvePoint], bayes: float, threshold: float) -> str:
+    """The verdict of a learning curve, from its largest sizes."""
+    last, before = points[-1], points[-2] if len(points) > 1 else points[-1]
+    gap = last.dev - last.train
+    still_falling = before.dev - last.dev > threshold / 2
+    if last.train - bayes > threshold and gap <= threshold:
+        return ("high bias: train and dev error converge on a high plateau; more data will not help, a bigger "
+                "network or longer training will")
+    if gap > threshold and still_falling:
+        return "high variance: a wide gap that is still closing; more data will help (so will regularization)"
+    if gap > threshold:
+        return "high variance: a wide gap that has stopped closing; regularize more rather than only adding data"
+    return "fine: train and dev error meet near the best achievable error"
+
+
+def plot_curve(points: list[CurvePoint], bayes: float, path: Path, metric: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sizes = [p.samples for p in points]
+    ax.plot(sizes, [p.train for p in points], "o-", label="train error")
+    ax.plot(sizes, [p.dev for p in points], "o--", label="dev error")
+    ax.axhline(bayes, color="gray", linestyle=":", label=f"best achievable {bayes:g}")
+    ax.set_xlabel("training samples")
+    ax.set_ylabel("1 - accuracy" if metric == "accuracy" else metric)
+    ax.set_title("learning curve")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
