@@ -347,6 +347,8 @@ def _learning_curve(spec: Path, overrides, runs_dir, fractions: str, plot, bayes
         _fail([f"--fractions {fractions}: each fraction must be in (0, 1]"])
     (loaded,) = _load_all([spec], overrides)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if fmt == "panel":
+        console.print(f"[bold]learning curve of {spec}[/] (fractions {', '.join(f'{f:g}' for f in steps)})", highlight=False)
     try:
         points, metric = dx.learning_curve(spec, overrides, runs_dir, steps, console=None if fmt != "panel" else console)
     except SpecError as exc:
@@ -363,11 +365,12 @@ def _learning_curve(spec: Path, overrides, runs_dir, fractions: str, plot, bayes
         print(json.dumps({"metric": metric, "bayes_error": bayes, "threshold": threshold, "verdict": verdict,
                           "points": [p.__dict__ for p in points], "plot": str(plot) if plot else None}, indent=2))
         return
-    lines = [f"{p.samples:>7} samples: train error {p.train:.4f}, dev error {p.dev:.4f}" for p in points]
-    text = "\n".join(lines) + f"\nverdict: {verdict}" + (f"\nplot: {plot}" if plot else "")
-    print(text if fmt == "md" else "", end="\n" if fmt == "md" else "")
-    if fmt == "panel":
-        console.print(f"[bold]learning curve of {spec}[/]\n{text}", highlight=False)
+    tail = f"verdict: {verdict}" + (f"\nplot: {plot}" if plot else "")
+    if fmt == "md":
+        rows = [f"| {p.samples} | {p.train:.4f} | {p.dev:.4f} |" for p in points]
+        print("\n".join(["| samples | train error | dev error |", "|---|---|---|", *rows, "", tail]))
+    else:
+        console.print(f"[bold]{tail}[/]", highlight=False)
 
 
 @app.command()

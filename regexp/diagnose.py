@@ -6,7 +6,9 @@
 
 Error is 1 - accuracy for classification and the main metric (mae, ...) for regression. The
 thresholds are absolute error points for classification (default 0.02) and relative to the dev
-error for regression (default 0.1 x dev error); all three can be set on the command line.
+error for regression (default 0.1 x dev error); all three can be set on the command line. For
+classification a gap must also exceed two standard errors of the error estimates (binomial, from
+the val/test sizes): a 0.024 gap on 400 validation samples at 50% error is noise, not variance.
 Reading runs needs no TensorFlow; only --learning-curve trains.
 """
 
@@ -89,9 +91,17 @@ def diagnose_row(row: Row, main: str, *, bayes: float | None = None, thresholds:
     elif isinstance(spec_bayes, (int, float)):
         bayes, source = float(spec_bayes), "spec"
     else:
-        bayes, source = 0.0, "not given: assumed 0 (set evaluation.bayes_error or --bayes-error)"
+        bayes, source = 0.0, "not given, assumed 0: set evaluation.bayes_error or --bayes-error"
     default = DEFAULT_REGRESSION_FRACTION * max(dev, 1e-12) if regression else DEFAULT_CLASSIFICATION_THRESHOLD
     limits = Thresholds(**{k: (thresholds or {}).get(k) or default for k in ("bias", "variance", "mismatch")})
+    if not regression:  # a gap within sampling noise of the error estimates is not a finding
+        sizes = [mapping(r.metrics.get("sizes")) for r in row.members if r.metrics]
+        n_val = sum(s.get("val", 0) for s in sizes if isinstance(s.get("val"), int))
+        n_test = sum(s.get("test", 0) for s in sizes if isinstance(s.get("test"), int))
+        se_dev = _standard_error(dev, n_val)
+        limits.variance = max(limits.variance, 2 * se_dev)
+        if test is not None:
+            limits.mismatch = max(limits.mismatch, 2 * (se_dev**2 + _standard_error(test, n_test) ** 2) ** 0.5)
     high_bias, high_variance = train - bayes > limits.bias, dev - train > limits.variance
     mismatch = test is not None and test - dev > limits.mismatch
     verdict = ("high bias and high variance" if high_bias and high_variance else "high bias" if high_bias
@@ -108,6 +118,11 @@ def diagnose_row(row: Row, main: str, *, bayes: float | None = None, thresholds:
         steps.append("nothing to fix at these thresholds; confirm with more seeds (repeat: 5) before trusting it")
     return Diagnosis(row.id, len(row.member_values), "1 - accuracy" if not regression else metric, train, dev, test,
                      bayes, source, limits, verdict, steps, _curve_notes(row, config))
+
+
+def _standard_error(error: float, n: int) -> float:
+    """Standard error of an error rate measured on n samples (binomial)."""
+    return (error * (1 - error) / n) ** 0.5 if n > 0 else 0.0
 
 
 def _first_units(config: dict) -> tuple[int | None, int | None]:

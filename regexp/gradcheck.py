@@ -11,6 +11,7 @@ noise rate set to 0 so that J is a deterministic function of θ; batch norm runs
 (batch statistics), the path backprop actually takes. Thresholds follow the usual recipe.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import keras
@@ -131,13 +132,22 @@ def check_spec(spec_file, overrides: list[str] = (), *, batch: int = 16, samples
     loaded = load_spec(spec_file, [*overrides, *quiet])
     data = prepare(loaded)
     keras.utils.set_random_seed(loaded.spec.seed)
-    previous = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    try:
+    with float64():
         model = build_model(loaded.spec.model, data, name=loaded.spec.name)
         x = data.x_train[:batch].astype(np.float64)
         y = _targets(data.y_train[:batch], data).astype(np.float64)
         loss = _loss(data.task, loaded.spec.training.label_smoothing)
         return check_model(model, loss, x, y, samples=samples, seed=loaded.spec.seed)
+
+
+@contextmanager
+def float64():
+    """Layers (the dtype policy, cached by Keras once a layer exists) and losses (floatx) in float64."""
+    policy, floatx = keras.config.dtype_policy(), keras.config.floatx()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    try:
+        yield
     finally:
-        keras.config.set_floatx(previous)
+        keras.config.set_dtype_policy(policy)
+        keras.config.set_floatx(floatx)
