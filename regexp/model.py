@@ -16,7 +16,8 @@ import keras
 import numpy as np
 
 from regexp.data import Prepared
-from regexp.spec.schema import Model
+from regexp.layers import NoisyConv2D, NoisyDense
+from regexp.spec.schema import Model, Training
 
 _DROPOUT = {
     "standard": keras.layers.Dropout,
@@ -26,9 +27,16 @@ _DROPOUT = {
 }
 
 
-def build_model(spec: Model, data: Prepared, name: str = "regexp") -> keras.Model:
+def build_model(spec: Model, data: Prepared, name: str = "regexp", training: Training | None = None) -> keras.Model:
     inputs = keras.Input(shape=(data.features,), name="features")
-    x = _scaling(data)(inputs)
+    x = inputs
+    image_layers = _image_augmentation(training, data) if training is not None else []
+    if image_layers:  # on raw pixels (value ranges mean something there), before per-pixel scaling
+        x = keras.layers.Reshape(data.shape, name="to_image_raw")(x)
+        for layer in image_layers:
+            x = layer(x)
+        x = keras.layers.Flatten(name="augmented")(x)
+    x = _scaling(data)(x)
     if spec.input_noise > 0:
         x = keras.layers.GaussianNoise(spec.input_noise, name="input_noise")(x)
     if spec.input_dropout > 0:
@@ -43,6 +51,31 @@ def build_model(spec: Model, data: Prepared, name: str = "regexp") -> keras.Mode
         units, activation=activation, kernel_initializer=out.initializer,
         kernel_regularizer=_regularizer(out.l1, out.l2), name="output")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def _image_augmentation(training: Training, data: Prepared) -> list[keras.layers.Layer]:
+    """Keras random image layers for `augment` and `cutout`: active in training, identity at inference."""
+    lo, hi = float(np.min(data.x_train)), float(np.max(data.x_train))
+    value_range = (lo, hi if hi > lo else lo + 1.0)
+    make = {
+        "flip": lambda v: keras.layers.RandomFlip(v),
+        "rotate": lambda v: keras.layers.RandomRotation(v, fill_mode="constant"),
+        "zoom": lambda v: keras.layers.RandomZoom(v, fill_mode="constant"),
+        "translate": lambda v: keras.layers.RandomTranslation(v, v, fill_mode="constant"),
+        "crop": lambda v: keras.layers.RandomCrop(*v),
+        "contrast": lambda v: keras.layers.RandomContrast(v, value_range=value_range),
+        "brightness": lambda v: keras.layers.RandomBrightness(v, value_range=value_range),
+    }
+    layers = []
+    for i, item in enumerate(training.augment):
+        layer = make[item.kind](getattr(item, item.kind))
+        layer.name = f"augment{i}_{item.kind}"
+        layers.append(layer)
+    if training.cutout is not None:  # a square of side `size` (area size^2), filled with 0
+        area = training.cutout.size ** 2
+        layers.append(keras.layers.RandomErasing(factor=1.0, scale=(area, area), fill_value=0.0,
+                                                 value_range=value_range, name="cutout"))
+    return layers
 
 
 def _scaling(data: Prepared) -> keras.layers.Layer:
@@ -120,9 +153,13 @@ def _pool(layer, name: str) -> keras.layers.Layer:
 
 # layer `type` of the spec -> a function (layer spec, name) -> callable on a tensor
 LAYERS: dict[str, Callable] = {
-    "dense": _weighted(lambda layer, **kw: keras.layers.Dense(layer.units, **kw), max_norm_axis=0),
-    "conv2d": _weighted(lambda layer, **kw: keras.layers.Conv2D(
-        layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding, **kw), max_norm_axis=[0, 1, 2]),
+    "dense": _weighted(lambda layer, **kw: NoisyDense(layer.units, weight_noise=layer.weight_noise, **kw)
+                       if layer.weight_noise else keras.layers.Dense(layer.units, **kw), max_norm_axis=0),
+    "conv2d": _weighted(lambda layer, **kw: (
+        NoisyConv2D(layer.filters, layer.kernel_size, weight_noise=layer.weight_noise, strides=layer.strides,
+                    padding=layer.padding, **kw) if layer.weight_noise else
+        keras.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding, **kw)),
+        max_norm_axis=[0, 1, 2]),
     "max_pool": _pool,
     "avg_pool": _pool,
     "flatten": lambda layer, name: keras.layers.Flatten(name=name),

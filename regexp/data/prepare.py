@@ -56,8 +56,9 @@ def prepare(loaded: LoadedSpec) -> Prepared:
                                                         f"(allowed: {', '.join(m for m, t in METRICS.items() if task in t)})")
     if task == "regression" and spec.training.label_smoothing > 0:
         raise loaded.error("training.label_smoothing", "label smoothing applies to classification only")
-    return Prepared(task, classes, _shape(loaded, raw.shape, raw.x.shape[1]), x_train, y_train,
-                    parts[2], parts[3], parts[4], parts[5], _scale_stats(spec.data.scale, x_train), metrics)
+    shape = _shape(loaded, raw.shape, raw.x.shape[1])
+    return Prepared(task, classes, shape, x_train, y_train, parts[2], parts[3], parts[4], parts[5],
+                    _scale_stats(spec.data.scale, x_train, shape), metrics)
 
 
 def _task(loaded: LoadedSpec, y: np.ndarray, known: str | None) -> str:
@@ -156,14 +157,26 @@ def _shape(loaded: LoadedSpec, natural: tuple[int, ...] | None, features: int) -
         if int(np.prod(shape)) != features:
             raise loaded.error("data.shape", f"{shape} holds {int(np.prod(shape))} values but each sample has {features} features")
         return tuple(shape)
+    training = loaded.spec.training
     needs_shape = any(layer.type in ("conv2d", "max_pool", "avg_pool") for layer in loaded.spec.model.layers)
-    if needs_shape and natural is None:
-        raise loaded.error("data.shape", "conv2d/pooling layers need image-shaped inputs: set data.shape, "
+    image_only = [key for key in ("augment", "cutmix", "cutout") if getattr(training, key)]
+    if (needs_shape or image_only) and natural is None:
+        what = f"training.{image_only[0]}" if image_only else "conv2d/pooling layers"
+        raise loaded.error("data.shape", f"{what} needs image-shaped inputs: set data.shape, "
                                          f"e.g. [height, width, channels] with a product of {features}")
+    needs_shape = needs_shape or bool(image_only)
     return natural if needs_shape else None
 
 
-def _scale_stats(scale: str, x: np.ndarray) -> dict[str, list[float]]:
+def _scale_stats(scale: str, x: np.ndarray, shape: tuple[int, ...] | None = None) -> dict[str, list[float]]:
+    """Per feature for tabular data; per channel for images (repeated over the pixels), because a
+    border pixel that is nearly always 0 in train would blow up once augmentation moves ink into it."""
+    if shape is not None and scale != "none":
+        channels = x.reshape(len(x), -1, shape[-1])  # (samples, pixels, channels)
+        flat = channels.transpose(0, 2, 1).reshape(len(x), shape[-1], -1)  # (samples, channels, pixels)
+        per_channel = _scale_stats(scale, flat.transpose(0, 2, 1).reshape(-1, shape[-1]))
+        pixels = channels.shape[1]
+        return {k: np.tile(v, pixels).tolist() for k, v in per_channel.items()}
     if scale == "standard":
         # A feature constant in the train part gets variance 1 (as scikit-learn's StandardScaler
         # does): Keras divides by max(std, 1e-7), which would blow up any other value by 1e7.

@@ -90,6 +90,7 @@ class Defaults(Part):
     dropout: Rate = Field(0.0, description="Dropout rate after the activation.")
     dropout_type: Literal["standard", "alpha", "gaussian", "spatial"] = Field(
         "standard", description="standard (inverted) | alpha (for SELU) | gaussian (multiplicative noise) | spatial (conv: whole feature maps).")
+    weight_noise: NonNegative = Field(0.0, description="Stddev of Gaussian noise added to the kernel on every training step (never at inference).")
 
 
 def _overridable(model: type[BaseModel], name: str) -> type[BaseModel]:
@@ -246,6 +247,43 @@ Schedule = Annotated[Union[Constant, Exponential, InverseTime, InverseSqrt, Step
                      Field(discriminator="name")]
 
 
+class Augment(Part):
+    """One Keras random image layer; `augment` is a list of these, applied in order, in training only."""
+
+    flip: Optional[Literal["horizontal", "vertical", "horizontal_and_vertical"]] = Field(
+        None, description="RandomFlip (flipping a 6 can make a 9: label-changing transforms are your call).")
+    rotate: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomRotation: up to this fraction of a full turn.")
+    zoom: Optional[float] = Field(None, gt=0.0, lt=1.0, description="RandomZoom: zoom in or out by up to this fraction.")
+    translate: Optional[float] = Field(None, gt=0.0, lt=1.0, description="RandomTranslation: shift by up to this fraction of the size.")
+    crop: Optional[list[Annotated[int, Field(ge=1)]]] = Field(
+        None, min_length=2, max_length=2, description="RandomCrop to [height, width] (a center crop at inference).")
+    contrast: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomContrast factor.")
+    brightness: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomBrightness factor.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"each augment item is one of {', '.join(type(self).model_fields)} (got {', '.join(given) or 'none'})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in type(self).model_fields if getattr(self, k) is not None)
+
+
+class Mixup(Part):
+    alpha: float = Field(0.2, gt=0.0, description="λ ~ Beta(alpha, alpha); small alpha mixes little.")
+
+
+class CutMix(Part):
+    alpha: float = Field(1.0, gt=0.0, description="Keras CutMix factor: the patch area follows Beta(alpha, alpha).")
+
+
+class Cutout(Part):
+    size: float = Field(0.25, gt=0.0, lt=1.0, description="Side of the erased square as a fraction of the image side.")
+
+
 class EarlyStopping(Part):
     monitor: str = Field("val_loss", description="Metric watched; its direction (min/max) follows its name.")
     patience: int = Field(5, ge=0, description="Epochs without improvement before stopping.")
@@ -261,6 +299,10 @@ class Training(Part):
     lr_schedule: Optional[Schedule] = Field(None, description="Learning-rate decay (a name alone, e.g. `cosine`, takes its defaults).")
     early_stopping: Optional[EarlyStopping] = Field(None, description="Stop when the monitored metric stops improving (an integer is a patience).")
     label_smoothing: Rate = Field(0.0, description="Classification: mix one-hot targets with the uniform distribution.")
+    mixup: Optional[Mixup] = Field(None, description="Mix pairs of training samples and their labels (any data).")
+    cutmix: Optional[CutMix] = Field(None, description="Paste a patch of another training image, labels mixed by area (images).")
+    cutout: Optional[Cutout] = Field(None, description="Erase a random square of each training image to 0 (images).")
+    augment: list[Augment] = Field(default_factory=list, description="Keras random image layers in order, training only (images).")
     metrics: Optional[list[Literal[tuple(METRICS)]]] = Field(
         None, description="Metrics to track; default [accuracy] for classification, [mae] for regression.")
 
@@ -276,6 +318,7 @@ class Training(Part):
 
 
 class Evaluation(Part):
+    mc_dropout: int = Field(0, ge=0, le=1000, description="> 0: also report test metrics averaged over this many passes with dropout on.")
     bayes_error: Optional[float] = Field(
         None, ge=0.0, description="Best achievable error (e.g. human level), used by `regexp diagnose` for avoidable bias.")
 
@@ -414,6 +457,9 @@ def cross_checks(spec: Spec) -> tuple[list[tuple[str, str]], list[tuple[str, str
         elif base != "loss" and base not in (training.metrics or ["accuracy", "mae"]):
             errors.append((key, f"{monitor} is not tracked: add {base} to training.metrics"))
 
+    if training.mixup is not None and training.cutmix is not None:
+        errors.append(("training.cutmix", "choose mixup or cutmix for a run, not both"))
+    warnings.extend(_selu_warnings(model))
     if isinstance(spec.repeat, list) and len(set(spec.repeat)) != len(spec.repeat):
         errors.append(("repeat", f"seeds must be distinct (got {spec.repeat})"))
     if spec.cv is not None and spec.cv.fold is not None and spec.cv.fold >= spec.cv.folds:
@@ -450,3 +496,18 @@ def _search_checks(search: Search, metrics: Optional[list[str]]) -> list[tuple[s
         errors.append(("search.objective.metric", f"{search.objective.metric} is not tracked (allowed: loss or "
                                                   f"a metric of training.metrics, with train_/val_/test_)"))
     return errors
+
+
+def _selu_warnings(model: Model) -> list[tuple[str, str]]:
+    """SELU self-normalizes only with LeCun-normal weights and alpha dropout (Klambauer et al., 2017)."""
+    out = []
+    for i, layer in enumerate(model.resolved_layers()):
+        if not isinstance(layer, WEIGHTED) or layer.activation != "selu":
+            continue
+        if layer.initializer != "lecun_normal":
+            out.append((f"model.layers.{i}.initializer", f"selu self-normalizes only with lecun_normal weights "
+                                                         f"(Klambauer et al., 2017); got {layer.initializer}"))
+        if layer.dropout > 0 and layer.dropout_type != "alpha":
+            out.append((f"model.layers.{i}.dropout_type", f"{layer.dropout_type} dropout breaks selu's "
+                                                          "self-normalization; alpha dropout keeps mean and variance"))
+    return out

@@ -1,0 +1,86 @@
+"""The few layers Keras does not ship: weight noise, and dropout that stays on for MC dropout.
+
+Registered as serializable, so a model.keras with them reloads in safe mode (import regexp first).
+"""
+
+import keras
+from keras import ops
+
+
+class _WeightNoise:
+    """Mixin: a fresh Gaussian draw is added to the kernel for each training call, never stored.
+
+    Written by hand: Keras has no weight-noise layer. The stored kernel is what the optimizer
+    updates; the noise only perturbs the forward pass, so it cannot accumulate into the weights.
+    """
+
+    def _init_noise(self, weight_noise: float) -> None:
+        self.weight_noise = weight_noise
+        self.noise_seed = keras.random.SeedGenerator()
+
+    def _noisy_kernel(self, training):
+        if training and self.weight_noise > 0:
+            return self.kernel + keras.random.normal(ops.shape(self.kernel), stddev=self.weight_noise,
+                                                     dtype=self.kernel.dtype, seed=self.noise_seed)
+        return self.kernel
+
+    def get_config(self):
+        return {**super().get_config(), "weight_noise": self.weight_noise}
+
+
+@keras.saving.register_keras_serializable(package="regexp")
+class NoisyDense(_WeightNoise, keras.layers.Dense):
+    def __init__(self, units, weight_noise: float = 0.0, **kwargs):
+        super().__init__(units, **kwargs)
+        self._init_noise(weight_noise)
+
+    def call(self, inputs, training=None):
+        outputs = ops.matmul(inputs, self._noisy_kernel(training))
+        if self.use_bias:
+            outputs = ops.add(outputs, self.bias)
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
+@keras.saving.register_keras_serializable(package="regexp")
+class NoisyConv2D(_WeightNoise, keras.layers.Conv2D):
+    def __init__(self, filters, kernel_size, weight_noise: float = 0.0, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        self._init_noise(weight_noise)
+
+    def call(self, inputs, training=None):
+        outputs = self.convolution_op(inputs, self._noisy_kernel(training))
+        if self.use_bias:
+            shape = (1, 1, 1, self.filters) if self.data_format == "channels_last" else (1, self.filters, 1, 1)
+            outputs = ops.add(outputs, ops.reshape(self.bias, shape))
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
+@keras.saving.register_keras_serializable(package="regexp")
+class AlwaysOn(keras.layers.Layer):
+    """Runs a dropout layer in training mode even at inference: Monte-Carlo dropout (Gal & Ghahramani)."""
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer if isinstance(layer, keras.layers.Layer) else keras.saving.deserialize_keras_object(layer)
+
+    def call(self, inputs, training=None):
+        return self.layer(inputs, training=True)
+
+    def get_config(self):
+        return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.layer)}
+
+
+DROPOUTS = (keras.layers.Dropout, keras.layers.AlphaDropout, keras.layers.GaussianDropout, keras.layers.SpatialDropout2D)
+
+
+def mc_dropout_model(model: keras.Model) -> keras.Model | None:
+    """A copy of `model` (same weights) whose dropout layers stay on; None when it has none."""
+    if not any(isinstance(layer, DROPOUTS) for layer in model.layers):
+        return None
+
+    def clone(layer):
+        copy = layer.__class__.from_config(layer.get_config())
+        return AlwaysOn(copy, name=f"{layer.name}_mc") if isinstance(layer, DROPOUTS) else copy
+    mc = keras.models.clone_model(model, clone_function=clone)
+    mc.set_weights(model.get_weights())
+    return mc
