@@ -1,8 +1,9 @@
 """Spec.model -> keras.Model, built only from Keras's own layers, regularizers and constraints.
 
-The model takes raw features: scaling (train statistics) is its first layer, then input noise and
-input dropout (both active in training only), an optional reshape for conv layers, the hidden
-layers, and the output layer that the task decides. Each hidden weighted layer is
+The model takes raw features. Image data is reshaped first and augmented on raw pixels (training
+only); then scaling (train statistics: per feature, or per channel for images), input noise and
+input dropout (both active in training only), the hidden layers, and the output layer that the
+task decides. Each hidden weighted layer is
 
     Dense/Conv2D (linear) -> [BatchNorm if before | Layer/Group/Instance norm] -> Activation
         -> [BatchNorm if after] -> Dropout (after the activation)
@@ -17,7 +18,7 @@ import numpy as np
 
 from regexp.data import Prepared
 from regexp.layers import NoisyConv2D, NoisyDense
-from regexp.spec.schema import Model, Training
+from regexp.spec.schema import SPATIAL, Model, Training
 
 _DROPOUT = {
     "standard": keras.layers.Dropout,
@@ -30,19 +31,18 @@ _DROPOUT = {
 def build_model(spec: Model, data: Prepared, name: str = "regexp", training: Training | None = None) -> keras.Model:
     inputs = keras.Input(shape=(data.features,), name="features")
     x = inputs
-    image_layers = _image_augmentation(training, data) if training is not None else []
-    if image_layers:  # on raw pixels (value ranges mean something there), before per-pixel scaling
-        x = keras.layers.Reshape(data.shape, name="to_image_raw")(x)
-        for layer in image_layers:
+    if data.shape is not None:
+        x = keras.layers.Reshape(data.shape, name="to_image")(x)
+        # augmentation sees raw pixels (its value ranges and fill value 0 mean something there)
+        for layer in _image_augmentation(training, data) if training is not None else []:
             x = layer(x)
-        x = keras.layers.Flatten(name="augmented")(x)
-    x = _scaling(data)(x)
+    x = _scaling(data)(x)  # per channel on images, so it also fits a cropped image
     if spec.input_noise > 0:
         x = keras.layers.GaussianNoise(spec.input_noise, name="input_noise")(x)
     if spec.input_dropout > 0:
         x = keras.layers.Dropout(spec.input_dropout, name="input_dropout")(x)
-    if data.shape is not None:
-        x = keras.layers.Reshape(data.shape, name="to_image")(x)
+    if data.shape is not None and not any(layer.type in SPATIAL for layer in spec.layers):
+        x = keras.layers.Flatten(name="image_to_features")(x)  # an MLP on (augmented) images
     for i, layer in enumerate(spec.resolved_layers()):
         x = LAYERS[layer.type](layer, f"l{i}")(x)
     units, activation = _output_head(data)
@@ -58,22 +58,24 @@ def _image_augmentation(training: Training, data: Prepared) -> list[keras.layers
     lo, hi = float(np.min(data.x_train)), float(np.max(data.x_train))
     value_range = (lo, hi if hi > lo else lo + 1.0)
     make = {
-        "flip": lambda v: keras.layers.RandomFlip(v),
-        "rotate": lambda v: keras.layers.RandomRotation(v, fill_mode="constant"),
-        "zoom": lambda v: keras.layers.RandomZoom(v, fill_mode="constant"),
-        "translate": lambda v: keras.layers.RandomTranslation(v, v, fill_mode="constant"),
-        "crop": lambda v: keras.layers.RandomCrop(*v),
-        "contrast": lambda v: keras.layers.RandomContrast(v, value_range=value_range),
-        "brightness": lambda v: keras.layers.RandomBrightness(v, value_range=value_range),
+        "flip": lambda v: [keras.layers.RandomFlip(v)],
+        "rotate": lambda v: [keras.layers.RandomRotation(v, fill_mode="constant")],
+        "zoom": lambda v: [keras.layers.RandomZoom(v, fill_mode="constant")],
+        "translate": lambda v: [keras.layers.RandomTranslation(v, v, fill_mode="constant")],
+        # Keras 3.15's RandomCrop passes the whole image through at inference (its docstring says it
+        # crops), so a CenterCrop follows: a no-op on the random crop, the center at inference.
+        "crop": lambda v: [keras.layers.RandomCrop(*v), keras.layers.CenterCrop(*v)],
+        "contrast": lambda v: [keras.layers.RandomContrast(v, value_range=value_range)],
+        "brightness": lambda v: [keras.layers.RandomBrightness(v, value_range=value_range)],
     }
     layers = []
     for i, item in enumerate(training.augment):
-        layer = make[item.kind](getattr(item, item.kind))
-        layer.name = f"augment{i}_{item.kind}"
-        layers.append(layer)
-    if training.cutout is not None:  # a square of side `size` (area size^2), filled with 0
-        area = training.cutout.size ** 2
-        layers.append(keras.layers.RandomErasing(factor=1.0, scale=(area, area), fill_value=0.0,
+        for j, layer in enumerate(make[item.kind](getattr(item, item.kind))):
+            layer.name = f"augment{i}_{item.kind}" + ("_center" if j else "")
+            layers.append(layer)
+    if training.cutout is not None:  # a square of side `size` (area size^2), filled with 0, on every image
+        area = training.cutout.size ** 2  # factor=1.0 would mean "erase with a probability drawn from U(0, 1)"
+        layers.append(keras.layers.RandomErasing(factor=(1.0, 1.0), scale=(area, area), fill_value=0.0,
                                                  value_range=value_range, name="cutout"))
     return layers
 

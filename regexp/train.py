@@ -20,6 +20,8 @@ from rich.table import Table
 
 from regexp.data import Prepared, prepare
 from regexp.errors import RunFailed, RunInterrupted
+from regexp.mc_dropout import mc_dropout_metrics
+from regexp.mixing import mixed_batches
 from regexp.model import build_model
 from regexp.optim import build_optimizer, current_lr, schedule_callbacks
 from regexp.runs import Run, write_json
@@ -97,7 +99,8 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog") 
             model.fit(data.x_train, _targets(data.y_train, data), batch_size=batch_size, epochs=training.epochs,
                       validation_data=validation, shuffle=True, verbose=0, callbacks=callbacks)
         else:  # mixing needs whole batches of inputs and labels: a tf.data pipeline
-            model.fit(mixed_batches(data, training, batch_size, spec.seed), epochs=training.epochs,
+            batches = mixed_batches(data.x_train, _targets(data.y_train, data), data.shape, training, batch_size, spec.seed)
+            model.fit(batches, epochs=training.epochs,
                       validation_data=validation, shuffle=False, verbose=0, callbacks=callbacks)  # shuffled above
     if recorder.failure:
         raise RunFailed(run.path, recorder.failure)
@@ -190,66 +193,6 @@ def _targets(y: np.ndarray, data: Prepared) -> np.ndarray:
     if data.task == "classification":
         return keras.utils.to_categorical(y, num_classes=len(data.classes)).astype(np.float32)
     return y.astype(np.float32).reshape(-1, 1)
-
-
-def mixed_batches(data: Prepared, training, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Shuffled training batches with mixup or cutmix applied to inputs and labels together."""
-    targets = _targets(data.y_train, data)
-    ds = tf.data.Dataset.from_tensor_slices((data.x_train.astype(np.float32), targets))
-    ds = ds.shuffle(len(targets), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    if training.mixup is not None:
-        ds = ds.map(lambda x, y: mixup(x, y, training.mixup.alpha, seed))
-    else:
-        cutmix = keras.layers.CutMix(factor=training.cutmix.alpha, seed=seed)
-
-        def cut(x, y):
-            images = tf.reshape(x, (-1, *data.shape))
-            out = cutmix({"images": images, "labels": y}, training=True)
-            return tf.reshape(out["images"], (-1, data.features)), out["labels"]
-        ds = ds.map(cut)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def mixup(x, y, alpha: float, seed: int):
-    """Mixup (Zhang et al., 2018) for inputs of any rank: x = λx + (1-λ)x', y = λy + (1-λ)y'.
-
-    Written by hand: Keras's MixUp layer handles 4-D images only. λ ~ Beta(α, α) is folded to
-    max(λ, 1-λ), which swaps the roles of the pair and leaves the mixed batch's distribution
-    unchanged, so the label with the larger weight is the sample's own: accuracy against the
-    argmax of the mixed label is accuracy against the unmixed label.
-    """
-    n = tf.shape(x)[0]
-    a = tf.random.gamma([n], alpha, seed=seed)
-    b = tf.random.gamma([n], alpha, seed=seed + 1)
-    lam = a / (a + b)
-    lam = tf.maximum(lam, 1.0 - lam)
-    partner = tf.random.shuffle(tf.range(n), seed=seed + 2)
-    lx = tf.reshape(lam, [-1] + [1] * (len(x.shape) - 1))
-    ly = tf.reshape(lam, [-1] + [1] * (len(y.shape) - 1))
-    return lx * x + (1 - lx) * tf.gather(x, partner), ly * y + (1 - ly) * tf.gather(y, partner)
-
-
-def mc_dropout_metrics(model: keras.Model, data: Prepared, passes: int) -> dict[str, float] | None:
-    """Test metrics of the prediction averaged over `passes` passes with dropout on (and only dropout)."""
-    from regexp.layers import mc_dropout_model
-
-    mc = mc_dropout_model(model)
-    if mc is None:
-        return None
-    samples = np.stack([keras.ops.convert_to_numpy(mc(data.x_test, training=False)) for _ in range(passes)])
-    mean, eps = samples.mean(axis=0), 1e-7
-    if data.task == "classification":
-        y = data.y_test
-        entropy = -np.sum(mean * np.log(mean + eps), axis=1)
-        return {"mc_accuracy": float(np.mean(mean.argmax(axis=1) == y)),
-                "mc_loss": float(np.mean(-np.log(mean[np.arange(len(y)), y] + eps))), "mc_entropy": float(entropy.mean())}
-    if data.task == "binary":
-        p, y = np.clip(mean[:, 0], eps, 1 - eps), data.y_test
-        entropy = -(p * np.log(p) + (1 - p) * np.log(1 - p))
-        return {"mc_accuracy": float(np.mean((p > 0.5) == y)),
-                "mc_loss": float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)))), "mc_entropy": float(entropy.mean())}
-    return {"mc_loss": float(np.mean((mean[:, 0] - data.y_test) ** 2)),
-            "mc_std": float(samples[..., 0].std(axis=0).mean())}  # regression: spread instead of entropy
 
 
 def _parameters(model: keras.Model) -> dict[str, int]:

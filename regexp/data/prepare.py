@@ -12,6 +12,7 @@ from sklearn.model_selection import train_test_split
 
 from regexp.data.sources import load_raw
 from regexp.spec import LoadedSpec
+from regexp.spec.schema import SPATIAL
 from regexp.metrics import METRICS
 
 MAX_AUTO_CLASSES = 50  # integer labels with more distinct values than this are read as regression
@@ -57,6 +58,7 @@ def prepare(loaded: LoadedSpec) -> Prepared:
     if task == "regression" and spec.training.label_smoothing > 0:
         raise loaded.error("training.label_smoothing", "label smoothing applies to classification only")
     shape = _shape(loaded, raw.shape, raw.x.shape[1])
+    _check_crops(loaded, shape)
     return Prepared(task, classes, shape, x_train, y_train, parts[2], parts[3], parts[4], parts[5],
                     _scale_stats(spec.data.scale, x_train, shape), metrics)
 
@@ -158,7 +160,7 @@ def _shape(loaded: LoadedSpec, natural: tuple[int, ...] | None, features: int) -
             raise loaded.error("data.shape", f"{shape} holds {int(np.prod(shape))} values but each sample has {features} features")
         return tuple(shape)
     training = loaded.spec.training
-    needs_shape = any(layer.type in ("conv2d", "max_pool", "avg_pool") for layer in loaded.spec.model.layers)
+    needs_shape = any(layer.type in SPATIAL for layer in loaded.spec.model.layers)
     image_only = [key for key in ("augment", "cutmix", "cutout") if getattr(training, key)]
     if (needs_shape or image_only) and natural is None:
         what = f"training.{image_only[0]}" if image_only else "conv2d/pooling layers"
@@ -168,15 +170,18 @@ def _shape(loaded: LoadedSpec, natural: tuple[int, ...] | None, features: int) -
     return natural if needs_shape else None
 
 
+def _check_crops(loaded: LoadedSpec, shape: tuple[int, ...] | None) -> None:
+    for i, item in enumerate(loaded.spec.training.augment):
+        if item.crop is not None and (item.crop[0] > shape[0] or item.crop[1] > shape[1]):
+            raise loaded.error(f"training.augment.{i}.crop", f"a crop of {item.crop} does not fit in "
+                                                             f"{shape[0]}x{shape[1]} images (data.shape {list(shape)})")
+
+
 def _scale_stats(scale: str, x: np.ndarray, shape: tuple[int, ...] | None = None) -> dict[str, list[float]]:
-    """Per feature for tabular data; per channel for images (repeated over the pixels), because a
-    border pixel that is nearly always 0 in train would blow up once augmentation moves ink into it."""
-    if shape is not None and scale != "none":
-        channels = x.reshape(len(x), -1, shape[-1])  # (samples, pixels, channels)
-        flat = channels.transpose(0, 2, 1).reshape(len(x), shape[-1], -1)  # (samples, channels, pixels)
-        per_channel = _scale_stats(scale, flat.transpose(0, 2, 1).reshape(-1, shape[-1]))
-        pixels = channels.shape[1]
-        return {k: np.tile(v, pixels).tolist() for k, v in per_channel.items()}
+    """Per feature for tabular data; per channel for images, because a border pixel that is nearly
+    always 0 in train would blow up once augmentation moves ink into it."""
+    if shape is not None:
+        x = x.reshape(-1, shape[-1])  # channels-last: every pixel is a sample of its channel
     if scale == "standard":
         # A feature constant in the train part gets variance 1 (as scikit-learn's StandardScaler
         # does): Keras divides by max(std, 1e-7), which would blow up any other value by 1e7.

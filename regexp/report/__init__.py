@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from regexp.report.collect import Row, build_rows, mark_differing, matches, run_values, sort_rows, sweep_objective
+from regexp.report.collect import MC_DROPOUT, Row, build_rows, mark_differing, matches, run_values, sort_rows, sweep_objective
 from regexp.report.stats import Comparison, Summary, compare, summarize
 from regexp.runs import RunRecord, find_runs, read_run
 
@@ -31,6 +31,7 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     sort = sort or sweep_objective(runs)  # a sweep is ranked by its objective
     columns = ["epochs_run", "best_epoch", "train_loss", "val_loss", "test_loss",
                f"train_{metric}", f"val_{metric}", f"test_{metric}", f"gap_{metric}", "duration_s"]
+    columns += [f"test_{name}" for name in MC_DROPOUT if any(row.column(f"test_{name}") for row in rows)]
     if sort is not None and sort not in columns:
         raise ValueError(f"--sort {sort}: unknown column (allowed: {', '.join(columns)})")
     if focus is not None and focus not in columns:

@@ -21,6 +21,7 @@ from regexp.runs import RunRecord
 GROUP_IGNORED = ("seed", "cv.fold", "description", "tags")  # differ between repeats/folds of one experiment
 PARAM_HIDDEN = ("name", "description", "tags")     # shown in their own columns, never as params
 _MISSING = "<unset>"
+MC_DROPOUT = ("mc_accuracy", "mc_loss", "mc_entropy", "mc_std")  # test keys a run with evaluation.mc_dropout writes
 
 
 @dataclass
@@ -100,6 +101,9 @@ def run_values(run: RunRecord, metric: str) -> dict[str, float]:
             for name in ("loss", metric):
                 if _number(mapping(m.get(part)).get(name)):
                     values[f"{part}_{name}"] = float(m[part][name])
+        for name in MC_DROPOUT:  # evaluation.mc_dropout: test metrics of the MC-averaged prediction
+            if _number(mapping(m.get("test")).get(name)):
+                values[f"test_{name}"] = float(m["test"][name])
         for key in ("epochs_run", "best_epoch"):
             if _number(m.get(key)):
                 values[key] = float(m[key])

@@ -92,7 +92,7 @@ def _baseline_cells(report: Report, row: Row, member: bool) -> list[str]:
 TERMINAL_COLUMNS = ("epochs_run", "best_epoch", "val_loss", "val_{m}", "test_{m}", "gap_{m}", "duration_s")
 NARROW = 120  # below this terminal width each row is printed as a block instead of a table line
 SHORT = {"accuracy": "acc", "top3_accuracy": "top3", "precision": "prec", "recall": "rec",
-         "epochs_run": "epochs", "best_epoch": "best", "duration_s": "sec"}
+         "epochs_run": "epochs", "mc_accuracy": "mc acc", "best_epoch": "best", "duration_s": "sec"}
 STYLE = {"failed": "red", "crashed": "red", "interrupted": "yellow", "running": "cyan", "incomplete": "red"}
 
 
@@ -129,8 +129,14 @@ def to_terminal(report: Report, width: int):
     return to_table(report) if width >= NARROW else to_blocks(report)
 
 
+def _shown(report: Report) -> list[str]:
+    """The terminal's columns: the fixed ones, plus the MC-dropout main metric when runs have it."""
+    mc = f"test_mc_{report.metric}"
+    return [c.format(m=report.metric) for c in TERMINAL_COLUMNS] + ([mc] if mc in report.columns else [])
+
+
 def to_table(report: Report) -> Table:
-    shown = [c.format(m=report.metric) for c in TERMINAL_COLUMNS]
+    shown = _shown(report)
     grouped = any(row.kind == "group" for row in report.rows)
     table = Table(title=f"{len(report.rows)} rows · main metric {report.metric}", header_style="bold",
                   box=box.SIMPLE_HEAD, pad_edge=False)
@@ -155,7 +161,7 @@ def to_table(report: Report) -> Table:
 
 
 def to_blocks(report: Report) -> Group:
-    shown = [c.format(m=report.metric) for c in TERMINAL_COLUMNS]
+    shown = _shown(report)
     blocks: list = [Text(f"{len(report.rows)} rows · main metric {report.metric}", style="bold")]
     for row, member in _lines(report):
         cells = _terminal_cells(report, row, member)

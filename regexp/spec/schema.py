@@ -137,6 +137,7 @@ class GlobalAvgPool(Part):
 
 Layer = Annotated[Union[Dense, Conv2D, Pool, Flatten, GlobalAvgPool], Field(discriminator="type")]
 WEIGHTED = (Dense, Conv2D)
+SPATIAL = ("conv2d", "max_pool", "avg_pool")  # layer types that need image-shaped inputs
 
 
 class Output(Part):
@@ -277,7 +278,8 @@ class Mixup(Part):
 
 
 class CutMix(Part):
-    alpha: float = Field(1.0, gt=0.0, description="Keras CutMix factor: the patch area follows Beta(alpha, alpha).")
+    alpha: float = Field(1.0, gt=0.0, le=1.0, description="The pasted area follows Beta(alpha, alpha); 1 = uniform, as in the "
+                                                          "CutMix paper (Keras's CutMix takes alpha <= 1).")
 
 
 class Cutout(Part):
@@ -418,7 +420,7 @@ def cross_checks(spec: Spec) -> tuple[list[tuple[str, str]], list[tuple[str, str
     seen_spatial = False  # after a conv/pool layer the tensor is 4-D until flatten/global pool
     for i, layer in enumerate(model.resolved_layers()):
         where = f"model.layers.{i}"
-        if layer.type in ("conv2d", "max_pool", "avg_pool"):
+        if layer.type in SPATIAL:
             seen_spatial = True
         elif layer.type in ("flatten", "global_avg_pool"):
             seen_spatial = False

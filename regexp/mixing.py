@@ -1,0 +1,50 @@
+"""Mixup and CutMix: training batches whose inputs and labels are mixed together (a tf.data pipeline)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from regexp.spec.schema import Training
+
+
+def mixed_batches(x: np.ndarray, targets: np.ndarray, shape: tuple[int, ...] | None, training: Training,
+                  batch_size: int, seed: int) -> tf.data.Dataset:
+    """Shuffled training batches with mixup or cutmix applied to inputs and (one-hot) targets together."""
+    ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), targets))
+    ds = ds.shuffle(len(targets), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    if training.mixup is not None:
+        ds = ds.map(lambda x, y: mixup(x, y, training.mixup.alpha, seed))
+    else:
+        alpha = training.cutmix.alpha  # a (lo, hi) factor: Keras draws α from U(lo, hi) per batch; a float f means U(0, f)
+        cutmix = keras.layers.CutMix(factor=(alpha, alpha), seed=seed)
+
+        def cut(x, y):
+            images = tf.reshape(x, (-1, *shape))
+            box = cutmix.get_random_transformation(images, training=True)
+            mixed = cutmix.transform_images(images, box, training=True)
+            # Keras mixes the labels by the box's real-valued area; on small images the pixels really
+            # pasted differ from that by up to 0.2, so the share is counted from the mask itself.
+            pasted = tf.reduce_mean(tf.cast(box["batch_masks"], tf.float32), axis=[1, 2, 3])[:, None]
+            labels = (1.0 - pasted) * y + pasted * tf.gather(y, box["permutation_order"])
+            return tf.reshape(mixed, (-1, int(np.prod(shape)))), labels
+        ds = ds.map(cut)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def mixup(x, y, alpha: float, seed: int):
+    """Mixup (Zhang et al., 2018) for inputs of any rank: x = λx + (1-λ)x', y = λy + (1-λ)y'.
+
+    Written by hand: Keras's MixUp layer handles 4-D images only. λ ~ Beta(α, α) is folded to
+    max(λ, 1-λ), which swaps the roles of the pair and leaves the mixed batch's distribution
+    unchanged, so the label with the larger weight is the sample's own: accuracy against the
+    argmax of the mixed label is accuracy against the unmixed label.
+    """
+    n = tf.shape(x)[0]
+    a = tf.random.gamma([n], alpha, seed=seed)
+    b = tf.random.gamma([n], alpha, seed=seed + 1)
+    lam = a / (a + b)
+    lam = tf.maximum(lam, 1.0 - lam)
+    partner = tf.random.shuffle(tf.range(n), seed=seed + 2)
+    lx = tf.reshape(lam, [-1] + [1] * (len(x.shape) - 1))
+    ly = tf.reshape(lam, [-1] + [1] * (len(y.shape) - 1))
+    return lx * x + (1 - lx) * tf.gather(x, partner), ly * y + (1 - ly) * tf.gather(y, partner)
