@@ -72,12 +72,19 @@ def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
         for key, value in config.items():
             out.update(flatten(value, f"{prefix}{key}."))
         return out
+    if isinstance(config, list) and config and all(isinstance(v, dict) and len(v) == 1 for v in config):
+        # training.augment: a pipeline of one-key items reads as one value, 'rotate 0.04 -> zoom 0.1'
+        return {prefix[:-1]: " -> ".join(f"{k} {_param_text(v)}" for item in config for k, v in item.items())}
     if isinstance(config, list) and any(isinstance(v, (dict, list)) for v in config):
         out = {}
         for i, value in enumerate(config):
             out.update(flatten(value, f"{prefix}{i}."))
         return out
     return {prefix[:-1]: tuple(config) if isinstance(config, list) else config}
+
+
+def _param_text(value: Any) -> str:
+    return "[" + ", ".join(map(str, value)) + "]" if isinstance(value, list) else str(value)
 
 
 def main_metric(runs: list[RunRecord]) -> str:
@@ -170,6 +177,7 @@ def mark_differing(rows: list[Row], all_params: bool = False) -> list[str]:
                 flat.pop(key, None)
         flats.append({k: v for k, v in flat.items() if k not in PARAM_HIDDEN})
     _summarize_layers(rows, flats)
+    _expand_switched_off(flats)
     keys = sorted({k for flat in flats for k in flat})
     if not all_params:
         keys = [k for k in keys if len({repr(flat.get(k, _MISSING)) for flat in flats}) > 1
@@ -191,6 +199,20 @@ def _summarize_layers(rows: list[Row], flats: list[dict]) -> None:
             del flat[key]
         flat["model.layers"] = " -> ".join(
             f"{layer.get('type')} {layer.get('units') or layer.get('filters') or ''}".strip() for layer in stack)
+
+
+def _expand_switched_off(flats: list[dict]) -> None:
+    """`training.cutout: null` in one row and `{size: 0.25}` in another compare as
+    cutout.size=off vs cutout.size=0.25, not as two half-empty keys."""
+    children: dict[str, set[str]] = {}
+    for flat in flats:
+        for key in flat:
+            parent, _, child = key.rpartition(".")
+            children.setdefault(parent, set()).add(child)
+    for flat in flats:
+        for key in [k for k, v in flat.items() if v is None and k in children]:
+            del flat[key]
+            flat.update({f"{key}.{child}": "off" for child in children[key]})
 
 
 def _mirrors_default(key: str, flats: list[dict]) -> bool:

@@ -7,7 +7,7 @@ No TensorFlow here: `validate` and `schema` must start fast.
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_serializer, model_validator
 
 from regexp.metrics import METRICS
 
@@ -272,6 +272,10 @@ class Augment(Part):
     def kind(self) -> str:
         return next(k for k in type(self).model_fields if getattr(self, k) is not None)
 
+    @model_serializer
+    def _only_the_given_key(self) -> dict[str, Any]:  # resolved configs read {rotate: 0.1}, not 7 keys
+        return {self.kind: getattr(self, self.kind)}
+
 
 class Mixup(Part):
     alpha: float = Field(0.2, gt=0.0, description="λ ~ Beta(alpha, alpha); small alpha mixes little.")
@@ -355,6 +359,10 @@ class Distribution(Part):
     @property
     def kind(self) -> str:
         return next(k for k in type(self).model_fields if getattr(self, k) is not None)
+
+    @model_serializer
+    def _only_the_given_key(self) -> dict[str, Any]:  # resolved configs read {rotate: 0.1}, not 7 keys
+        return {self.kind: getattr(self, self.kind)}
 
     @property
     def bounds(self) -> tuple[float, float]:
