@@ -1,16 +1,19 @@
 """The `regexp` command. Thin commands: each parses its options and calls one library function.
 
 TensorFlow is imported only inside `train`, so `--help`, `validate` and `schema` start fast.
-User mistakes exit with code 2 and no traceback; a run that fails after it started exits with 1.
+User mistakes exit with code 2 and no traceback; a run that fails after it started exits with 1;
+an interrupted one with 130 (Ctrl-C) or 143 (SIGTERM).
 """
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape  # user text ([0.1, 0.2], paths) is not markup
 
 from regexp.errors import RunFailed, SpecError
 
@@ -27,7 +30,7 @@ SpecFiles = Annotated[list[Path], typer.Argument(help="Spec files (YAML).", show
 
 def _fail(problems: list[str], code: int = 2):
     for line in problems:
-        err_console.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -55,6 +58,7 @@ def train(
     """Train each spec in turn; every run writes a folder under --runs-dir."""
     loaded = _load_all(specs, overrides)  # every spec is checked before the first one trains
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ start-up notes (CUDA probing)
+    signal.signal(signal.SIGTERM, _sigterm)
     from regexp.train import train as train_one
 
     failed = 0
@@ -70,15 +74,74 @@ def train(
         except SpecError as exc:
             _fail(exc.problems)
         except RunFailed as exc:
-            err_console.print(f"[red]run failed:[/] {exc.reason}\n  folder: {exc.run_path}", highlight=False)
+            err_console.print(f"[red]run failed:[/] {escape(exc.reason)}\n  folder: {exc.run_path}", highlight=False, soft_wrap=True)
             failed += 1
             continue
-        except KeyboardInterrupt:
-            err_console.print("[red]interrupted[/]: the run folder is marked interrupted")
-            raise typer.Exit(130)
+        except KeyboardInterrupt as exc:
+            _interrupted(exc)
         console.print(f"run folder: {path}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def resume(
+    run: Annotated[Path, typer.Argument(help="An interrupted or crashed run folder.", show_default=False)],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+):
+    """Continue an interrupted or crashed run from its last completed epoch, in the same folder."""
+    if not (run / "run.json").is_file():
+        _fail([f"{run}: not a run folder (no run.json)"])
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    signal.signal(signal.SIGTERM, _sigterm)
+    from regexp.train import resume as resume_run
+
+    try:
+        path = resume_run(run, console=None if quiet else console)
+    except SpecError as exc:
+        _fail(exc.problems)
+    except RunFailed as exc:
+        _fail([f"run failed: {exc.reason}", f"folder: {exc.run_path}"], code=1)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
+    console.print(f"run folder: {path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A run folder with a model.keras.", show_default=False)],
+    mc_dropout: Annotated[int, typer.Option(help="Also average this many test passes with dropout on.", min=0, max=1000)] = 0,
+):
+    """Reload a run's model (Keras safe mode; Lambda layers and foreign classes are refused) and score it again."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from rich.table import Table
+
+    from regexp.evaluate import evaluate_run
+
+    try:
+        now, recorded = evaluate_run(run, mc_dropout)
+    except SpecError as exc:
+        _fail(exc.problems)
+    table = Table(title=f"{run.name}: model.keras scored again", header_style="bold")
+    for column in ("part", "metric", "now", "metrics.json"):
+        table.add_column(column, justify="left" if column in ("part", "metric") else "right")
+    for part, values in now.items():
+        for name, value in values.items():
+            old = recorded[part].get(name)
+            table.add_row(part, name, f"{value:.4f}", "" if not isinstance(old, (int, float)) else f"{old:.4f}")
+    console.print(table)
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")  # a run stopped by `kill` is interrupted and resumable, like Ctrl-C
+
+
+def _interrupted(exc: KeyboardInterrupt):
+    how = getattr(exc, "how", "Ctrl-C")
+    where = f" {exc.run_path}" if getattr(exc, "run_path", None) else ""
+    err_console.print(f"[red]interrupted[/] ({how}): the run folder{where} is marked interrupted; "
+                      f"`regexp resume{where or ' RUN'}` continues it", highlight=False, soft_wrap=True)
+    raise typer.Exit(143 if how == "SIGTERM" else 130)
 
 
 def _run_trials(spec, overrides: list[str], runs_dir: Path, *, workers: int, quiet: bool, search: bool,
@@ -161,7 +224,7 @@ def validate(specs: SpecFiles, overrides: SetOption = []):
     problems = []
     for spec in _load_all(specs, overrides):
         for warning in spec.warnings:
-            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False, soft_wrap=True)
         if spec.spec.data.path is not None and not resolve_data_path(spec).exists():
             problems.append(spec.error("data.path", f"{resolve_data_path(spec)} does not exist").problems[0])
             continue
@@ -214,7 +277,7 @@ def report(
         out = console if output is None else Console(file=output.open("w", encoding="utf-8"), width=200)
         out.print(render.to_terminal(result, width=out.width))
         for warning in result.warnings:
-            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False, soft_wrap=True)
         return
     text = {"md": render.to_markdown, "csv": render.to_csv, "json": render.to_json}[fmt](result) if fmt != "html" \
         else render.to_html(result, plots.png_bytes(result, smooth) if result.rows else None)
@@ -223,7 +286,7 @@ def report(
     else:
         output.write_text(text, encoding="utf-8")
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False, soft_wrap=True)
 
 
 def _one_run(target: str, runs_dir: Path):

@@ -28,8 +28,8 @@ class RunFailed(Exception):
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or SIGTERM in a sweep worker) during training; the run folder says interrupted."""
+    """Ctrl-C or SIGTERM during training; the run folder says interrupted and can be resumed."""
 
-    def __init__(self, run_path):
-        self.run_path = run_path
-        super().__init__(f"{run_path}: interrupted")
+    def __init__(self, run_path, how: str = "Ctrl-C"):
+        self.run_path, self.how = run_path, how
+        super().__init__(f"{run_path}: interrupted ({how})")

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from regexp.errors import RunFailed, RunInterrupted
@@ -226,7 +227,7 @@ class _Runner:
         counts["failed"] += 1
         self.consecutive_failures += 1
         if self.console is not None:
-            self.console.print(f"[red]trial failed[/] ({trial.label()}): {result['error']}", highlight=False)
+            self.console.print(f"[red]trial failed[/] ({escape(trial.label())}): {escape(str(result['error']))}", highlight=False)
         if self.consecutive_failures >= self.max_failures:
             raise SweepStopped(f"{self.consecutive_failures} trials failed in a row (the last: {result['error']}); "
                                f"fix the spec and resume: regexp sweep --resume {self.sweep.path}")

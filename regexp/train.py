@@ -6,7 +6,12 @@ traceback) or interrupted (Ctrl-C), never a half-written "completed" run.
 """
 
 import csv
+import io
+import json
 import math
+import os
+import shutil
+import socket
 import time
 import traceback
 from pathlib import Path
@@ -15,17 +20,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from regexp.data import Prepared, prepare
-from regexp.errors import RunFailed, RunInterrupted
+from regexp.checkpoint import FOLDER as CHECKPOINT, ResumePoint, read_state
+from regexp.errors import RunFailed, RunInterrupted, SpecError
 from regexp.mc_dropout import mc_dropout_metrics
 from regexp.mixing import mixed_batches
 from regexp.model import build_model
 from regexp.optim import build_optimizer, current_lr, schedule_callbacks
-from regexp.runs import Run, write_json
-from regexp.spec import LoadedSpec
+from regexp.runs import Run, now, read_run, write_atomic, write_json
+from regexp.spec import LoadedSpec, load_spec
 from regexp.metrics import direction
 
 EVAL_BATCH = 1024  # evaluation has no gradient noise to trade for speed: big batches, same numbers
@@ -38,34 +45,79 @@ def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | 
     data = prepare(loaded)
     keras.utils.set_random_seed(spec.seed)  # python, numpy and TF: split, init, dropout, shuffling
     tf.config.experimental.enable_op_determinism()  # same seed twice -> the same history on CPU
+    try:
+        run = Run.create(runs_dir, spec.name, loaded.spec_hash(), loaded.resolved(), extra={
+            "device": _device(), "task": data.task, "sizes": data.sizes(), "parent": parent,
+            "versions_ml": {"tensorflow": tf.__version__, "keras": keras.__version__},
+            "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),  # 0: TensorFlow decides
+                        "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
+        })
+    except OSError as exc:  # nothing was trained yet: a mistake in where to write, exit 2
+        raise SpecError(f"--runs-dir {runs_dir}: cannot create a run folder there ({_os_reason(exc)})") from None
+    return _guarded(loaded, data, run, console, resume=None)
 
-    run = Run.create(runs_dir, spec.name, loaded.spec_hash(), loaded.resolved(), extra={
-        "device": _device(), "task": data.task, "sizes": data.sizes(), "parent": parent,
-        "versions_ml": {"tensorflow": tf.__version__, "keras": keras.__version__},
-        "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),  # 0: TensorFlow decides
-                    "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
-    })
+
+def resume(run_path: Path, console: Console | None = None) -> Path:
+    """Continue an interrupted or crashed run from its last resume point, in its own folder."""
+    record = read_run(run_path)
+    if record.status not in ("interrupted", "crashed"):
+        why = {"completed": "it completed; train the spec again for a new run",
+               "running": f"it is still running (pid {record.info.get('pid')} on {record.info.get('host')})",
+               "failed": f"it failed ({record.info.get('error')}); fix the cause and train again"}
+        raise SpecError(f"{run_path}: cannot resume: {why.get(record.status, f'its status is {record.status}')}")
+    loaded = load_spec(run_path / "config.yaml")
+    data = prepare(loaded)
+    state = read_state(run_path)
+    epoch = state["epoch"] if state else 0
+    # a fresh seed stream per resume point: reseeding with `seed` alone would replay epoch 1's shuffles
+    keras.utils.set_random_seed(loaded.spec.seed + 1_000_003 * epoch)
+    tf.config.experimental.enable_op_determinism()
+    run = Run(run_path, {k: v for k, v in json.loads((run_path / "run.json").read_text()).items()})
+    resumes = [*run.info.get("resumed", []), {"at_epoch": epoch, "time": now().isoformat(timespec="seconds"),
+                                               "previous_status": record.status}]
+    run.update(status="running", ended=None, error=None, pid=os.getpid(), host=socket.gethostname(), resumed=resumes)
+    return _guarded(loaded, data, run, console, resume=state)
+
+
+def _guarded(loaded: LoadedSpec, data: Prepared, run: Run, console: Console | None, resume: dict | None) -> Path:
+    """Train, and whatever happens leave the run folder saying so: completed, interrupted or failed."""
     log = RunLog(run.path / "log.txt", console)
+    resume_point = []  # filled by _fit_and_write: written on an interrupt so that nothing is lost
     try:
         for warning in loaded.warnings:
-            log.print(f"[yellow]warning:[/] {warning}")
-        _fit_and_write(loaded, data, run, log)
-    except KeyboardInterrupt:
-        log.print(f"[red]interrupted[/]: {run.path}")
-        run.finish("interrupted", "interrupted by the user (Ctrl-C)")
-        raise RunInterrupted(run.path) from None
+            log.print(f"[yellow]warning:[/] {escape(str(warning))}")
+        if resume is not None:
+            log.print(f"resuming after epoch {resume['epoch']}")
+        _fit_and_write(loaded, data, run, log, resume, resume_point)
+    except KeyboardInterrupt as exc:
+        how = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "Ctrl-C"
+        for point in resume_point:
+            point.write()
+        log.print(f"[red]interrupted[/] ({how}): {run.path}; continue with `regexp resume {run.path}`")
+        run.finish("interrupted", f"interrupted ({how})")
+        raise RunInterrupted(run.path, how) from None
     except Exception as exc:
-        (run.path / "error.txt").write_text(traceback.format_exc())
-        reason = exc.reason if isinstance(exc, RunFailed) else f"{type(exc).__name__}: {exc}"
-        log.print(f"[red]failed[/]: {reason} (traceback in {run.path / 'error.txt'})")
-        run.finish("failed", reason)
+        reason = exc.reason if isinstance(exc, RunFailed) else (
+            f"cannot write {exc.filename or 'a file'}: {_os_reason(exc)}" if isinstance(exc, OSError)
+            else f"{type(exc).__name__}: {exc}")
+        try:
+            (run.path / "error.txt").write_text(traceback.format_exc())
+            log.print(f"[red]failed[/]: {escape(reason)} (traceback in {run.path / 'error.txt'})")
+            run.finish("failed", reason)
+        except OSError as again:  # the disk is still full: say so; the folder will read as crashed
+            reason += f" (and run.json could not record it: {_os_reason(again)})"
         raise RunFailed(run.path, reason) from exc
     finally:
         log.close()
     return run.path
 
 
-def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog") -> None:
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", resume: dict | None,
+                   resume_point: list) -> None:
     spec, training = loaded.spec, loaded.spec.training
     n_train = len(data.y_train)
     batch_size = n_train if training.batch_size == "full" else min(training.batch_size, n_train)
@@ -77,44 +129,42 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog") 
     model.compile(optimizer=optimizer, loss=_loss(data.task, training.label_smoothing),
                   metrics=[_data_loss(data.task, training.label_smoothing), *(_metric(n, data.task) for n in data.metrics)])
     params = _parameters(model)
-    log.print(f"[bold]{spec.name}[/] -> {run.path}")
-    sizes = data.sizes()
-    log.print(f"data: {data.task}, {sizes['train']}/{sizes['val']}/{sizes['test']} train/val/test samples, "
-              f"{data.features} features; model: {params['total']:,} parameters; "
-              f"batch {batch_size}, {steps_per_epoch} steps/epoch")
+    if resume is None:
+        log.print(f"[bold]{spec.name}[/] -> {run.path}")
+        sizes = data.sizes()
+        log.print(f"data: {data.task}, {sizes['train']}/{sizes['val']}/{sizes['test']} train/val/test samples, "
+                  f"{data.features} features; model: {params['total']:,} parameters; "
+                  f"batch {batch_size}, {steps_per_epoch} steps/epoch")
 
     has_val = len(data.y_val) > 0
     monitor = training.early_stopping.monitor if training.early_stopping else ("val_loss" if has_val else "loss")
-    recorder = EpochRecorder(run.path / "history.csv", optimizer, log, training.epochs, data.metrics)
+    start = resume["epoch"] if resume else 0
+    done = [{**row, "epoch": int(row["epoch"])} for row in read_run(run.path).history if row["epoch"] <= start] if start else []
+    recorder = EpochRecorder(run.path / "history.csv", optimizer, log, training.epochs, data.metrics, done)
     callbacks = [LossWithoutPenalty(), *schedule_callbacks(training, direction), recorder]
     if training.early_stopping is not None:
         es = training.early_stopping
         callbacks.insert(1, keras.callbacks.EarlyStopping(
             monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
             restore_best_weights=es.restore_best_weights, mode=direction(es.monitor)))
+    resume_point.append(ResumePoint(run.path, callbacks, resume))
+    callbacks.append(resume_point[0])
+    if resume:
+        resume_point[0].restore(model)
 
     with recorder.progress:
         validation = (data.x_val, _targets(data.y_val, data)) if has_val else None
         if training.mixup is None and training.cutmix is None:
             model.fit(data.x_train, _targets(data.y_train, data), batch_size=batch_size, epochs=training.epochs,
-                      validation_data=validation, shuffle=True, verbose=0, callbacks=callbacks)
+                      initial_epoch=start, validation_data=validation, shuffle=True, verbose=0, callbacks=callbacks)
         else:  # mixing needs whole batches of inputs and labels: a tf.data pipeline
             batches = mixed_batches(data.x_train, _targets(data.y_train, data), data.shape, training, batch_size, spec.seed)
-            model.fit(batches, epochs=training.epochs,
+            model.fit(batches, epochs=training.epochs, initial_epoch=start,
                       validation_data=validation, shuffle=False, verbose=0, callbacks=callbacks)  # shuffled above
     if recorder.failure:
         raise RunFailed(run.path, recorder.failure)
 
-    results = {}
-    for part, x, y in (("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val),
-                       ("test", data.x_test, data.y_test)):
-        if len(y):
-            values = {k: float(v) for k, v in model.evaluate(
-                x, _targets(y, data), batch_size=EVAL_BATCH, verbose=0, return_dict=True).items()}
-            objective = values.pop("loss")
-            values["loss"] = values.pop("data_loss")
-            values["penalty"] = objective - values["loss"]
-            results[part] = values
+    results = score(model, data)
     if spec.evaluation.mc_dropout and len(data.y_test):
         mc = mc_dropout_metrics(model, data, spec.evaluation.mc_dropout)
         if mc is None:
@@ -134,7 +184,23 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog") 
     model.save(run.path / "model.keras")
     write_json(run.path / "metrics.json", metrics)
     run.finish("completed")
+    shutil.rmtree(run.path / CHECKPOINT, ignore_errors=True)  # model.keras holds what a completed run needs
     log.print(_summary(results, metrics, run.path))
+
+
+def score(model: keras.Model, data: Prepared) -> dict[str, dict[str, float]]:
+    """Loss (the data loss), metrics and penalty of each non-empty part, in inference mode."""
+    results = {}
+    for part, x, y in (("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val),
+                       ("test", data.x_test, data.y_test)):
+        if len(y):
+            values = {k: float(v) for k, v in model.evaluate(
+                x, _targets(y, data), batch_size=EVAL_BATCH, verbose=0, return_dict=True).items()}
+            objective = values.pop("loss")
+            values["loss"] = values.pop("data_loss")
+            values["penalty"] = objective - values["loss"]
+            results[part] = values
+    return results
 
 
 def _loss(task: str, label_smoothing: float) -> keras.losses.Loss:
@@ -247,17 +313,20 @@ class RunLog:
 class EpochRecorder(keras.callbacks.Callback):
     """Appends one history.csv row per epoch (with the lr used), shows progress, stops on NaN."""
 
-    def __init__(self, path: Path, optimizer, log: RunLog, epochs: int, metrics: list[str]):
+    def __init__(self, path: Path, optimizer, log: RunLog, epochs: int, metrics: list[str], done: list[dict]):
         super().__init__()
         self.path, self.optimizer, self.log = path, optimizer, log
         self.columns = ["epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "penalty", "lr", "seconds"]
-        self.rows: list[dict] = []
+        self.rows: list[dict] = list(done)  # a resumed run keeps its rows up to the resume point, no more
         self.failure: str | None = None
         self.progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(bar_width=12), TimeRemainingColumn(),
                                  TextColumn("{task.description}"), console=log.console, disable=log.console is None)
-        self.task = self.progress.add_task("", total=epochs)
-        with path.open("w", newline="") as f:
-            csv.writer(f).writerow(self.columns)
+        self.task = self.progress.add_task("", total=epochs, completed=len(done))
+        table = io.StringIO()
+        writer = csv.writer(table)
+        writer.writerow(self.columns)
+        writer.writerows([_cell(row.get(c)) for c in self.columns] for row in done)
+        write_atomic(path, table.getvalue())
 
     def on_epoch_begin(self, epoch, logs=None):
         self.lr = current_lr(self.optimizer)  # after LearningRateScheduler set this epoch's rate

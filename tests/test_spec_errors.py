@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 
 import pytest
 
@@ -83,12 +84,46 @@ def test_hostile_or_broken_yaml_is_a_clean_error(runner, write_spec, text, fragm
     assert fragment in out
 
 
-def test_alias_bomb_fails_fast(runner, write_spec):
-    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
-              for i in range(1, 9)]
-    out = errors_of(runner, write_spec("\n".join(lines) + "\nname: x\n"))
-    assert "more than 100,000 values" in out
+BOMB = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [
+    f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
+    for i in range(1, 9)]  # 10^9 values once expanded
+
+
+def test_alias_bomb_fails_fast_in_a_file_and_in_an_override(runner, write_spec):
+    started = time.perf_counter()
+    assert "more than 100,000 values" in errors_of(runner, write_spec("\n".join(BOMB) + "\nname: x\n"))
+    spec = write_spec("name: x\ndata: {dataset: digits}\n", "ok.yaml")
+    override = "description={" + ", ".join(BOMB) + "}"
+    assert "more than 100,000 values" in errors_of(runner, spec, "--set", override)
+    assert time.perf_counter() - started < 10  # a guard against exponential expansion, not a speed target
+
+
+def test_an_error_quotes_a_big_value_briefly(runner, write_spec):
+    spec = write_spec("name: x\ndata: {dataset: digits}\n")
+    big = "description={a: &a [x,x,x,x,x,x,x,x,x,x], b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a], c: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]}"
+    out = errors_of(runner, spec, "--set", big)
+    assert "description: input should be a valid string" in out and len(out) < 2 * len(big) + 600
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("name: x\ndata: {dataset: digits}\ndescription: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 100 levels deep"),
+    ("name: x\ndata: {dataset: digits}\ndescription: '" + "a" * 1_100_000 + "'\n", "at most 1,000,000 are read"),
+    (b"name: x\ndata: {dataset: digits}\ndescription: \xff\xfe\n", "not UTF-8 text (byte 45)"),
+    ("name: ../../escape\ndata: {dataset: digits}\n", "name: string should match pattern"),
+    ("name: /etc/passwd\ndata: {dataset: digits}\n", "name: string should match pattern"),
+])
+def test_hostile_files_are_clean_errors(runner, tmp_path, content, fragment):
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert fragment in " ".join(errors_of(runner, path).split())
+
+
+def test_a_python_tag_runs_nothing(runner, write_spec, tmp_path):
+    marker = tmp_path / "pwned"
+    spec = write_spec(f"name: !!python/object/apply:os.system ['touch {marker}']\ndata: {{dataset: digits}}\n")
+    assert "is not allowed" in errors_of(runner, spec)
+    result = runner.invoke(app, ["train", str(spec), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and not marker.exists() and not (tmp_path / "runs").exists()
 
 
 def test_extends_deep_merges_and_errors_point_into_the_right_file(runner, write_spec):

@@ -7,6 +7,7 @@ including the ones found later while loading data, point at the line the user ha
 import difflib
 import hashlib
 import json
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from pydantic import BaseModel, ValidationError
 from regexp.errors import SpecError, problem
 from regexp.spec.schema import Spec, cross_checks
 from regexp.spec.yaml_lines import Locations, Path_, dotted, parse_yaml, read_yaml_file
+
+_SHORT = reprlib.Repr()  # a value quoted in an error line stays short, whatever a spec expands to
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 120, 120
 
 
 @dataclass(frozen=True)
@@ -288,7 +292,7 @@ def _describe(err: dict, data: dict, locations: Locations, file: Path) -> str:
         return problem(where, key, f"{tag!r} is not allowed{hint} (allowed: {' | '.join(allowed)})")
     message = err["msg"].removeprefix("Value error, ")
     if kind != "value_error":
-        message = f"{message[0].lower()}{message[1:]} (got {value!r})"
+        message = f"{message[0].lower()}{message[1:]} (got {_SHORT.repr(value)})"
     return problem(where, key, message)
 
 

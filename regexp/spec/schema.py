@@ -479,7 +479,10 @@ def cross_checks(spec: Spec) -> tuple[list[tuple[str, str]], list[tuple[str, str
     if spec.search is not None:
         errors.extend(_search_checks(spec.search, training.metrics))
 
-    for key in spec.training.optimizer.model_fields_set - COMMON_OPTIMIZER_PARAMS - OPTIMIZER_PARAMS[training.optimizer.name]:
+    optimizer = training.optimizer
+    for key in sorted(optimizer.model_fields_set - COMMON_OPTIMIZER_PARAMS - OPTIMIZER_PARAMS[optimizer.name]):
+        if getattr(optimizer, key) == type(optimizer).model_fields[key].default:
+            continue  # a resolved config.yaml writes every default: only a value someone chose is worth a warning
         warnings.append((f"training.optimizer.{key}", f"is not used by optimizer {training.optimizer.name}"))
     return errors, warnings
 

@@ -20,6 +20,7 @@ Locations = dict[Path_, str]
 
 MAX_NODES = 100_000  # far more than any real spec; an alias bomb hits it in milliseconds
 MAX_BYTES = 1_000_000
+MAX_DEPTH = 100  # PyYAML composes recursively: [[[[...]]]] 5,000 deep overflows Python's stack
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 
@@ -44,6 +45,7 @@ def read_yaml_file(file: Path) -> tuple[Any, Locations]:
 
 def parse_yaml(text: str, source: str) -> tuple[Any, Locations]:
     """Parse one YAML document; `source` names it in locations ('FILE' or '--set a.b=1')."""
+    _check_depth(text, source)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -58,6 +60,22 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Locations]:
         raise SpecError(problem(source, "", f"invalid YAML: {exc}")) from None
     finally:
         loader.dispose()
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Reject deep nesting from the event stream, which PyYAML produces without recursion."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise SpecError(problem(_at(source, event.start_mark.line), "",
+                                            f"nested more than {MAX_DEPTH} levels deep"))
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # parse_yaml reports it with its line
 
 
 def _at(source: str, line: int) -> str:
