@@ -101,7 +101,7 @@ def _guarded(loaded: LoadedSpec, data: Prepared, run: Run, console: Console | No
             f"cannot write {exc.filename or 'a file'}: {_os_reason(exc)}" if isinstance(exc, OSError)
             else f"{type(exc).__name__}: {exc}")
         try:
-            (run.path / "error.txt").write_text(traceback.format_exc())
+            write_atomic(run.path / "error.txt", traceback.format_exc())
             log.print(f"[red]failed[/]: {escape(reason)} (traceback in {run.path / 'error.txt'})")
             run.finish("failed", reason)
         except OSError as again:  # the disk is still full: say so; the folder will read as crashed
@@ -181,7 +181,9 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
         "generalization_gap": {m: results["train"][m] - results["val"][m] for m in ["loss", *data.metrics]} if has_val else None,
         "parameters": params, "mc_dropout": spec.evaluation.mc_dropout,
     }
-    model.save(run.path / "model.keras")
+    partial = run.path / ".model.partial.keras"  # Keras writes in place: save beside, then rename
+    model.save(partial)
+    os.replace(partial, run.path / "model.keras")
     write_json(run.path / "metrics.json", metrics)
     run.finish("completed")
     shutil.rmtree(run.path / CHECKPOINT, ignore_errors=True)  # model.keras holds what a completed run needs

@@ -174,7 +174,8 @@ def test_disk_full_while_saving_the_model_fails_the_run_and_keeps_everything_els
     assert result.exit_code == 1
     (run,) = [p for p in (tmp_path / "runs").iterdir() if p != earlier_run]
     out = " ".join(result.output.split())
-    assert f"cannot write {run / 'model.keras'}: No space left on device" in out and "Traceback" not in out
+    assert f"cannot write {run / '.model.partial.keras'}: No space left on device" in out and "Traceback" not in out
+    assert not (run / "model.keras").exists()
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "failed" and "No space left on device" in info["error"]
     assert epochs(run) == [1, 2, 3] and yaml.safe_load((run / "config.yaml").read_text())["name"] == "tiny"
