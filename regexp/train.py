@@ -28,7 +28,7 @@ from regexp.data import Prepared, prepare
 from regexp.checkpoint import FOLDER as CHECKPOINT, ResumePoint, read_state
 from regexp.errors import RunFailed, RunInterrupted, SpecError
 from regexp.mc_dropout import mc_dropout_metrics
-from regexp.mixing import mixed_batches
+from regexp.pipeline import eval_batches, train_batches
 from regexp.model import build_model
 from regexp.optim import build_optimizer, current_lr, schedule_callbacks
 from regexp.runs import Run, now, read_run, write_atomic, write_json
@@ -127,7 +127,8 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
     model = build_model(spec.model, data, name=spec.name, training=training)
     optimizer = build_optimizer(training, steps_per_epoch)
     model.compile(optimizer=optimizer, loss=_loss(data.task, training.label_smoothing),
-                  metrics=[_data_loss(data.task, training.label_smoothing), *(_metric(n, data.task) for n in data.metrics)])
+                  metrics=[_data_loss(data.task, training.label_smoothing), *(_metric(n, data.task) for n in data.metrics)],
+                  steps_per_execution=steps_per_epoch if training.steps_per_execution == "epoch" else training.steps_per_execution)
     params = _parameters(model)
     if resume is None:
         log.print(f"[bold]{spec.name}[/] -> {run.path}")
@@ -153,14 +154,12 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
         resume_point[0].restore(model)
 
     with recorder.progress:
-        validation = (data.x_val, _targets(data.y_val, data)) if has_val else None
-        if training.mixup is None and training.cutmix is None:
-            model.fit(data.x_train, _targets(data.y_train, data), batch_size=batch_size, epochs=training.epochs,
-                      initial_epoch=start, validation_data=validation, shuffle=True, verbose=0, callbacks=callbacks)
-        else:  # mixing needs whole batches of inputs and labels: a tf.data pipeline
-            batches = mixed_batches(data.x_train, _targets(data.y_train, data), data.shape, training, batch_size, spec.seed)
-            model.fit(batches, epochs=training.epochs, initial_epoch=start,
-                      validation_data=validation, shuffle=False, verbose=0, callbacks=callbacks)  # shuffled above
+        validation = eval_batches(data.x_val, _targets(data.y_val, data), EVAL_BATCH) if has_val else None
+        # the shuffle seed comes from the global seed (set_random_seed above), so a resume reshuffles anew
+        batches = train_batches(data.x_train, _targets(data.y_train, data), data.shape, training, batch_size,
+                                seed=int(np.random.randint(2**31 - 1)))
+        model.fit(batches, epochs=training.epochs, initial_epoch=start, validation_data=validation,
+                  shuffle=False, verbose=0, callbacks=callbacks)  # shuffled by the pipeline
     if recorder.failure:
         raise RunFailed(run.path, recorder.failure)
 

@@ -12,7 +12,7 @@ from regexp.cli import app
 from regexp.data import prepare
 from regexp.layers import NoisyDense, mc_dropout_model
 from regexp.mc_dropout import mc_summary
-from regexp.mixing import mixed_batches, mixup
+from regexp.pipeline import mixup, train_batches
 from regexp.model import build_model
 from regexp.spec import load_spec
 
@@ -139,7 +139,7 @@ def test_mixup_batches_in_the_training_pipeline_change_every_epoch(write_spec):
     loaded = load_spec(write_spec(merged(TINY, training={"mixup": {"alpha": 0.2}})))
     data = prepare(loaded)
     targets = np.eye(len(data.classes), dtype="float32")[data.y_train]
-    batches = mixed_batches(data.x_train, targets, None, loaded.spec.training, 32, seed=1)
+    batches = train_batches(data.x_train, targets, None, loaded.spec.training, 32, seed=1)
     first, second = ([numpy(y) for _, y in batches] for _ in range(2))
     labels = np.concatenate(first)
     assert labels.shape == targets.shape
@@ -152,7 +152,7 @@ def test_cutmix_labels_follow_the_pasted_area(write_spec):
     training = load_spec(write_spec(spec)).spec.training
     x = np.concatenate([np.ones((32, 64)), np.zeros((32, 64))]).astype("float32")  # class 0 white, class 1 black
     y = np.repeat(np.eye(2, dtype="float32"), 32, axis=0)
-    for xb, yb in mixed_batches(x, y, (8, 8, 1), training, 64, seed=3):
+    for xb, yb in train_batches(x, y, (8, 8, 1), training, 64, seed=3):
         white = numpy(xb).mean(axis=1)
         np.testing.assert_allclose(numpy(yb)[:, 0], white, atol=1e-5)  # label share = area share
         assert 0.2 < np.mean((white > 0) & (white < 1)) < 1.0

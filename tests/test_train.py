@@ -62,6 +62,16 @@ def test_same_seed_gives_identical_history_and_another_seed_does_not(write_spec,
     assert len({r.name for r in runs}) == 3  # same second, same spec: still separate folders
 
 
+def test_a_whole_epoch_per_call_trains_exactly_like_one_step_per_call(write_spec, tmp_path):
+    spec = merged(TINY, model={"defaults": {"dropout": 0.3}}, training={"epochs": 3})
+    runs = [train(load_spec(write_spec(spec), [f"training.steps_per_execution={n}"]), tmp_path / "runs")
+            for n in ("epoch", 1, 4)]
+    rows = [[{k: float(v) for k, v in r.items() if k != "seconds"} for r in history(run)] for run in runs]
+    for other in rows[1:]:
+        for a, b in zip(rows[0], other):
+            assert a == pytest.approx(b, rel=1e-5)
+
+
 def test_early_stopping_restores_the_best_epoch(write_spec, tmp_path):
     spec = merged(TINY, training={"epochs": 40, "optimizer": {"name": "adam", "learning_rate": 0.05},
                                   "early_stopping": {"monitor": "val_loss", "patience": 2}})

@@ -311,6 +311,9 @@ class Training(Part):
     augment: list[Augment] = Field(default_factory=list, description="Keras random image layers in order, training only (images).")
     metrics: Optional[list[Literal[tuple(METRICS)]]] = Field(
         None, description="Metrics to track; default [accuracy] for classification, [mae] for regression.")
+    steps_per_execution: Union[Literal["epoch"], Annotated[int, Field(ge=1)]] = Field(
+        "epoch", description="Training steps per call into TensorFlow; `epoch` runs a whole epoch per call (same "
+                             "results, far less Python overhead for small models).")
 
     @field_validator("lr_schedule", mode="before")
     @classmethod

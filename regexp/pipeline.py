@@ -1,4 +1,9 @@
-"""Mixup and CutMix: training batches whose inputs and labels are mixed together (a tf.data pipeline)."""
+"""The input pipeline: tf.data batches for training (shuffled; mixup or cutmix applied) and evaluation.
+
+A cached tf.data pipeline with the whole epoch in one `steps_per_execution` call takes about a
+fifth of the time per epoch of `fit(numpy arrays)` with one step per call on the digits
+quickstart (bench/README.md); the model and the order of operations are the same.
+"""
 
 import keras
 import numpy as np
@@ -7,11 +12,13 @@ import tensorflow as tf
 from regexp.spec.schema import Training
 
 
-def mixed_batches(x: np.ndarray, targets: np.ndarray, shape: tuple[int, ...] | None, training: Training,
+def train_batches(x: np.ndarray, targets: np.ndarray, shape: tuple[int, ...] | None, training: Training,
                   batch_size: int, seed: int) -> tf.data.Dataset:
-    """Shuffled training batches with mixup or cutmix applied to inputs and (one-hot) targets together."""
-    ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), targets))
+    """Batches reshuffled every epoch; with mixup or cutmix, inputs and (one-hot) targets mixed together."""
+    ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), targets)).cache()
     ds = ds.shuffle(len(targets), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    if training.mixup is None and training.cutmix is None:
+        return ds.prefetch(tf.data.AUTOTUNE)
     if training.mixup is not None:
         ds = ds.map(lambda x, y: mixup(x, y, training.mixup.alpha, seed))
     else:
@@ -48,3 +55,8 @@ def mixup(x, y, alpha: float, seed: int):
     lx = tf.reshape(lam, [-1] + [1] * (len(x.shape) - 1))
     ly = tf.reshape(lam, [-1] + [1] * (len(y.shape) - 1))
     return lx * x + (1 - lx) * tf.gather(x, partner), ly * y + (1 - ly) * tf.gather(y, partner)
+
+
+def eval_batches(x: np.ndarray, targets: np.ndarray, batch_size: int) -> tf.data.Dataset:
+    """Batches in order, for validation: no gradient noise to trade for speed, so big ones."""
+    return tf.data.Dataset.from_tensor_slices((x.astype(np.float32), targets)).batch(batch_size).cache()
