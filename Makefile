@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Quiet TensorFlow's C++ start-up chatter (CUDA probing, CPU feature notes).
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test clean
+.PHONY: demo test bench clean
 
 # The stamp is rebuilt whenever pyproject.toml changes, so `make test` also updates .venv.
 $(BIN)/.installed: pyproject.toml
@@ -13,6 +13,7 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q regexp  # bytecode now, even where PYTHONDONTWRITEBYTECODE is set
 	touch $@
 
 demo: $(BIN)/.installed
@@ -21,6 +22,16 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	tests/install-chromium.sh
 	$(BIN)/python -m pytest
+
+# Benchmarks (minutes; not part of `make test`): the tables in bench/README.md come from these.
+bench: $(BIN)/.installed
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/report_1000.py
+	$(BIN)/python bench/train_overhead.py
+	$(BIN)/python bench/profile_run.py
+	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/sweep_throughput.py
+	$(BIN)/python bench/augment_placement.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -68,7 +68,8 @@ class Sweep:
         }
         # Trials run from this snapshot (data paths absolute, --set applied), not from the user's
         # file, so editing the spec while a sweep runs or before it resumes cannot change its trials.
-        write_atomic(path / "spec.yaml", yaml.safe_dump(loaded.resolved(), sort_keys=False))
+        # As written, not resolved: resolved layers pin the defaults that a search point overrides.
+        write_atomic(path / "spec.yaml", yaml.safe_dump(loaded.as_written(), sort_keys=False))
         sweep = cls(path, state)
         sweep.save()
         return sweep

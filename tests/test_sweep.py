@@ -6,13 +6,14 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import yaml
 
 from regexp.cli import app
 from regexp.data import prepare
 from regexp.plan import plan_round
 from regexp.spec import load_spec
 
-from conftest import TINY, merged
+from conftest import REPO, TINY, merged
 
 
 def spec_with(write_spec, **sections):
@@ -210,3 +211,22 @@ def test_trials_run_from_the_sweep_snapshot_not_the_edited_spec(runner, write_sp
     configs = [load_spec(p / "config.yaml").spec for p in runs]
     assert [c.model.layers[0].units for c in configs] == [8, 8]
     assert [c.training.batch_size for c in configs] == [30, 30]  # --set is part of the snapshot
+
+
+def test_a_search_over_defaults_reaches_every_layer_of_the_trained_models(runner, write_spec, tmp_path):
+    """model.defaults.* points must change the trained model, not only the recorded config."""
+    path = write_spec(merged(TINY, training={"epochs": 2}, search={"params": {"model.defaults.l2": [0.0, 0.05]}}))
+    result = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    runs = [p for p in (tmp_path / "runs").iterdir() if not p.name.endswith("_sweep")]
+    penalty = {json.loads((p / "run.json").read_text())["config"]["model"]["defaults"]["l2"]:
+               json.loads((p / "metrics.json").read_text())["train"]["penalty"] for p in runs}
+    assert penalty[0.0] == 0.0 and penalty[0.05] > 0.01
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_the_sweep_snapshot_reproduces_the_spec(config, tmp_path):
+    loaded = load_spec(config)
+    snapshot = tmp_path / "spec.yaml"
+    snapshot.write_text(yaml.safe_dump(loaded.as_written()))
+    assert load_spec(snapshot).resolved() == loaded.resolved()

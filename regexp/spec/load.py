@@ -48,6 +48,15 @@ class LoadedSpec:
             out["data"]["path"] = str(resolve_data_path(self))
         return out
 
+    def as_written(self) -> dict[str, Any]:
+        """The merged spec (extends and --set applied) with only the keys someone wrote, data path
+        made absolute. Unlike resolved(), its layers do not pin the defaults, so an override of
+        model.defaults.* still reaches every layer: sweeps snapshot this."""
+        out = self.spec.model_dump(mode="json", exclude_unset=True, exclude={"extends"})
+        if self.spec.data.path is not None:
+            out["data"]["path"] = str(resolve_data_path(self))
+        return out
+
     def spec_hash(self) -> str:
         text = json.dumps(self.resolved(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:8]
