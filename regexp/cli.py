@@ -145,7 +145,7 @@ def _interrupted(exc: KeyboardInterrupt):
 
 
 def _run_trials(spec, overrides: list[str], runs_dir: Path, *, workers: int, quiet: bool, search: bool,
-                resume: Path | None = None, max_failures: int = 3) -> int:
+                resume: Path | None = None, max_failures: int = 3, pool=None) -> int:
     """repeat/cv (and search, for sweep) through the trial runner; returns 1 if any trial failed."""
     from regexp.sweep import SweepStopped, run_sweep
 
@@ -155,7 +155,7 @@ def _run_trials(spec, overrides: list[str], runs_dir: Path, *, workers: int, qui
         spec = load_spec(spec.file, overrides)
     try:
         sweep = run_sweep(spec, overrides, runs_dir, workers=workers, resume=resume, max_failures=max_failures,
-                          console=None if quiet else console)
+                          console=None if quiet else console, pool=pool)
     except SpecError as exc:
         _fail(exc.problems)
     except SweepStopped as exc:
@@ -178,21 +178,37 @@ def _run_trials(spec, overrides: list[str], runs_dir: Path, *, workers: int, qui
 def sweep(
     spec: Annotated[Path, typer.Argument(help="A spec with repeat, cv and/or search.", show_default=False)],
     overrides: SetOption = [],
-    workers: Annotated[int, typer.Option(help="Trials in parallel, each in its own worker process (default: the number of cores).", min=1)] = None,
-    runs_dir: Annotated[Path, typer.Option(help="Where run folders and the sweep folder are written.")] = Path("runs"),
+    workers: Annotated[int, typer.Option(help="Trials in parallel (default: the number of cores; with Ray, what the cluster fits).", min=1)] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders and the sweep folder are written (with Ray: a path every node reaches).")] = Path("runs"),
     resume: Annotated[Path, typer.Option(help="Continue this sweep folder: skip completed trials, rerun the rest.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned trials and stop.")] = False,
     max_failures: Annotated[int, typer.Option(help="Stop after this many trials fail in a row.", min=1)] = 3,
+    executor: Annotated[str, typer.Option(help="local (worker processes here) | ray (Ray tasks; pip install 'regexp[ray]').")] = "local",
+    address: Annotated[str, typer.Option(help="Ray cluster address (default: start a local Ray instance).")] = None,
+    cpus_per_trial: Annotated[float, typer.Option(help="Ray: CPUs each trial reserves.", min=0.0)] = 1.0,
+    gpus_per_trial: Annotated[float, typer.Option(help="Ray: GPUs each trial reserves (fractions share a GPU).", min=0.0)] = 0.0,
+    shared_fs: Annotated[bool, typer.Option("--shared-fs/--no-shared-fs", help="Ray: --runs-dir is on a filesystem every node shares; otherwise run folders travel back to this machine.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ):
     """Run every trial of a spec: search points × repeat seeds × cv folds, in parallel, resumable."""
     (loaded,) = _load_all([spec], overrides)
+    if executor not in ("local", "ray"):
+        _fail([f"--executor {executor}: not an executor (allowed: local | ray)"])
     if dry_run:
         _print_plan(loaded, overrides)
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    pool = None
+    if executor == "ray":
+        from regexp.ray_executor import RayPool
+
+        try:
+            pool = RayPool(address, cpus_per_trial, gpus_per_trial, shared_fs)
+        except SpecError as exc:
+            _fail(exc.problems)
+        workers = workers or pool.slots
     code = _run_trials(loaded, overrides, runs_dir, workers=workers or os.cpu_count() or 1, quiet=quiet,
-                       search=True, resume=resume, max_failures=max_failures)
+                       search=True, resume=resume, max_failures=max_failures, pool=pool)
     raise typer.Exit(code)
 
 

@@ -3,8 +3,9 @@
 The parent folder `<time>_<name>_<hash>_sweep/sweep.json` lists every trial with its status, run
 folder and objective, and the best point so far; it is rewritten atomically after each trial, so
 re-running the same command (or `--resume PARENT`) skips completed trials and reruns the rest.
-Trials run in-process (one worker) or in long-lived spawned worker processes, each importing
-TensorFlow once with its thread pools sized so that the workers share the cores.
+Trials run in-process (one worker), in long-lived spawned worker processes, each importing
+TensorFlow once with its thread pools sized so that the workers share the cores, or as Ray tasks
+(regexp/ray_executor.py).
 No TensorFlow is imported by this module itself.
 """
 
@@ -130,7 +131,7 @@ class Sweep:
 
 def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, workers: int = 1,
               resume: Path | None = None, max_failures: int = MAX_CONSECUTIVE_FAILURES,
-              console: Console | None = None) -> Sweep:
+              console: Console | None = None, pool=None) -> Sweep:
     """Plan and run every round; returns the sweep (raises SweepStopped or KeyboardInterrupt)."""
     if resume is None:
         plan_round(loaded, overrides)  # validate every point against the user's file: errors name its lines
@@ -138,7 +139,7 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
     sweep.state["workers"] = workers
     metric = sweep.state["objective"]["metric"]
     base = load_spec(sweep.spec_file)  # plan from the snapshot: a resumed sweep continues the same plan
-    runner = _Runner(sweep, runs_dir, workers, max_failures, console)
+    runner = _Runner(sweep, runs_dir, workers, max_failures, console, pool)
     try:
         for round_ in range(1, rounds(base) + 1):
             previous = sweep.point_results(round_ - 1) if round_ > 1 else None
@@ -159,13 +160,30 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
     return sweep
 
 
-class _Runner:
-    """Runs trials in-process or on a pool of spawned workers, recording each result."""
+class _LocalPool(ProcessPoolExecutor):
+    """Long-lived spawned worker processes on this machine (the default executor)."""
 
-    def __init__(self, sweep: Sweep, runs_dir: Path, workers: int, max_failures: int, console: Console | None):
+    def __init__(self, workers: int):
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        super().__init__(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,))
+
+    def interrupt(self) -> None:
+        for process in list((self._processes or {}).values()):  # no public API for this
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)  # the worker turns it into KeyboardInterrupt
+
+    def collect(self, result: dict, runs_dir: Path) -> dict:
+        return result
+
+
+class _Runner:
+    """Runs trials in-process, on a pool of spawned workers or on Ray tasks, recording each result."""
+
+    def __init__(self, sweep: Sweep, runs_dir: Path, workers: int, max_failures: int, console: Console | None,
+                 pool=None):
         self.sweep, self.runs_dir = sweep, runs_dir
         self.workers, self.max_failures, self.console = workers, max_failures, console
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool = pool  # a RayPool, or a _LocalPool made on first use
         self.consecutive_failures = 0
 
     def run(self, trials: list[Trial], metric: str) -> None:
@@ -184,7 +202,7 @@ class _Runner:
             progress.update(task, description=text)
 
         with progress:
-            if self.workers == 1:
+            if self.workers == 1 and self.pool is None:
                 for trial in trials:
                     counts["running"] = 1
                     show()
@@ -209,7 +227,7 @@ class _Runner:
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
                         trial = pending.pop(future)
-                        self._record(trial, future.result(), counts)
+                        self._record(trial, self._result(future), counts)
                         progress.advance(task)
                     show()
                 counts["running"] = 0
@@ -233,28 +251,31 @@ class _Runner:
             raise SweepStopped(f"{self.consecutive_failures} trials failed in a row (the last: {result['error']}); "
                                f"fix the spec and resume: regexp sweep --resume {self.sweep.path}")
 
+    def _result(self, future: Future) -> dict:
+        try:
+            return self.pool.collect(future.result(), self.runs_dir)
+        except Exception as exc:  # the worker died (and Ray's retry too): its run folder reads `crashed`
+            return {"status": "failed", "run": None, "objective": None, "error": f"worker lost: {type(exc).__name__}: {exc}"}
+
     def _stop(self, pending: dict[Future, Trial]) -> None:
         """Ctrl-C or too many failures: running trials finish as interrupted, queued ones never start.
         A second Ctrl-C (or the process-group copy of the first) must not cut this bookkeeping short."""
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            for process in list((self.pool._processes or {}).values()) if self.pool else []:  # no public API for this
-                if process.is_alive():
-                    os.kill(process.pid, signal.SIGTERM)  # the worker turns it into KeyboardInterrupt
+            if self.pool is not None:
+                self.pool.interrupt()
             for future, trial in pending.items():
                 try:
-                    result = future.result(timeout=60)
+                    result = self.pool.collect(future.result(timeout=60), self.runs_dir)
                 except Exception as exc:  # a worker that died: its run folder shows `crashed`
                     result = {"status": "interrupted", "run": None, "objective": None, "error": f"worker lost: {exc}"}
                 self.sweep.record(trial, result)
         finally:
             signal.signal(signal.SIGINT, previous)
 
-    def _pool(self) -> ProcessPoolExecutor:
+    def _pool(self):
         if self.pool is None:
-            threads = max(1, (os.cpu_count() or 1) // self.workers)
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
-                                            initializer=_init_worker, initargs=(threads,))
+            self.pool = _LocalPool(self.workers)
         return self.pool
 
     def close(self) -> None:

@@ -5,6 +5,7 @@ folder exists, anything that goes wrong leaves it with status failed (error.txt 
 traceback) or interrupted (Ctrl-C), never a half-written "completed" run.
 """
 
+import contextlib
 import csv
 import io
 import json
@@ -123,12 +124,16 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
     batch_size = n_train if training.batch_size == "full" else min(training.batch_size, n_train)
     steps_per_epoch = math.ceil(n_train / batch_size)
 
-    run.update(batch_size=batch_size, steps_per_epoch=steps_per_epoch)
-    model = build_model(spec.model, data, name=spec.name, training=training)
-    optimizer = build_optimizer(training, steps_per_epoch)
-    model.compile(optimizer=optimizer, loss=_loss(data.task, training.label_smoothing),
-                  metrics=[_data_loss(data.task, training.label_smoothing), *(_metric(n, data.task) for n in data.metrics)],
-                  steps_per_execution=steps_per_epoch if training.steps_per_execution == "epoch" else training.steps_per_execution)
+    strategy = distribution_strategy(training.distribute)
+    replicas = strategy.num_replicas_in_sync if strategy else 1
+    run.update(batch_size=batch_size, steps_per_epoch=steps_per_epoch,
+               distribute={"strategy": training.distribute, "replicas": replicas})
+    with strategy.scope() if strategy else contextlib.nullcontext():  # variables live on every replica
+        model = build_model(spec.model, data, name=spec.name, training=training)
+        optimizer = build_optimizer(training, steps_per_epoch)
+        model.compile(optimizer=optimizer, loss=_loss(data.task, training.label_smoothing),
+                      metrics=[_data_loss(data.task, training.label_smoothing), *(_metric(n, data.task) for n in data.metrics)],
+                      steps_per_execution=_steps_per_execution(training.steps_per_execution, steps_per_epoch, strategy))
     params = _parameters(model)
     if resume is None:
         log.print(f"[bold]{spec.name}[/] -> {run.path}")
@@ -187,6 +192,27 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
     run.finish("completed")
     shutil.rmtree(run.path / CHECKPOINT, ignore_errors=True)  # model.keras holds what a completed run needs
     log.print(_summary(results, metrics, run.path))
+
+
+def _steps_per_execution(setting: int | str, steps_per_epoch: int, strategy) -> int:
+    if strategy is not None:  # Keras 3.15's multi-step loop fails under tf.distribute ("must feed a value
+        return 1             # for placeholder tensor ... multi_step_on_iterator"): one step per call there
+    return steps_per_epoch if setting == "epoch" else setting
+
+
+def distribution_strategy(name: str) -> tf.distribute.Strategy | None:
+    """The tf.distribute strategy of `training.distribute`; None trains on the default device.
+
+    Keras splits each global batch (training.batch_size) across the replicas: with the same
+    batch_size, results match one device up to seed noise. Scaling batch_size up with the number
+    of replicas calls for a proportionally larger learning rate (and warmup; Goyal et al., 2017).
+    """
+    if name == "mirrored":  # MirroredStrategy() alone takes only CPU:0 when there is no GPU
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.MirroredStrategy(devices=[d.name for d in gpus or tf.config.list_logical_devices("CPU")])
+    if name == "multi_worker":  # reads TF_CONFIG: {"cluster": {"worker": [...]}, "task": {...}}
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return None
 
 
 def score(model: keras.Model, data: Prepared) -> dict[str, dict[str, float]]:

@@ -311,6 +311,9 @@ class Training(Part):
     augment: list[Augment] = Field(default_factory=list, description="Keras random image layers in order, training only (images).")
     metrics: Optional[list[Literal[tuple(METRICS)]]] = Field(
         None, description="Metrics to track; default [accuracy] for classification, [mae] for regression.")
+    distribute: Literal["none", "mirrored", "multi_worker"] = Field(
+        "none", description="tf.distribute strategy: mirrored (the GPUs of this machine, else its logical CPUs) | "
+                            "multi_worker (machines named by TF_CONFIG). batch_size stays the global batch.")
     steps_per_execution: Union[Literal["epoch"], Annotated[int, Field(ge=1)]] = Field(
         "epoch", description="Training steps per call into TensorFlow; `epoch` runs a whole epoch per call (same "
                              "results, far less Python overhead for small models).")
