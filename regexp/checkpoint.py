@@ -7,7 +7,8 @@ written atomically last, points to it, so a kill at any moment leaves a consiste
 
 Writing weights takes about 15 ms, a noticeable share of a small model's epoch, so they go to
 disk at most every REGEXP_CHECKPOINT_SECONDS (default 10) and when the run is interrupted (from a
-copy taken at the end of every epoch): Ctrl-C loses nothing, kill -9 at most that many seconds.
+copy taken at the end of every epoch): Ctrl-C loses at most the epoch in progress, kill -9 at
+most that many seconds.
 Keras's BackupAndRestore writes every epoch and keeps no callback state, hence this class.
 """
 
