@@ -91,8 +91,9 @@ def test_a_signal_leaves_interrupted_and_nothing_of_the_finished_epochs_is_lost(
     assert info["status"] == "interrupted" and info["error"] == f"interrupted ({how})"
     done = epochs(run)
     saved = json.loads((run / "checkpoint" / "state.json").read_text())["epoch"]
-    assert saved >= 5  # written on the signal (10 s have not passed): the last epoch whose snapshot was taken
-    assert len(done) - 1 <= saved <= len(done)  # a signal between the history row and the snapshot redoes that epoch
+    # written on the signal (10 s have not passed), holding the last epoch whose snapshot was taken:
+    # a signal between an epoch's history row and its snapshot leaves that one epoch to be redone
+    assert len(done) >= 5 and len(done) - 1 <= saved <= len(done)
 
     result = resume(runner, run)
     assert result.exit_code == 0, result.output
