@@ -8,19 +8,39 @@ an interrupted one with 130 (Ctrl-C) or 143 (SIGTERM).
 import json
 import os
 import signal
+from functools import cache
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape  # user text ([0.1, 0.2], paths) is not markup
 
 from regexp.errors import RunFailed, SpecError
 
 app = typer.Typer(help="Run and compare regularization experiments on neural networks from YAML specs.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-console = Console()
-err_console = Console(stderr=True)
+
+
+@cache
+def out():
+    # rich is imported on first output: about 20 ms that `schema` and a clean `validate` never need
+    from rich.console import Console
+
+    return Console()
+
+
+@cache
+def err():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def escape(text: str) -> str:
+    """User text ([0.1, 0.2], paths) is not rich markup."""
+    from rich.markup import escape
+
+    return escape(text)
+
 
 SetOption = Annotated[list[str], typer.Option(
     "--set", metavar="KEY=VALUE", help="Override a spec key, e.g. --set training.epochs=5 or "
@@ -28,9 +48,13 @@ SetOption = Annotated[list[str], typer.Option(
 SpecFiles = Annotated[list[Path], typer.Argument(help="Spec files (YAML).", show_default=False)]
 
 
+def _warn(warning) -> None:
+    err().print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False, soft_wrap=True)
+
+
 def _fail(problems: list[str], code: int = 2):
     for line in problems:
-        err_console.print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        err().print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -64,22 +88,22 @@ def train(
     failed = 0
     for spec in loaded:
         if spec.spec.search is not None:
-            err_console.print(f"note: {spec.file} has a search; `train` runs the spec as written, "
+            err().print(f"note: {spec.file} has a search; `train` runs the spec as written, "
                               f"`regexp sweep {spec.file}` runs the search", highlight=False)
         if spec.spec.seeds() != [spec.spec.seed] or spec.spec.cv is not None:
             failed += _run_trials(spec, overrides, runs_dir, workers=1, quiet=quiet, search=False)
             continue
         try:
-            path = train_one(spec, runs_dir, console=None if quiet else console)
+            path = train_one(spec, runs_dir, console=None if quiet else out())
         except SpecError as exc:
             _fail(exc.problems)
         except RunFailed as exc:
-            err_console.print(f"[red]run failed:[/] {escape(exc.reason)}\n  folder: {exc.run_path}", highlight=False, soft_wrap=True)
+            err().print(f"[red]run failed:[/] {escape(exc.reason)}\n  folder: {exc.run_path}", highlight=False, soft_wrap=True)
             failed += 1
             continue
         except KeyboardInterrupt as exc:
             _interrupted(exc)
-        console.print(f"run folder: {path}", highlight=False, soft_wrap=True)
+        out().print(f"run folder: {path}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 
@@ -97,14 +121,14 @@ def resume(
     from regexp.train import resume as resume_run
 
     try:
-        path = resume_run(run, console=None if quiet else console)
+        path = resume_run(run, console=None if quiet else out())
     except SpecError as exc:
         _fail(exc.problems)
     except RunFailed as exc:
         _fail([f"run failed: {exc.reason}", f"folder: {exc.run_path}"], code=1)
     except KeyboardInterrupt as exc:
         _interrupted(exc)
-    console.print(f"run folder: {path}", highlight=False, soft_wrap=True)
+    out().print(f"run folder: {path}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -129,7 +153,7 @@ def evaluate(
         for name, value in values.items():
             old = recorded[part].get(name)
             table.add_row(part, name, f"{value:.4f}", "" if not isinstance(old, (int, float)) else f"{old:.4f}")
-    console.print(table)
+    out().print(table)
 
 
 def _sigterm(signum, frame):
@@ -139,7 +163,7 @@ def _sigterm(signum, frame):
 def _interrupted(exc: KeyboardInterrupt):
     how = getattr(exc, "how", "Ctrl-C")
     where = f" {exc.run_path}" if getattr(exc, "run_path", None) else ""
-    err_console.print(f"[red]interrupted[/] ({how}): the run folder{where} is marked interrupted; "
+    err().print(f"[red]interrupted[/] ({how}): the run folder{where} is marked interrupted; "
                       f"`regexp resume{where or ' RUN'}` continues it", highlight=False, soft_wrap=True)
     raise typer.Exit(143 if how == "SIGTERM" else 130)
 
@@ -155,22 +179,22 @@ def _run_trials(spec, overrides: list[str], runs_dir: Path, *, workers: int, qui
         spec = load_spec(spec.file, overrides)
     try:
         sweep = run_sweep(spec, overrides, runs_dir, workers=workers, resume=resume, max_failures=max_failures,
-                          console=None if quiet else console, pool=pool)
+                          console=None if quiet else out(), pool=pool)
     except SpecError as exc:
         _fail(exc.problems)
     except SweepStopped as exc:
         _fail([f"sweep stopped: {exc}"], code=1)
     except KeyboardInterrupt:
-        err_console.print("[red]interrupted[/]: running trials are marked interrupted; run the same command to resume")
+        err().print("[red]interrupted[/]: running trials are marked interrupted; run the same command to resume")
         raise typer.Exit(130)
     state = sweep.state
-    console.print(f"{state['kind']} folder: {sweep.path}  ({state['status']})", highlight=False, soft_wrap=True)
+    out().print(f"{state['kind']} folder: {sweep.path}  ({state['status']})", highlight=False, soft_wrap=True)
     if state["best"] is not None:
         best = state["best"]
         point = ", ".join(f"{k}={v}" for k, v in best["point"].items()) or "the spec"
-        console.print(f"best: {point}: {state['objective']['metric']} {best['objective']:.4f} (mean of {best['n']})",
+        out().print(f"best: {point}: {state['objective']['metric']} {best['objective']:.4f} (mean of {best['n']})",
                       highlight=False, soft_wrap=True)
-    console.print(f"compare: regexp report --filter parent={sweep.path.name}", highlight=False, soft_wrap=True)
+    out().print(f"compare: regexp report --filter parent={sweep.path.name}", highlight=False, soft_wrap=True)
     return 0 if state["status"] == "completed" else 1
 
 
@@ -229,7 +253,7 @@ def _print_plan(loaded, overrides: list[str]) -> None:
     for i, trial in enumerate(trials, 1):
         values = [f"{v:.4g}" if isinstance(v, float) else str(v) for _, v in trial.point]
         table.add_row(str(i), *values, str(trial.seed), "" if trial.fold is None else str(trial.fold), trial.key)
-    console.print(table)
+    out().print(table)
 
 
 @app.command()
@@ -240,11 +264,11 @@ def validate(specs: SpecFiles, overrides: SetOption = []):
     problems = []
     for spec in _load_all(specs, overrides):
         for warning in spec.warnings:
-            err_console.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False, soft_wrap=True)
+            _warn(warning)
         if spec.spec.data.path is not None and not resolve_data_path(spec).exists():
             problems.append(spec.error("data.path", f"{resolve_data_path(spec)} does not exist").problems[0])
             continue
-        console.print(f"{spec.file}: ok", highlight=False)
+        print(f"{spec.file}: ok")
     if problems:
         _fail(problems)
 
@@ -284,16 +308,18 @@ def report(
     except (LookupError, ValueError) as exc:
         _fail([f"--baseline {exc}" if baseline and str(exc).startswith(baseline) else str(exc)])
     if not result.rows:
-        err_console.print(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), highlight=False)
+        err().print(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), highlight=False)
     if plot is not None or fmt == "html":
         from regexp.report import plots
     if plot is not None:
         plots.save(result, plot, smooth)
     if fmt == "table":
-        out = console if output is None else Console(file=output.open("w", encoding="utf-8"), width=200)
-        out.print(render.to_terminal(result, width=out.width))
+        from rich.console import Console
+
+        table = out() if output is None else Console(file=output.open("w", encoding="utf-8"), width=200)
+        table.print(render.to_terminal(result, width=table.width))
         for warning in result.warnings:
-            err_console.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False, soft_wrap=True)
+            _warn(warning)
         return
     text = {"md": render.to_markdown, "csv": render.to_csv, "json": render.to_json}[fmt](result) if fmt != "html" \
         else render.to_html(result, plots.png_bytes(result, smooth) if result.rows else None)
@@ -302,7 +328,7 @@ def report(
     else:
         output.write_text(text, encoding="utf-8")
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False, soft_wrap=True)
+        _warn(warning)
 
 
 def _one_run(target: str, runs_dir: Path):
@@ -325,7 +351,7 @@ def show(
     """Everything about one run: status, metrics, the per-epoch history, config and files."""
     from regexp.report.inspect import show as show_run
 
-    console.print(show_run(_one_run(run, runs_dir)))
+    out().print(show_run(_one_run(run, runs_dir)))
 
 
 @app.command()
@@ -337,7 +363,7 @@ def diff(
     """The config keys that differ between two runs and the metric deltas (B - A)."""
     from regexp.report.inspect import diff_tables
 
-    console.print(diff_tables(_one_run(run_a, runs_dir), _one_run(run_b, runs_dir)))
+    out().print(diff_tables(_one_run(run_a, runs_dir), _one_run(run_b, runs_dir)))
 
 
 @app.command()
@@ -377,7 +403,7 @@ def diagnose(
     elif fmt == "md":
         print(_diagnosis_markdown(result), end="")
     else:
-        console.print(_diagnosis_panel(result))
+        out().print(_diagnosis_panel(result))
 
 
 def _diagnosis_rows(d) -> list[tuple[str, str]]:
@@ -427,9 +453,9 @@ def _learning_curve(spec: Path, overrides, runs_dir, fractions: str, plot, bayes
     (loaded,) = _load_all([spec], overrides)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if fmt == "panel":
-        console.print(f"[bold]learning curve of {spec}[/] (fractions {', '.join(f'{f:g}' for f in steps)})", highlight=False)
+        out().print(f"[bold]learning curve of {spec}[/] (fractions {', '.join(f'{f:g}' for f in steps)})", highlight=False)
     try:
-        points, metric = dx.learning_curve(spec, overrides, runs_dir, steps, console=None if fmt != "panel" else console)
+        points, metric = dx.learning_curve(spec, overrides, runs_dir, steps, console=None if fmt != "panel" else out())
     except SpecError as exc:
         _fail(exc.problems)
     except RunFailed as exc:
@@ -449,7 +475,7 @@ def _learning_curve(spec: Path, overrides, runs_dir, fractions: str, plot, bayes
         rows = [f"| {p.samples} | {p.train:.4f} | {p.dev:.4f} |" for p in points]
         print("\n".join(["| samples | train error | dev error |", "|---|---|---|", *rows, "", tail]))
     else:
-        console.print(f"[bold]{tail}[/]", highlight=False)
+        out().print(f"[bold]{tail}[/]", highlight=False)
 
 
 @app.command()
@@ -481,7 +507,7 @@ def gradcheck(
         for t in result.tensors:
             style = "red" if t.difference > BUG else "yellow" if t.difference > FINE else None
             table.add_row(t.name, f"{t.checked}/{t.size}", f"{t.difference:.2e}", t.verdict, style=style)
-        console.print(table)
+        out().print(table)
     if result.failed:
         raise typer.Exit(1)
 
