@@ -43,6 +43,7 @@ def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | 
           parent: str | None = None) -> Path:
     """Train one spec (one seed, one fold) and return its run folder. Raises SpecError or RunFailed."""
     spec = loaded.spec
+    check_distribute(loaded)
     data = prepare(loaded)
     keras.utils.set_random_seed(spec.seed)  # python, numpy and TF: split, init, dropout, shuffling
     tf.config.experimental.enable_op_determinism()  # same seed twice -> the same history on CPU
@@ -67,6 +68,7 @@ def resume(run_path: Path, console: Console | None = None) -> Path:
                "failed": f"it failed ({record.info.get('error')}); fix the cause and train again"}
         raise SpecError(f"{run_path}: cannot resume: {why.get(record.status, f'its status is {record.status}')}")
     loaded = load_spec(run_path / "config.yaml")
+    check_distribute(loaded)
     data = prepare(loaded)
     state = read_state(run_path)
     epoch = state["epoch"] if state else 0
@@ -100,7 +102,7 @@ def _guarded(loaded: LoadedSpec, data: Prepared, run: Run, console: Console | No
     except Exception as exc:
         reason = exc.reason if isinstance(exc, RunFailed) else (
             f"cannot write {exc.filename or 'a file'}: {_os_reason(exc)}" if isinstance(exc, OSError)
-            else f"{type(exc).__name__}: {exc}")
+            else f"{type(exc).__name__}: {_first_line(str(exc))}")  # run.json's reason is one line
         try:
             write_atomic(run.path / "error.txt", traceback.format_exc())
             log.print(f"[red]failed[/]: {escape(reason)} (traceback in {run.path / 'error.txt'})")
@@ -115,6 +117,11 @@ def _guarded(loaded: LoadedSpec, data: Prepared, run: Run, console: Console | No
 
 def _os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+def _first_line(message: str, limit: int = 200) -> str:
+    line = message.strip().split("\n", 1)[0]
+    return line if len(line) <= limit and "\n" not in message.strip() else line[:limit] + " …"
 
 
 def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", resume: dict | None,
@@ -198,6 +205,30 @@ def _steps_per_execution(setting: int | str, steps_per_epoch: int, strategy) -> 
     if strategy is not None:  # Keras 3.15's multi-step loop fails under tf.distribute ("must feed a value
         return 1             # for placeholder tensor ... multi_step_on_iterator"): one step per call there
     return steps_per_epoch if setting == "epoch" else setting
+
+
+def check_distribute(loaded: LoadedSpec) -> None:
+    """Refuse, before a run folder exists, a multi_worker cluster that the installed Keras cannot train.
+
+    Keras 3's fit fails under MultiWorkerMirroredStrategy as soon as TF_CONFIG names two or more
+    workers: it reduces a per-replica input batch across workers (a ValueError on PerReplica) and
+    then reduces scalar metrics along axis 0 (keras-team/keras#20585, open; checked on Keras 3.15.1).
+    Drop this check once a Keras release trains the 2-worker case in tests/test_distributed.py.
+    """
+    if loaded.spec.training.distribute != "multi_worker":
+        return
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    except (ValueError, AttributeError):
+        raise loaded.error("training.distribute", "multi_worker reads TF_CONFIG, which is not a JSON object "
+                                                  '(e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                                                  '"task": {"type": "worker", "index": 0}})') from None
+    workers = len(cluster.get("chief", [])) + len(cluster.get("worker", []))
+    if workers > 1:
+        raise loaded.error("training.distribute", f"multi_worker: TF_CONFIG names {workers} workers, and Keras "
+                           f"{keras.__version__} cannot fit across workers (keras-team/keras#20585). Use mirrored "
+                           "for the GPUs of one machine, or `regexp sweep --executor ray` to spread trials "
+                           "over machines")
 
 
 def distribution_strategy(name: str) -> tf.distribute.Strategy | None:

@@ -7,6 +7,7 @@ Ray instance with 2 CPUs.
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,9 +29,9 @@ app(sys.argv[1:])
 """
 
 
-def cli(*args, code: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def cli(*args, code: str | None = None, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     command = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "regexp", *args]
-    return subprocess.run(command, cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    return subprocess.run(command, cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -48,6 +49,29 @@ def test_mirrored_training_on_two_logical_cpus_matches_one_device(tmp_path):
     assert json.loads((single / "run.json").read_text())["distribute"] == {"strategy": "none", "replicas": 1}
     accuracy = [json.loads((run / "metrics.json").read_text())["test"]["accuracy"] for run in (single, mirrored)]
     assert accuracy[0] > 0.9 and abs(accuracy[0] - accuracy[1]) < 0.04, accuracy  # same global batch: seed noise only
+
+
+def tf_config(workers: int) -> str:
+    ports = []
+    for _ in range(workers):
+        with socket.socket() as free:
+            free.bind(("localhost", 0))
+            ports.append(free.getsockname()[1])
+    return json.dumps({"cluster": {"worker": [f"localhost:{port}" for port in ports]}, "task": {"type": "worker", "index": 0}})
+
+
+def test_multi_worker_trains_on_the_tf_config_cluster_and_refuses_one_keras_cannot_fit(tmp_path, write_spec):
+    spec = write_spec(merged(TINY, training={"distribute": "multi_worker", "epochs": 3}))
+    one = cli("train", str(spec), "--runs-dir", str(tmp_path / "one"), "-q", env={"TF_CONFIG": tf_config(1)})
+    assert one.returncode == 0, one.stdout + one.stderr
+    (run,) = (tmp_path / "one").iterdir()
+    assert json.loads((run / "run.json").read_text())["distribute"] == {"strategy": "multi_worker", "replicas": 1}
+
+    two = cli("train", str(spec), "--runs-dir", str(tmp_path / "two"), "-q", env={"TF_CONFIG": tf_config(2)})
+    assert two.returncode == 2 and "Traceback" not in two.stderr
+    assert "spec.yaml:" in two.stderr and "training.distribute: multi_worker: TF_CONFIG names 2 workers" in two.stderr
+    assert "keras-team/keras#20585" in two.stderr and "mirrored" in two.stderr
+    assert not (tmp_path / "two").exists()  # refused before a run folder was made
 
 
 def test_without_ray_the_ray_executor_says_how_to_install_it(runner, write_spec, monkeypatch):

@@ -158,6 +158,19 @@ def test_a_nan_loss_fails_the_run_with_the_epoch(write_spec, tmp_path, runner):
     assert read_run(run).status == "failed"
 
 
+def test_a_failure_with_a_long_message_keeps_one_line_in_run_json_and_all_of_it_in_error_txt(write_spec, tmp_path, runner, monkeypatch):
+    # TensorFlow's errors print whole tensors over many lines; run.json and the report want one line
+    def fails(*args, **kwargs):
+        raise ValueError("Attempt to convert a value (PerReplica:{\n  0: <tf.Tensor: shape=(16, 64)>\n})")
+    monkeypatch.setattr("regexp.train.score", fails)
+    result = runner.invoke(app, ["train", str(write_spec(merged(TINY, training={"epochs": 2}))),
+                                 "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 1
+    (run,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run / "run.json").read_text())["error"] == "ValueError: Attempt to convert a value (PerReplica:{ …"
+    assert "shape=(16, 64)" in (run / "error.txt").read_text()
+
+
 # --- full disks and bad places -----------------------------------------------------------------
 
 def folder_digest(folder: Path) -> dict[str, str]:

@@ -313,7 +313,8 @@ class Training(Part):
         None, description="Metrics to track; default [accuracy] for classification, [mae] for regression.")
     distribute: Literal["none", "mirrored", "multi_worker"] = Field(
         "none", description="tf.distribute strategy: mirrored (the GPUs of this machine, else its logical CPUs) | "
-                            "multi_worker (machines named by TF_CONFIG). batch_size stays the global batch.")
+                            "multi_worker (machines named by TF_CONFIG; Keras 3 cannot fit across 2+ workers yet, "
+                            "keras-team/keras#20585). batch_size stays the global batch.")
     steps_per_execution: Union[Literal["epoch"], Annotated[int, Field(ge=1)]] = Field(
         "epoch", description="Training steps per call into TensorFlow; `epoch` runs a whole epoch per call (same "
                              "results, far less Python overhead for small models).")
