@@ -89,7 +89,7 @@ def train(
     for spec in loaded:
         if spec.spec.search is not None:
             err().print(f"note: {spec.file} has a search; `train` runs the spec as written, "
-                              f"`regexp sweep {spec.file}` runs the search", highlight=False)
+                        f"`regexp sweep {spec.file}` runs the search", highlight=False)
         if spec.spec.seeds() != [spec.spec.seed] or spec.spec.cv is not None:
             failed += _run_trials(spec, overrides, runs_dir, workers=1, quiet=quiet, search=False)
             continue
@@ -164,7 +164,7 @@ def _interrupted(exc: KeyboardInterrupt):
     how = getattr(exc, "how", "Ctrl-C")
     where = f" {exc.run_path}" if getattr(exc, "run_path", None) else ""
     err().print(f"[red]interrupted[/] ({how}): the run folder{where} is marked interrupted; "
-                      f"`regexp resume{where or ' RUN'}` continues it", highlight=False, soft_wrap=True)
+                f"`regexp resume{where or ' RUN'}` continues it", highlight=False, soft_wrap=True)
     raise typer.Exit(143 if how == "SIGTERM" else 130)
 
 
@@ -193,7 +193,7 @@ def _run_trials(spec, overrides: list[str], runs_dir: Path, *, workers: int, qui
         best = state["best"]
         point = ", ".join(f"{k}={v}" for k, v in best["point"].items()) or "the spec"
         out().print(f"best: {point}: {state['objective']['metric']} {best['objective']:.4f} (mean of {best['n']})",
-                      highlight=False, soft_wrap=True)
+                    highlight=False, soft_wrap=True)
     out().print(f"compare: regexp report --filter parent={sweep.path.name}", highlight=False, soft_wrap=True)
     return 0 if state["status"] == "completed" else 1
 

@@ -251,11 +251,11 @@ class _Runner:
             raise SweepStopped(f"{self.consecutive_failures} trials failed in a row (the last: {result['error']}); "
                                f"fix the spec and resume: regexp sweep --resume {self.sweep.path}")
 
-    def _result(self, future: Future) -> dict:
+    def _result(self, future: Future, timeout: float | None = None, lost: str = "failed") -> dict:
         try:
-            return self.pool.collect(future.result(), self.runs_dir)
+            return self.pool.collect(future.result(timeout), self.runs_dir)
         except Exception as exc:  # the worker died (and Ray's retry too): its run folder reads `crashed`
-            return {"status": "failed", "run": None, "objective": None, "error": f"worker lost: {type(exc).__name__}: {exc}"}
+            return {"status": lost, "run": None, "objective": None, "error": f"worker lost: {type(exc).__name__}: {exc}"}
 
     def _stop(self, pending: dict[Future, Trial]) -> None:
         """Ctrl-C or too many failures: running trials finish as interrupted, queued ones never start.
@@ -265,11 +265,7 @@ class _Runner:
             if self.pool is not None:
                 self.pool.interrupt()
             for future, trial in pending.items():
-                try:
-                    result = self.pool.collect(future.result(timeout=60), self.runs_dir)
-                except Exception as exc:  # a worker that died: its run folder shows `crashed`
-                    result = {"status": "interrupted", "run": None, "objective": None, "error": f"worker lost: {exc}"}
-                self.sweep.record(trial, result)
+                self.sweep.record(trial, self._result(future, timeout=60, lost="interrupted"))
         finally:
             signal.signal(signal.SIGINT, previous)
 

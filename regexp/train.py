@@ -75,7 +75,7 @@ def resume(run_path: Path, console: Console | None = None) -> Path:
     # a fresh seed stream per resume point: reseeding with `seed` alone would replay epoch 1's shuffles
     keras.utils.set_random_seed(loaded.spec.seed + 1_000_003 * epoch)
     tf.config.experimental.enable_op_determinism()
-    run = Run(run_path, {k: v for k, v in json.loads((run_path / "run.json").read_text()).items()})
+    run = Run(run_path, json.loads((run_path / "run.json").read_text()))
     resumes = [*run.info.get("resumed", []), {"at_epoch": epoch, "time": now().isoformat(timespec="seconds"),
                                                "previous_status": record.status}]
     run.update(status="running", ended=None, error=None, pid=os.getpid(), host=socket.gethostname(), resumed=resumes)
@@ -120,8 +120,9 @@ def _os_reason(exc: OSError) -> str:
 
 
 def _first_line(message: str, limit: int = 200) -> str:
-    line = message.strip().split("\n", 1)[0]
-    return line if len(line) <= limit and "\n" not in message.strip() else line[:limit] + " …"
+    text = message.strip()
+    line = text.split("\n", 1)[0][:limit]
+    return line if line == text else line + " …"
 
 
 def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", resume: dict | None,
