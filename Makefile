@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Quiet TensorFlow's C++ start-up chatter (CUDA probing, CPU feature notes).
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean docs
 
 # The stamp is rebuilt whenever pyproject.toml changes, so `make test` also updates .venv.
 $(BIN)/.installed: pyproject.toml
@@ -35,3 +35,7 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Generated documentation: docs/run-folder.md from the run-folder models (a test checks it is current).
+docs: $(BIN)/.installed
+	$(BIN)/python -m regexp.runfolder > docs/run-folder.md

@@ -25,7 +25,7 @@ PHASES = {  # phase -> (file fragment, function name) whose cumulative time it i
     "model.fit (30 epochs, the first traces the graph)": ("keras/src/backend/tensorflow/trainer.py", "fit"),
     "  regexp's epoch callbacks: history row, log, progress": ("regexp/train.py", "on_epoch_end"),
     "  regexp's resume-point snapshots": ("regexp/checkpoint.py", "on_epoch_end"),
-    "score train/val/test": ("regexp/train.py", "score"),
+    "score train/val/test": ("regexp/losses.py", "score"),
     "model.save (model.keras)": ("keras/src/models/model.py", "save"),
 }
 

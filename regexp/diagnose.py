@@ -15,7 +15,9 @@ Reading runs needs no TensorFlow; only --learning-curve trains.
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from regexp.report.collect import Row, mapping
+from regexp.errors import UserError
+from regexp.report.collect import Row, mapping, run_values
+from regexp.runfolder import RunMetrics, Status
 
 DEFAULT_CLASSIFICATION_THRESHOLD = 0.02  # 2 points of error
 DEFAULT_REGRESSION_FRACTION = 0.10       # 10% of the dev error
@@ -60,6 +62,20 @@ class Diagnosis:
                 "dev_test_gap": self.dev_test_gap}
 
 
+def diagnose_target(target: str, runs_dir: Path, *, bayes: float | None = None,
+                    thresholds: dict | None = None) -> Diagnosis:
+    """The verdict for a run folder, or a run or group named by id, id prefix or name in runs_dir."""
+    from regexp.report import build_report, find_row
+
+    folder = Path(target).is_dir()
+    exact_run = folder or (runs_dir / target).is_dir()
+    report = build_report([target] if folder else [], runs_dir, group=not exact_run)
+    if folder and not report.rows:
+        raise UserError(f"{target}: not a run folder")
+    row = report.rows[0] if folder else find_row(report.rows, target)
+    return diagnose_row(row, report.metric, bayes=bayes, thresholds=thresholds)
+
+
 def error_metric(task: str | None, main: str) -> tuple[str, bool]:
     """(metric, is_regression): accuracy for classification, the main metric for regression."""
     regression = task == "regression"
@@ -69,10 +85,8 @@ def error_metric(task: str | None, main: str) -> tuple[str, bool]:
 def diagnose_row(row: Row, main: str, *, bayes: float | None = None, thresholds: dict | None = None) -> Diagnosis:
     """The verdict for one run or one group (averaged over its completed members)."""
     run = row.members[0]
-    metric, regression = error_metric(run.metrics.get("task") or run.info.get("task"), main)
-    from regexp.report.collect import run_values
-
-    values = [run_values(r, metric) for r in row.members if r.status == "completed" or row.kind == "run"]
+    metric, regression = error_metric((run.metrics and run.metrics.task) or run.info.task, main)
+    values = [run_values(r, metric) for r in row.members if r.status == Status.COMPLETED or row.kind == "run"]
 
     def error(part: str) -> float | None:
         found = [v[f"{part}_{metric}"] for v in values if f"{part}_{metric}" in v]
@@ -82,7 +96,7 @@ def diagnose_row(row: Row, main: str, *, bayes: float | None = None, thresholds:
         return mean if regression else 1 - mean
     train, dev, test = error("train"), error("val"), error("test")
     if train is None or dev is None:
-        raise ValueError(f"{row.id}: needs train and validation {metric} (a completed run with a validation part "
+        raise UserError(f"{row.id}: needs train and validation {metric} (a completed run with a validation part "
                          f"that tracks {metric})")
     config = row.members[0].config
     spec_bayes = mapping(config.get("evaluation")).get("bayes_error")
@@ -95,9 +109,8 @@ def diagnose_row(row: Row, main: str, *, bayes: float | None = None, thresholds:
     default = DEFAULT_REGRESSION_FRACTION * max(dev, 1e-12) if regression else DEFAULT_CLASSIFICATION_THRESHOLD
     limits = Thresholds(**{k: (thresholds or {}).get(k) or default for k in ("bias", "variance", "mismatch")})
     if not regression:  # a gap within sampling noise of the error estimates is not a finding
-        sizes = [mapping(r.metrics.get("sizes")) for r in row.members if r.metrics]
-        n_val = sum(s.get("val", 0) for s in sizes if isinstance(s.get("val"), int))
-        n_test = sum(s.get("test", 0) for s in sizes if isinstance(s.get("test"), int))
+        sizes = [r.metrics.sizes for r in row.members if r.metrics and r.metrics.sizes]
+        n_val, n_test = sum(s.val for s in sizes), sum(s.test for s in sizes)
         se_dev = _standard_error(dev, n_val)
         limits.variance = max(limits.variance, 2 * se_dev)
         if test is not None:
@@ -180,7 +193,7 @@ def _curve_notes(row: Row, config: dict) -> list[str]:
     training = mapping(config.get("training"))
     stopping = training.get("early_stopping")
     patience = mapping(stopping).get("patience") if stopping else None
-    early = [run.metrics.get("early_stopped") is True for run in row.members]
+    early = [bool(run.metrics and run.metrics.early_stopped) for run in row.members]
     notes = [f"val loss bottomed out at epoch {best:.0f}; training ran {ran:.0f} epochs"
              + (f" (early stopping, patience {patience})" if any(early) else "")]
     if any(early):
@@ -206,27 +219,55 @@ class CurvePoint:
     run: str
 
 
-def learning_curve(spec_file: Path, overrides: list[str], runs_dir: Path, fractions: list[float],
-                   console=None) -> tuple[list[CurvePoint], str]:
-    """Train the spec on growing fractions of its train part; returns the points and the metric."""
-    import json
+@dataclass
+class LearningCurve:
+    metric: str
+    bayes_error: float
+    threshold: float
+    points: list[CurvePoint]
+    verdict: str
+    plot: str | None
 
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def parse_fractions(text: str) -> list[float]:
+    """--fractions 0.1,0.25,0.5,1.0 -> sorted fractions of the train part, each in (0, 1]."""
+    try:
+        steps = sorted(float(f) for f in text.split(","))
+    except ValueError:
+        raise UserError(f"--fractions {text}: expected comma-separated numbers, e.g. 0.1,0.25,0.5,1.0") from None
+    if not steps or steps[0] <= 0 or steps[-1] > 1:
+        raise UserError(f"--fractions {text}: each fraction must be in (0, 1]")
+    return steps
+
+
+def learning_curve(loaded, overrides: list[str], runs_dir: Path, fractions: list[float], *, bayes: float | None = None,
+                   threshold: float | None = None, plot: Path | None = None, console=None) -> LearningCurve:
+    """Train the spec on growing fractions of its train part and read the curve (bias or variance?)."""
     from regexp.spec import load_spec
     from regexp.train import train
 
     points = []
-    metric = None
+    metric = regression = None
     for fraction in fractions:
-        loaded = load_spec(spec_file, [*overrides, f"data.subsample={fraction}", "repeat=1", "cv=null", "search=null"])
-        run = train(loaded, runs_dir, console=None)
-        metrics = json.loads((run / "metrics.json").read_text())
-        metric, regression = error_metric(metrics.get("task"), next(m for m in metrics["directions"] if m != "loss"))
-        error = (lambda part: metrics[part][metric]) if regression else (lambda part: 1 - metrics[part][metric])
-        points.append(CurvePoint(fraction, metrics["sizes"]["train"], error("train"), error("val"), run.name))
+        trial = load_spec(loaded.file, [*overrides, f"data.subsample={fraction}", "repeat=1", "cv=null", "search=null"])
+        run = train(trial, runs_dir, console=None)
+        metrics = RunMetrics.model_validate_json((run / "metrics.json").read_text())
+        metric, regression = error_metric(metrics.task, next(m for m in metrics.directions if m != "loss"))
+        error = (lambda part: metrics.part(part)[metric]) if regression else (lambda part: 1 - metrics.part(part)[metric])
+        points.append(CurvePoint(fraction, metrics.sizes.train, error("train"), error("val"), run.name))
         if console is not None:
-            console.print(f"  {fraction:>5.0%} of the train part ({metrics['sizes']['train']} samples): "
+            console.print(f"  {fraction:>5.0%} of the train part ({metrics.sizes.train} samples): "
                           f"train error {error('train'):.4f}, dev error {error('val'):.4f}", highlight=False)
-    return points, metric
+    bayes = bayes if bayes is not None else (loaded.spec.evaluation.bayes_error or 0.0)
+    threshold = threshold or (DEFAULT_REGRESSION_FRACTION * points[-1].dev if regression
+                              else DEFAULT_CLASSIFICATION_THRESHOLD)
+    if plot is not None:
+        plot_curve(points, bayes, plot, metric)
+    return LearningCurve(metric, bayes, threshold, points, read_curve(points, bayes, threshold),
+                         None if plot is None else str(plot))
 
 
 def read_curve(points: list[CurvePoint], bayes: float, threshold: float) -> str:

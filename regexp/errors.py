@@ -1,16 +1,21 @@
-"""User-facing errors. The CLI prints them without a traceback and exits with code 2."""
+"""User-facing errors. The CLI prints them without a traceback: UserError exits with code 2,
+RunFailed and SweepStopped with 1, interrupts with 130 (Ctrl-C) or 143 (SIGTERM)."""
 
 
-class SpecError(Exception):
+class UserError(Exception):
+    """A mistake the user can fix: a bad option, a target that names nothing. One line per problem."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class SpecError(UserError):
     """One or more mistakes in a spec, a --set override or the data it names.
 
     Each problem reads `WHERE: dotted.key: what is wrong (got X; allowed: ...)`, where WHERE is
     `FILE:LINE` or the `--set` override that brought the value in.
     """
-
-    def __init__(self, problems: list[str] | str):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 def problem(where: str | None, key: str, message: str) -> str:
@@ -33,3 +38,15 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, run_path, how: str = "Ctrl-C"):
         self.run_path, self.how = run_path, how
         super().__init__(f"{run_path}: interrupted ({how})")
+
+
+class SweepStopped(Exception):
+    """The sweep stopped early (too many failures in a row); its parent folder can be resumed."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: running trials are marked interrupted; the same command resumes it."""
+
+    def __init__(self, sweep_path):
+        self.sweep_path = sweep_path
+        super().__init__(f"{sweep_path}: interrupted")

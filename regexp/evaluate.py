@@ -11,7 +11,7 @@ from regexp.mc_dropout import mc_dropout_metrics
 from regexp.runs import read_run
 from regexp.saved import load_model_file
 from regexp.spec import load_spec
-from regexp.train import score
+from regexp.losses import score
 
 
 def evaluate_run(run_path: Path, mc_dropout: int = 0) -> tuple[dict, dict]:
@@ -22,4 +22,4 @@ def evaluate_run(run_path: Path, mc_dropout: int = 0) -> tuple[dict, dict]:
     if mc_dropout and "test" in results:
         results["test"].update(mc_dropout_metrics(model, data, mc_dropout) or {})
     recorded = read_run(run_path).metrics
-    return results, {part: recorded.get(part) or {} for part in results}
+    return results, {part: recorded.part(part) if recorded else {} for part in results}

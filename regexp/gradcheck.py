@@ -123,7 +123,7 @@ def check_spec(spec_file, overrides: list[str] = (), *, batch: int = 16, samples
     from regexp.data import prepare
     from regexp.model import build_model
     from regexp.spec import load_spec
-    from regexp.train import _loss, _targets
+    from regexp.losses import loss as task_loss, targets
 
     loaded = load_spec(spec_file, overrides)
     quiet = ["model.defaults.dropout=0", "model.defaults.weight_noise=0", "model.input_dropout=0", "model.input_noise=0"]
@@ -135,8 +135,8 @@ def check_spec(spec_file, overrides: list[str] = (), *, batch: int = 16, samples
     with float64():
         model = build_model(loaded.spec.model, data, name=loaded.spec.name)
         x = data.x_train[:batch].astype(np.float64)
-        y = _targets(data.y_train[:batch], data).astype(np.float64)
-        loss = _loss(data.task, loaded.spec.training.label_smoothing)
+        y = targets(data.y_train[:batch], data).astype(np.float64)
+        loss = task_loss(data.task, loaded.spec.training.label_smoothing)
         return check_model(model, loss, x, y, samples=samples, seed=loaded.spec.seed)
 
 

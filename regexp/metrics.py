@@ -1,6 +1,6 @@
-"""Metric names, the tasks they apply to, and their direction: no dependencies, so report starts fast."""
-
-from typing import Literal
+"""The metric catalogue: names, the tasks they apply to, and which are maximized. No dependencies,
+so the spec schema and report start fast. Column names (val_accuracy, gap_loss) are MetricKeys
+(regexp/runfolder.py)."""
 
 # metric name -> the tasks it applies to
 METRICS: dict[str, tuple[str, ...]] = {
@@ -15,12 +15,3 @@ METRICS: dict[str, tuple[str, ...]] = {
     "r2": ("regression",),
 }
 MAXIMIZED = {"accuracy", "auc", "precision", "recall", "top3_accuracy", "r2"}
-PARTS = ("train", "val", "test")
-
-
-def direction(metric: str) -> Literal["min", "max"]:
-    """'max' where higher is better (val_accuracy, test_auc), 'min' for losses, errors, time."""
-    name = metric
-    for prefix in ("train_", "val_", "test_", "gap_"):
-        name = name.removeprefix(prefix)
-    return "max" if name in MAXIMIZED else "min"

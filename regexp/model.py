@@ -18,7 +18,8 @@ import numpy as np
 
 from regexp.data import Prepared
 from regexp.layers import NoisyConv2D, NoisyDense
-from regexp.spec.schema import SPATIAL, Model, Training
+from regexp.spec.schema import SPATIAL, Model
+from regexp.spec.training import Training
 
 _DROPOUT = {
     "standard": keras.layers.Dropout,

@@ -8,7 +8,7 @@ LearningRateScheduler at the start of each epoch; `plateau` is Keras's ReduceLRO
 
 import keras
 
-from regexp.spec.schema import Optimizer, Training
+from regexp.spec.training import Optimizer, Training
 
 
 @keras.saving.register_keras_serializable(package="regexp")

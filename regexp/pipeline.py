@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from regexp.spec.schema import Training
+from regexp.spec.training import Training
 
 
 def train_batches(x: np.ndarray, targets: np.ndarray, shape: tuple[int, ...] | None, training: Training,

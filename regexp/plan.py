@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from regexp.errors import SpecError
-from regexp.metrics import direction
+from regexp.runfolder import MetricKey, RunMetrics, direction
 from regexp.spec import LoadedSpec, load_spec
 from regexp.spec.schema import Distribution, Search
 
@@ -63,7 +63,7 @@ def plan_round(loaded: LoadedSpec, overrides: list[str], round_: int = 1,
     if search is None:
         points: list[Point] = [()]
     elif round_ == 1:
-        points = _grid(search) if search.method == "grid" else _sample(search, _seed(loaded), round_, search.trials)
+        points = _grid(search) if search.method == "grid" else sample(search, _seed(loaded), round_, search.trials)
     else:
         points = _refine(search, _seed(loaded), round_, results or {})
     folds = range(spec.cv.folds) if spec.cv is not None and spec.cv.fold is None else [spec.cv.fold if spec.cv else None]
@@ -126,7 +126,8 @@ def _draw(dist: Distribution, rng: np.random.Generator, low: float | None = None
     return float(f"{value:.6g}")  # readable configs and run names; far below any effect size
 
 
-def _sample(search: Search, seed: int, round_: int, count: int) -> list[Point]:
+def sample(search: Search, seed: int, round_: int, count: int) -> list[Point]:
+    """`count` random points of a search (round 1 of method: random)."""
     rng = np.random.default_rng([seed, round_])
     points = []
     for _ in range(count):
@@ -164,11 +165,6 @@ def _refine(search: Search, seed: int, round_: int, results: dict[Point, float])
     return points
 
 
-def objective_of(metrics: dict, metric: str) -> float | None:
-    """metrics.json value of an objective name: val_loss -> metrics['val']['loss'], loss -> train."""
-    part, name = "train", metric
-    for prefix in ("train", "val", "test"):
-        if metric.startswith(prefix + "_"):
-            part, name = prefix, metric.removeprefix(prefix + "_")
-    value = (metrics.get(part) or {}).get(name) if isinstance(metrics.get(part), dict) else None
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+def objective_of(metrics: RunMetrics, metric: str) -> float | None:
+    """The objective's value in a run's metrics: val_loss -> the val part's loss, loss -> train."""
+    return metrics.value(MetricKey.parse(metric))

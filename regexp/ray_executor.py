@@ -1,6 +1,6 @@
 """Sweeps on a Ray cluster: `regexp sweep SPEC --executor ray [--address ADDRESS]`.
 
-Each trial is a Ray task that runs the same `_run_trial` as a local worker, with the CPUs/GPUs
+Each trial is a Ray task that runs the same `run_trial` as a local worker, with the CPUs/GPUs
 given on the command line; Ray's own scheduler places it, and a task whose worker process dies
 (killed, out of memory, node lost) is retried once by Ray. Without --address a local Ray instance
 is started and stopped with the sweep. Trials write their run folders to --runs-dir, which must be

@@ -21,11 +21,9 @@ from typing import Any
 import yaml
 
 import regexp
+from regexp.errors import UserError
+from regexp.runfolder import RunInfo, RunMetrics, Status
 
-RUN_FILES = ("config.yaml", "run.json", "history.csv", "metrics.json", "model.keras", "log.txt")
-# `crashed` is derived when reading: run.json says running but its process is gone;
-# `incomplete`: the folder has no readable run.json.
-STATUSES = ("running", "completed", "failed", "interrupted", "crashed", "incomplete")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on 1,000 configs
 
 
@@ -52,8 +50,10 @@ def now() -> datetime:
 
 @dataclass
 class Run:
+    """The writer's side: a run folder being trained into."""
+
     path: Path
-    info: dict[str, Any]
+    info: RunInfo
 
     @classmethod
     def create(cls, runs_dir: Path, name: str, spec_hash: str, resolved: dict, extra: dict) -> "Run":
@@ -70,45 +70,43 @@ class Run:
                 continue
         else:
             raise FileExistsError(f"{runs_dir}: no free run folder name for {stem}")
-        info = {
-            "id": path.name, "name": name, "status": "running",
-            "started": started.isoformat(timespec="milliseconds"), "ended": None, "duration_s": None,
-            "seed": resolved["seed"], "spec_hash": spec_hash, "parent": None,
-            "host": socket.gethostname(), "pid": os.getpid(),
-            "versions": {"python": platform.python_version(), "regexp": regexp.__version__},
-            "argv": sys.argv, **extra,
+        info = RunInfo(
+            id=path.name, name=name, status=Status.RUNNING, started=started.isoformat(timespec="milliseconds"),
+            seed=resolved["seed"], spec_hash=spec_hash, host=socket.gethostname(), pid=os.getpid(),
+            versions={"python": platform.python_version(), "regexp": regexp.__version__}, argv=sys.argv, **extra,
             # the resolved spec again, as JSON: report reads 1,000 of these in well under a second,
             # while parsing 1,000 config.yaml files takes about 1.5 s (PyYAML constructs in Python)
-            "config": resolved,
-        }
+            config=resolved,
+        )
         write_atomic(path / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
         run = cls(path, info)
         run.save()
         return run
 
     def save(self) -> None:
-        write_json(self.path / "run.json", self.info)
+        write_json(self.path / "run.json", self.info.to_json())
 
     def update(self, **fields) -> None:
-        self.info.update(fields)
+        for key, value in fields.items():
+            setattr(self.info, key, value)  # validated: a wrong type is a bug here, not a damaged file
         self.save()
 
-    def finish(self, status: str, error: str | None = None) -> None:
+    def finish(self, status: Status, error: str | None = None) -> None:
         ended = now()
-        started = datetime.fromisoformat(self.info["started"])
+        started = datetime.fromisoformat(self.info.started)
         self.update(status=status, ended=ended.isoformat(timespec="milliseconds"),
                     duration_s=round((ended - started).total_seconds(), 3), error=error)
 
 
-# ---------------------------------------------------------------------------------------- reading
+# ------------------------------------------------------------------------------------------ reading
 @dataclass
 class RunRecord:
     """What could be read of one run folder, and what could not (`warnings`)."""
 
     path: Path
-    info: dict[str, Any]
+    info: RunInfo
     config: dict[str, Any]
-    metrics: dict[str, Any]
+    metrics: RunMetrics | None     # None until the run completed (or when metrics.json is unreadable)
     warnings: list[str]
     _history: list[dict[str, float | None]] | None = None
 
@@ -118,28 +116,27 @@ class RunRecord:
 
     @property
     def name(self) -> str:
-        for name in (self.info.get("name"), self.config.get("name")):
+        for name in (self.info.name, self.config.get("name")):
             if isinstance(name, str) and name:
                 return name
         return self.id
 
     @property
     def started(self) -> str:
-        started = self.info.get("started")
-        return started if isinstance(started, str) else ""
+        return self.info.started or ""
 
     @property
     def seed(self) -> int | str:
-        seed = self.config.get("seed", self.info.get("seed"))
+        seed = self.config.get("seed", self.info.seed)
         return seed if isinstance(seed, (int, str)) and not isinstance(seed, bool) else self.id
 
     @property
-    def status(self) -> str:
-        status = self.info.get("status")
-        if status not in STATUSES:
-            return "incomplete"
-        if status == "running" and not _process_alive(self.info):
-            return "crashed"
+    def status(self) -> Status:
+        status = self.info.status
+        if status is None or status in (Status.CRASHED, Status.INCOMPLETE):
+            return Status.INCOMPLETE
+        if status == Status.RUNNING and not _process_alive(self.info):
+            return Status.CRASHED
         return status
 
     @property
@@ -151,15 +148,16 @@ class RunRecord:
 
 def read_run(path: Path) -> RunRecord:
     warnings: list[str] = []
-    info = _read_file(path / "run.json", json.loads, warnings)
-    config = info.pop("config", None)
-    if isinstance(config, dict):  # run.json carries the resolved spec; config.yaml is its YAML twin
+    info = RunInfo.parse(_read_file(path / "run.json", json.loads, warnings), "run.json", warnings)
+    config = info.config
+    if config is not None:  # run.json carries the resolved spec; config.yaml is its YAML twin
         if not (path / "config.yaml").exists():
             warnings.append("config.yaml is missing")
     else:
         config = _read_file(path / "config.yaml", lambda text: yaml.load(text, Loader=_YAML_LOADER), warnings)
-    needs_metrics = info.get("status") == "completed"
-    metrics = _read_file(path / "metrics.json", json.loads, warnings, required=needs_metrics)
+    needs_metrics = info.status == Status.COMPLETED
+    raw = _read_file(path / "metrics.json", json.loads, warnings, required=needs_metrics)
+    metrics = RunMetrics.parse(raw, "metrics.json", warnings) if raw else None
     return RunRecord(path, info, config, metrics, warnings)
 
 
@@ -181,9 +179,17 @@ def find_runs(targets: list[str], runs_dir: Path) -> list[Path]:
         matches = [p for p in names if fnmatch.fnmatch(p.name, pattern) or fnmatch.fnmatch(str(p), pattern)]
         matches += sorted(p for p in Path().glob(target) if is_run(p)) if not direct.is_absolute() else []
         if not matches:
-            raise LookupError(f"no run matches {target!r} (looked in {runs_dir})")
+            raise UserError(f"no run matches {target!r} (looked in {runs_dir})")
         found.update(dict.fromkeys(matches))
     return list(found)
+
+
+def find_one_run(target: str, runs_dir: Path) -> RunRecord:
+    """The one run a user named (show, diff): a UserError when it names none or several."""
+    found = find_runs([target], runs_dir)
+    if len(found) > 1:
+        raise UserError(f"{target!r} matches {len(found)} runs: {', '.join(p.name for p in found[:5])}; name one")
+    return read_run(found[0])
 
 
 def _read_file(path: Path, parse, warnings: list[str], required: bool = True) -> dict:
@@ -229,12 +235,12 @@ def _read_history(path: Path, warnings: list[str]) -> list[dict[str, float | Non
     return rows
 
 
-def _process_alive(info: dict) -> bool:
+def _process_alive(info: RunInfo) -> bool:
     """A running run's process still exists (only checkable on the host that started it)."""
-    if info.get("host") != socket.gethostname() or not isinstance(info.get("pid"), int):
+    if info.host != socket.gethostname() or info.pid is None:
         return True  # another machine's run: trust what it says
     try:
-        os.kill(info["pid"], 0)
+        os.kill(info.pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:

@@ -9,7 +9,6 @@ TensorFlow once with its thread pools sized so that the workers share the cores,
 No TensorFlow is imported by this module itself.
 """
 
-import json
 import os
 import signal
 import time
@@ -17,24 +16,19 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from regexp.errors import RunFailed, RunInterrupted
-from regexp.metrics import direction
+from regexp.errors import RunFailed, RunInterrupted, SweepInterrupted, SweepStopped
 from regexp.plan import Point, Trial, objective_of, plan_round, rounds
+from regexp.runfolder import Best, RunMetrics, Status, SweepState, SweepStatus, TrialEntry, TrialStatus, direction
 from regexp.runs import now, read_run, write_atomic, write_json
 from regexp.spec import LoadedSpec, load_spec
 
 MAX_CONSECUTIVE_FAILURES = 3
-
-
-class SweepStopped(Exception):
-    """The sweep stopped early (too many failures in a row); its parent folder can be resumed."""
 
 
 @dataclass
@@ -42,8 +36,8 @@ class Sweep:
     """The parent folder and its sweep.json, kept in memory and rewritten after every change."""
 
     path: Path
-    state: dict[str, Any]
-    trials: dict[str, dict] = field(default_factory=dict)  # trial key -> its entry in state["trials"]
+    state: SweepState
+    trials: dict[str, TrialEntry] = field(default_factory=dict)  # trial key -> its entry in state.trials
 
     @classmethod
     def open(cls, loaded: LoadedSpec, overrides: list[str], runs_dir: Path, resume: Path | None) -> "Sweep":
@@ -52,21 +46,19 @@ class Sweep:
             matches = sorted(runs_dir.glob(f"*_{loaded.spec.name}_{spec_hash}_sweep")) if runs_dir.is_dir() else []
             resume = matches[-1] if matches else None
         if resume is not None:
-            state = json.loads((resume / "sweep.json").read_text())
-            sweep = cls(resume, state, {t["key"]: t for t in state["trials"]})
-            return sweep
+            state = SweepState.model_validate_json((resume / "sweep.json").read_text())
+            return cls(resume, state, {t.key: t for t in state.trials})
         runs_dir.mkdir(parents=True, exist_ok=True)
         path = runs_dir / f"{now():%Y%m%dT%H%M%SZ}_{loaded.spec.name}_{spec_hash}_sweep"
         path.mkdir()
         search = loaded.spec.search
         metric = search.objective.metric if search else "val_loss"
-        state = {
-            "kind": "sweep" if search else "cv" if loaded.spec.cv else "repeat",
-            "name": loaded.spec.name, "spec": str(loaded.file.resolve()), "overrides": overrides,
-            "spec_hash": spec_hash, "status": "running", "started": now().isoformat(timespec="milliseconds"),
-            "ended": None, "objective": {"metric": metric, "mode": (search.objective.mode if search else None) or direction(metric)},
-            "rounds": rounds(loaded), "trials": [], "best": None,
-        }
+        state = SweepState(
+            kind="sweep" if search else "cv" if loaded.spec.cv else "repeat",
+            name=loaded.spec.name, spec=str(loaded.file.resolve()), overrides=overrides, spec_hash=spec_hash,
+            started=now().isoformat(timespec="milliseconds"), rounds=rounds(loaded),
+            objective={"metric": metric, "mode": (search.objective.mode if search else None) or direction(metric)},
+        )
         # Trials run from this snapshot (data paths absolute, --set applied), not from the user's
         # file, so editing the spec while a sweep runs or before it resumes cannot change its trials.
         # As written, not resolved: resolved layers pin the defaults that a search point overrides.
@@ -84,60 +76,74 @@ class Sweep:
         return self.path.name
 
     def save(self) -> None:
-        self.state["best"] = self.best()
-        write_json(self.path / "sweep.json", self.state)
+        self.state.best = self.best()
+        write_json(self.path / "sweep.json", self.state.to_json())
 
     def add(self, trials: list[Trial]) -> None:
         for trial in trials:
             if trial.key not in self.trials:
-                entry = {"key": trial.key, "round": trial.round, "point": dict(trial.point), "seed": trial.seed,
-                         "fold": trial.fold, "status": "pending", "run": None, "objective": None, "error": None}
-                self.state["trials"].append(entry)
+                entry = TrialEntry(key=trial.key, round=trial.round, point=dict(trial.point), seed=trial.seed, fold=trial.fold)
+                self.state.trials.append(entry)
                 self.trials[trial.key] = entry
         self.save()
 
     def done(self, trial: Trial) -> bool:
         """Completed earlier, and its run folder still says so."""
         entry = self.trials.get(trial.key)
-        if entry is None or entry["status"] != "completed" or not entry["run"]:
+        if entry is None or entry.status != TrialStatus.COMPLETED or not entry.run:
             return False
-        return read_run(self.path.parent / entry["run"]).status == "completed"
+        return read_run(self.path.parent / entry.run).status == Status.COMPLETED
 
     def record(self, trial: Trial, result: dict) -> None:
-        self.trials[trial.key].update(result)
+        entry = self.trials[trial.key]
+        for key, value in result.items():
+            setattr(entry, key, value)
         self.save()
 
     def point_results(self, round_: int | None = None) -> dict[Point, float]:
         """Mean objective per point over its completed seeds/folds."""
         values: dict[Point, list[float]] = {}
-        for entry in self.state["trials"]:
-            if entry["status"] == "completed" and entry["objective"] is not None and round_ in (None, entry["round"]):
-                values.setdefault(tuple(entry["point"].items()), []).append(entry["objective"])
+        for entry in self.state.trials:
+            if entry.status == TrialStatus.COMPLETED and entry.objective is not None and round_ in (None, entry.round):
+                values.setdefault(tuple(entry.point.items()), []).append(entry.objective)
         return {point: sum(v) / len(v) for point, v in values.items()}
 
-    def best(self) -> dict | None:
+    def best(self) -> Best | None:
         results = self.point_results()
         if not results:
             return None
-        pick = max if self.state["objective"]["mode"] == "max" else min
+        pick = max if self.state.objective.mode == "max" else min
         point = pick(results, key=results.get)
-        runs = [e["run"] for e in self.state["trials"] if tuple(e["point"].items()) == point and e["status"] == "completed"]
-        return {"point": dict(point), "objective": results[point], "n": len(runs), "runs": runs}
+        runs = [e.run for e in self.state.trials if tuple(e.point.items()) == point and e.status == TrialStatus.COMPLETED]
+        return Best(point=dict(point), objective=results[point], n=len(runs), runs=runs)
 
-    def finish(self, status: str, message: str | None = None) -> None:
-        self.state.update(status=status, ended=now().isoformat(timespec="milliseconds"), message=message)
+    def finish(self, status: SweepStatus, message: str | None = None) -> None:
+        self.state.status, self.state.ended, self.state.message = status, now().isoformat(timespec="milliseconds"), message
         self.save()
+
+
+def has_trials(loaded: LoadedSpec) -> bool:
+    """The spec runs as several trials (repeat seeds or cv folds), not as one run."""
+    return loaded.spec.seeds() != [loaded.spec.seed] or loaded.spec.cv is not None
+
+
+def run_trials(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, search: bool, **options) -> Sweep:
+    """repeat × cv (× the search when `search`: `regexp sweep`; `regexp train` runs a spec as written)."""
+    if not search and loaded.spec.search is not None:
+        overrides = [*overrides, "search=null"]
+        loaded = load_spec(loaded.file, overrides)
+    return run_sweep(loaded, overrides, runs_dir, **options)
 
 
 def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, workers: int = 1,
               resume: Path | None = None, max_failures: int = MAX_CONSECUTIVE_FAILURES,
               console: Console | None = None, pool=None) -> Sweep:
-    """Plan and run every round; returns the sweep (raises SweepStopped or KeyboardInterrupt)."""
+    """Plan and run every round; returns the sweep (raises SweepStopped or SweepInterrupted)."""
     if resume is None:
         plan_round(loaded, overrides)  # validate every point against the user's file: errors name its lines
     sweep = Sweep.open(loaded, overrides, runs_dir, resume)
-    sweep.state["workers"] = workers
-    metric = sweep.state["objective"]["metric"]
+    sweep.state.workers = workers
+    metric = sweep.state.objective.metric
     base = load_spec(sweep.spec_file)  # plan from the snapshot: a resumed sweep continues the same plan
     runner = _Runner(sweep, runs_dir, workers, max_failures, console, pool)
     try:
@@ -147,15 +153,15 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
             sweep.add(trials)
             runner.run([t for t in trials if not sweep.done(t)], metric)
     except KeyboardInterrupt:
-        sweep.finish("interrupted", "interrupted by the user (Ctrl-C); resume with the same command")
-        raise
+        sweep.finish(SweepStatus.INTERRUPTED, "interrupted by the user (Ctrl-C); resume with the same command")
+        raise SweepInterrupted(sweep.path) from None
     except SweepStopped as exc:
-        sweep.finish("stopped", str(exc))
+        sweep.finish(SweepStatus.STOPPED, str(exc))
         raise
     finally:
         runner.close()
-    failed = sum(1 for t in sweep.state["trials"] if t["status"] != "completed")
-    sweep.finish("completed" if not failed else "completed with failures",
+    failed = sum(1 for t in sweep.state.trials if t.status != TrialStatus.COMPLETED)
+    sweep.finish(SweepStatus.COMPLETED if not failed else SweepStatus.COMPLETED_WITH_FAILURES,
                  f"{failed} trials did not complete" if failed else None)
     return sweep
 
@@ -168,9 +174,13 @@ class _LocalPool(ProcessPoolExecutor):
         super().__init__(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,))
 
     def interrupt(self) -> None:
-        for process in list((self._processes or {}).values()):  # no public API for this
+        """SIGTERM to every worker, which turns it into KeyboardInterrupt: its run ends interrupted."""
+        if hasattr(self, "terminate_workers"):  # Python 3.14+: the public API
+            self.terminate_workers()
+            return
+        for process in list((self._processes or {}).values()):  # before 3.14 there is no public API for this
             if process.is_alive():
-                os.kill(process.pid, signal.SIGTERM)  # the worker turns it into KeyboardInterrupt
+                os.kill(process.pid, signal.SIGTERM)
 
     def collect(self, result: dict, runs_dir: Path) -> dict:
         return result
@@ -198,7 +208,7 @@ class _Runner:
             best = self.sweep.best()
             text = f"{counts['running']} running, {counts['failed']} failed"
             if best is not None:
-                text += f", best {metric} {best['objective']:.4f}"
+                text += f", best {metric} {best.objective:.4f}"
             progress.update(task, description=text)
 
         with progress:
@@ -206,7 +216,7 @@ class _Runner:
                 for trial in trials:
                     counts["running"] = 1
                     show()
-                    self._record(trial, _run_trial(self.sweep.spec_file, trial.overrides,
+                    self._record(trial, run_trial(self.sweep.spec_file, trial.overrides,
                                                    str(self.runs_dir), self.sweep.id, metric), counts)
                     counts["running"] = 0
                     progress.advance(task)
@@ -219,8 +229,8 @@ class _Runner:
                 while queue or pending:
                     while queue and len(pending) < self.workers:  # keep every worker busy, no more
                         trial = queue.pop(0)
-                        self.sweep.record(trial, {"status": "running"})
-                        pending[pool.submit(_run_trial, self.sweep.spec_file, trial.overrides,
+                        self.sweep.record(trial, {"status": TrialStatus.RUNNING})
+                        pending[pool.submit(run_trial, self.sweep.spec_file, trial.overrides,
                                             str(self.runs_dir), self.sweep.id, metric)] = trial
                     counts["running"] = len(pending)
                     show()
@@ -238,9 +248,9 @@ class _Runner:
 
     def _record(self, trial: Trial, result: dict, counts: dict) -> None:
         self.sweep.record(trial, result)
-        if result["status"] == "interrupted":
+        if result["status"] == TrialStatus.INTERRUPTED:
             raise KeyboardInterrupt
-        if result["status"] == "completed":
+        if result["status"] == TrialStatus.COMPLETED:
             self.consecutive_failures = 0
             return
         counts["failed"] += 1
@@ -251,7 +261,7 @@ class _Runner:
             raise SweepStopped(f"{self.consecutive_failures} trials failed in a row (the last: {result['error']}); "
                                f"fix the spec and resume: regexp sweep --resume {self.sweep.path}")
 
-    def _result(self, future: Future, timeout: float | None = None, lost: str = "failed") -> dict:
+    def _result(self, future: Future, timeout: float | None = None, lost: TrialStatus = TrialStatus.FAILED) -> dict:
         try:
             return self.pool.collect(future.result(timeout), self.runs_dir)
         except Exception as exc:  # the worker died (and Ray's retry too): its run folder reads `crashed`
@@ -265,7 +275,7 @@ class _Runner:
             if self.pool is not None:
                 self.pool.interrupt()
             for future, trial in pending.items():
-                self.sweep.record(trial, self._result(future, timeout=60, lost="interrupted"))
+                self.sweep.record(trial, self._result(future, timeout=60, lost=TrialStatus.INTERRUPTED))
         finally:
             signal.signal(signal.SIGINT, previous)
 
@@ -297,7 +307,7 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _run_trial(spec_file: str, overrides: list[str], runs_dir: str, parent: str, metric: str) -> dict:
+def run_trial(spec_file: str, overrides: list[str], runs_dir: str, parent: str, metric: str) -> dict:
     """One trial, in a worker or in-process: never raises for a failed or interrupted run."""
     from regexp.train import train
 
@@ -306,10 +316,10 @@ def _run_trial(spec_file: str, overrides: list[str], runs_dir: str, parent: str,
     try:
         path = train(loaded, Path(runs_dir), console=None, parent=parent)
     except RunFailed as exc:
-        return {"status": "failed", "run": Path(exc.run_path).name, "objective": None, "error": exc.reason}
+        return {"status": TrialStatus.FAILED, "run": Path(exc.run_path).name, "objective": None, "error": exc.reason}
     except KeyboardInterrupt as exc:
         run = Path(exc.run_path).name if isinstance(exc, RunInterrupted) else None
-        return {"status": "interrupted", "run": run, "objective": None, "error": "interrupted"}
-    metrics = json.loads((path / "metrics.json").read_text())
-    return {"status": "completed", "run": path.name, "objective": objective_of(metrics, metric), "error": None,
+        return {"status": TrialStatus.INTERRUPTED, "run": run, "objective": None, "error": "interrupted"}
+    metrics = RunMetrics.model_validate_json((path / "metrics.json").read_text())
+    return {"status": TrialStatus.COMPLETED, "run": path.name, "objective": objective_of(metrics, metric), "error": None,
             "seconds": round(time.perf_counter() - started, 3)}

@@ -32,11 +32,11 @@ from regexp.mc_dropout import mc_dropout_metrics
 from regexp.pipeline import eval_batches, train_batches
 from regexp.model import build_model
 from regexp.optim import build_optimizer, current_lr, schedule_callbacks
+from regexp.losses import EVAL_BATCH, LossWithoutPenalty, data_loss, loss, metric, score, targets
+from regexp.runfolder import (RESUMABLE, RunMetrics, Status, best_epoch, default_monitor, direction,
+                              history_columns)
 from regexp.runs import Run, now, read_run, write_atomic, write_json
 from regexp.spec import LoadedSpec, load_spec
-from regexp.metrics import direction
-
-EVAL_BATCH = 1024  # evaluation has no gradient noise to trade for speed: big batches, same numbers
 
 
 def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | None = None,
@@ -61,11 +61,13 @@ def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | 
 
 def resume(run_path: Path, console: Console | None = None) -> Path:
     """Continue an interrupted or crashed run from its last resume point, in its own folder."""
+    if not (run_path / "run.json").is_file():
+        raise SpecError(f"{run_path}: not a run folder (no run.json)")
     record = read_run(run_path)
-    if record.status not in ("interrupted", "crashed"):
-        why = {"completed": "it completed; train the spec again for a new run",
-               "running": f"it is still running (pid {record.info.get('pid')} on {record.info.get('host')})",
-               "failed": f"it failed ({record.info.get('error')}); fix the cause and train again"}
+    if record.status not in RESUMABLE:
+        why = {Status.COMPLETED: "it completed; train the spec again for a new run",
+               Status.RUNNING: f"it is still running (pid {record.info.pid} on {record.info.host})",
+               Status.FAILED: f"it failed ({record.info.error}); fix the cause and train again"}
         raise SpecError(f"{run_path}: cannot resume: {why.get(record.status, f'its status is {record.status}')}")
     loaded = load_spec(run_path / "config.yaml")
     check_distribute(loaded)
@@ -75,10 +77,10 @@ def resume(run_path: Path, console: Console | None = None) -> Path:
     # a fresh seed stream per resume point: reseeding with `seed` alone would replay epoch 1's shuffles
     keras.utils.set_random_seed(loaded.spec.seed + 1_000_003 * epoch)
     tf.config.experimental.enable_op_determinism()
-    run = Run(run_path, json.loads((run_path / "run.json").read_text()))
-    resumes = [*run.info.get("resumed", []), {"at_epoch": epoch, "time": now().isoformat(timespec="seconds"),
-                                               "previous_status": record.status}]
-    run.update(status="running", ended=None, error=None, pid=os.getpid(), host=socket.gethostname(), resumed=resumes)
+    run = Run(run_path, record.info)
+    resumes = [*run.info.resumed, {"at_epoch": epoch, "time": now().isoformat(timespec="seconds"),
+                                   "previous_status": record.status}]
+    run.update(status=Status.RUNNING, ended=None, error=None, pid=os.getpid(), host=socket.gethostname(), resumed=resumes)
     return _guarded(loaded, data, run, console, resume=state)
 
 
@@ -97,7 +99,7 @@ def _guarded(loaded: LoadedSpec, data: Prepared, run: Run, console: Console | No
         for point in resume_point:
             point.write()
         log.print(f"[red]interrupted[/] ({how}): {run.path}; continue with `regexp resume {run.path}`")
-        run.finish("interrupted", f"interrupted ({how})")
+        run.finish(Status.INTERRUPTED, f"interrupted ({how})")
         raise RunInterrupted(run.path, how) from None
     except Exception as exc:
         reason = exc.reason if isinstance(exc, RunFailed) else (
@@ -106,7 +108,7 @@ def _guarded(loaded: LoadedSpec, data: Prepared, run: Run, console: Console | No
         try:
             write_atomic(run.path / "error.txt", traceback.format_exc())
             log.print(f"[red]failed[/]: {escape(reason)} (traceback in {run.path / 'error.txt'})")
-            run.finish("failed", reason)
+            run.finish(Status.FAILED, reason)
         except OSError as again:  # the disk is still full: say so; the folder will read as crashed
             reason += f" (and run.json could not record it: {_os_reason(again)})"
         raise RunFailed(run.path, reason) from exc
@@ -139,8 +141,8 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
     with strategy.scope() if strategy else contextlib.nullcontext():  # variables live on every replica
         model = build_model(spec.model, data, name=spec.name, training=training)
         optimizer = build_optimizer(training, steps_per_epoch)
-        model.compile(optimizer=optimizer, loss=_loss(data.task, training.label_smoothing),
-                      metrics=[_data_loss(data.task, training.label_smoothing), *(_metric(n, data.task) for n in data.metrics)],
+        model.compile(optimizer=optimizer, loss=loss(data.task, training.label_smoothing),
+                      metrics=[data_loss(data.task, training.label_smoothing), *(metric(n, data.task) for n in data.metrics)],
                       steps_per_execution=_steps_per_execution(training.steps_per_execution, steps_per_epoch, strategy))
     params = _parameters(model)
     if resume is None:
@@ -151,7 +153,7 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
                   f"batch {batch_size}, {steps_per_epoch} steps/epoch")
 
     has_val = len(data.y_val) > 0
-    monitor = training.early_stopping.monitor if training.early_stopping else ("val_loss" if has_val else "loss")
+    monitor = default_monitor(training.early_stopping and training.early_stopping.monitor, has_val)
     start = resume["epoch"] if resume else 0
     done = [{**row, "epoch": int(row["epoch"])} for row in read_run(run.path).history if row["epoch"] <= start] if start else []
     recorder = EpochRecorder(run.path / "history.csv", optimizer, log, training.epochs, data.metrics, done)
@@ -167,9 +169,9 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
         resume_point[0].restore(model)
 
     with recorder.progress:
-        validation = eval_batches(data.x_val, _targets(data.y_val, data), EVAL_BATCH) if has_val else None
+        validation = eval_batches(data.x_val, targets(data.y_val, data), EVAL_BATCH) if has_val else None
         # the shuffle seed comes from the global seed (set_random_seed above), so a resume reshuffles anew
-        batches = train_batches(data.x_train, _targets(data.y_train, data), data.shape, training, batch_size,
+        batches = train_batches(data.x_train, targets(data.y_train, data), data.shape, training, batch_size,
                                 seed=int(np.random.randint(2**31 - 1)))
         model.fit(batches, epochs=training.epochs, initial_epoch=start, validation_data=validation,
                   shuffle=False, verbose=0, callbacks=callbacks)  # shuffled by the pipeline
@@ -184,20 +186,17 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
         else:
             results["test"].update(mc)
     history = recorder.rows
-    best = _best_epoch(history, monitor)
-    metrics = {
-        "task": data.task, "classes": data.classes, "sizes": data.sizes(), **results,
-        "monitor": monitor, "directions": {m: direction(m) for m in ["loss", *data.metrics]},
-        "best_epoch": best, "stopped_epoch": len(history), "epochs_run": len(history),
-        "early_stopped": len(history) < training.epochs,
-        "generalization_gap": {m: results["train"][m] - results["val"][m] for m in ["loss", *data.metrics]} if has_val else None,
-        "parameters": params, "mc_dropout": spec.evaluation.mc_dropout,
-    }
+    metrics = RunMetrics(
+        task=data.task, classes=data.classes, sizes=data.sizes(), **results, monitor=monitor,
+        directions={m: direction(m) for m in ["loss", *data.metrics]}, best_epoch=best_epoch(history, monitor),
+        epochs_run=len(history), early_stopped=len(history) < training.epochs, parameters=params,
+        mc_dropout=spec.evaluation.mc_dropout,
+    )
     partial = run.path / ".model.partial.keras"  # Keras writes in place: save beside, then rename
     model.save(partial)
     os.replace(partial, run.path / "model.keras")
-    write_json(run.path / "metrics.json", metrics)
-    run.finish("completed")
+    write_json(run.path / "metrics.json", metrics.to_json())
+    run.finish(Status.COMPLETED)
     shutil.rmtree(run.path / CHECKPOINT, ignore_errors=True)  # model.keras holds what a completed run needs
     log.print(_summary(results, metrics, run.path))
 
@@ -247,91 +246,10 @@ def distribution_strategy(name: str) -> tf.distribute.Strategy | None:
     return None
 
 
-def score(model: keras.Model, data: Prepared) -> dict[str, dict[str, float]]:
-    """Loss (the data loss), metrics and penalty of each non-empty part, in inference mode."""
-    results = {}
-    for part, x, y in (("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val),
-                       ("test", data.x_test, data.y_test)):
-        if len(y):
-            values = {k: float(v) for k, v in model.evaluate(
-                x, _targets(y, data), batch_size=EVAL_BATCH, verbose=0, return_dict=True).items()}
-            objective = values.pop("loss")
-            values["loss"] = values.pop("data_loss")
-            values["penalty"] = objective - values["loss"]
-            results[part] = values
-    return results
-
-
-def _loss(task: str, label_smoothing: float) -> keras.losses.Loss:
-    if task == "classification":  # one-hot targets: Keras's sparse loss has no label smoothing
-        return keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)
-    if task == "binary":
-        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
-    return keras.losses.MeanSquaredError()
-
-
-def _data_loss(task: str, label_smoothing: float) -> keras.metrics.Metric:
-    """The task's loss as a metric: unlike Keras's `loss`, it leaves out the L1/L2 penalties."""
-    if task == "classification":
-        return keras.metrics.CategoricalCrossentropy(name="data_loss", label_smoothing=label_smoothing)
-    if task == "binary":
-        return keras.metrics.BinaryCrossentropy(name="data_loss", label_smoothing=label_smoothing)
-    return keras.metrics.MeanSquaredError(name="data_loss")
-
-
-class LossWithoutPenalty(keras.callbacks.Callback):
-    """First of the callbacks: `loss` and `val_loss` become the data loss, the penalty its own entry.
-
-    Keras adds the L1/L2 penalties to `loss` and `val_loss`; comparing regularizers on a penalized
-    validation loss would count L2's penalty against it. Early stopping, plateau, the history and
-    sweep objectives all read the logs after this callback has rewritten them.
-    """
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None or "data_loss" not in logs:
-            return
-        penalized = logs["loss"]
-        logs["loss"] = logs.pop("data_loss")
-        logs["penalty"] = float(penalized) - float(logs["loss"])
-        if "val_data_loss" in logs:
-            logs["val_loss"] = logs.pop("val_data_loss")
-
-
-def _binary_accuracy(y_true, y_pred):
-    """Accuracy against the label that dominates a mixed (soft) target; plain accuracy on hard ones."""
-    return keras.metrics.binary_accuracy(keras.ops.cast(y_true > 0.5, y_pred.dtype), y_pred)
-
-
-def _metric(name: str, task: str) -> keras.metrics.Metric:
-    m = keras.metrics
-    if name == "accuracy":  # argmax of a mixed label is its primary sample's label (see mixed_batches)
-        return m.CategoricalAccuracy(name=name) if task == "classification" else m.MeanMetricWrapper(_binary_accuracy, name=name)
-    return {
-        "auc": lambda: m.AUC(name=name), "precision": lambda: m.Precision(name=name),
-        "recall": lambda: m.Recall(name=name), "top3_accuracy": lambda: m.TopKCategoricalAccuracy(k=3, name=name),
-        "mae": lambda: m.MeanAbsoluteError(name=name), "mse": lambda: m.MeanSquaredError(name=name),
-        "rmse": lambda: m.RootMeanSquaredError(name=name), "r2": lambda: m.R2Score(name=name),
-    }[name]()
-
-
-def _targets(y: np.ndarray, data: Prepared) -> np.ndarray:
-    if data.task == "classification":
-        return keras.utils.to_categorical(y, num_classes=len(data.classes)).astype(np.float32)
-    return y.astype(np.float32).reshape(-1, 1)
-
-
 def _parameters(model: keras.Model) -> dict[str, int]:
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     total = sum(int(np.prod(w.shape)) for w in model.weights)
     return {"total": total, "trainable": trainable, "non_trainable": total - trainable}
-
-
-def _best_epoch(history: list[dict], monitor: str) -> int | None:
-    values = [(row[monitor], row["epoch"]) for row in history if math.isfinite(row.get(monitor, math.nan))]
-    if not values:
-        return None
-    pick = min if direction(monitor) == "min" else max
-    return pick(values, key=lambda v: v[0])[1]  # first epoch among ties, like EarlyStopping
 
 
 def _device() -> str:
@@ -339,10 +257,10 @@ def _device() -> str:
     return f"GPU x{len(gpus)}" if gpus else "CPU"
 
 
-def _summary(results: dict, metrics: dict, path: Path) -> Table:
+def _summary(results: dict, metrics: RunMetrics, path: Path) -> Table:
     names = list(results["train"])
-    table = Table(title=f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']}"
-                        + (" (early stopped)" if metrics["early_stopped"] else ""))
+    table = Table(title=f"best epoch {metrics.best_epoch} of {metrics.epochs_run}"
+                        + (" (early stopped)" if metrics.early_stopped else ""))
     table.add_column("part")
     for name in names:
         table.add_column(name, justify="right")
@@ -375,7 +293,7 @@ class EpochRecorder(keras.callbacks.Callback):
     def __init__(self, path: Path, optimizer, log: RunLog, epochs: int, metrics: list[str], done: list[dict]):
         super().__init__()
         self.path, self.optimizer, self.log = path, optimizer, log
-        self.columns = ["epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "penalty", "lr", "seconds"]
+        self.columns = history_columns(metrics)
         self.rows: list[dict] = list(done)  # a resumed run keeps its rows up to the resume point, no more
         self.failure: str | None = None
         self.progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(bar_width=12), TimeRemainingColumn(),

@@ -159,9 +159,9 @@ def test_cutmix_labels_follow_the_pasted_area(write_spec):
 
 
 def test_binary_accuracy_reads_a_mixed_label_by_its_larger_share():
-    from regexp.train import _metric
+    from regexp.losses import metric as keras_metric
 
-    metric = _metric("accuracy", "binary")
+    metric = keras_metric("accuracy", "binary")
     metric.update_state(np.array([[0.8], [0.3], [0.6]]), np.array([[0.9], [0.2], [0.1]]))
     assert float(metric.result()) == pytest.approx(2 / 3)
 

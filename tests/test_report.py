@@ -10,7 +10,7 @@ import pytest
 from regexp.cli import app
 from regexp.report import build_report
 from regexp.report.plots import ewma
-from regexp.report import render
+from regexp.views import report as render
 
 from runfolders import dead_pid, make_run
 

@@ -46,8 +46,8 @@ def test_each_distribution_has_its_range_and_scale(write_spec, kind):
     path = {"uniform": "model.defaults.dropout", "log_uniform": "training.optimizer.learning_rate",
             "int_uniform": "model.layers.0.units", "log_uniform_1m": "training.optimizer.beta_1"}[kind]
     loaded = spec_with(write_spec, search={"method": "random", "trials": 2000, "params": {path: {kind: [low, high]}}})
-    from regexp.plan import _sample  # sampling alone: validating 2,000 points is not the point here
-    values = np.array([dict(p)[path] for p in _sample(loaded.spec.search, 0, 1, 2000)])
+    from regexp.plan import sample  # sampling alone: validating 2,000 points is not the point here
+    values = np.array([dict(p)[path] for p in sample(loaded.spec.search, 0, 1, 2000)])
     assert values.min() >= low and values.max() <= high
     if kind == "uniform":
         assert abs(np.median(values) - 0.3) < 0.02
@@ -124,14 +124,14 @@ def test_resume_runs_only_the_missing_trials(runner, write_spec, tmp_path, monke
     import regexp.sweep as sweep_module
 
     path = write_spec(merged(TINY, repeat=2, training={"epochs": 1}, search={"params": {"model.defaults.dropout": [0.0, 0.3]}}))
-    real, calls = sweep_module._run_trial, []
+    real, calls = sweep_module.run_trial, []
 
     def interrupt_third(*args):
         calls.append(args)
         if len(calls) == 3:
             return {"status": "interrupted", "run": None, "objective": None, "error": "interrupted"}
         return real(*args)
-    monkeypatch.setattr(sweep_module, "_run_trial", interrupt_third)
+    monkeypatch.setattr(sweep_module, "run_trial", interrupt_third)
     args = ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q"]
     first = runner.invoke(app, args)
     assert first.exit_code == 130
@@ -139,7 +139,7 @@ def test_resume_runs_only_the_missing_trials(runner, write_spec, tmp_path, monke
     assert state["status"] == "interrupted"
     assert [t["status"] for t in state["trials"]] == ["completed", "completed", "interrupted", "pending"]
     calls.clear()
-    monkeypatch.setattr(sweep_module, "_run_trial", lambda *a: (calls.append(a), real(*a))[1])
+    monkeypatch.setattr(sweep_module, "run_trial", lambda *a: (calls.append(a), real(*a))[1])
     second = runner.invoke(app, args)  # the same command resumes
     assert second.exit_code == 0, second.output
     assert len(calls) == 2
@@ -197,13 +197,13 @@ def test_trials_run_from_the_sweep_snapshot_not_the_edited_spec(runner, write_sp
     import regexp.sweep as sweep_module
 
     path = write_spec(merged(TINY, repeat=2, training={"epochs": 1}))
-    real = sweep_module._run_trial
+    real = sweep_module.run_trial
 
     def edit_spec_after_first(*args):
         result = real(*args)
         path.write_text(path.read_text().replace("units: 8", "units: 3"))  # the user edits the spec mid-sweep
         return result
-    monkeypatch.setattr(sweep_module, "_run_trial", edit_spec_after_first)
+    monkeypatch.setattr(sweep_module, "run_trial", edit_spec_after_first)
     result = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q",
                                  "--set", "training.batch_size=30"])
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from regexp.cli import app
-from regexp.runs import RUN_FILES
+from regexp.runfolder import RUN_FILES
 from regexp.spec import load_spec
 from regexp.train import train
 
@@ -42,12 +42,12 @@ def test_a_run_folder_holds_every_file(trained_run):
 
 def test_saved_model_takes_raw_inputs_and_reproduces_test_metrics(trained_run):
     from regexp.data import prepare
-    from regexp.train import _targets
+    from regexp.losses import targets
 
     loaded = load_spec(trained_run / "config.yaml")
     data = prepare(loaded)
     model = keras.saving.load_model(trained_run / "model.keras", safe_mode=True)
-    result = model.evaluate(data.x_test, _targets(data.y_test, data), verbose=0, return_dict=True)
+    result = model.evaluate(data.x_test, targets(data.y_test, data), verbose=0, return_dict=True)
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert result["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
 
@@ -171,7 +171,7 @@ def test_metrics_and_task_reach_training(write_spec, tmp_path, data, task, metri
 def test_loss_leaves_out_the_l2_penalty_which_is_reported_apart(write_spec, tmp_path):
     """Comparing regularizers on a penalized val_loss would count L2's penalty against it."""
     from regexp.data import prepare
-    from regexp.train import _targets
+    from regexp.losses import targets
 
     spec = merged(TINY, model={"defaults": {"l2": 0.05}}, training={"epochs": 2})
     run = train(load_spec(write_spec(spec)), tmp_path / "runs")
@@ -181,7 +181,7 @@ def test_loss_leaves_out_the_l2_penalty_which_is_reported_apart(write_spec, tmp_
     assert metrics["val"]["penalty"] == pytest.approx(penalty, rel=1e-3)
     data = prepare(load_spec(run / "config.yaml"))
     probs = model.predict(data.x_val, verbose=0)
-    cross_entropy = float(np.mean(-np.log(np.sum(probs * _targets(data.y_val, data), axis=1))))
+    cross_entropy = float(np.mean(-np.log(np.sum(probs * targets(data.y_val, data), axis=1))))
     assert metrics["val"]["loss"] == pytest.approx(cross_entropy, rel=1e-4)
     rows = history(run)
     assert all(float(r["penalty"]) > 0 for r in rows)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from regexp.spec import LoadedSpec
-from regexp.spec.load import resolve_data_path
+from regexp.spec.load import existing_data_path
 
 DATASET_SEED = 0  # synthetic datasets are the same for every spec seed: seeds vary training only
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
@@ -34,9 +34,7 @@ def load_raw(loaded: LoadedSpec) -> Raw:
     data = loaded.spec.data
     if data.dataset is not None:
         return DATASETS[data.dataset](loaded)
-    path = resolve_data_path(loaded)
-    if not path.exists():
-        raise loaded.error("data.path", f"{path} does not exist")
+    path = existing_data_path(loaded)
     if path.is_dir():
         return _image_folder(loaded, path)
     reader = FILE_READERS.get(path.suffix.lower())

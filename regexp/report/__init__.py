@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from regexp.errors import UserError
 from regexp.report.collect import MC_DROPOUT, Row, build_rows, mark_differing, matches, run_values, sort_rows, sweep_objective
 from regexp.report.stats import Comparison, Summary, compare, summarize
 from regexp.runs import RunRecord, find_runs, read_run
@@ -33,12 +34,12 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
                f"train_{metric}", f"val_{metric}", f"test_{metric}", f"gap_{metric}", "duration_s"]
     columns += [f"test_{name}" for name in MC_DROPOUT if any(row.column(f"test_{name}") for row in rows)]
     if sort is not None and sort not in columns:
-        raise ValueError(f"--sort {sort}: unknown column (allowed: {', '.join(columns)})")
+        raise UserError(f"--sort {sort}: unknown column (allowed: {', '.join(columns)})")
     if focus is not None and focus not in columns:
-        raise ValueError(f"--metric {focus}: unknown column (allowed: {', '.join(columns)})")
+        raise UserError(f"--metric {focus}: unknown column (allowed: {', '.join(columns)})")
     focus = focus or (sort if sort not in (None, "duration_s", "epochs_run", "best_epoch") else f"val_{metric}")
     rows = sort_rows(rows, sort)
-    base_row = find_row(rows, baseline) if baseline else None
+    base_row = find_row(rows, baseline, option="--baseline") if baseline else None
     if limit is not None:
         rows = rows[:limit] + ([base_row] if base_row is not None and base_row not in rows[:limit] else [])
     report = Report(rows, mark_differing(rows, all_params), metric, focus, columns, base_row)
@@ -58,16 +59,18 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     return report
 
 
-def find_row(rows: list[Row], wanted: str) -> Row:
+def find_row(rows: list[Row], wanted: str, option: str = "") -> Row:
+    """The one row a user named by id, name or id prefix (`option` prefixes the error)."""
+    where = f"{option} " if option else ""
     for test in (lambda r: r.id == wanted, lambda r: r.name == wanted,
                  lambda r: r.id.startswith(wanted) or any(run.id.startswith(wanted) for run in r.members)):
         found = [r for r in rows if test(r)]
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise ValueError(f"{wanted}: matches {len(found)} rows ({', '.join(r.id for r in found[:4])}); "
+            raise UserError(f"{where}{wanted}: matches {len(found)} rows ({', '.join(r.id for r in found[:4])}); "
                              "name one by its id")
-    raise ValueError(f"{wanted}: no run or group has this id or name")
+    raise UserError(f"{where}{wanted}: no run or group has this id or name")
 
 
 __all__ = ["Report", "build_report"]

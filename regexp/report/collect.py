@@ -15,12 +15,13 @@ from typing import Any
 
 import yaml
 
-from regexp.metrics import PARTS, direction
+from regexp.runfolder import (PARTS, MetricKey, Status, SweepState, best_epoch, default_monitor, direction,
+                              generalization_gap)
 from regexp.runs import RunRecord
 
 GROUP_IGNORED = ("seed", "cv.fold", "description", "tags")  # differ between repeats/folds of one experiment
 PARAM_HIDDEN = ("name", "description", "tags")     # shown in their own columns, never as params
-_MISSING = "<unset>"
+MISSING = "<unset>"
 MC_DROPOUT = ("mc_accuracy", "mc_loss", "mc_entropy", "mc_std")  # test keys a run with evaluation.mc_dropout writes
 
 
@@ -91,7 +92,7 @@ def main_metric(runs: list[RunRecord]) -> str:
     """The metric most of the runs track first (accuracy for classification, mae for regression)."""
     firsts = Counter()
     for run in runs:
-        tracked = [m for m in mapping(run.metrics.get("directions")) if m != "loss"]
+        tracked = [m for m in run.metrics.directions if m != "loss"] if run.metrics else []
         configured = mapping(run.config.get("training")).get("metrics")
         tracked = tracked or (configured if isinstance(configured, list) else [])
         if tracked and isinstance(tracked[0], str):
@@ -101,46 +102,33 @@ def main_metric(runs: list[RunRecord]) -> str:
 
 def run_values(run: RunRecord, metric: str) -> dict[str, float]:
     """The numeric columns of one run: from metrics.json, or the history of an unfinished run."""
-    values: dict[str, float] = {}
-    m = run.metrics
-    if m:
-        for part in PARTS:
-            for name in ("loss", metric):
-                if _number(mapping(m.get(part)).get(name)):
-                    values[f"{part}_{name}"] = float(m[part][name])
+    values: dict[str, float | None] = {}
+    names = ("loss", metric)
+    if run.metrics is not None:
+        m = run.metrics
+        for part in (*PARTS, "gap"):
+            values.update({f"{part}_{name}": m.value(MetricKey(part, name)) for name in names})
         for name in MC_DROPOUT:  # evaluation.mc_dropout: test metrics of the MC-averaged prediction
-            if _number(mapping(m.get("test")).get(name)):
-                values[f"test_{name}"] = float(m["test"][name])
-        for key in ("epochs_run", "best_epoch"):
-            if _number(m.get(key)):
-                values[key] = float(m[key])
-    else:  # running, failed, interrupted, crashed: what the epochs so far say
-        history = run.history
-        if history:
-            last = history[-1]
-            for name in ("loss", metric):
-                for part, key in (("train", name), ("val", f"val_{name}")):
-                    if last.get(key) is not None:
-                        values[f"{part}_{name}"] = last[key]
-            values["epochs_run"] = float(len(history))
-            val = [(r["val_loss"], r["epoch"]) for r in history if r.get("val_loss") is not None]
-            if val:
-                values["best_epoch"] = min(val)[1]
-    for name in ("loss", metric):
-        if f"train_{name}" in values and f"val_{name}" in values:
-            values[f"gap_{name}"] = values[f"train_{name}"] - values[f"val_{name}"]
-    if _number(run.info.get("duration_s")):
-        values["duration_s"] = float(run.info["duration_s"])
-    return {k: v for k, v in values.items() if math.isfinite(v)}
+            values[f"test_{name}"] = m.value(MetricKey("test", name))
+        values.update(epochs_run=m.epochs_run, best_epoch=m.best_epoch)
+    elif run.history:  # running, failed, interrupted, crashed: what the epochs so far say
+        history, last = run.history, run.history[-1]
+        train = {name: last[name] for name in names if last.get(name) is not None}
+        val = {name: last[f"val_{name}"] for name in names if last.get(f"val_{name}") is not None}
+        gap = generalization_gap(train, val)
+        for part, found in (("train", train), ("val", val), ("gap", gap)):
+            values.update({f"{part}_{name}": value for name, value in found.items()})
+        stopping = mapping(mapping(run.config.get("training")).get("early_stopping")).get("monitor")
+        values["epochs_run"] = len(history)
+        values["best_epoch"] = best_epoch(history, default_monitor(stopping if isinstance(stopping, str) else None,
+                                                                   bool(val)))
+    values["duration_s"] = run.info.duration_s
+    return {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
 
 
 def mapping(value: Any) -> dict:
     """A dict from a file, or {} when a damaged file holds something else there."""
     return value if isinstance(value, dict) else {}
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def build_rows(runs: list[RunRecord], group: bool = True) -> tuple[list[Row], str]:
@@ -156,7 +144,7 @@ def build_rows(runs: list[RunRecord], group: bool = True) -> tuple[list[Row], st
             row = Row("run", members[0].id, members[0].name, members)
         else:
             row = Row("group", f"{members[0].name}@{key[:6]}", members[0].name, members)
-        counted = [r for r in members if r.status == "completed"] if row.kind == "group" else members
+        counted = [r for r in members if r.status == Status.COMPLETED] if row.kind == "group" else members
         row.member_values = {run.id: run_values(run, metric) for run in counted}
         rows.append(row)
     return rows, metric
@@ -180,10 +168,10 @@ def mark_differing(rows: list[Row], all_params: bool = False) -> list[str]:
     _expand_switched_off(flats)
     keys = sorted({k for flat in flats for k in flat})
     if not all_params:
-        keys = [k for k in keys if len({repr(flat.get(k, _MISSING)) for flat in flats}) > 1
+        keys = [k for k in keys if len({repr(flat.get(k, MISSING)) for flat in flats}) > 1
                 and not _mirrors_default(k, flats)]
     for row, flat in zip(rows, flats):
-        row.params = {k: flat.get(k, _MISSING if row.kind == "run" or k != "seed" else None) for k in keys}
+        row.params = {k: flat.get(k, MISSING if row.kind == "run" or k != "seed" else None) for k in keys}
     return keys
 
 
@@ -231,8 +219,7 @@ def matches(run: RunRecord, rule: str) -> bool:
     if key == "name":
         return fnmatch.fnmatch(run.name, wanted)
     if key == "parent":
-        parent = run.info.get("parent")
-        return isinstance(parent, str) and fnmatch.fnmatch(parent, wanted)
+        return run.info.parent is not None and fnmatch.fnmatch(run.info.parent, wanted)
     if key == "tag":
         tags = run.config.get("tags")
         return isinstance(tags, list) and wanted in tags
@@ -250,15 +237,22 @@ def matches(run: RunRecord, rule: str) -> bool:
 
 def sweep_objective(runs: list[RunRecord]) -> str | None:
     """When every listed run belongs to one sweep, the column its objective ranks by."""
-    parents = {run.info.get("parent") for run in runs}
-    if len(parents) != 1 or not runs or not isinstance(next(iter(parents)), str):
+    parents = {run.info.parent for run in runs}
+    if len(parents) != 1 or not runs or None in parents:
         return None
     try:
-        state = json.loads((runs[0].path.parent / next(iter(parents)) / "sweep.json").read_text())
-        metric = state["objective"]["metric"]
-    except (OSError, ValueError, KeyError, TypeError):
+        text = (runs[0].path.parent / parents.pop() / "sweep.json").read_text()
+    except OSError:
         return None
-    return metric if metric.startswith(("train_", "val_", "test_")) else f"train_{metric}"
+    state = SweepState.parse(_json(text), "sweep.json", [])
+    return None if state is None else MetricKey.parse(state.objective.metric).column
+
+
+def _json(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def sort_rows(rows: list[Row], column: str | None) -> list[Row]:

@@ -1,59 +1,14 @@
-"""`regexp show RUN` (everything about one run) and `regexp diff A B` (what differs, metric deltas)."""
+"""`regexp diff A B`: the config keys that differ between two runs and the metric deltas (views/run.py shows them)."""
 
-from rich.console import Group
-from rich.syntax import Syntax
-from rich.table import Table
-
-import yaml
-
-from regexp.metrics import PARTS, direction
-from regexp.report.collect import flatten, main_metric, mapping, run_values
-from regexp.runs import RUN_FILES, RunRecord
-
-_MISSING = "<unset>"
-
-
-def show(run: RunRecord) -> Group:
-    info = Table.grid(padding=(0, 2))
-    for key in ("status", "name", "started", "ended", "duration_s", "seed", "spec_hash", "device", "host", "error"):
-        value = run.status if key == "status" else run.info.get(key)
-        if value is not None:
-            info.add_row(key, str(value))
-    info.add_row("folder", str(run.path))
-    files = [f"{name} ({(run.path / name).stat().st_size:,} B)" for name in (*RUN_FILES, "error.txt") if (run.path / name).exists()]
-    info.add_row("files", ", ".join(files))
-
-    metrics = Table(title="metrics")
-    parts = {part: mapping(run.metrics.get(part)) for part in PARTS}
-    names = sorted({str(k) for values in parts.values() for k in values}, key=lambda k: (k != "loss", k))
-    metrics.add_column("part")
-    for name in names:
-        metrics.add_column(name, justify="right")
-    for part, values in parts.items():
-        if values:
-            metrics.add_row(part, *(_fmt(values.get(n)) for n in names))
-    for key in ("best_epoch", "stopped_epoch", "early_stopped"):
-        if key in run.metrics:
-            metrics.caption = (metrics.caption or "") + f"{key}: {run.metrics[key]}  "
-
-    history = Table(title="history")
-    columns = list(run.history[0]) if run.history else []
-    for column in columns:
-        history.add_column(column, justify="right")
-    best = run.metrics.get("best_epoch")
-    for row in run.history:
-        history.add_row(*(_fmt(row[c], c) for c in columns), style="bold green" if row.get("epoch") == best else None)
-
-    parts = [info, metrics, history, Syntax(yaml.safe_dump(run.config, sort_keys=False), "yaml", theme="ansi_dark")]
-    parts += [f"[yellow]warning:[/] {w}" for w in run.warnings]
-    return Group(*parts)
-
+from regexp.report.collect import MISSING, flatten, main_metric, run_values
+from regexp.runfolder import direction
+from regexp.runs import RunRecord
 
 def diff(a: RunRecord, b: RunRecord) -> tuple[list[tuple[str, object, object]], list[tuple[str, float, float, float, str]]]:
     """(config key, a, b) for every differing key; (metric, a, b, b - a, better) for shared metrics."""
     fa, fb = flatten(a.config), flatten(b.config)
     keys = sorted(set(fa) | set(fb))
-    config = [(k, fa.get(k, _MISSING), fb.get(k, _MISSING)) for k in keys if fa.get(k, _MISSING) != fb.get(k, _MISSING)]
+    config = [(k, fa.get(k, MISSING), fb.get(k, MISSING)) for k in keys if fa.get(k, MISSING) != fb.get(k, MISSING)]
     metric = main_metric([a, b])
     va, vb = run_values(a, metric), run_values(b, metric)
     deltas = []
@@ -65,26 +20,3 @@ def diff(a: RunRecord, b: RunRecord) -> tuple[list[tuple[str, object, object]], 
     return config, deltas
 
 
-def diff_tables(a: RunRecord, b: RunRecord) -> Group:
-    config, deltas = diff(a, b)
-    keys = Table(title=f"config: {len(config)} keys differ", caption=f"A = {a.id}\nB = {b.id}")
-    for column in ("key", "A", "B"):
-        keys.add_column(column)
-    for key, va, vb in config:
-        keys.add_row(key, str(va), str(vb))
-    metrics = Table(title="metrics")
-    for column in ("metric", "A", "B", "B - A", "better"):
-        metrics.add_column(column, justify="left" if column == "metric" else "right")
-    for name, va, vb, delta, better in deltas:
-        metrics.add_row(name, _fmt(va, name), _fmt(vb, name), f"{delta:+.4f}", better)
-    return Group(keys, metrics, *(f"[yellow]warning:[/] {r.id}: {w}" for r in (a, b) for w in r.warnings))
-
-
-def _fmt(value, column: str = "") -> str:
-    if value is None:
-        return ""
-    if column in ("epoch", "epochs_run", "best_epoch") and float(value).is_integer():
-        return f"{value:.0f}"
-    if isinstance(value, float):
-        return f"{value:.4g}" if column == "lr" else f"{value:.4f}"
-    return str(value)

@@ -70,8 +70,8 @@ def draw(report: Report, beta: float | None = None) -> "matplotlib.figure.Figure
             best = row.mean("best_epoch")
             if best is not None:
                 ax.axvline(best, color="gray", linestyle="--", linewidth=1, label=f"best epoch {best:.0f}")
-            stopped = [run.metrics["epochs_run"] for run in row.members
-                       if run.metrics.get("early_stopped") is True and isinstance(run.metrics.get("epochs_run"), (int, float))]
+            stopped = [run.metrics.epochs_run for run in row.members
+                       if run.metrics and run.metrics.early_stopped and run.metrics.epochs_run is not None]
             if stopped:
                 ax.axvline(sum(stopped) / len(stopped), color="black", linestyle=":", linewidth=1, label="early stop")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -1,6 +1,6 @@
 """The experiment spec: schema (pydantic), YAML loading with line marks, extends and --set."""
 
-__all__ = ["LoadedSpec", "load_spec"]
+__all__ = ["LoadedSpec", "load_spec", "load_specs"]
 
 
 def __getattr__(name: str):

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from regexp.errors import SpecError, problem
-from regexp.spec.schema import Spec, cross_checks
+from regexp.spec.checks import cross_checks
+from regexp.spec.schema import Spec
 from regexp.spec.yaml_lines import Locations, Path_, dotted, parse_yaml, read_yaml_file
 
 _SHORT = reprlib.Repr()  # a value quoted in an error line stays short, whatever a spec expands to
@@ -70,6 +71,30 @@ def resolve_data_path(loaded: LoadedSpec) -> Path:
     source = loaded.where("data.path").rsplit(":", 1)[0]
     base = Path(source).parent if not source.startswith("--set") else Path.cwd()
     return (base / path).resolve()
+
+
+def existing_data_path(loaded: LoadedSpec) -> Path:
+    """data.path resolved, or a spec error naming the key when nothing is there."""
+    path = resolve_data_path(loaded)
+    if not path.exists():
+        raise loaded.error("data.path", f"{path} does not exist")
+    return path
+
+
+def load_specs(files: list[Path], overrides: list[str] = (), check_data: bool = False) -> list[LoadedSpec]:
+    """Every spec checked before anything runs; one SpecError lists the problems of all files."""
+    loaded, problems = [], []
+    for file in files:
+        try:
+            spec = load_spec(file, overrides)
+            if check_data and spec.spec.data.path is not None:
+                existing_data_path(spec)
+            loaded.append(spec)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise SpecError(problems)
+    return loaded
 
 
 def load_spec(file: str | Path, overrides: list[str] = ()) -> LoadedSpec:

@@ -18,6 +18,8 @@ from rich.text import Text
 from regexp.report import Report
 from regexp.report.collect import Row
 
+FORMATS = ("table", "md", "csv", "json", "html")
+
 JSON_VERSION = 1
 HEADERS = {"epochs_run": "epochs", "best_epoch": "best", "duration_s": "time s"}
 
@@ -261,3 +263,12 @@ img {{ max-width: 100%; }}
 {warnings}
 </body></html>
 """
+
+
+def as_text(report: Report, fmt: str, smooth: float | None = None) -> str:
+    """md, csv, json or html (the html page embeds the learning curves)."""
+    if fmt == "html":
+        from regexp.report import plots
+
+        return to_html(report, plots.png_bytes(report, smooth) if report.rows else None)
+    return {"md": to_markdown, "csv": to_csv, "json": to_json}[fmt](report)

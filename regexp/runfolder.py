@@ -1,0 +1,359 @@
+"""What a run folder and a sweep folder hold: the typed contract between training and every reader.
+
+SPEC.md names the files; the models below define what is in them, once. Training builds these
+models and writes them; report, show, diff, diagnose and resume read them back through `parse`,
+which is lenient: a damaged or older file yields what could be read plus one warning per problem,
+never an exception. docs/run-folder.md is generated from this module (`make docs`), and a test
+keeps it current. No TensorFlow here, and nothing but pydantic and the metric catalogue.
+"""
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from types import UnionType
+from typing import Any, Literal, Optional, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
+
+from regexp.metrics import MAXIMIZED
+
+RUN_FILES = ("config.yaml", "run.json", "history.csv", "metrics.json", "model.keras", "log.txt")
+PARTS = ("train", "val", "test")
+
+
+class Status(StrEnum):
+    """A run's status. The first four are written; the last two are what a reader concludes."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    CRASHED = "crashed"        # run.json says running, but its process is gone (checked on its own host)
+    INCOMPLETE = "incomplete"  # the folder has no readable run.json
+
+
+RESUMABLE = (Status.INTERRUPTED, Status.CRASHED)
+
+
+class TrialStatus(StrEnum):
+    """A trial's status in sweep.json: a run's, plus pending (not started yet)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class SweepStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    COMPLETED_WITH_FAILURES = "completed with failures"
+    INTERRUPTED = "interrupted"
+    STOPPED = "stopped"        # too many trials failed in a row; resumable
+
+
+# ------------------------------------------------------------------------------------ metric keys
+Part = Literal["train", "val", "test", "gap"]
+
+
+@dataclass(frozen=True)
+class MetricKey:
+    """A report column or objective name split into its part and metric: val_accuracy, gap_loss, loss.
+
+    A bare name is the train part (`loss` is the training loss, as in Keras's logs). Names that are
+    no metric (`epochs_run`, `duration_s`) parse as train-part names and are minimized.
+    """
+
+    part: Part
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> "MetricKey":
+        head, sep, rest = text.partition("_")
+        if sep and rest and head in ("train", "val", "test", "gap"):
+            return cls(head, rest)  # type: ignore[arg-type]
+        return cls("train", text)
+
+    @property
+    def direction(self) -> Literal["min", "max"]:
+        """'max' where higher is better (val_accuracy, test_auc), 'min' for losses, errors and time."""
+        return "max" if self.name in MAXIMIZED else "min"
+
+    @property
+    def column(self) -> str:
+        """The report column: train_loss, val_accuracy, gap_accuracy."""
+        return f"{self.part}_{self.name}"
+
+    @property
+    def history_column(self) -> str:
+        """The history.csv column (Keras's log names): loss and accuracy for train, val_loss for val."""
+        return self.name if self.part == "train" else f"{self.part}_{self.name}"
+
+    def __str__(self) -> str:
+        return self.column
+
+
+def direction(column: str) -> Literal["min", "max"]:
+    return MetricKey.parse(column).direction
+
+
+# ------------------------------------------------------------------------------------------ files
+class Record(BaseModel):
+    """A JSON file of the contract. Unknown keys are kept (newer writers), read leniently."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_facts_are_not_read(cls, data: Any) -> Any:
+        """A computed field stored by a writer (stopped_epoch, generalization_gap) is derived again."""
+        if isinstance(data, dict) and cls.model_computed_fields:
+            data = {k: v for k, v in data.items() if k not in cls.model_computed_fields}
+        return data
+
+    @classmethod
+    def parse(cls, data: Any, file: str, warnings: list[str]):
+        """The model of what could be read: a key with a wrong value is dropped with a warning.
+        None only when a key the model cannot do without is missing (sweep.json's)."""
+        data = dict(data) if isinstance(data, dict) else {}
+        while True:
+            try:
+                return cls.model_validate(data)
+            except ValidationError as exc:
+                bad = sorted({str(err["loc"][0]) for err in exc.errors() if err["loc"]} & set(data))
+                if not bad:
+                    return None
+                for key in bad:
+                    warnings.append(f"{file}: {key} has a wrong value ({_short(data.pop(key))}); ignored")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Sizes(BaseModel):
+    train: int = Field(description="Samples in the train part (after subsample).")
+    val: int = Field(description="Samples in the validation part.")
+    test: int = Field(description="Samples in the test part.")
+
+
+class Resumed(BaseModel):
+    at_epoch: int = Field(description="The epoch the run continued after.")
+    time: str = Field(description="When (UTC, ISO 8601).")
+    previous_status: str = Field(description="interrupted or crashed.")
+
+
+class RunInfo(Record):
+    """run.json: who ran what, where and how it ended. Rewritten atomically on every change."""
+
+    id: Optional[str] = Field(None, description="The folder name: <UTC time>_<name>_<spec hash>[-n].")
+    name: Optional[str] = Field(None, description="The spec's name.")
+    status: Optional[Status] = Field(None, description="running | completed | failed | interrupted (as written).")
+    started: Optional[str] = Field(None, description="Start time, UTC, ISO 8601 with milliseconds.")
+    ended: Optional[str] = Field(None, description="End time; null while running.")
+    duration_s: Optional[float] = Field(None, description="Seconds from start to end; null while running.")
+    seed: Optional[int] = Field(None, description="The seed of this run (split, initialization, dropout, order).")
+    spec_hash: Optional[str] = Field(None, description="Hash of the resolved spec without its seed.")
+    parent: Optional[str] = Field(None, description="The sweep folder that ran this trial, or null.")
+    host: Optional[str] = Field(None, description="Host name of the training process.")
+    pid: Optional[int] = Field(None, description="Its process id (a running run whose process is gone reads crashed).")
+    versions: dict[str, str] = Field(default_factory=dict, description="python and regexp versions.")
+    versions_ml: dict[str, str] = Field(default_factory=dict, description="tensorflow and keras versions.")
+    argv: list[str] = Field(default_factory=list, description="The command line.")
+    device: Optional[str] = Field(None, description="CPU, or GPU xN.")
+    task: Optional[str] = Field(None, description="classification | binary | regression.")
+    sizes: Optional[Sizes] = Field(None, description="Samples per part.")
+    threads: dict[str, int] = Field(default_factory=dict, description="TensorFlow's intra_op/inter_op threads (0: its choice).")
+    batch_size: Optional[int] = Field(None, description="The mini-batch size used (`full` resolved to a number).")
+    steps_per_epoch: Optional[int] = Field(None, description="Optimizer steps per epoch.")
+    distribute: Optional[dict[str, Any]] = Field(None, description="{strategy, replicas} of tf.distribute.")
+    resumed: list[Resumed] = Field(default_factory=list, description="One entry per `regexp resume`.")
+    error: Optional[str] = Field(None, description="Why it failed or was interrupted, one line (error.txt has the traceback).")
+    config: Optional[dict[str, Any]] = Field(None, description="The resolved spec again, as JSON (config.yaml is its YAML twin; JSON reads ~10x faster).")
+
+
+class RunMetrics(Record):
+    """metrics.json: the final scores of a completed run, from the weights saved in model.keras."""
+
+    task: Optional[str] = Field(None, description="classification | binary | regression.")
+    classes: Optional[list[str]] = Field(None, description="Class labels in output order (null for regression).")
+    sizes: Optional[Sizes] = Field(None, description="Samples per part.")
+    train: dict[str, float] = Field(default_factory=dict, description="Train part: loss (the data loss, no penalty), "
+                                    "penalty (the L1/L2 terms), each tracked metric.")
+    val: dict[str, float] = Field(default_factory=dict, description="Validation part, the same keys (empty without one).")
+    test: dict[str, float] = Field(default_factory=dict, description="Test part, the same keys, plus mc_* under evaluation.mc_dropout.")
+    monitor: Optional[str] = Field(None, description="The history column that chose best_epoch.")
+    directions: dict[str, Literal["min", "max"]] = Field(default_factory=dict, description="loss and each tracked metric: min or max is better.")
+    best_epoch: Optional[int] = Field(None, description="Epoch (1-based) with the best monitor value; first among ties.")
+    epochs_run: Optional[int] = Field(None, description="Epochs trained (the last history row).")
+    early_stopped: Optional[bool] = Field(None, description="Early stopping ended training before training.epochs.")
+    parameters: dict[str, int] = Field(default_factory=dict, description="total, trainable and non_trainable weights.")
+    mc_dropout: int = Field(0, description="Passes averaged for the test mc_* metrics (0: none).")
+
+    @computed_field(description="SPEC.md's name for the last epoch trained: always equal to epochs_run.")
+    @property
+    def stopped_epoch(self) -> Optional[int]:
+        return self.epochs_run
+
+    @computed_field(description="train minus val, per metric (null without a validation part).")
+    @property
+    def generalization_gap(self) -> Optional[dict[str, float]]:
+        return generalization_gap(self.train, self.val) if self.val else None
+
+    def part(self, part: str) -> dict[str, float]:
+        return getattr(self, part) if part in PARTS else {}
+
+    def value(self, key: MetricKey) -> float | None:
+        """A finite value of train_/val_/test_/gap_ NAME, or None."""
+        if key.part == "gap":
+            value = (self.generalization_gap or {}).get(key.name)
+        else:
+            value = self.part(key.part).get(key.name)
+        return value if value is not None and math.isfinite(value) else None
+
+
+def generalization_gap(train: dict[str, float], val: dict[str, float]) -> dict[str, float]:
+    """train minus val for every name both parts have (the report's gap_ columns)."""
+    return {name: train[name] - val[name] for name in train if name in val and name != "penalty"}
+
+
+def best_epoch(history: list[dict], monitor: str) -> int | None:
+    """The epoch with the best finite monitor value, the first among ties (as EarlyStopping picks)."""
+    values = [(row[monitor], int(row["epoch"])) for row in history
+              if isinstance(row.get(monitor), float) and math.isfinite(row[monitor])]
+    if not values:
+        return None
+    pick = min if direction(monitor) == "min" else max
+    return pick(values, key=lambda v: v[0])[1]
+
+
+def default_monitor(early_stopping_monitor: str | None, has_val: bool) -> str:
+    """The history column that defines the best epoch: early stopping's, else val_loss, else loss."""
+    return early_stopping_monitor or ("val_loss" if has_val else "loss")
+
+
+def history_columns(metrics: list[str]) -> list[str]:
+    """history.csv's header: one row per epoch, in Keras's log names."""
+    return ["epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "penalty", "lr", "seconds"]
+
+
+HISTORY_COLUMNS = {
+    "epoch": "1-based epoch number.",
+    "loss": "Mean training data loss over the epoch's batches (training mode: dropout on, no L1/L2 penalty).",
+    "METRIC": "Each tracked metric on the training batches (accuracy, mae, ...).",
+    "val_loss": "Validation data loss at the end of the epoch (inference mode).",
+    "val_METRIC": "Each tracked metric on the validation part.",
+    "penalty": "The L1/L2 terms Keras adds to the training loss (loss + penalty is what the optimizer minimized).",
+    "lr": "The learning rate the epoch started with.",
+    "seconds": "Wall-clock seconds of the epoch.",
+}
+
+
+# ----------------------------------------------------------------------------------- sweep folder
+class Objective(BaseModel):
+    metric: str = Field(description="The metric that ranks points (val_loss, val_accuracy, ...).")
+    mode: Literal["min", "max"] = Field(description="min or max is better.")
+
+
+class TrialEntry(Record):
+    """One planned trial: a search point with one seed and one cv fold."""
+
+    key: str = Field(description="Stable hash of (point, seed, fold): how a resumed sweep recognizes a trial.")
+    round: int = Field(1, description="Search round (refine: 1, 2, ...).")
+    point: dict[str, Any] = Field(default_factory=dict, description="Dotted spec key -> value of this search point.")
+    seed: int = Field(description="The trial's seed.")
+    fold: Optional[int] = Field(None, description="The cv fold, or null.")
+    status: TrialStatus = Field(TrialStatus.PENDING, description="pending | running | completed | failed | interrupted.")
+    run: Optional[str] = Field(None, description="The trial's run folder (a sibling of the sweep folder).")
+    objective: Optional[float] = Field(None, description="The objective metric of the completed run.")
+    error: Optional[str] = Field(None, description="Why it failed, one line.")
+    seconds: Optional[float] = Field(None, description="Wall-clock seconds of the trial, data loading included.")
+
+
+class Best(BaseModel):
+    """The best point so far by the objective, averaged over its completed runs."""
+
+    point: dict[str, Any] = Field(description="The best point so far.")
+    objective: float = Field(description="Its mean objective over its completed seeds/folds.")
+    n: int = Field(description="How many runs that mean is over.")
+    runs: list[str] = Field(description="Those run folders.")
+
+
+class SweepState(Record):
+    """sweep.json in `<time>_<name>_<hash>_sweep/`: every trial, rewritten atomically after each one."""
+
+    kind: Literal["sweep", "cv", "repeat"] = Field(description="sweep (a search) | cv | repeat.")
+    name: str = Field(description="The spec's name.")
+    spec: str = Field(description="The spec file as given; the trials run from spec.yaml beside sweep.json.")
+    overrides: list[str] = Field(default_factory=list, description="--set overrides of the command.")
+    spec_hash: str = Field(description="Hash of the spec with overrides: how re-running the command finds this folder.")
+    status: SweepStatus = Field(SweepStatus.RUNNING, description="running | completed | completed with failures | interrupted | stopped.")
+    started: str = Field(description="Start time, UTC.")
+    ended: Optional[str] = Field(None, description="End time.")
+    message: Optional[str] = Field(None, description="Why it stopped, or how many trials did not complete.")
+    objective: Objective = Field(description="What ranks the points.")
+    rounds: int = Field(1, description="Search rounds in all.")
+    workers: Optional[int] = Field(None, description="Trials run in parallel by the last invocation.")
+    trials: list[TrialEntry] = Field(default_factory=list, description="Every planned trial, in plan order.")
+    best: Optional[Best] = Field(None, description="The best point so far (mean objective over its runs).")
+
+
+# ------------------------------------------------------------------------------------ documentation
+def markdown() -> str:
+    """docs/run-folder.md: every file of the contract and every key, from the models above."""
+    lines = ["# The run folder", "",
+             "Generated from `regexp/runfolder.py` by `make docs`; a test checks that it is current.",
+             "SPEC.md names the files; this page says what each key holds. Readers accept older folders:",
+             "a missing key reads as its default and a key with a wrong value is ignored with a warning.", "",
+             "```", "runs/<UTC time>_<name>_<short hash>/", *(f"  {name}" for name in RUN_FILES),
+             "  error.txt        (failed runs: the traceback)",
+             "  checkpoint/      (interrupted runs: the resume point; removed on completion)",
+             "runs/<UTC time>_<name>_<short hash>_sweep/", "  sweep.json", "  spec.yaml        (the spec the trials run from)", "```", "",
+             "Statuses: " + ", ".join(f"`{s}`" for s in Status) + ". `crashed` and `incomplete` are never written: "
+             "a reader concludes them (a running run whose process is gone; no readable run.json).", ""]
+    for title, model in (("run.json", RunInfo), ("metrics.json", RunMetrics), ("sweep.json", SweepState),
+                         ("sweep.json: each of `trials`", TrialEntry), ("sweep.json: `best`", Best)):
+        lines += [f"## {title}", "", _first_line(model.__doc__), "", "| key | type | meaning |", "|---|---|---|"]
+        fields = {**model.model_fields, **model.model_computed_fields}
+        for key, field in fields.items():
+            annotation = getattr(field, "annotation", None) or getattr(field, "return_type", None)
+            lines.append(f"| `{key}` | {_type_name(annotation)} | {_cell(field.description)} |")
+        lines.append("")
+    lines += ["## history.csv", "", "One row per epoch, appended and flushed as the epoch ends; a resumed run keeps "
+              "its rows up to the resume point. Columns, in order:", "", "| column | meaning |", "|---|---|"]
+    lines += [f"| `{column}` | {_cell(meaning)} |" for column, meaning in HISTORY_COLUMNS.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a literal bar inside a Markdown table cell
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().split("\n")[0]
+
+
+def _type_name(annotation: Any) -> str:
+    """int, str or null, list of Resumed, one of min | max: the type as a reader of the docs says it."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, UnionType):
+        named = [_type_name(a) for a in args if a is not type(None)]
+        return " or ".join(named) + (" or null" if type(None) in args else "")
+    if origin is Literal:
+        return "one of " + _cell(" | ".join(map(str, args)))
+    if origin in (list, dict):
+        return f"{origin.__name__} of " + " to ".join(_type_name(a) for a in args)
+    if isinstance(annotation, type) and issubclass(annotation, StrEnum):
+        return "string"  # the description lists the values
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return f"object ({', '.join(annotation.model_fields)})"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
