@@ -17,6 +17,7 @@ from rich.text import Text
 
 from regexp.report import Report
 from regexp.report.collect import Row
+from regexp.runfolder import Status
 
 FORMATS = ("table", "md", "csv", "json", "html")
 
@@ -95,7 +96,8 @@ TERMINAL_COLUMNS = ("epochs_run", "best_epoch", "val_loss", "val_{m}", "test_{m}
 NARROW = 120  # below this terminal width each row is printed as a block instead of a table line
 SHORT = {"accuracy": "acc", "top3_accuracy": "top3", "precision": "prec", "recall": "rec",
          "epochs_run": "epochs", "mc_accuracy": "mc acc", "best_epoch": "best", "duration_s": "sec"}
-STYLE = {"failed": "red", "crashed": "red", "interrupted": "yellow", "running": "cyan", "incomplete": "red"}
+STYLE = {Status.FAILED: "red", Status.CRASHED: "red", Status.INTERRUPTED: "yellow", Status.RUNNING: "cyan",
+         Status.INCOMPLETE: "red"}
 
 
 def _short_header(column: str, sep: str = "\n") -> str:
