@@ -161,13 +161,23 @@ def read_run(path: Path) -> RunRecord:
     return RunRecord(path, info, config, metrics, warnings)
 
 
-def find_runs(targets: list[str], runs_dir: Path) -> list[Path]:
-    """Run folders named by path, glob or id (prefix) in runs_dir; all of runs_dir when none."""
+def find_runs(targets: list[str], runs_dir: Path, strays: list[str] | None = None) -> list[Path]:
+    """Run folders named by path, glob or id (prefix) in runs_dir; all of runs_dir when none.
+    `strays` collects the entries of runs_dir that are neither run folders, sweep folders nor dot files."""
     def is_run(p: Path) -> bool:
         return p.is_dir() and not p.name.startswith(".") and any((p / f).exists() for f in ("run.json", "config.yaml"))
 
     if not targets:
-        return sorted(p for p in runs_dir.iterdir() if is_run(p)) if runs_dir.is_dir() else []
+        try:
+            entries = sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []
+        except OSError as exc:
+            raise UserError(f"--runs-dir {runs_dir}: cannot list it ({exc.strerror})") from None
+        runs = [p for p in entries if is_run(p)]
+        if strays is not None:
+            found = set(runs)
+            strays += [p.name for p in entries if p not in found and not p.name.startswith(".")
+                       and not (p.name.endswith("_sweep") and (p / "sweep.json").exists())]
+        return runs
     found: dict[Path, None] = {}
     for target in targets:
         direct = Path(target)

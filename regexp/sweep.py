@@ -22,11 +22,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from regexp.errors import RunFailed, RunInterrupted, SweepInterrupted, SweepStopped
+from regexp.errors import RunFailed, RunInterrupted, SweepInterrupted, SweepStopped, UserError
 from regexp.plan import Point, Trial, objective_of, plan_round, rounds
 from regexp.runfolder import Best, RunMetrics, Status, SweepState, SweepStatus, TrialEntry, TrialStatus, direction
 from regexp.runs import now, read_run, write_atomic, write_json
 from regexp.spec import LoadedSpec, load_spec
+from regexp.sweeplock import SweepLock
 
 MAX_CONSECUTIVE_FAILURES = 3
 
@@ -46,7 +47,7 @@ class Sweep:
             matches = sorted(runs_dir.glob(f"*_{loaded.spec.name}_{spec_hash}_sweep")) if runs_dir.is_dir() else []
             resume = matches[-1] if matches else None
         if resume is not None:
-            state = SweepState.model_validate_json((resume / "sweep.json").read_text())
+            state = _read_state(resume)
             return cls(resume, state, {t.key: t for t in state.trials})
         runs_dir.mkdir(parents=True, exist_ok=True)
         path = runs_dir / f"{now():%Y%m%dT%H%M%SZ}_{loaded.spec.name}_{spec_hash}_sweep"
@@ -138,32 +139,49 @@ def run_trials(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, sear
 def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, workers: int = 1,
               resume: Path | None = None, max_failures: int = MAX_CONSECUTIVE_FAILURES,
               console: Console | None = None, pool=None) -> Sweep:
-    """Plan and run every round; returns the sweep (raises SweepStopped or SweepInterrupted)."""
+    """Plan and run every round; returns the sweep (raises SweepStopped or SweepInterrupted).
+    One process at a time runs a sweep (sweeplock.py): a second invocation is a UserError."""
     if resume is None:
         plan_round(loaded, overrides)  # validate every point against the user's file: errors name its lines
-    sweep = Sweep.open(loaded, overrides, runs_dir, resume)
-    sweep.state.workers = workers
-    metric = sweep.state.objective.metric
-    base = load_spec(sweep.spec_file)  # plan from the snapshot: a resumed sweep continues the same plan
-    runner = _Runner(sweep, runs_dir, workers, max_failures, console, pool)
-    try:
-        for round_ in range(1, rounds(base) + 1):
-            previous = sweep.point_results(round_ - 1) if round_ > 1 else None
-            trials = plan_round(base, [], round_, previous)
-            sweep.add(trials)
-            runner.run([t for t in trials if not sweep.done(t)], metric)
-    except KeyboardInterrupt:
-        sweep.finish(SweepStatus.INTERRUPTED, "interrupted by the user (Ctrl-C); resume with the same command")
-        raise SweepInterrupted(sweep.path) from None
-    except SweepStopped as exc:
-        sweep.finish(SweepStatus.STOPPED, str(exc))
-        raise
-    finally:
-        runner.close()
-    failed = sum(1 for t in sweep.state.trials if t.status != TrialStatus.COMPLETED)
-    sweep.finish(SweepStatus.COMPLETED if not failed else SweepStatus.COMPLETED_WITH_FAILURES,
-                 f"{failed} trials did not complete" if failed else None)
+        identity = (runs_dir, loaded.spec.name, loaded.spec_hash())
+    else:
+        state = _read_state(resume)
+        identity = (resume.parent, state.name, state.spec_hash)
+    with SweepLock(*identity):
+        sweep = Sweep.open(loaded, overrides, runs_dir, resume)
+        sweep.state.workers = workers
+        runner = _Runner(sweep, runs_dir, workers, max_failures, console, pool)
+        try:
+            _run_rounds(sweep, runner)
+        except KeyboardInterrupt:
+            sweep.finish(SweepStatus.INTERRUPTED, "interrupted by the user (Ctrl-C); resume with the same command")
+            raise SweepInterrupted(sweep.path) from None
+        except SweepStopped as exc:
+            sweep.finish(SweepStatus.STOPPED, str(exc))
+            raise
+        finally:
+            runner.close()
+        failed = sum(1 for t in sweep.state.trials if t.status != TrialStatus.COMPLETED)
+        sweep.finish(SweepStatus.COMPLETED if not failed else SweepStatus.COMPLETED_WITH_FAILURES,
+                     f"{failed} trials did not complete" if failed else None)
     return sweep
+
+
+def _run_rounds(sweep: Sweep, runner: "_Runner") -> None:
+    base = load_spec(sweep.spec_file)  # plan from the snapshot: a resumed sweep continues the same plan
+    for round_ in range(1, rounds(base) + 1):
+        previous = sweep.point_results(round_ - 1) if round_ > 1 else None
+        trials = plan_round(base, [], round_, previous)
+        sweep.add(trials)
+        runner.run([t for t in trials if not sweep.done(t)], sweep.state.objective.metric)
+
+
+def _read_state(folder: Path) -> SweepState:
+    try:
+        return SweepState.model_validate_json((folder / "sweep.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--resume {folder}: not a sweep folder (its sweep.json is missing or damaged: "
+                        f"{type(exc).__name__})") from None
 
 
 class _LocalPool(ProcessPoolExecutor):

@@ -26,7 +26,8 @@ class Report:
 def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (), sort: str | None = None,
                  limit: int | None = None, all_params: bool = False, expand: bool = False,
                  baseline: str | None = None, focus: str | None = None, group: bool = True) -> Report:
-    runs: list[RunRecord] = [read_run(path) for path in find_runs(targets, runs_dir)]
+    strays: list[str] = []
+    runs: list[RunRecord] = [read_run(path) for path in find_runs(targets, runs_dir, strays)]
     runs = [run for run in runs if all(matches(run, rule) for rule in filters)]
     rows, metric = build_rows(runs, group=group)
     sort = sort or sweep_objective(runs)  # a sweep is ranked by its objective
@@ -43,6 +44,9 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     if limit is not None:
         rows = rows[:limit] + ([base_row] if base_row is not None and base_row not in rows[:limit] else [])
     report = Report(rows, mark_differing(rows, all_params), metric, focus, columns, base_row)
+    if strays:
+        report.warnings.append(f"{runs_dir}: {len(strays)} entries are not run folders and were skipped "
+                               f"({', '.join(strays[:3])}{', ...' if len(strays) > 3 else ''})")
     for row in rows:
         report.summaries[row.id] = {c: s for c in columns if (s := summarize(row.column(c))) is not None}
         report.warnings.extend(row.warnings)

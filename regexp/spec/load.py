@@ -167,7 +167,8 @@ def _merge_locations(base: Locations, over: Locations, over_data: dict) -> Locat
 
 # ------------------------------------------------------------------------------------ --set
 def _apply_override(data: dict, locations: Locations, override: str) -> tuple[dict, Locations]:
-    source = f"--set {override}"
+    # control characters are shown escaped (\x07), not sent to the terminal
+    source = "--set " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in override)
     key, sep, text = override.partition("=")
     if not sep or not key.strip():
         raise SpecError(problem(source, "", "expected dotted.key=value, e.g. training.epochs=5"))

@@ -46,7 +46,10 @@ def read_yaml_file(file: Path) -> tuple[Any, Locations]:
 def parse_yaml(text: str, source: str) -> tuple[Any, Locations]:
     """Parse one YAML document; `source` names it in locations ('FILE' or '--set a.b=1')."""
     _check_depth(text, source)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # its reader refuses control characters right here
+    except yaml.reader.ReaderError as exc:
+        raise SpecError(_unprintable(exc, text, source)) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -60,6 +63,15 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Locations]:
         raise SpecError(problem(source, "", f"invalid YAML: {exc}")) from None
     finally:
         loader.dispose()
+
+
+def _unprintable(exc: yaml.reader.ReaderError, text: str, source: str) -> str:
+    """ReaderError knows only a character offset: say where, and what the character is."""
+    line = text.count("\n", 0, exc.position)
+    column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    return problem(_at(source, line), "", f"invalid YAML: control character U+{code:04X} at column {column} "
+                                          "(YAML text allows tab, newline and printable characters only)")
 
 
 def _check_depth(text: str, source: str) -> None:
