@@ -12,14 +12,16 @@ most that many seconds.
 Keras's BackupAndRestore writes every epoch and keeps no callback state, hence this class.
 """
 
-import json
 import os
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
+from pydantic import ValidationError
 
+from regexp.errors import SpecError
+from regexp.runfolder import ResumeState
 from regexp.runs import write_json
 
 FOLDER = "checkpoint"
@@ -30,11 +32,22 @@ COUNTERS = {keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch"),
 
 
 def read_state(run_path: Path) -> dict | None:
-    """The last resume point of a run, or None when it never wrote one."""
-    try:
-        return json.loads((run_path / FOLDER / "state.json").read_text())
-    except (OSError, ValueError):
+    """The last resume point of a run, or None when it never wrote one (resume then starts at epoch 1).
+    A damaged one is refused before anything changes: resuming from it would train the wrong weights."""
+    path = run_path / FOLDER / "state.json"
+    if not path.exists():
         return None
+    try:
+        state = ResumeState.model_validate_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        problem = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else type(exc).__name__
+        raise SpecError(f"{path}: a damaged resume point ({problem}); delete {path.parent} to train the run again "
+                        "from epoch 1") from None
+    for name in (state.weights, state.best_weights):
+        if name is not None and not (path.parent / name).is_file():
+            raise SpecError(f"{path}: its weights file {name} is missing; delete {path.parent} to train the run "
+                            "again from epoch 1")
+    return state.model_dump()
 
 
 class ResumePoint(keras.callbacks.Callback):
@@ -81,8 +94,8 @@ class ResumePoint(keras.callbacks.Callback):
         weights = f"epoch-{epoch}.weights.h5"
         self.model.save_weights(self.folder / weights)
         best = self._write_best_weights()
-        write_json(self.folder / "state.json", {"epoch": epoch, "weights": weights, "counters": counters,
-                                                "best_weights": best})
+        write_json(self.folder / "state.json", ResumeState(epoch=epoch, weights=weights, counters=counters,
+                                                           best_weights=best).model_dump())
         for old in self.folder.iterdir():  # older resume points, once state.json no longer names them
             if old.name not in ("state.json", weights, best):
                 old.unlink(missing_ok=True)

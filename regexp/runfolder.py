@@ -254,6 +254,17 @@ HISTORY_COLUMNS = {
 }
 
 
+class ResumeState(BaseModel):
+    """checkpoint/state.json: the last resume point of an unfinished run (removed when it completes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epoch: int = Field(ge=1, description="The last completed epoch: resume continues after it.")
+    weights: str = Field(pattern=r"^epoch-[0-9]+\.weights\.h5$", description="Model and optimizer weights of that epoch, beside state.json.")
+    counters: dict[str, dict[str, Any]] = Field(default_factory=dict, description="EarlyStopping / ReduceLROnPlateau counters by class name.")
+    best_weights: Optional[str] = Field(None, pattern=r"^best-[0-9]+\.npz$", description="Early stopping's best weights so far, beside state.json.")
+
+
 # ----------------------------------------------------------------------------------- sweep folder
 class Objective(BaseModel):
     metric: str = Field(description="The metric that ranks points (val_loss, val_accuracy, ...).")
@@ -316,7 +327,8 @@ def markdown() -> str:
              "runs/<UTC time>_<name>_<short hash>_sweep/", "  sweep.json", "  spec.yaml        (the spec the trials run from)", "```", "",
              "Statuses: " + ", ".join(f"`{s}`" for s in Status) + ". `crashed` and `incomplete` are never written: "
              "a reader concludes them (a running run whose process is gone; no readable run.json).", ""]
-    for title, model in (("run.json", RunInfo), ("metrics.json", RunMetrics), ("sweep.json", SweepState),
+    for title, model in (("run.json", RunInfo), ("metrics.json", RunMetrics), ("checkpoint/state.json", ResumeState),
+                         ("sweep.json", SweepState),
                          ("sweep.json: each of `trials`", TrialEntry), ("sweep.json: `best`", Best)):
         lines += [f"## {title}", "", _first_line(model.__doc__), "", "| key | type | meaning |", "|---|---|---|"]
         fields = {**model.model_fields, **model.model_computed_fields}

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from regexp.cli import app
 from regexp.sweeplock import STALE_S, SweepLock
@@ -229,3 +228,23 @@ def test_report_alongside_a_live_writer(runner, tmp_path):
     finally:
         stop.set()
         writer.join()
+
+
+# ------------------------------------------------------------------------------- a damaged resume point
+@pytest.mark.parametrize("state, fragment", [({}, "a damaged resume point"), ([1], "a damaged resume point"),
+                                             ({"epoch": 2, "weights": "../../etc/passwd"}, "a damaged resume point"),
+                                             ({"epoch": 2, "weights": "epoch-2.weights.h5"}, "epoch-2.weights.h5 is missing")])
+def test_a_damaged_resume_point_is_refused_before_anything_changes(trained_run, tmp_path, runner, state, fragment):
+    """Found by the fuzzer: a bad checkpoint/state.json used to end `regexp resume` in a TypeError."""
+    import shutil
+
+    run = tmp_path / trained_run.name
+    shutil.copytree(trained_run, run)
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "status": "interrupted"}))
+    (run / "checkpoint").mkdir()
+    (run / "checkpoint" / "state.json").write_text(json.dumps(state))
+    before = tree_digest(run)
+    result = runner.invoke(app, ["resume", str(run), "-q"])
+    assert result.exit_code == 2 and fragment in " ".join(result.output.split()), result.output
+    assert "delete" in result.output and tree_digest(run) == before

@@ -2,7 +2,6 @@
 the docs are current, and the Keras internals regexp relies on are still there."""
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
@@ -120,8 +119,6 @@ def test_trial_status_values_are_a_superset_of_what_a_trial_result_says():
 def test_keras_callback_counters_that_resume_restores_exist():
     """checkpoint.COUNTERS names attributes Keras resets in on_train_begin; if Keras renames them,
     a resumed run would silently restart its patience. pyproject pins keras below 3.16 for this."""
-    import keras
-
     from regexp.checkpoint import COUNTERS
 
     for cls, names in COUNTERS.items():
