@@ -248,3 +248,10 @@ def test_a_damaged_resume_point_is_refused_before_anything_changes(trained_run, 
     result = runner.invoke(app, ["resume", str(run), "-q"])
     assert result.exit_code == 2 and fragment in " ".join(result.output.split()), result.output
     assert "delete" in result.output and tree_digest(run) == before
+
+
+def test_a_unicode_digit_in_a_set_key_is_a_key_not_an_index(runner, write_spec):
+    """Found by the fuzzer: '¹'.isdigit() is True but int('¹') fails; it was a ValueError traceback."""
+    spec = write_spec(TINY)
+    result = runner.invoke(app, ["validate", str(spec), "--set", "model.layers.¹.units=3"])
+    assert result.exit_code == 2 and "model.layers.¹: no such list item" in result.output

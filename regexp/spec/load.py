@@ -193,7 +193,7 @@ def _split_key(key: str) -> Path_:
     if key.startswith("search.params."):  # the searched path is one key that contains dots
         rest = key.removeprefix("search.params.")
         return ("search", "params", rest)
-    return tuple(int(part) if part.isdigit() else part for part in key.split("."))
+    return tuple(int(part) if part.isascii() and part.isdigit() else part for part in key.split("."))  # "¹" is a digit to isdigit
 
 
 def _step(node: Any, part: str | int, path: Path_, source: str, create: bool) -> Any:
