@@ -136,17 +136,21 @@ DAMAGES = ("truncate", "empty", "random bytes", "delete", "wrong types", "a fold
 def damage(run: Path, file: str, how: str, rng: random.Random) -> None:
     path = run / file
     if how == "interrupted, bad resume point":  # resume then trains: its resume point must be judged first
-        info = json.loads((run / "run.json").read_text()) if (run / "run.json").is_file() else {}
-        try:
-            info = {**info, "status": "interrupted"} if isinstance(info, dict) else info
-        except TypeError:
-            pass
+        try:  # run.json may be damaged already: then it is written anew, saying interrupted
+            info = json.loads((run / "run.json").read_text())
+        except (OSError, ValueError):
+            info = {}
+        if isinstance(info, dict):
+            info["status"] = "interrupted"
+        shutil.rmtree(run / "run.json", ignore_errors=True)  # "a folder" damage
         (run / "run.json").write_text(json.dumps(info))
         (run / "checkpoint").mkdir(exist_ok=True)
         (run / "checkpoint" / "state.json").write_text(json.dumps(
             rng.choice([{}, {"epoch": "x"}, {"epoch": 2, "weights": "missing.h5"}, [1], {"epoch": -3, "weights": None},
                         {"epoch": 2, "weights": "../../etc/passwd", "counters": 5}])))
         return
+    if how in ("empty", "random bytes") and path.is_dir():  # an earlier damage made it a folder
+        shutil.rmtree(path)
     if how == "delete" or how == "a folder":
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         if how == "a folder":
