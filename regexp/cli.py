@@ -276,19 +276,14 @@ def report(
         _warn(warning)
 
 
-def _one_run(target: str, runs_dir: Path):
-    from regexp.runs import find_one_run
-
-    return find_one_run(target, runs_dir)
-
-
 @command()
 def show(run: Annotated[str, typer.Argument(help="A run folder or id (prefix).", show_default=False)],
          runs_dir: RunsDir = Path("runs")):
     """Everything about one run: status, metrics, the per-epoch history, config and files."""
+    from regexp.runs import find_one_run
     from regexp.views.run import show as show_run
 
-    out().print(show_run(_one_run(run, runs_dir)))
+    out().print(show_run(find_one_run(run, runs_dir)))
 
 
 @command()
@@ -296,9 +291,10 @@ def diff(run_a: Annotated[str, typer.Argument(help="First run (A).", show_defaul
          run_b: Annotated[str, typer.Argument(help="Second run (B).", show_default=False)],
          runs_dir: RunsDir = Path("runs")):
     """The config keys that differ between two runs and the metric deltas (B - A)."""
+    from regexp.runs import find_one_run
     from regexp.views.run import diff_tables
 
-    out().print(diff_tables(_one_run(run_a, runs_dir), _one_run(run_b, runs_dir)))
+    out().print(diff_tables(find_one_run(run_a, runs_dir), find_one_run(run_b, runs_dir)))
 
 
 @command()

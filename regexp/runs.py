@@ -133,7 +133,7 @@ class RunRecord:
     @property
     def status(self) -> Status:
         status = self.info.status
-        if status is None or status in (Status.CRASHED, Status.INCOMPLETE):
+        if status is None:
             return Status.INCOMPLETE
         if status == Status.RUNNING and not _process_alive(self.info):
             return Status.CRASHED

@@ -242,17 +242,10 @@ def sweep_objective(runs: list[RunRecord]) -> str | None:
         return None
     try:
         text = (runs[0].path.parent / parents.pop() / "sweep.json").read_text()
-    except OSError:
+        state = SweepState.parse(json.loads(text), "sweep.json", [])
+    except (OSError, ValueError):
         return None
-    state = SweepState.parse(_json(text), "sweep.json", [])
     return None if state is None else MetricKey.parse(state.objective.metric).column
-
-
-def _json(text: str):
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 def sort_rows(rows: list[Row], column: str | None) -> list[Row]:
