@@ -9,6 +9,7 @@ METRICS: dict[str, tuple[str, ...]] = {
     "precision": ("binary",),
     "recall": ("binary",),
     "top3_accuracy": ("classification",),
+    "ece": ("classification", "binary"),  # expected calibration error, 15 equal-width confidence bins
     "mae": ("regression",),
     "mse": ("regression",),
     "rmse": ("regression",),

@@ -183,8 +183,8 @@ class RunMetrics(Record):
     task: Optional[str] = Field(None, description="classification | binary | regression.")
     classes: Optional[list[str]] = Field(None, description="Class labels in output order (null for regression).")
     sizes: Optional[Sizes] = Field(None, description="Samples per part.")
-    train: dict[str, float] = Field(default_factory=dict, description="Train part: loss (the data loss, no penalty), "
-                                    "penalty (the L1/L2 terms), each tracked metric.")
+    train: dict[str, float] = Field(default_factory=dict, description="Train part: loss (the data loss: no penalty, "
+                                    "true labels even with label smoothing), penalty (the L1/L2 terms), each tracked metric.")
     val: dict[str, float] = Field(default_factory=dict, description="Validation part, the same keys (empty without one).")
     test: dict[str, float] = Field(default_factory=dict, description="Test part, the same keys, plus mc_* under evaluation.mc_dropout.")
     monitor: Optional[str] = Field(None, description="The history column that chose best_epoch.")

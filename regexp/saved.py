@@ -36,6 +36,7 @@ def load_model_file(path: Path):
     import keras
 
     import regexp.layers  # noqa: F401  (registers NoisyDense, NoisyConv2D, AlwaysOn)
+    import regexp.losses  # noqa: F401  (registers the ece metric)
     import regexp.optim  # noqa: F401  (registers the hand-written learning-rate schedule)
     return keras.saving.load_model(path, safe_mode=True)
 

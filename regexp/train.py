@@ -32,7 +32,7 @@ from regexp.mc_dropout import mc_dropout_metrics
 from regexp.pipeline import eval_batches, train_batches
 from regexp.model import build_model
 from regexp.optim import build_optimizer, current_lr, schedule_callbacks
-from regexp.losses import EVAL_BATCH, LossWithoutPenalty, data_loss, loss, metric, score, targets
+from regexp.losses import EVAL_BATCH, LossWithoutPenalty, loss, loss_metrics, metric, score, targets
 from regexp.runfolder import (RESUMABLE, RunMetrics, Status, best_epoch, default_monitor, direction,
                               history_columns)
 from regexp.runs import Run, now, read_run, write_atomic, write_json
@@ -142,7 +142,7 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
         model = build_model(spec.model, data, name=spec.name, training=training)
         optimizer = build_optimizer(training, steps_per_epoch)
         model.compile(optimizer=optimizer, loss=loss(data.task, training.label_smoothing),
-                      metrics=[data_loss(data.task, training.label_smoothing), *(metric(n, data.task) for n in data.metrics)],
+                      metrics=[*loss_metrics(data.task, training.label_smoothing), *(metric(n, data.task) for n in data.metrics)],
                       steps_per_execution=_steps_per_execution(training.steps_per_execution, steps_per_epoch, strategy))
     params = _parameters(model)
     if resume is None:

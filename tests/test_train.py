@@ -84,13 +84,60 @@ def test_early_stopping_restores_the_best_epoch(write_spec, tmp_path):
     assert metrics["val"]["loss"] == pytest.approx(float(best["val_loss"]), rel=1e-4)
 
 
-def test_full_batch_and_label_smoothing_reach_training(write_spec, tmp_path):
-    spec = merged(TINY, training={"batch_size": "full", "label_smoothing": 0.1})
+def test_label_smoothing_trains_on_smoothed_targets_but_measures_against_true_labels(write_spec, tmp_path):
+    """A smoothing arm's val_loss must be comparable with a plain arm's: cross-entropy against the
+    true labels (the smoothed one has the smoothed distribution's entropy as its floor)."""
+    from regexp.data import prepare
+    from regexp.evaluate import evaluate_run
+    from regexp.losses import targets
+
+    spec = merged(TINY, model={"defaults": {"l2": 0.01}},
+                  training={"batch_size": "full", "label_smoothing": 0.3, "metrics": ["accuracy", "ece"]})
     run = train(load_spec(write_spec(spec)), tmp_path / "runs")
     info = json.loads((run / "run.json").read_text())
     assert (info["batch_size"], info["steps_per_epoch"]) == (90, 1)
     model = keras.saving.load_model(run / "model.keras")
-    assert model.loss.label_smoothing == pytest.approx(0.1)
+    assert model.loss.label_smoothing == pytest.approx(0.3)
+    metrics = json.loads((run / "metrics.json").read_text())
+    data = prepare(load_spec(run / "config.yaml"))
+    probs = model.predict(data.x_val, verbose=0)
+    true = targets(data.y_val, data)
+    assert metrics["val"]["loss"] == pytest.approx(float(np.mean(-np.log(np.sum(probs * true, axis=1)))), rel=1e-4)
+    penalty = sum(0.01 * float(np.sum(np.square(layer.kernel))) for layer in model.layers if layer.name == "l0")
+    assert metrics["val"]["penalty"] == pytest.approx(penalty, rel=1e-3)  # not the smoothing's extra entropy
+    assert metrics["val"]["ece"] == pytest.approx(numpy_ece(probs, data.y_val), abs=1e-5)
+    assert set(history(run)[0]) >= {"loss", "val_loss", "ece", "val_ece", "penalty"}
+    assert "smoothed_loss" not in history(run)[0]
+    now, recorded = evaluate_run(run)  # the registered metric survives a safe-mode reload
+    assert now["val"]["ece"] == pytest.approx(recorded["val"]["ece"], abs=1e-6)
+
+
+def numpy_ece(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
+    """Expected calibration error written out in numpy, independently of the Keras metric."""
+    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == y
+    total = 0.0
+    for low, high in zip(np.linspace(0, 1, bins + 1)[:-1], np.linspace(0, 1, bins + 1)[1:]):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return total
+
+
+def test_ece_by_hand():
+    """Bin 13 (0.87-0.93] holds two 0.9s, one right: |0.5 - 0.9| * 2/4 = 0.2. Bin 9 (0.6-0.67]
+    holds 0.62 (right) and 0.64 (wrong): |0.5 - 0.63| * 2/4 = 0.065. ECE = 0.265."""
+    from regexp.losses import ExpectedCalibrationError
+
+    probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.62, 0.38], [0.36, 0.64]], dtype="float32")
+    y = np.array([0, 1, 0, 0])
+    ece = ExpectedCalibrationError()
+    ece.update_state(keras.utils.to_categorical(y, 2)[:2], probs[:2])  # two batches accumulate
+    ece.update_state(keras.utils.to_categorical(y, 2)[2:], probs[2:])
+    assert float(ece.result()) == pytest.approx(0.265, abs=1e-6)
+    assert numpy_ece(probs, y) == pytest.approx(0.265)
+    binary = ExpectedCalibrationError()  # one sigmoid output: confidence max(p, 1 - p)
+    binary.update_state(np.array([[1.0], [0.0]]), np.array([[0.8], [0.4]], dtype="float32"))
+    assert float(binary.result()) == pytest.approx((abs(1 - 0.8) + abs(1 - 0.6)) / 2)
 
 
 def test_cli_trains_several_specs_in_turn(runner, write_spec, tmp_path):
