@@ -238,8 +238,11 @@ def report(
     all_params: Annotated[bool, typer.Option("--all-params", help="Show every config key, not only those that differ.")] = False,
     expand: Annotated[bool, typer.Option("--expand", help="List the member runs under each group of repeats.")] = False,
     no_groups: Annotated[bool, typer.Option("--no-groups", help="One row per run, even for repeats of one spec.")] = False,
-    baseline: Annotated[str, typer.Option(help="Run or group (id or name) to compare every other row against, with a t-test over seeds.")] = None,
+    baseline: Annotated[str, typer.Option(help="Run or group (id, name, or a config KEY=VALUE such as model.defaults.l2=0.0) to compare every other row against: the difference with its 95% CI, a t-test paired by seed (Welch's when the seeds differ), adjusted p, effect size.")] = None,
     metric: Annotated[str, typer.Option("--metric", help="Column for the 95% CI and the baseline test (default: the --sort metric, else val_<main metric>).")] = None,
+    correction: Annotated[str, typer.Option(help="Adjust the p-values over the report's comparisons: holm (family-wise) | bh (Benjamini-Hochberg, false discovery rate) | none.")] = "holm",
+    against: Annotated[str, typer.Option(help="Instead of a baseline row: compare each row's --metric column with this column of the same runs, paired by run (e.g. --metric test_mc_loss --against test_loss).")] = None,
+    detect: Annotated[float, typer.Option(help="With --baseline: per arm, the seeds needed to detect a difference of DELTA with 80% power, from the observed spread.", min=1e-12)] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table (terminal) | md | csv | json (machine interface) | html (one self-contained file).")] = "table",
     output: Annotated[Path, typer.Option(help="Write to this file instead of the terminal.")] = None,
     plot: Annotated[Path, typer.Option(help="Also draw learning curves to this .png or .svg file.")] = None,
@@ -254,7 +257,8 @@ def report(
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         raise UserError(f"--plot {plot}: the file must end in .png or .svg")
     result = build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
-                          expand=expand, baseline=baseline, focus=metric, group=not no_groups)
+                          expand=expand, baseline=baseline, focus=metric, group=not no_groups, correction=correction,
+                          against=against, detect=detect)
     if not result.rows:
         say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
     if plot is not None:

@@ -18,19 +18,24 @@ BASE_CONFIG = {
 
 def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0, name: str = "exp",
              status: str = "completed", val_accuracy: float = 0.9, val_loss: float = 0.3, epochs: int = 3,
-             started: str | None = None, pid: int | None = None, tags=("t1",), write=("run", "config", "metrics", "history")) -> Path:
+             started: str | None = None, pid: int | None = None, tags=("t1",), write=("run", "config", "metrics", "history"),
+             fold: int | None = None, parent: str | None = None, l2: float = 0.0) -> Path:
     path = runs_dir / run_id
     path.mkdir(parents=True)
     config = json.loads(json.dumps(BASE_CONFIG))
     config.update(name=name, seed=seed, tags=list(tags))
     config["model"]["defaults"]["dropout"] = dropout
     config["model"]["layers"][0]["dropout"] = dropout
+    config["model"]["defaults"]["l2"] = config["model"]["layers"][0]["l2"] = l2
+    if fold is not None:
+        config["cv"] = {"folds": 3, "stratify": True, "fold": fold}
     history = [{"epoch": e, "loss": 1.0 / e, "accuracy": 0.5 + 0.1 * e, "val_loss": val_loss + 0.1 * (epochs - e),
                 "val_accuracy": val_accuracy - 0.01 * (epochs - e), "lr": 0.001, "seconds": 0.1} for e in range(1, epochs + 1)]
     if "run" in write:
         info = {"id": run_id, "name": name, "status": status, "started": started or f"2026-11-01T00:00:{seed:02d}.000+00:00",
                 "ended": None, "duration_s": 10.0 + seed, "seed": seed, "host": socket.gethostname(),
-                "pid": pid if pid is not None else os.getpid(), "error": "boom" if status == "failed" else None}
+                "pid": pid if pid is not None else os.getpid(), "error": "boom" if status == "failed" else None,
+                "parent": parent}
         (path / "run.json").write_text(json.dumps(info))
     if "config" in write:
         (path / "config.yaml").write_text(yaml.safe_dump(config))

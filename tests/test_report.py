@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+from scipy.stats import t as stats_t
 
 from regexp.cli import app
 from regexp.report import build_report
@@ -120,7 +121,9 @@ def test_welch_test_against_a_hand_computed_value(runner, tmp_path):
     assert test["test"] == "Welch's t-test"
     assert test["diff"] == pytest.approx(0.05) and test["p"] == pytest.approx(p, rel=1e-4)
     assert test["effect_size"] == pytest.approx(0.05 / pooled)  # Cohen's d with the pooled sd
-    assert test["verdict"] == f"significant (p = {p:.3g}, n = 3 vs 4)"
+    assert test["p_adjusted"] == test["p"] and test["verdict"] == "better"  # one comparison: nothing to adjust
+    half = stats_t.ppf(0.975, df) * math.sqrt(v1 + v2)  # the Welch interval of the difference
+    assert test["diff_ci95"] == pytest.approx([0.05 - half, 0.05 + half], rel=1e-6)
 
 
 def test_paired_test_when_seeds_match_and_honest_when_not_significant(runner, tmp_path):
@@ -134,8 +137,12 @@ def test_paired_test_when_seeds_match_and_honest_when_not_significant(runner, tm
     p = 2 * (1 - (0.5 + t / (2 * math.sqrt(2 + t * t))))  # t CDF with 2 df, closed form
     assert new["test"] == "paired t-test" and new["p"] == pytest.approx(p, rel=1e-6)
     assert new["effect_size"] == pytest.approx(3.0)
+    half = stats_t.ppf(0.975, 2) * 0.01 / math.sqrt(3)
+    assert new["diff_ci95"] == pytest.approx([0.03 - half, 0.03 + half])
     same = next(r for r in data["rows"] if r["name"] == "same")["baseline"]
-    assert same["p"] > 0.05 and same["verdict"] == "not significant with n = 3"
+    assert same["p"] > 0.05 and same["verdict"] == "no significant difference"
+    # Holm over the two comparisons: the smaller p doubled, the larger kept (not below the first)
+    assert new["p_adjusted"] == pytest.approx(min(1.0, 2 * p)) and same["p_adjusted"] == pytest.approx(max(same["p"], 2 * p))
 
 
 def test_a_single_run_baseline_says_no_test(runner, tmp_path):
@@ -143,7 +150,8 @@ def test_a_single_run_baseline_says_no_test(runner, tmp_path):
     make_run(tmp_path, "b", name="b", val_accuracy=0.95)
     data = report_json(runner, tmp_path, "--baseline", "a")
     row = next(r for r in data["rows"] if r["id"] == "b")
-    assert row["baseline"]["p"] is None and "needs repeats" in row["baseline"]["verdict"]
+    assert row["baseline"]["p"] is None and row["baseline"]["p_adjusted"] is None
+    assert row["baseline"]["verdict"] == "no test: needs 2 or more seeds per arm (repeat: 10)"
 
 
 def test_damaged_and_unfinished_runs_are_listed_with_warnings(runner, tmp_path):

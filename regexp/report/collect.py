@@ -1,8 +1,12 @@
 """From run folders to report rows: values per run, groups of seeds, differing params, filter, sort.
 
-A row is one run or one group: runs whose resolved configs are equal except for `seed` collapse
-into a group (repeats of the same experiment), and every numeric column then holds the values of
-its completed members so that render and stats can show mean ± std.
+A row is one run or one group: runs whose resolved configs are equal except for `seed` (and the
+cv fold) collapse into a group (repeats of the same experiment), and every numeric column then
+holds the values of its completed members so that render and stats can show mean ± std.
+
+A group's replicates are its distinct seeds (seed and fold under cv): a seed trained again (a
+re-run, or two invocations of one sweep) is one measurement, not two. The latest completed run of
+a seed counts; the others are kept in `reruns` and noted.
 """
 
 import fnmatch
@@ -33,6 +37,8 @@ class Row:
     members: list[RunRecord]
     member_values: dict[str, dict[str, float]] = field(default_factory=dict)  # run id -> column -> value
     params: dict[str, Any] = field(default_factory=dict)                     # filled by mark_differing()
+    reruns: list[RunRecord] = field(default_factory=list)                    # same seed again: not counted
+    notes: list[str] = field(default_factory=list)                           # why runs were not counted
 
     @property
     def started(self) -> str:
@@ -57,9 +63,10 @@ class Row:
         """The column's values over the members that count (completed ones, for a group)."""
         return [values[column] for values in self.member_values.values() if column in values]
 
-    def by_seed(self, column: str) -> dict[Any, float]:
-        seeds = {run.id: run.seed for run in self.members}
-        return {seeds[run_id]: values[column] for run_id, values in self.member_values.items() if column in values}
+    def by_replicate(self, column: str) -> dict[tuple, float]:
+        """{(seed, fold): value} over the members that count: what a paired test pairs on."""
+        keys = {run.id: replicate(run) for run in self.members}
+        return {keys[run_id]: values[column] for run_id, values in self.member_values.items() if column in values}
 
     def mean(self, column: str) -> float | None:
         values = self.column(column)
@@ -139,15 +146,54 @@ def build_rows(runs: list[RunRecord], group: bool = True) -> tuple[list[Row], st
         key = _group_key(run) if group and run.config else run.id
         buckets.setdefault(key, []).append(run)
     rows = []
-    for key, members in buckets.items():
+    for key, runs_of_key in buckets.items():
+        members, reruns, notes = one_run_per_replicate(runs_of_key)
         if len(members) == 1:
             row = Row("run", members[0].id, members[0].name, members)
         else:
             row = Row("group", f"{members[0].name}@{key[:6]}", members[0].name, members)
+        row.reruns, row.notes = reruns, notes
         counted = [r for r in members if r.status == Status.COMPLETED] if row.kind == "group" else members
         row.member_values = {run.id: run_values(run, metric) for run in counted}
         rows.append(row)
     return rows, metric
+
+
+def replicate(run: RunRecord) -> tuple:
+    """What makes a run an independent replicate of its experiment: its seed, and its fold under cv."""
+    fold = mapping(run.config.get("cv")).get("fold")
+    return (run.seed, fold)
+
+
+def replicate_text(key: tuple) -> str:
+    seed, fold = key
+    return f"seed {seed}" + ("" if fold is None else f" fold {fold}")
+
+
+def one_run_per_replicate(runs: list[RunRecord]) -> tuple[list[RunRecord], list[RunRecord], list[str]]:
+    """(the run that counts for each seed, the re-runs set aside, a note per re-run seed).
+
+    The latest completed run of a seed counts (the latest run when none completed); copies of
+    one measurement must not pass as independent samples."""
+    by_key: dict[tuple, list[RunRecord]] = {}
+    for run in runs:
+        by_key.setdefault(replicate(run), []).append(run)
+    members, reruns, notes = [], [], []
+    for key, same in by_key.items():
+        same = sorted(same, key=lambda r: (r.status == Status.COMPLETED, r.started))
+        kept, ignored = same[-1], same[:-1]
+        members.append(kept)
+        reruns.extend(ignored)
+        if ignored:
+            times = "twice" if len(same) == 2 else f"{len(same)} times"
+            others = "s are" if len(ignored) > 1 else " is"
+            if kept.status == Status.COMPLETED and all(r.started <= kept.started for r in ignored):
+                which = f"the older run{others} ignored"
+            else:
+                latest = "latest completed" if kept.status == Status.COMPLETED else "latest"
+                which = f"{kept.id} (the {latest} run) counts, the other{others} ignored"
+            notes.append(f"{kept.name}: {replicate_text(key)} ran {times}; {which} ({', '.join(r.id for r in ignored)})")
+    return members, reruns, notes
 
 
 def _group_key(run: RunRecord) -> str:
@@ -238,14 +284,23 @@ def matches(run: RunRecord, rule: str) -> bool:
 def sweep_objective(runs: list[RunRecord]) -> str | None:
     """When every listed run belongs to one sweep, the column its objective ranks by."""
     parents = {run.info.parent for run in runs}
-    if len(parents) != 1 or not runs or None in parents:
+    if len(parents) != 1 or None in parents:
         return None
-    try:
-        text = (runs[0].path.parent / parents.pop() / "sweep.json").read_text()
-        state = SweepState.parse(json.loads(text), "sweep.json", [])
-    except (OSError, ValueError):
-        return None
-    return None if state is None else MetricKey.parse(state.objective.metric).column
+    return sweep_objectives(runs).get(parents.pop())
+
+
+def sweep_objectives(runs: list[RunRecord]) -> dict[str, str]:
+    """{sweep folder name: the column its objective chose the best point by} for the runs' parents
+    that are sweeps (a cv or repeat parent has no search objective)."""
+    out = {}
+    for parent, run in {run.info.parent: run for run in runs if run.info.parent}.items():
+        try:
+            state = SweepState.parse(json.loads((run.path.parent / parent / "sweep.json").read_text()), "sweep.json", [])
+        except (OSError, ValueError):
+            continue
+        if state is not None and state.kind == "sweep":
+            out[parent] = MetricKey.parse(state.objective.metric).column
+    return out
 
 
 def sort_rows(rows: list[Row], column: str | None) -> list[Row]:

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from regexp.report import Report
 from regexp.report.collect import Row
+from regexp.report.stats import ALPHA, POWER
 from regexp.runfolder import Status
 
 FORMATS = ("table", "md", "csv", "json", "html")
@@ -67,8 +68,10 @@ def _text_rows(report: Report) -> tuple[list[str], list[list[str]]]:
     headers = ["run", "name", "status", "n", *report.params, *(_header(c) for c in report.columns)]
     if any(row.kind == "group" for row in report.rows):
         headers.append(f"95% CI {_header(report.focus)}")
-    if report.baseline is not None:
-        headers += [f"Δ {_header(report.focus)}", "p", "effect", "vs baseline"]
+    if report.comparing:
+        headers += [f"Δ {_header(report.focus)}", "95% CI of Δ", "test", "p", "p adj", "effect",
+                    "min detectable", *([f"seeds for Δ {report.detect:g}"] if report.detect is not None else []),
+                    "verdict"]
     cells = []
     for row, member in _lines(report):
         n = str(len(row.member_values)) if row.kind == "group" else ""
@@ -77,19 +80,31 @@ def _text_rows(report: Report) -> tuple[list[str], list[list[str]]]:
         if "95% CI" in " ".join(headers):
             ci = report.summaries[row.id].get(report.focus)
             line.append(f"[{_number(report.focus, ci.ci95[0])}, {_number(report.focus, ci.ci95[1])}]" if ci and ci.ci95 else "")
-        if report.baseline is not None:
-            line += _baseline_cells(report, row, member)
+        if report.comparing:
+            line += _comparison_cells(report, row, member)
         cells.append(line)
     return headers, cells
 
 
-def _baseline_cells(report: Report, row: Row, member: bool) -> list[str]:
+def _comparison_cells(report: Report, row: Row, member: bool) -> list[str]:
     c = report.comparisons.get(row.id)
+    blank = [""] * (8 if report.detect is not None else 7)
     if row is report.baseline:
-        return ["", "", "", "baseline"]
+        return [*blank, "baseline"]
     if c is None:
-        return ["", "", "", "" if member else "no values"]
-    return [f"{c.diff:+.4f}", "" if c.p is None else f"{c.p:.3g}", "" if c.effect is None else f"{c.effect:+.2f}", c.verdict]
+        return [*blank, "" if member else "no values"]
+    detect = [_maybe(c.seeds_needed, "{}", "")] if report.detect is not None else []
+    return [f"{c.diff:+.4f}", _interval(c.diff_ci95), c.test or "", _maybe(c.p, "{:.3g}"),
+            _maybe(c.p_adjusted, "{:.3g}"), _maybe(c.effect, "{:+.2f}"), _maybe(c.min_detectable, "{:.4f}"),
+            *detect, c.verdict]
+
+
+def _maybe(value, fmt: str, empty: str = "") -> str:
+    return empty if value is None else fmt.format(value)
+
+
+def _interval(ci) -> str:
+    return f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else ""
 
 
 TERMINAL_COLUMNS = ("epochs_run", "best_epoch", "val_loss", "val_{m}", "test_{m}", "gap_{m}", "duration_s")
@@ -111,13 +126,19 @@ def _terminal_cells(report: Report, row: Row, member: bool) -> dict[str, str]:
     """What the terminal shows of one row, by field (shared by the table and the stacked layout)."""
     short = row.id.split("_", 1)[1] if row.kind == "run" and "_" in row.id else row.id
     ci = report.summaries[row.id].get(report.focus)
-    comparison = report.comparisons.get(row.id)
+    c = report.comparisons.get(row.id)
     verdict = ""
     if row is report.baseline:
         verdict = "baseline"
-    elif comparison is not None:
-        effect = "" if comparison.effect is None else f", effect {comparison.effect:+.2f}"
-        verdict = f"{comparison.diff:+.4f}: {comparison.verdict}{effect}"
+    elif c is not None:
+        lines = [f"{c.diff:+.4f} {_interval(c.diff_ci95)}".strip(), c.verdict]
+        if c.p_adjusted is not None:
+            lines[-1] += f", p adj {c.p_adjusted:.3g}" + ("" if c.effect is None else f", d {c.effect:+.2f}")
+        if c.min_detectable is not None:
+            lines.append(f"detects ≥ {c.min_detectable:.4f}")
+        if report.detect is not None:
+            lines.append(f"seeds for {report.detect:g}: " + _maybe(c.seeds_needed, "{}", "n/a"))
+        verdict = "\n".join(lines)
     return {
         "run": ("└ " if member else "") + short, "status": row.status,
         "n": str(len(row.member_values)) if row.kind == "group" else "",
@@ -153,14 +174,17 @@ def to_table(report: Report) -> Table:
         table.add_column(_short_header(column), justify="right", no_wrap=True)
     if grouped:
         table.add_column(f"95% CI\n{_short_header(report.focus)}", justify="right", no_wrap=True)
-    if report.baseline is not None:
-        table.add_column(f"vs baseline\nΔ {_short_header(report.focus, ' ')}", overflow="fold", min_width=16, ratio=3)
+    if report.comparing:
+        table.add_column(f"vs {'baseline' if report.baseline else report.against}\nΔ {_short_header(report.focus, ' ')} [95% CI]",
+                         overflow="fold", min_width=22, ratio=3)
     for row, member in _lines(report):
         cells = _terminal_cells(report, row, member)
         line = [cells["run"], cells["status"], cells["n"], *([cells["params"]] if report.params else []),
                 *(_cell(report, row, c).replace(" ± ", "\n±") for c in shown),
-                *([cells["ci"]] if grouped else []), *([cells["verdict"]] if report.baseline is not None else [])]
+                *([cells["ci"]] if grouped else []), *([cells["verdict"]] if report.comparing else [])]
         table.add_row(*line, style=STYLE.get(row.status))
+    table.caption = "\n".join(filter(None, [report.comparing, *(f"note: {n}" for n in report.notes)])) or None
+    table.caption_justify = "left"
     return table
 
 
@@ -181,8 +205,9 @@ def to_blocks(report: Report) -> Group:
             low, high = cells["ci"].splitlines()
             lines.append(Text(f"{indent}  95% CI {_short_header(report.focus, ' ')} [{low}, {high}]"))
         if cells["verdict"]:
-            lines.append(Text(f"{indent}  vs baseline: {cells['verdict']}"))
+            lines.append(Text(f"{indent}  vs baseline: " + "; ".join(cells["verdict"].splitlines())))
         blocks.append(Group(*lines))
+    blocks += [Text(line, style="dim") for line in filter(None, [report.comparing, *(f"note: {n}" for n in report.notes)])]
     return Group(*blocks)
 
 
@@ -190,9 +215,15 @@ def to_markdown(report: Report) -> str:
     headers, cells = _text_rows(report)
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
-    out = ["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    out = [f"{report.comparing}\n"] if report.comparing else []
+    out += ["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(esc(c) for c in line) + " |" for line in cells]
+    out += ["", *(f"- note: {note}" for note in report.notes)] if report.notes else []
     return "\n".join(out) + "\n"
+
+
+COMPARISON_CSV = ("diff", "diff_ci95_low", "diff_ci95_high", "test", "n", "p", "p_adjusted", "effect_size",
+                  "min_detectable", "seeds_needed", "verdict", "note")
 
 
 def to_csv(report: Report) -> str:
@@ -200,18 +231,22 @@ def to_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     numeric = [h for c in report.columns for h in (c, f"{c}_std")]
-    extra = ["baseline_diff", "baseline_p", "baseline_effect", "baseline_verdict"] if report.baseline else []
-    writer.writerow(["kind", "id", "name", "status", "n", *report.params, *numeric, *extra])
+    extra = [f"baseline_{key}" for key in COMPARISON_CSV] if report.comparing else []
+    writer.writerow(["kind", "id", "name", "status", "n", *report.params, *numeric, *extra, "ignored_reruns"])
     for row, member in _lines(report):
         values = []
         for c in report.columns:
             s = report.summaries[row.id].get(c)
             values += ["" if s is None else s.mean, "" if s is None or s.std is None else s.std]
-        comparison = report.comparisons.get(row.id)
-        tail = ([comparison.diff, comparison.p, comparison.effect, comparison.verdict] if comparison
-                else ["", "", "", "baseline" if row is report.baseline else ""]) if report.baseline else []
+        tail = []
+        if report.comparing:
+            c = report.comparisons.get(row.id)
+            found = c.to_json() if c else {"verdict": "baseline" if row is report.baseline else ""}
+            found["diff_ci95_low"], found["diff_ci95_high"] = found.pop("diff_ci95", None) or ("", "")
+            tail = ["" if found.get(key) is None else found[key] for key in COMPARISON_CSV]
         writer.writerow(["member" if member else row.kind, row.id, row.name, row.status, len(row.member_values),
-                         *(_param(row.params.get(p)) for p in report.params), *values, *tail])
+                         *(_param(row.params.get(p)) for p in report.params), *values, *tail,
+                         " ".join(run.id for run in row.reruns)])
     return buffer.getvalue()
 
 
@@ -226,12 +261,16 @@ def to_json(report: Report) -> str:
             "values": {c: s.to_json() for c, s in report.summaries[row.id].items()},
             "baseline": comparison.to_json() if comparison else None,
             "members": [row_json(m) for m in report.expanded.get(row.id, [])],
-            "warnings": row.warnings,
+            "reruns": [{"id": run.id, "seed": run.seed, "status": run.status} for run in row.reruns],
+            "notes": row.notes, "warnings": row.warnings,
         }
+    comparison = {"text": report.comparing, "alpha": ALPHA, "power": POWER, "correction": report.correction,
+                  "against": report.against, "detect": report.detect} if report.comparing else None
     return json.dumps({
         "version": JSON_VERSION, "metric": report.metric, "focus": report.focus, "columns": report.columns,
         "params": report.params, "baseline": report.baseline.id if report.baseline else None,
-        "rows": [row_json(row) for row in report.rows], "warnings": report.warnings,
+        "comparison": comparison, "rows": [row_json(row) for row in report.rows],
+        "notes": report.notes, "warnings": report.warnings,
     }, indent=2) + "\n"
 
 
@@ -245,8 +284,9 @@ def to_html(report: Report, plot_png: bytes | None) -> str:
                                                    "".join(f"<td>{html.escape(c)}</td>" for c in line)) for line in cells)
     plot = (f"<h2>Learning curves</h2><img id='curves' alt='learning curves' "
             f"src='data:image/png;base64,{base64.b64encode(plot_png).decode()}'>") if plot_png else ""
-    warnings = ("<h2>Warnings</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in report.warnings) + "</ul>"
-                if report.warnings else "")
+    warnings = "".join(f"<h2>{title}</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in items) + "</ul>"
+                       for title, items in (("Notes", report.notes), ("Warnings", report.warnings)) if items)
+    comparing = f"<p id='comparing'>{html.escape(report.comparing)}</p>" if report.comparing else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>regexp report</title>
 <style>
@@ -260,6 +300,7 @@ img {{ max-width: 100%; }}
 </style></head><body>
 <h1>regexp report</h1>
 <p>{len(report.rows)} rows · main metric <b>{html.escape(report.metric)}</b> · statistics on <b>{html.escape(report.focus)}</b></p>
+{comparing}
 <table id="runs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
 {plot}
 {warnings}
