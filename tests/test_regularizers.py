@@ -213,9 +213,14 @@ def test_mc_summary_scores_the_average_of_the_samples():
     mean = np.array([[0.6, 0.4], [0.3, 0.7]])
     assert out["mc_accuracy"] == 0.5  # the first sample is right on average although pass 2 says otherwise
     assert out["mc_loss"] == pytest.approx(-np.mean(np.log([0.6, 0.3])), rel=1e-5)
-    assert out["mc_entropy"] == pytest.approx(np.mean(-np.sum(mean * np.log(mean), axis=1)), rel=1e-5)
+    entropies = -np.sum(mean * np.log(mean), axis=1)
+    assert out["mc_entropy"] == pytest.approx(np.mean(entropies), rel=1e-5)
+    # uncertainty against error: sample 0 is right, sample 1 wrong
+    assert out["mc_entropy_right"] == pytest.approx(entropies[0], rel=1e-5)
+    assert out["mc_entropy_wrong"] == pytest.approx(entropies[1], rel=1e-5)
     binary = mc_summary(np.array([[[0.9]], [[0.3]]]), np.array([1]), "binary")
     assert binary["mc_accuracy"] == 1.0 and binary["mc_loss"] == pytest.approx(-np.log(0.6), rel=1e-5)
+    assert "mc_entropy_wrong" not in binary  # no wrong prediction, no mean over it
 
 
 # --- end to end --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from regexp.runs import RunRecord
 GROUP_IGNORED = ("seed", "cv.fold", "description", "tags")  # differ between repeats/folds of one experiment
 PARAM_HIDDEN = ("name", "description", "tags")     # shown in their own columns, never as params
 MISSING = "<unset>"
-MC_DROPOUT = ("mc_accuracy", "mc_loss", "mc_entropy", "mc_std")  # test keys a run with evaluation.mc_dropout writes
+MC_DROPOUT = ("mc_accuracy", "mc_loss", "mc_entropy", "mc_entropy_right", "mc_entropy_wrong", "mc_std")  # test keys a run with evaluation.mc_dropout writes
 
 
 @dataclass
