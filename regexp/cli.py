@@ -238,6 +238,7 @@ def report(
     all_params: Annotated[bool, typer.Option("--all-params", help="Show every config key, not only those that differ.")] = False,
     expand: Annotated[bool, typer.Option("--expand", help="List the member runs under each group of repeats.")] = False,
     no_groups: Annotated[bool, typer.Option("--no-groups", help="One row per run, even for repeats of one spec.")] = False,
+    group_by: Annotated[str, typer.Option(help="Group by this config key (or name) instead: every distinct config in a group is one sample, e.g. the trials of two random searches.")] = None,
     baseline: Annotated[str, typer.Option(help="Run or group (id, name, or a config KEY=VALUE such as model.defaults.l2=0.0) to compare every other row against: the difference with its 95% CI, a t-test paired by seed (Welch's when the seeds differ), adjusted p, effect size.")] = None,
     metric: Annotated[str, typer.Option("--metric", help="Column for the 95% CI and the baseline test (default: the --sort metric, else val_<main metric>).")] = None,
     correction: Annotated[str, typer.Option(help="Adjust the p-values over the report's comparisons: holm (family-wise) | bh (Benjamini-Hochberg, false discovery rate) | none.")] = "holm",
@@ -258,7 +259,7 @@ def report(
         raise UserError(f"--plot {plot}: the file must end in .png or .svg")
     result = build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
                           expand=expand, baseline=baseline, focus=metric, group=not no_groups, correction=correction,
-                          against=against, detect=detect)
+                          against=against, detect=detect, group_by=group_by)
     if not result.rows:
         say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
     if plot is not None:

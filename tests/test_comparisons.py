@@ -42,7 +42,7 @@ def test_a_seed_trained_again_counts_once_and_is_noted(runner, tmp_path):
     lines = list(csv.DictReader(io.StringIO(report(runner, tmp_path, fmt="csv"))))
     assert lines[0]["n"] == "3" and lines[0]["ignored_reruns"] == "r0"
     assert "seed 0 ran twice" in report(runner, tmp_path, fmt="html")
-    table = runner.invoke(app, ["report", "--runs-dir", str(tmp_path)], env={"COLUMNS": "200"})
+    table = runner.invoke(app, ["report", "--runs-dir", str(tmp_path)], terminal_width=200)
     assert "note: exp: seed 0 ran twice; the older run is ignored (r0)" in " ".join(table.stdout.split())
 
 
@@ -123,6 +123,36 @@ def test_lower_is_better_for_a_loss(runner, tmp_path):
         make_run(tmp_path, f"b{seed}", name="b", seed=seed, val_loss=b)
     comparison = row_named(report(runner, tmp_path, "--baseline", "a", "--metric", "val_loss"), "b")["baseline"]
     assert comparison["diff"] < 0 and comparison["verdict"] == "better"
+
+
+def test_a_gap_has_no_better_side(runner, tmp_path):
+    _arms(tmp_path, {"base": [0.90, 0.91, 0.92], "narrow": [0.95, 0.97, 0.98]})  # train accuracy is 0.99
+    data = report(runner, tmp_path, "--baseline", "base", "--metric", "gap_accuracy")
+    assert row_named(data, "narrow")["baseline"]["verdict"] == "lower"
+
+
+def test_group_by_compares_the_trials_of_two_searches(runner, tmp_path):
+    """Two random searches (names log and linear), each trial another learning rate, same seed:
+    grouped by name every trial is one sample, and Welch's test compares the two distributions."""
+    import yaml
+
+    for name, accs in {"log": [0.95, 0.93, 0.96, 0.94], "linear": [0.50, 0.91, 0.20, 0.85]}.items():
+        for i, acc in enumerate(accs):
+            path = make_run(tmp_path, f"{name}{i}", name=name, seed=0, val_accuracy=acc)
+            config = yaml.safe_load((path / "config.yaml").read_text())
+            config["training"]["optimizer"]["learning_rate"] = 10.0 ** -(i + 1)
+            (path / "config.yaml").write_text(yaml.safe_dump(config))
+    make_run(tmp_path, "linear0-again", name="linear", seed=0, val_accuracy=0.50,  # a re-run of one trial
+             started="2026-11-09T00:00:00.000+00:00").joinpath("config.yaml").write_text(
+                 (tmp_path / "linear0" / "config.yaml").read_text())
+    data = report(runner, tmp_path, "--group-by", "name", "--baseline", "name=linear", "--metric", "val_accuracy")
+    assert data["params"] == ["name"] and {r["id"]: r["n"] for r in data["rows"]} == {"name=log": 4, "name=linear": 4}
+    comparison = row_named(data, "log")["baseline"]
+    assert comparison["test"] == "Welch's t-test"
+    assert comparison["p"] == pytest.approx(stats.ttest_ind([0.95, 0.93, 0.96, 0.94], [0.50, 0.91, 0.20, 0.85],
+                                                            equal_var=False).pvalue)
+    assert row_named(data, "linear")["notes"] == [
+        "linear: seed 0 of one config ran twice; the older run is ignored (linear0)"]
 
 
 # ----------------------------------------------------------------------------------------------- power

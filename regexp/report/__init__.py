@@ -44,11 +44,12 @@ class Report:
 def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (), sort: str | None = None,
                  limit: int | None = None, all_params: bool = False, expand: bool = False,
                  baseline: str | None = None, focus: str | None = None, group: bool = True,
-                 correction: str = "holm", against: str | None = None, detect: float | None = None) -> Report:
+                 correction: str = "holm", against: str | None = None, detect: float | None = None,
+                 group_by: str | None = None) -> Report:
     strays: list[str] = []
     runs: list[RunRecord] = [read_run(path) for path in find_runs(targets, runs_dir, strays)]
     runs = [run for run in runs if all(matches(run, rule) for rule in filters)]
-    rows, metric = build_rows(runs, group=group)
+    rows, metric = build_rows(runs, group=group, group_by=group_by)
     sort = sort or sweep_objective(runs)  # a sweep is ranked by its objective
     columns = ["epochs_run", "best_epoch", "train_loss", "val_loss", "test_loss",
                f"train_{metric}", f"val_{metric}", f"test_{metric}", f"gap_{metric}", "duration_s"]
@@ -62,6 +63,8 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
         raise UserError(f"--correction {correction}: not a correction (allowed: {' | '.join(CORRECTIONS)})")
     if against is not None and baseline is not None:
         raise UserError("--against and --baseline: give one (a column of the same runs, or a row to compare with)")
+    if group_by is not None and (not group or expand):
+        raise UserError("--group-by: cannot be combined with --no-groups or --expand")
     if detect is not None and baseline is None and against is None:
         raise UserError("--detect: needs --baseline (or --against): it plans seeds for a comparison")
     focus = focus or (sort if sort not in (None, "duration_s", "epochs_run", "best_epoch") else f"val_{metric}")
@@ -69,7 +72,12 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     base_row = find_row(rows, baseline, option="--baseline") if baseline else None
     if limit is not None:
         rows = rows[:limit] + ([base_row] if base_row is not None and base_row not in rows[:limit] else [])
-    report = Report(rows, mark_differing(rows, all_params), metric, focus, columns, base_row,
+    params = mark_differing(rows, all_params)
+    if group_by:  # a group's runs differ in more than the seed: only the grouping value describes it
+        params = [group_by]
+        for row in rows:
+            row.params = {group_by: row.id.partition("=")[2]}
+    report = Report(rows, params, metric, focus, columns, base_row,
                     correction=correction, against=against, detect=detect)
     if strays:
         report.warnings.append(f"{runs_dir}: {len(strays)} entries are not run folders and were skipped "
@@ -98,7 +106,9 @@ def _compare_rows(report: Report, runs: list[RunRecord]) -> None:
         comparison = compare(base, row.by_replicate(report.focus))
         if comparison is not None:
             report.comparisons[row.id] = comparison
-    adjust(list(report.comparisons.values()), report.correction, direction(report.focus))
+    # a gap, an epoch count or a duration has no better side: its verdict says higher or lower
+    neutral = report.focus.startswith("gap_") or report.focus in ("epochs_run", "best_epoch", "duration_s")
+    adjust(list(report.comparisons.values()), report.correction, None if neutral else direction(report.focus))
     selected = sweep_objectives(runs)  # sweep -> the column it chose its best point by
     for row_id, comparison in report.comparisons.items():
         if report.detect is not None and comparison.design is not None:

@@ -39,6 +39,7 @@ class Row:
     params: dict[str, Any] = field(default_factory=dict)                     # filled by mark_differing()
     reruns: list[RunRecord] = field(default_factory=list)                    # same seed again: not counted
     notes: list[str] = field(default_factory=list)                           # why runs were not counted
+    by_config: bool = False                     # --group-by: a replicate is a distinct config with its seed
 
     @property
     def started(self) -> str:
@@ -65,7 +66,7 @@ class Row:
 
     def by_replicate(self, column: str) -> dict[tuple, float]:
         """{(seed, fold): value} over the members that count: what a paired test pairs on."""
-        keys = {run.id: replicate(run) for run in self.members}
+        keys = {run.id: replicate(run, self.by_config) for run in self.members}
         return {keys[run_id]: values[column] for run_id, values in self.member_values.items() if column in values}
 
     def mean(self, column: str) -> float | None:
@@ -138,46 +139,57 @@ def mapping(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def build_rows(runs: list[RunRecord], group: bool = True) -> tuple[list[Row], str]:
-    """Rows (groups of repeats when `group`) and the main metric they report."""
+def build_rows(runs: list[RunRecord], group: bool = True, group_by: str | None = None) -> tuple[list[Row], str]:
+    """Rows (groups of repeats when `group`) and the main metric they report.
+
+    `group_by` (a config key, or name) groups instead every run with the same value of it: each
+    distinct resolved config (seed included) is then one sample, e.g. the trials of two random
+    searches compared as two distributions."""
     metric = main_metric(runs)
     buckets: dict[str, list[RunRecord]] = {}
     for run in runs:
-        key = _group_key(run) if group and run.config else run.id
+        if group_by:
+            key = f"{group_by}={_param_text(flatten(run.config).get(group_by, MISSING))}"
+        else:
+            key = _group_key(run) if group and run.config else run.id
         buckets.setdefault(key, []).append(run)
     rows = []
     for key, runs_of_key in buckets.items():
-        members, reruns, notes = one_run_per_replicate(runs_of_key)
-        if len(members) == 1:
+        members, reruns, notes = one_run_per_replicate(runs_of_key, by_config=group_by is not None)
+        if group_by:
+            row = Row("group", key, members[0].name, members)
+        elif len(members) == 1:
             row = Row("run", members[0].id, members[0].name, members)
         else:
             row = Row("group", f"{members[0].name}@{key[:6]}", members[0].name, members)
-        row.reruns, row.notes = reruns, notes
+        row.reruns, row.notes, row.by_config = reruns, notes, group_by is not None
         counted = [r for r in members if r.status == Status.COMPLETED] if row.kind == "group" else members
         row.member_values = {run.id: run_values(run, metric) for run in counted}
         rows.append(row)
     return rows, metric
 
 
-def replicate(run: RunRecord) -> tuple:
-    """What makes a run an independent replicate of its experiment: its seed, and its fold under cv."""
+def replicate(run: RunRecord, by_config: bool = False) -> tuple:
+    """What makes a run an independent replicate of its experiment: its seed, its fold under cv,
+    and (`by_config`, for --group-by) the rest of its resolved config."""
     fold = mapping(run.config.get("cv")).get("fold")
-    return (run.seed, fold)
+    return (run.seed, fold, _group_key(run)) if by_config else (run.seed, fold)
 
 
 def replicate_text(key: tuple) -> str:
-    seed, fold = key
-    return f"seed {seed}" + ("" if fold is None else f" fold {fold}")
+    seed, fold = key[:2]
+    return f"seed {seed}" + ("" if fold is None else f" fold {fold}") + (" of one config" if len(key) > 2 else "")
 
 
-def one_run_per_replicate(runs: list[RunRecord]) -> tuple[list[RunRecord], list[RunRecord], list[str]]:
+def one_run_per_replicate(runs: list[RunRecord], by_config: bool = False) -> tuple[list[RunRecord], list[RunRecord], list[str]]:
     """(the run that counts for each seed, the re-runs set aside, a note per re-run seed).
 
     The latest completed run of a seed counts (the latest run when none completed); copies of
-    one measurement must not pass as independent samples."""
+    one measurement must not pass as independent samples. `by_config`: a replicate is a
+    distinct resolved config with its seed (runs of a group differ in more than the seed)."""
     by_key: dict[tuple, list[RunRecord]] = {}
     for run in runs:
-        by_key.setdefault(replicate(run), []).append(run)
+        by_key.setdefault(replicate(run, by_config), []).append(run)
     members, reruns, notes = [], [], []
     for key, same in by_key.items():
         same = sorted(same, key=lambda r: (r.status == Status.COMPLETED, r.started))

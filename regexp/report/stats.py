@@ -159,13 +159,15 @@ def compare(base: dict, other: dict) -> Comparison | None:
     return comparison
 
 
-def adjust(comparisons: list[Comparison], correction: str, better: str) -> None:
+def adjust(comparisons: list[Comparison], correction: str, better: str | None) -> None:
     """Adjust the p-values over the comparisons that have one and read each verdict from its
-    adjusted p. `better` is the focus column's direction: "min" or "max"."""
+    adjusted p. `better` is the focus column's direction: "min", "max", or None (higher/lower)."""
     tested = [c for c in comparisons if c.p is not None]
     for c, p_adjusted in zip(tested, adjusted_p([c.p for c in tested], correction)):
         c.p_adjusted = p_adjusted
-        if p_adjusted < ALPHA:
+        if p_adjusted < ALPHA and better is None:
+            c.verdict = "higher" if c.diff > 0 else "lower"
+        elif p_adjusted < ALPHA:
             improved = (c.diff < 0) == (better == "min")
             c.verdict = "better" if improved else "worse"
         else:
