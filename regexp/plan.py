@@ -23,6 +23,22 @@ from regexp.spec.schema import Distribution, Search
 Point = tuple[tuple[str, Any], ...]  # (dotted path, value) pairs, in the order of search.params
 
 
+class _FrozenDict(dict):
+    """A section as a search value (`training.mixup: [null, {alpha: 0.2}]`): still a dict for
+    json.dumps and labels, but hashable, so that points can key dicts and sets."""
+
+    def __hash__(self):
+        return hash(json.dumps(self, sort_keys=True, default=str))
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _FrozenDict({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)  # json.dumps writes a tuple as a list
+    return value
+
+
 @dataclass(frozen=True)
 class Trial:
     round: int
@@ -100,7 +116,7 @@ def _seed(loaded: LoadedSpec) -> int:
 
 def _grid(search: Search) -> list[Point]:
     paths = list(search.params)
-    return [tuple(zip(paths, values)) for values in itertools.product(*(search.params[p] for p in paths))]
+    return [tuple(zip(paths, map(_frozen, values))) for values in itertools.product(*(search.params[p] for p in paths))]
 
 
 # Distributions are sampled uniformly in a transformed space: identity, log, or log(1 - x).
@@ -133,7 +149,7 @@ def sample(search: Search, seed: int, round_: int, count: int) -> list[Point]:
     for _ in range(count):
         point = []
         for path, values in search.params.items():
-            value = values[int(rng.integers(len(values)))] if isinstance(values, list) else _draw(values, rng)
+            value = _frozen(values[int(rng.integers(len(values)))]) if isinstance(values, list) else _draw(values, rng)
             point.append((path, value))
         points.append(tuple(point))
     return points

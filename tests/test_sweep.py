@@ -30,6 +30,15 @@ def test_grid_is_the_product_of_lists_times_seeds_times_folds(write_spec):
     assert trials[0].point == (("model.defaults.dropout", 0.0), ("training.optimizer.learning_rate", 0.001))
 
 
+def test_a_section_can_be_switched_on_and_off_by_the_grid(write_spec):
+    """`training.mixup: [null, {alpha: 0.2}]`: a dict as a grid value (it once crashed: unhashable)."""
+    loaded = spec_with(write_spec, search={"params": {"training.mixup": [None, {"alpha": 0.2}],
+                                                      "model.layers.0.units": [4, 8]}})
+    trials = plan_round(loaded, [])
+    assert [t.overrides[0] for t in trials[::2]] == ["training.mixup=null", 'training.mixup={"alpha": 0.2}']
+    assert load_spec(loaded.file, trials[-1].overrides).spec.training.mixup.alpha == 0.2
+
+
 def test_random_points_are_seeded(write_spec):
     search = {"method": "random", "trials": 6, "params": {"training.optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]}}}
     points = lambda **extra: [t.point for t in plan_round(spec_with(write_spec, search={**search, **extra}), [])]

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from regexp.errors import UserError
-from regexp.report.collect import (MC_DROPOUT, Row, build_rows, mark_differing, matches, run_values, sort_rows,
+from regexp.report.collect import (MC_DROPOUT, Row, build_rows, mark_differing, matches, other_metrics, run_values, sort_rows,
                                    sweep_objective, sweep_objectives)
 from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, compare, summarize
 from regexp.runfolder import direction
@@ -53,6 +53,7 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     sort = sort or sweep_objective(runs)  # a sweep is ranked by its objective
     columns = ["epochs_run", "best_epoch", "train_loss", "val_loss", "test_loss",
                f"train_{metric}", f"val_{metric}", f"test_{metric}", f"gap_{metric}", "duration_s"]
+    columns += [f"{part}_{name}" for name in other_metrics(runs, metric) for part in ("val", "test")]
     columns += [f"test_{name}" for name in MC_DROPOUT if any(row.column(f"test_{name}") for row in rows)]
     if sort is not None and sort not in columns:
         raise UserError(f"--sort {sort}: unknown column (allowed: {', '.join(columns)})")

@@ -114,6 +114,7 @@ def run_values(run: RunRecord, metric: str) -> dict[str, float]:
     names = ("loss", metric)
     if run.metrics is not None:
         m = run.metrics
+        names = tuple(dict.fromkeys([*names, *m.directions]))  # every tracked metric (ece, auc, ...)
         for part in (*PARTS, "gap"):
             values.update({f"{part}_{name}": m.value(MetricKey(part, name)) for name in names})
         for name in MC_DROPOUT:  # evaluation.mc_dropout: test metrics of the MC-averaged prediction
@@ -137,6 +138,11 @@ def run_values(run: RunRecord, metric: str) -> dict[str, float]:
 def mapping(value: Any) -> dict:
     """A dict from a file, or {} when a damaged file holds something else there."""
     return value if isinstance(value, dict) else {}
+
+
+def other_metrics(runs: list[RunRecord], metric: str) -> list[str]:
+    """Tracked metrics besides loss and the main one (e.g. ece): extra val/test columns."""
+    return sorted({name for run in runs if run.metrics for name in run.metrics.directions} - {"loss", metric})
 
 
 def build_rows(runs: list[RunRecord], group: bool = True, group_by: str | None = None) -> tuple[list[Row], str]:
