@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # Quiet TensorFlow's C++ start-up chatter (CUDA probing, CPU feature notes).
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test bench clean docs
+.PHONY: demo test bench clean docs claims
 
 # The stamp is rebuilt whenever pyproject.toml changes, so `make test` also updates .venv.
 $(BIN)/.installed: pyproject.toml
@@ -39,3 +39,9 @@ clean:
 # Generated documentation: docs/run-folder.md from the run-folder models (a test checks it is current).
 docs: $(BIN)/.installed
 	$(BIN)/python -m regexp.runfolder > docs/run-folder.md
+
+# The claims suite (about 15 min on 2 cores): every spec in configs/claims/ with 10 seeds per arm,
+# then docs/claims.md from `regexp report`. Its runs go to runs/claims/ (never committed).
+claims: $(BIN)/.installed
+	rm -rf runs/claims
+	$(BIN)/python configs/claims/run.py --runs-dir runs/claims --out docs/claims.md --workers 2

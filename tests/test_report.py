@@ -35,7 +35,7 @@ def test_one_row_per_run_newest_first_with_the_columns(runner, tmp_path):
     assert row["kind"] == "run" and row["status"] == "completed" and row["n"] == 1
     assert data["metric"] == "accuracy"
     assert data["columns"] == ["epochs_run", "best_epoch", "train_loss", "val_loss", "test_loss", "train_accuracy",
-                               "val_accuracy", "test_accuracy", "gap_accuracy", "duration_s"]
+                               "val_accuracy", "test_accuracy", "gap_loss", "gap_accuracy", "duration_s"]
     assert values(row, "val_accuracy") == 0.93 and values(row, "test_accuracy") == pytest.approx(0.92)
     assert values(row, "gap_accuracy") == pytest.approx(0.99 - 0.93)
     assert row["values"]["val_accuracy"]["std"] is None

@@ -52,7 +52,7 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     rows, metric = build_rows(runs, group=group, group_by=group_by)
     sort = sort or sweep_objective(runs)  # a sweep is ranked by its objective
     columns = ["epochs_run", "best_epoch", "train_loss", "val_loss", "test_loss",
-               f"train_{metric}", f"val_{metric}", f"test_{metric}", f"gap_{metric}", "duration_s"]
+               f"train_{metric}", f"val_{metric}", f"test_{metric}", "gap_loss", f"gap_{metric}", "duration_s"]
     columns += [f"{part}_{name}" for name in other_metrics(runs, metric) for part in ("val", "test")]
     columns += [f"test_{name}" for name in MC_DROPOUT if any(row.column(f"test_{name}") for row in rows)]
     if sort is not None and sort not in columns:
