@@ -130,6 +130,8 @@ def page(results: list[dict], smoke: bool, workers: int) -> str:
            "is below 0.05 and the difference has the predicted sign; **contradicted** when it is",
            "significant with the other sign; **inconclusive** otherwise (`min detectable` is the",
            "difference these seeds would have detected with 80% power). Δ is arm minus baseline.",
+           "Claims are judged on test-part columns (or the train-val gap): the sweeps rank their points",
+           "by val_loss, and a comparison on the ranking metric would be optimistic.",
            ""]
     if smoke:
         out += ["**Smoke run (2 seeds, 2 epochs): these numbers test the pipeline, not the claims.**", ""]
