@@ -80,6 +80,9 @@ def write_metrics(run, train_acc, val_acc, test_acc, **extra):
 def test_groups_average_their_members_and_mismatch_is_seen(runner, tmp_path):
     for seed, (tr, va, te) in enumerate([(0.995, 0.985, 0.90), (0.985, 0.975, 0.88)]):
         write_metrics(make_run(tmp_path, f"r{seed}", seed=seed), tr, va, te, sizes={"train": 600, "val": 200, "test": 200})
+    # seed 0 trained again earlier, with other numbers: the latest run of a seed is the one that counts
+    write_metrics(make_run(tmp_path, "old0", seed=0, started="2026-10-01T00:00:00.000+00:00"), 0.5, 0.5, 0.5,
+                  sizes={"train": 600, "val": 200, "test": 200})
     d = diagnosis(runner, tmp_path, "exp")
     assert d["n"] == 2 and d["train"] == pytest.approx(0.01) and d["dev"] == pytest.approx(0.02)
     assert d["verdict"] == "dev/test mismatch" and d["dev_test_gap"] == pytest.approx(0.09)
