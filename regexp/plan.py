@@ -31,11 +31,12 @@ class _FrozenDict(dict):
         return hash(json.dumps(self, sort_keys=True, default=str))
 
 
-def _frozen(value: Any) -> Any:
+def frozen(value: Any) -> Any:
+    """A search value made hashable (a dict stays a dict, a list becomes a tuple)."""
     if isinstance(value, dict):
-        return _FrozenDict({k: _frozen(v) for k, v in value.items()})
+        return _FrozenDict({k: frozen(v) for k, v in value.items()})
     if isinstance(value, list):
-        return tuple(_frozen(v) for v in value)  # json.dumps writes a tuple as a list
+        return tuple(frozen(v) for v in value)  # json.dumps writes a tuple as a list
     return value
 
 
@@ -116,7 +117,7 @@ def _seed(loaded: LoadedSpec) -> int:
 
 def _grid(search: Search) -> list[Point]:
     paths = list(search.params)
-    return [tuple(zip(paths, map(_frozen, values))) for values in itertools.product(*(search.params[p] for p in paths))]
+    return [tuple(zip(paths, map(frozen, values))) for values in itertools.product(*(search.params[p] for p in paths))]
 
 
 # Distributions are sampled uniformly in a transformed space: identity, log, or log(1 - x).
@@ -149,7 +150,7 @@ def sample(search: Search, seed: int, round_: int, count: int) -> list[Point]:
     for _ in range(count):
         point = []
         for path, values in search.params.items():
-            value = _frozen(values[int(rng.integers(len(values)))]) if isinstance(values, list) else _draw(values, rng)
+            value = frozen(values[int(rng.integers(len(values)))]) if isinstance(values, list) else _draw(values, rng)
             point.append((path, value))
         points.append(tuple(point))
     return points
@@ -184,3 +185,8 @@ def _refine(search: Search, seed: int, round_: int, results: dict[Point, float])
 def objective_of(metrics: RunMetrics, metric: str) -> float | None:
     """The objective's value in a run's metrics: val_loss -> the val part's loss, loss -> train."""
     return metrics.value(MetricKey.parse(metric))
+
+
+def point_of(values: dict[str, Any]) -> Point:
+    """A point from its dict form in sweep.json (hashable again, for resumed sweeps)."""
+    return tuple((path, frozen(value)) for path, value in values.items())

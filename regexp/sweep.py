@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from regexp.errors import RunFailed, RunInterrupted, SweepInterrupted, SweepStopped, UserError
-from regexp.plan import Point, Trial, objective_of, plan_round, rounds
+from regexp.plan import Point, Trial, objective_of, plan_round, point_of, rounds
 from regexp.runfolder import Best, RunMetrics, Status, SweepState, SweepStatus, TrialEntry, TrialStatus, direction
 from regexp.runs import now, read_run, write_atomic, write_json
 from regexp.spec import LoadedSpec, load_spec
@@ -106,7 +106,7 @@ class Sweep:
         values: dict[Point, list[float]] = {}
         for entry in self.state.trials:
             if entry.status == TrialStatus.COMPLETED and entry.objective is not None and round_ in (None, entry.round):
-                values.setdefault(tuple(entry.point.items()), []).append(entry.objective)
+                values.setdefault(point_of(entry.point), []).append(entry.objective)
         return {point: sum(v) / len(v) for point, v in values.items()}
 
     def best(self) -> Best | None:
@@ -115,7 +115,7 @@ class Sweep:
             return None
         pick = max if self.state.objective.mode == "max" else min
         point = pick(results, key=results.get)
-        runs = [e.run for e in self.state.trials if tuple(e.point.items()) == point and e.status == TrialStatus.COMPLETED]
+        runs = [e.run for e in self.state.trials if point_of(e.point) == point and e.status == TrialStatus.COMPLETED]
         return Best(point=dict(point), objective=results[point], n=len(runs), runs=runs)
 
     def finish(self, status: SweepStatus, message: str | None = None) -> None:

@@ -39,6 +39,15 @@ def test_a_section_can_be_switched_on_and_off_by_the_grid(write_spec):
     assert load_spec(loaded.file, trials[-1].overrides).spec.training.mixup.alpha == 0.2
 
 
+def test_a_sweep_with_a_section_in_its_grid_resumes(runner, write_spec, tmp_path):
+    """sweep.json gives the points back as plain dicts: a resumed sweep must still rank them."""
+    spec = write_spec(merged(TINY, training={"epochs": 1}, search={"params": {"training.mixup": [None, {"alpha": 0.2}]}}))
+    for _ in range(2):  # the second invocation finds the sweep folder and resumes it
+        result = runner.invoke(app, ["sweep", str(spec), "--runs-dir", str(tmp_path), "--workers", "1", "--quiet"])
+        assert result.exit_code == 0, result.output
+    assert "best: training.mixup=" in result.output
+
+
 def test_random_points_are_seeded(write_spec):
     search = {"method": "random", "trials": 6, "params": {"training.optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]}}}
     points = lambda **extra: [t.point for t in plan_round(spec_with(write_spec, search={**search, **extra}), [])]
