@@ -40,7 +40,7 @@ clean:
 docs: $(BIN)/.installed
 	$(BIN)/python -m regexp.runfolder > docs/run-folder.md
 
-# The claims suite (about 15 min on 2 cores): every spec in configs/claims/ with 10 seeds per arm,
+# The claims suite (about 7 min on 2 cores): every spec in configs/claims/ with 10 seeds per arm,
 # then docs/claims.md from `regexp report`. Its runs go to runs/claims/ (never committed).
 claims: $(BIN)/.installed
 	rm -rf runs/claims

@@ -1,6 +1,6 @@
 """The claims suite: train every claim spec of this folder and write docs/claims.md.
 
-    make claims                                   # all claims, 10 seeds each (about 15 min on 2 cores)
+    make claims                                   # all claims, 10 seeds each (about 7 min on 2 cores)
     python configs/claims/run.py --smoke --runs-dir /tmp/r --out /tmp/claims.md   # 2 seeds, 2 epochs
 
 A claim spec says in its header what it claims, where the claim comes from, and on its
