@@ -88,7 +88,8 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
         report.warnings.extend(row.warnings)
         report.notes.extend(row.notes)
         if expand and row.kind == "group":
-            members = [Row("run", run.id, run.name, [run], {run.id: run_values(run, metric)}) for run in row.members]
+            members = [Row("run", run.id, run.name, [run], {run.id: run_values(run, metric)},
+                           replicates={run.id: row.replicates[run.id]}) for run in row.members]
             report.expanded[row.id] = members
             for member in members:
                 member.params = dict(row.params, seed=member.seeds[0])
@@ -111,10 +112,12 @@ def _compare_rows(report: Report, runs: list[RunRecord]) -> None:
     neutral = report.focus.startswith("gap_") or report.focus in ("epochs_run", "best_epoch", "duration_s")
     adjust(list(report.comparisons.values()), report.correction, None if neutral else direction(report.focus))
     selected = sweep_objectives(runs)  # sweep -> the column it chose its best point by
-    for row_id, comparison in report.comparisons.items():
+    for row in report.rows:
+        comparison = report.comparisons.get(row.id)
+        if comparison is None:
+            continue
         if report.detect is not None and comparison.design is not None:
             comparison.seeds_needed = comparison.design.seeds_needed(report.detect)
-        row = next(r for r in report.rows if r.id == row_id)
         sweeps = {run.info.parent for r in (row, report.baseline) if r for run in r.members} & set(selected)
         if any(selected[s] == report.focus for s in sweeps):
             test_column = "test_" + report.focus.partition("_")[2]

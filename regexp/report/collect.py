@@ -39,7 +39,7 @@ class Row:
     params: dict[str, Any] = field(default_factory=dict)                     # filled by mark_differing()
     reruns: list[RunRecord] = field(default_factory=list)                    # same seed again: not counted
     notes: list[str] = field(default_factory=list)                           # why runs were not counted
-    by_config: bool = False                     # --group-by: a replicate is a distinct config with its seed
+    replicates: dict[str, tuple] = field(default_factory=dict)               # run id -> (seed, fold[, config])
 
     @property
     def started(self) -> str:
@@ -66,8 +66,7 @@ class Row:
 
     def by_replicate(self, column: str) -> dict[tuple, float]:
         """{(seed, fold): value} over the members that count: what a paired test pairs on."""
-        keys = {run.id: replicate(run, self.by_config) for run in self.members}
-        return {keys[run_id]: values[column] for run_id, values in self.member_values.items() if column in values}
+        return {self.replicates[run_id]: values[column] for run_id, values in self.member_values.items() if column in values}
 
     def mean(self, column: str) -> float | None:
         values = self.column(column)
@@ -161,14 +160,16 @@ def build_rows(runs: list[RunRecord], group: bool = True, group_by: str | None =
         buckets.setdefault(key, []).append(run)
     rows = []
     for key, runs_of_key in buckets.items():
-        members, reruns, notes = one_run_per_replicate(runs_of_key, by_config=group_by is not None)
+        kept, reruns, notes = one_run_per_replicate(runs_of_key, by_config=group_by is not None)
+        members = list(kept.values())
         if group_by:
             row = Row("group", key, members[0].name, members)
         elif len(members) == 1:
             row = Row("run", members[0].id, members[0].name, members)
         else:
             row = Row("group", f"{members[0].name}@{key[:6]}", members[0].name, members)
-        row.reruns, row.notes, row.by_config = reruns, notes, group_by is not None
+        row.reruns, row.notes = reruns, notes
+        row.replicates = {run.id: key for key, run in kept.items()}
         counted = [r for r in members if r.status == Status.COMPLETED] if row.kind == "group" else members
         row.member_values = {run.id: run_values(run, metric) for run in counted}
         rows.append(row)
@@ -187,8 +188,8 @@ def replicate_text(key: tuple) -> str:
     return f"seed {seed}" + ("" if fold is None else f" fold {fold}") + (" of one config" if len(key) > 2 else "")
 
 
-def one_run_per_replicate(runs: list[RunRecord], by_config: bool = False) -> tuple[list[RunRecord], list[RunRecord], list[str]]:
-    """(the run that counts for each seed, the re-runs set aside, a note per re-run seed).
+def one_run_per_replicate(runs: list[RunRecord], by_config: bool = False) -> tuple[dict[tuple, RunRecord], list[RunRecord], list[str]]:
+    """({replicate: the run that counts for it}, the re-runs set aside, a note per re-run seed).
 
     The latest completed run of a seed counts (the latest run when none completed); copies of
     one measurement must not pass as independent samples. `by_config`: a replicate is a
@@ -196,11 +197,11 @@ def one_run_per_replicate(runs: list[RunRecord], by_config: bool = False) -> tup
     by_key: dict[tuple, list[RunRecord]] = {}
     for run in runs:
         by_key.setdefault(replicate(run, by_config), []).append(run)
-    members, reruns, notes = [], [], []
+    members, reruns, notes = {}, [], []
     for key, same in by_key.items():
         same = sorted(same, key=lambda r: (r.status == Status.COMPLETED, r.started))
         kept, ignored = same[-1], same[:-1]
-        members.append(kept)
+        members[key] = kept
         reruns.extend(ignored)
         if ignored:
             times = "twice" if len(same) == 2 else f"{len(same)} times"
