@@ -133,7 +133,7 @@ def check_spec(spec_file, overrides: list[str] = (), *, batch: int = 16, samples
     data = prepare(loaded)
     keras.utils.set_random_seed(loaded.spec.seed)
     with float64():
-        model = build_model(loaded.spec.model, data, name=loaded.spec.name)
+        model = build_model(loaded.spec.model, data, name=loaded.spec.name, seed=loaded.spec.seed)
         x = data.x_train[:batch].astype(np.float64)
         y = targets(data.y_train[:batch], data).astype(np.float64)
         loss = task_loss(data.task, loaded.spec.training.label_smoothing)

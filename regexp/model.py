@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from regexp.data import Prepared
+from regexp.draws import layer_seed
 from regexp.layers import NoisyConv2D, NoisyDense
 from regexp.spec.schema import SPATIAL, Model
 from regexp.spec.training import Training
@@ -29,7 +30,9 @@ _DROPOUT = {
 }
 
 
-def build_model(spec: Model, data: Prepared, name: str = "regexp", training: Training | None = None) -> keras.Model:
+def build_model(spec: Model, data: Prepared, name: str = "regexp", training: Training | None = None,
+                seed: int = 0) -> keras.Model:
+    """The Keras model of a spec; kernel initializers draw from `seed` (regexp/draws.py), layer by layer."""
     inputs = keras.Input(shape=(data.features,), name="features")
     x = inputs
     if data.shape is not None:
@@ -44,12 +47,13 @@ def build_model(spec: Model, data: Prepared, name: str = "regexp", training: Tra
         x = keras.layers.Dropout(spec.input_dropout, name="input_dropout")(x)
     if data.shape is not None and not any(layer.type in SPATIAL for layer in spec.layers):
         x = keras.layers.Flatten(name="image_to_features")(x)  # an MLP on (augmented) images
-    for i, layer in enumerate(spec.resolved_layers()):
-        x = LAYERS[layer.type](layer, f"l{i}")(x)
+    layers = spec.resolved_layers()
+    for i, layer in enumerate(layers):
+        x = LAYERS[layer.type](layer, f"l{i}", initializer(layer.initializer, seed, i))(x)
     units, activation = _output_head(data)
     out = spec.output
     outputs = keras.layers.Dense(
-        units, activation=activation, kernel_initializer=out.initializer,
+        units, activation=activation, kernel_initializer=initializer(out.initializer, seed, len(layers)),
         kernel_regularizer=_regularizer(out.l1, out.l2), name="output")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -101,6 +105,15 @@ def _output_head(data: Prepared) -> tuple[int, str]:
     return 1, "linear"
 
 
+def initializer(name: str, seed: int, layer: int) -> keras.initializers.Initializer:
+    """Keras's initializer `name`, seeded for this layer: the same weights for the same trial, alone or packed."""
+    init = keras.initializers.get(name)
+    config = init.get_config()
+    if "seed" in config:  # the random ones (Keras has no public base class to test for)
+        return init.__class__.from_config({**config, "seed": layer_seed(seed, layer)})
+    return init  # zeros, ones: nothing to draw
+
+
 def _regularizer(l1: float, l2: float):
     if l1 and l2:
         return keras.regularizers.L1L2(l1=l1, l2=l2)
@@ -113,10 +126,10 @@ def _regularizer(l1: float, l2: float):
 
 def _weighted(core: Callable[..., keras.layers.Layer], max_norm_axis) -> Callable:
     """A hidden layer with weights: the core layer plus its norm, activation and dropout."""
-    def build(layer, name: str) -> Callable:
+    def build(layer, name: str, kernel_initializer) -> Callable:
         core_layer = core(
             layer, name=name, activation=None,
-            kernel_initializer=layer.initializer,
+            kernel_initializer=kernel_initializer,
             kernel_regularizer=_regularizer(layer.l1, layer.l2),
             bias_regularizer=_regularizer(layer.bias_l1, layer.bias_l2),
             kernel_constraint=keras.constraints.MaxNorm(layer.max_norm, axis=max_norm_axis) if layer.max_norm else None)
@@ -149,12 +162,12 @@ def _chain(pieces: list[keras.layers.Layer]) -> Callable:
     return apply
 
 
-def _pool(layer, name: str) -> keras.layers.Layer:
+def _pool(layer, name: str, _initializer=None) -> keras.layers.Layer:
     cls = keras.layers.MaxPooling2D if layer.type == "max_pool" else keras.layers.AveragePooling2D
     return cls(pool_size=layer.pool_size, strides=layer.strides, padding=layer.padding, name=name)
 
 
-# layer `type` of the spec -> a function (layer spec, name) -> callable on a tensor
+# layer `type` of the spec -> a function (layer spec, name, kernel initializer) -> callable on a tensor
 LAYERS: dict[str, Callable] = {
     "dense": _weighted(lambda layer, **kw: NoisyDense(layer.units, weight_noise=layer.weight_noise, **kw)
                        if layer.weight_noise else keras.layers.Dense(layer.units, **kw), max_norm_axis=0),
@@ -165,6 +178,6 @@ LAYERS: dict[str, Callable] = {
         max_norm_axis=[0, 1, 2]),
     "max_pool": _pool,
     "avg_pool": _pool,
-    "flatten": lambda layer, name: keras.layers.Flatten(name=name),
-    "global_avg_pool": lambda layer, name: keras.layers.GlobalAveragePooling2D(name=name),
+    "flatten": lambda layer, name, _initializer=None: keras.layers.Flatten(name=name),
+    "global_avg_pool": lambda layer, name, _initializer=None: keras.layers.GlobalAveragePooling2D(name=name),
 }

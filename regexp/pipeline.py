@@ -13,10 +13,14 @@ from regexp.spec.training import Training
 
 
 def train_batches(x: np.ndarray, targets: np.ndarray, shape: tuple[int, ...] | None, training: Training,
-                  batch_size: int, seed: int) -> tf.data.Dataset:
-    """Batches reshuffled every epoch; with mixup or cutmix, inputs and (one-hot) targets mixed together."""
-    ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), targets)).cache()
-    ds = ds.shuffle(len(targets), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+                  batch_size: int, orders: np.ndarray, seed: int) -> tf.data.Dataset:
+    """The batches of every epoch in `orders` (one permutation of the samples per row, regexp/draws.py),
+    back to back: fit needs steps_per_epoch so that it keeps one iterator across epochs. With mixup
+    or cutmix, inputs and (one-hot) targets are mixed together, drawing from `seed`."""
+    x, targets = tf.constant(x.astype(np.float32)), tf.constant(targets)
+    ds = tf.data.Dataset.from_tensor_slices(orders).flat_map(
+        lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))  # batches never span epochs
+    ds = ds.map(lambda index: (tf.gather(x, index), tf.gather(targets, index)))
     if training.mixup is None and training.cutmix is None:
         return ds.prefetch(tf.data.AUTOTUNE)
     if training.mixup is not None:

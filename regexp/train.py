@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from regexp.data import Prepared, prepare
+from regexp.draws import epoch_orders
 from regexp.checkpoint import FOLDER as CHECKPOINT, ResumePoint, read_state
 from regexp.errors import RunFailed, RunInterrupted, SpecError
 from regexp.mc_dropout import mc_dropout_metrics
@@ -139,7 +140,7 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
     run.update(batch_size=batch_size, steps_per_epoch=steps_per_epoch,
                distribute={"strategy": training.distribute, "replicas": replicas})
     with strategy.scope() if strategy else contextlib.nullcontext():  # variables live on every replica
-        model = build_model(spec.model, data, name=spec.name, training=training)
+        model = build_model(spec.model, data, name=spec.name, training=training, seed=spec.seed)
         optimizer = build_optimizer(training, steps_per_epoch)
         model.compile(optimizer=optimizer, loss=loss(data.task, training.label_smoothing),
                       metrics=[*loss_metrics(data.task, training.label_smoothing), *(metric(n, data.task) for n in data.metrics)],
@@ -170,11 +171,12 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
 
     with recorder.progress:
         validation = eval_batches(data.x_val, targets(data.y_val, data), EVAL_BATCH) if has_val else None
-        # the shuffle seed comes from the global seed (set_random_seed above), so a resume reshuffles anew
+        # the order of every epoch comes from the seed (draws.py): a resumed run sees the orders it would have
         batches = train_batches(data.x_train, targets(data.y_train, data), data.shape, training, batch_size,
-                                seed=int(np.random.randint(2**31 - 1)))
-        model.fit(batches, epochs=training.epochs, initial_epoch=start, validation_data=validation,
-                  shuffle=False, verbose=0, callbacks=callbacks)  # shuffled by the pipeline
+                                epoch_orders(spec.seed, n_train, start, training.epochs),
+                                seed=int(np.random.randint(2**31 - 1)))  # mixup/cutmix: from the global seed
+        model.fit(batches, epochs=training.epochs, initial_epoch=start, steps_per_epoch=steps_per_epoch,
+                  validation_data=validation, shuffle=False, verbose=0, callbacks=callbacks)
     if recorder.failure:
         raise RunFailed(run.path, recorder.failure)
 

@@ -1,0 +1,74 @@
+"""Keras's optimizers, per slice, on stacked variables: each slice gets its own learning rate (from
+its own schedule), hyperparameters, gradient clipping and weight decay.
+
+Written by hand: a Keras optimizer has one learning rate and one set of hyperparameters for all
+its variables. Each update below is the formula of the Keras class that optim.build_optimizer
+picks for a trial alone (keras/src/optimizers/{sgd,rmsprop,adam,adamw}.py, Keras 3.15), in the
+same order: clip each gradient to its norm (clipnorm), decoupled weight decay w -= w * wd * lr,
+then the update. A slice that is not active (stopped early or failed) keeps its weights and state.
+"""
+
+import tensorflow as tf
+
+from regexp.packed.stack import lead, per_slice
+from regexp.spec.training import Optimizer
+
+ADAMW_DEFAULT_DECAY = 0.004  # keras.optimizers.AdamW's default, which a trial alone gets when unset
+SLOTS = {"sgd": (), "momentum": ("momentum",), "nesterov": ("momentum",), "rmsprop": ("velocity",),
+         "adam": ("momentum", "velocity"), "adamw": ("momentum", "velocity")}  # Keras's slot names
+
+
+class PackedOptimizer:
+    def __init__(self, name: str, settings: list[Optimizer], variables: list[tf.Variable]):
+        self.name, self.variables = name, variables
+        hyper = {key: per_slice([getattr(o, key) for o in settings]) for key in
+                 ("momentum", "beta_1", "beta_2", "rho", "epsilon")}
+        self.momentum, self.beta_1, self.beta_2 = hyper["momentum"], hyper["beta_1"], hyper["beta_2"]
+        self.rho, self.epsilon = hyper["rho"], hyper["epsilon"]
+        default = ADAMW_DEFAULT_DECAY if name == "adamw" else 0.0
+        self.weight_decay = per_slice([default if o.weight_decay is None else o.weight_decay for o in settings])
+        self.clipnorm = per_slice([o.clipnorm or float("inf") for o in settings])
+        self.decays = bool((self.weight_decay.numpy() > 0).any())
+        self.clips = bool(tf.reduce_any(tf.math.is_finite(self.clipnorm)))
+        self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.slots = {slot: [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables] for slot in SLOTS[name]}
+
+    def apply(self, gradients: list[tf.Tensor], lr: tf.Tensor, active: tf.Tensor) -> None:
+        """One step for every slice: lr (K,) this step's rates; active (K,) bool."""
+        t = tf.cast(self.iterations + 1, tf.float32)
+        for i, (g, w) in enumerate(zip(gradients, self.variables)):
+            rank = len(w.shape)
+            rate, keep = lead(lr, rank), tf.reshape(active, [-1] + [1] * (rank - 1))
+            if self.clips:
+                g = _clip_by_norm(g, lead(self.clipnorm, rank))
+            value = w - w * lead(self.weight_decay, rank) * rate if self.decays else w
+            new, slots = self._update(i, g, value, rate, rank, t)
+            w.assign(tf.where(keep, new, w))
+            for name, slot in slots.items():
+                self.slots[name][i].assign(tf.where(keep, slot, self.slots[name][i]))
+        self.iterations.assign_add(1)
+
+    def _update(self, i: int, g, w, lr, rank: int, t):
+        if self.name == "sgd":
+            return w - g * lr, {}
+        if self.name in ("momentum", "nesterov"):
+            mu = lead(self.momentum, rank)
+            m = self.slots["momentum"][i] * mu - g * lr
+            return (w + (m * mu - g * lr) if self.name == "nesterov" else w + m), {"momentum": m}
+        if self.name == "rmsprop":
+            rho = lead(self.rho, rank)
+            v = rho * self.slots["velocity"][i] + (1 - rho) * tf.square(g)
+            return w - (lr * g) / tf.sqrt(v + lead(self.epsilon, rank)), {"velocity": v}
+        b1, b2 = lead(self.beta_1, rank), lead(self.beta_2, rank)  # adam, adamw
+        alpha = lr * tf.sqrt(1 - tf.pow(b2, t)) / (1 - tf.pow(b1, t))
+        m = self.slots["momentum"][i] + (g - self.slots["momentum"][i]) * (1 - b1)
+        v = self.slots["velocity"][i] + (tf.square(g) - self.slots["velocity"][i]) * (1 - b2)
+        return w - (m * alpha) / (tf.sqrt(v) + lead(self.epsilon, rank)), {"momentum": m, "velocity": v}
+
+
+def _clip_by_norm(g, clipnorm):
+    """Keras's per-variable clipnorm, per slice (an infinite clipnorm leaves the slice's gradient as is)."""
+    axes = list(range(1, len(g.shape)))
+    l2sum = tf.reduce_sum(tf.square(g), axes, keepdims=True)
+    l2norm = tf.where(l2sum > 0, tf.sqrt(tf.where(l2sum > 0, l2sum, tf.ones_like(l2sum))), l2sum)
+    return tf.where(tf.math.is_finite(clipnorm), g * clipnorm / tf.maximum(l2norm, clipnorm), g)

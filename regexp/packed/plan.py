@@ -1,0 +1,123 @@
+"""Which trials can share a pack, and why a trial cannot. No TensorFlow: the plan display uses it.
+
+A pack trains K trials of one *shape* together (regexp/packed/trainer.py): the same layer
+structure, batch size, optimizer type, epochs, data source and tracked metrics. Everything a pack
+holds per slice (seed and fold, so split, order and initial weights; L1/L2, max-norm, dropout
+rates, noise, learning rate, schedule, optimizer hyperparameters, label smoothing, mixup,
+early-stopping settings) is left out of the shape key. What the packed trainer does not implement
+is named by `unpackable`, and those trials run alone, as they would without --pack.
+"""
+
+import json
+from dataclasses import dataclass
+
+from regexp.spec import LoadedSpec
+
+PACKED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+PACKED_METRICS = ("accuracy", "top3_accuracy", "ece", "mae", "mse", "rmse")
+PACKED_NORMS = (None, "layer")
+MAX_PACK = 256  # the bench measured up to 256 on CPU: past ~100, ms per model-epoch stops falling
+MEMORY_BUDGET = 1 << 30  # bytes of weights, optimizer state and activations one pack may hold
+
+# keys a pack holds per slice: left out of the shape key (dotted; layers.* applies to every layer)
+PER_SLICE = (
+    "name", "description", "tags", "seed", "repeat", "search", "cv.fold", "evaluation",
+    "model.input_dropout", "model.input_noise", "model.defaults", "model.output.l1", "model.output.l2",
+    "model.output.initializer",
+    "layers.initializer", "layers.l1", "layers.l2", "layers.bias_l1", "layers.bias_l2", "layers.max_norm",
+    "layers.dropout", "layers.weight_noise",
+    "training.optimizer.learning_rate", "training.optimizer.momentum", "training.optimizer.beta_1",
+    "training.optimizer.beta_2", "training.optimizer.rho", "training.optimizer.epsilon",
+    "training.optimizer.weight_decay", "training.optimizer.clipnorm", "training.lr_schedule",
+    "training.early_stopping", "training.label_smoothing", "training.mixup",
+)
+
+
+def unpackable(loaded: LoadedSpec) -> str | None:
+    """Why this trial must run alone, or None when a pack can train it exactly."""
+    spec = loaded.spec
+    t = spec.training
+    for i, layer in enumerate(spec.model.resolved_layers()):
+        if layer.type != "dense":
+            return f"model.layers.{i}: {layer.type} layers are not packed (dense layers only)"
+        if layer.norm not in PACKED_NORMS:
+            return f"model.layers.{i}.norm: {layer.norm} norm is not packed (batch_norm and layer norm are)"
+        if layer.dropout > 0 and layer.dropout_type not in ("standard", "gaussian"):
+            return f"model.layers.{i}.dropout_type: {layer.dropout_type} dropout is not packed"
+    if t.optimizer.name not in PACKED_OPTIMIZERS:
+        return f"training.optimizer.name: {t.optimizer.name} is not packed ({', '.join(PACKED_OPTIMIZERS)} are)"
+    if t.lr_schedule is not None and t.lr_schedule.name == "plateau":
+        return "training.lr_schedule: plateau reacts to each trial's own val metric; not packed"
+    for key in ("cutmix", "cutout"):
+        if getattr(t, key) is not None:
+            return f"training.{key} is not packed"
+    if t.augment:
+        return "training.augment is not packed"
+    if t.distribute != "none":
+        return f"training.distribute: {t.distribute} trains one model across devices; not packed"
+    for name in t.metrics or []:
+        if name not in PACKED_METRICS:
+            return f"training.metrics: {name} is not computed in packs ({', '.join(PACKED_METRICS)} are)"
+    return None
+
+
+def shape_key(loaded: LoadedSpec) -> str:
+    """Trials with equal keys can share a pack (their data sizes are checked again once loaded)."""
+    config = loaded.resolved()
+    for dotted in PER_SLICE:
+        if dotted.startswith("layers."):
+            for layer in config["model"]["layers"]:
+                layer.pop(dotted.split(".", 1)[1], None)
+            continue
+        *path, last = dotted.split(".")
+        node = config
+        for part in path:
+            node = node.get(part) or {}
+        node.pop(last, None)
+    return json.dumps(config, sort_keys=True)
+
+
+def pack_memory(loaded: LoadedSpec, features: int, outputs: int) -> int:
+    """Bytes one slice needs in a pack: weights with gradient and two optimizer slots, plus the
+    activations of one batch kept for the backward pass (a rough, safe-side estimate)."""
+    widths = [features, *(layer.units for layer in loaded.spec.model.resolved_layers()), outputs]
+    weights = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+    batch = loaded.spec.training.batch_size
+    batch = 1024 if batch == "full" else batch
+    return 4 * (4 * weights + 4 * batch * sum(widths))
+
+
+@dataclass
+class Pack:
+    """Trials (their indices in the plan) trained together; `reason` when they run alone."""
+    members: list[int]
+    reason: str | None = None
+
+
+def group(specs: list[LoadedSpec], size: str | int, workers: int = 1) -> list[Pack]:
+    """Split the trials into packs. size: "off" (all alone), "auto", or a number (at most that many)."""
+    if size == "off":
+        return [Pack([i], "--pack off") for i in range(len(specs))]
+    packs: list[Pack] = []
+    shapes: dict[str, list[int]] = {}
+    for i, loaded in enumerate(specs):
+        reason = unpackable(loaded)
+        if reason is not None:
+            packs.append(Pack([i], reason))
+        else:
+            shapes.setdefault(shape_key(loaded), []).append(i)
+    for members in shapes.values():
+        if len(members) == 1:
+            packs.append(Pack(members, "the only trial of its shape (layers, batch size, optimizer, data)"))
+            continue
+        cap = int(size) if size != "auto" else _auto_size(specs[members[0]], len(members), workers)
+        count = -(-len(members) // cap)  # as few packs as the cap allows, of equal size
+        packs.extend(Pack(members[j::count]) for j in range(count))
+    return packs
+
+
+def _auto_size(loaded: LoadedSpec, trials: int, workers: int) -> int:
+    """As many as fit the memory budget and MAX_PACK, spread so that every worker gets a pack."""
+    per_slice = pack_memory(loaded, features=1024, outputs=10)  # features unknown before loading: assume many
+    cap = max(1, min(MAX_PACK, MEMORY_BUDGET // per_slice))
+    return max(1, min(cap, -(-trials // max(1, workers))))
