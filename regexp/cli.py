@@ -124,12 +124,26 @@ def _load(files: list[Path], overrides: list[str], check_data: bool = False):
     return load_specs(files, overrides, check_data=check_data)
 
 
+PackOption = Annotated[str, typer.Option(
+    "--pack", help="auto: train trials of one shape together in one graph (packs), as many as fit; "
+                   "off: every trial alone; N: packs of at most N.")]
+
+
+def _pack(value: str) -> str | int:
+    if value in ("auto", "off"):
+        return value
+    if value.isdecimal() and int(value) >= 1:
+        return int(value)
+    raise UserError(f"--pack {value}: not a pack size (allowed: auto | off | a number >= 1)")
+
+
 # ------------------------------------------------------------------------------------------ training
 @command(trains=True)
 def train(specs: SpecFiles, overrides: SetOption = [],
           runs_dir: Annotated[Path, typer.Option(help="Where run folders are written.")] = Path("runs"),
-          quiet: Quiet = False):
-    """Train each spec in turn; every run writes a folder under --runs-dir."""
+          pack: PackOption = "auto", quiet: Quiet = False):
+    """Train each spec in turn; every run writes a folder under --runs-dir (repeat/cv: packed as in sweep)."""
+    pack = _pack(pack)
     loaded = _load(specs, overrides)  # every spec is checked before the first one trains
     from regexp.runfolder import SweepStatus
     from regexp.sweep import has_trials, run_trials
@@ -142,7 +156,7 @@ def train(specs: SpecFiles, overrides: SetOption = [],
             say(f"note: {spec.file} has a search; `train` runs the spec as written, "
                 f"`regexp sweep {spec.file}` runs the search", err())
         if has_trials(spec):
-            sweep = run_trials(spec, overrides, runs_dir, search=False, console=_progress(quiet))
+            sweep = run_trials(spec, overrides, runs_dir, search=False, console=_progress(quiet), pack=pack)
             for line in sweep_summary(sweep):
                 say(line)
             failed += sweep.state.status != SweepStatus.COMPLETED
@@ -189,9 +203,11 @@ def sweep(
     cpus_per_trial: Annotated[float, typer.Option(help="Ray: CPUs each trial reserves.", min=0.0)] = 1.0,
     gpus_per_trial: Annotated[float, typer.Option(help="Ray: GPUs each trial reserves (fractions share a GPU).", min=0.0)] = 0.0,
     shared_fs: Annotated[bool, typer.Option("--shared-fs/--no-shared-fs", help="Ray: --runs-dir is on a filesystem every node shares; otherwise run folders travel back to this machine.")] = True,
+    pack: PackOption = "auto",
     quiet: Quiet = False,
 ):
     """Run every trial of a spec: search points × repeat seeds × cv folds, in parallel, resumable."""
+    pack = _pack(pack)
     (loaded,) = _load([spec], overrides)
     if executor not in ("local", "ray"):
         raise UserError(f"--executor {executor}: not an executor (allowed: local | ray)")
@@ -199,12 +215,20 @@ def sweep(
 
     if dry_run:
         from regexp.plan import plan_round, rounds
+        from regexp.packed.plan import group
+        from regexp.spec import load_spec
+        from regexp.sweep import pack_lines
 
-        out().print(plan_table(plan_round(loaded, overrides), rounds(loaded)))
+        trials = plan_round(loaded, overrides)
+        packs = group([load_spec(spec, [*overrides, *t.overrides]) for t in trials] if pack != "off" else trials,
+                      pack, workers or os.cpu_count() or 1)
+        out().print(plan_table(trials, rounds(loaded), packs))
+        for line in pack_lines(packs, len(trials)):
+            say(line)
         return
     pool = None
     if executor == "ray":
-        from regexp.ray_executor import RayPool
+        from regexp.executors.ray import RayPool
 
         pool = RayPool(address, cpus_per_trial, gpus_per_trial, shared_fs)
         workers = workers or pool.slots
@@ -212,7 +236,7 @@ def sweep(
     from regexp.sweep import run_trials
 
     result = run_trials(loaded, overrides, runs_dir, search=True, workers=workers or os.cpu_count() or 1,
-                        resume=resume, max_failures=max_failures, console=_progress(quiet), pool=pool)
+                        resume=resume, max_failures=max_failures, console=_progress(quiet), pool=pool, pack=pack)
     for line in sweep_summary(result):
         say(line)
     raise typer.Exit(0 if result.state.status == SweepStatus.COMPLETED else 1)

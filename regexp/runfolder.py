@@ -148,6 +148,12 @@ class Resumed(BaseModel):
     previous_status: str = Field(description="interrupted or crashed.")
 
 
+class Packed(BaseModel):
+    id: str = Field(description="The pack: <sweep folder>/round<r>-pack<i> (trials trained together in one graph).")
+    slot: int = Field(description="This trial's index in the pack's stacked weights.")
+    size: int = Field(description="Trials in the pack.")
+
+
 class RunInfo(Record):
     """run.json: who ran what, where and how it ended. Rewritten atomically on every change."""
 
@@ -173,6 +179,7 @@ class RunInfo(Record):
     steps_per_epoch: Optional[int] = Field(None, description="Optimizer steps per epoch.")
     distribute: Optional[dict[str, Any]] = Field(None, description="{strategy, replicas} of tf.distribute.")
     resumed: list[Resumed] = Field(default_factory=list, description="One entry per `regexp resume`.")
+    packed: Optional[Packed] = Field(None, description="Set when the trial trained in a pack (`--pack`); null when alone.")
     error: Optional[str] = Field(None, description="Why it failed or was interrupted, one line (error.txt has the traceback).")
     config: Optional[dict[str, Any]] = Field(None, description="The resolved spec again, as JSON (config.yaml is its YAML twin; JSON reads ~10x faster).")
 
@@ -250,7 +257,7 @@ HISTORY_COLUMNS = {
     "val_METRIC": "Each tracked metric on the validation part.",
     "penalty": "The L1/L2 terms Keras adds to the training loss (loss + penalty is what the optimizer minimized).",
     "lr": "The learning rate the epoch started with.",
-    "seconds": "Wall-clock seconds of the epoch.",
+    "seconds": "Wall-clock seconds of the epoch (in a pack: the pack's epoch divided by its running trials).",
 }
 
 
@@ -283,7 +290,7 @@ class TrialEntry(Record):
     run: Optional[str] = Field(None, description="The trial's run folder (a sibling of the sweep folder).")
     objective: Optional[float] = Field(None, description="The objective metric of the completed run.")
     error: Optional[str] = Field(None, description="Why it failed, one line.")
-    seconds: Optional[float] = Field(None, description="Wall-clock seconds of the trial, data loading included.")
+    seconds: Optional[float] = Field(None, description="Wall-clock seconds of the trial, data loading included (in a pack: its share).")
 
 
 class Best(BaseModel):

@@ -3,18 +3,15 @@
 The parent folder `<time>_<name>_<hash>_sweep/sweep.json` lists every trial with its status, run
 folder and objective, and the best point so far; it is rewritten atomically after each trial, so
 re-running the same command (or `--resume PARENT`) skips completed trials and reruns the rest.
-Trials run in-process (one worker), in long-lived spawned worker processes, each importing
-TensorFlow once with its thread pools sized so that the workers share the cores, or as Ray tasks
-(regexp/ray_executor.py).
-No TensorFlow is imported by this module itself.
+Trials that can share a pack (packed/plan.py) are trained together (--pack auto|off|N); a pack
+or a trial alone is a task, run in-process (one worker), on spawned local workers or as a Ray
+task (regexp/executors/). No TensorFlow is imported by this module itself.
 """
 
-import os
 import signal
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import yaml
@@ -23,6 +20,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from regexp.errors import RunFailed, RunInterrupted, SweepInterrupted, SweepStopped, UserError
+from regexp.executors import InProcess
+from regexp.executors.local import LocalPool
+from regexp.packed.plan import Pack, group
 from regexp.plan import Point, Trial, objective_of, plan_round, point_of, rounds
 from regexp.runfolder import Best, RunMetrics, Status, SweepState, SweepStatus, TrialEntry, TrialStatus, direction
 from regexp.runs import now, read_run, write_atomic, write_json
@@ -138,7 +138,7 @@ def run_trials(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, sear
 
 def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, workers: int = 1,
               resume: Path | None = None, max_failures: int = MAX_CONSECUTIVE_FAILURES,
-              console: Console | None = None, pool=None) -> Sweep:
+              console: Console | None = None, pool=None, pack: str | int = "auto") -> Sweep:
     """Plan and run every round; returns the sweep (raises SweepStopped or SweepInterrupted).
     One process at a time runs a sweep (sweeplock.py): a second invocation is a UserError."""
     if resume is None:
@@ -150,7 +150,7 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
     with SweepLock(*identity):
         sweep = Sweep.open(loaded, overrides, runs_dir, resume)
         sweep.state.workers = workers
-        runner = _Runner(sweep, runs_dir, workers, max_failures, console, pool)
+        runner = _Runner(sweep, runs_dir, workers, max_failures, console, pool, pack)
         try:
             _run_rounds(sweep, runner)
         except KeyboardInterrupt:
@@ -184,42 +184,41 @@ def _read_state(folder: Path) -> SweepState:
                         f"{type(exc).__name__})") from None
 
 
-class _LocalPool(ProcessPoolExecutor):
-    """Long-lived spawned worker processes on this machine (the default executor)."""
-
-    def __init__(self, workers: int):
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        super().__init__(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,))
-
-    def interrupt(self) -> None:
-        """SIGTERM to every worker, which turns it into KeyboardInterrupt: its run ends interrupted."""
-        if hasattr(self, "terminate_workers"):  # Python 3.14+: the public API
-            self.terminate_workers()
-            return
-        for process in list((self._processes or {}).values()):  # before 3.14 there is no public API for this
-            if process.is_alive():
-                os.kill(process.pid, signal.SIGTERM)
-
-    def collect(self, result: dict, runs_dir: Path) -> dict:
-        return result
-
-
 class _Runner:
-    """Runs trials in-process, on a pool of spawned workers or on Ray tasks, recording each result."""
+    """Groups trials into tasks (packs, or trials alone), runs them on an executor, records each result."""
 
     def __init__(self, sweep: Sweep, runs_dir: Path, workers: int, max_failures: int, console: Console | None,
-                 pool=None):
+                 pool=None, pack: str | int = "auto"):
         self.sweep, self.runs_dir = sweep, runs_dir
-        self.workers, self.max_failures, self.console = workers, max_failures, console
-        self.pool = pool  # a RayPool, or a _LocalPool made on first use
+        self.workers, self.max_failures, self.console, self.pack = workers, max_failures, console, pack
+        self.pool = pool  # a RayPool, or made on first use: InProcess for one worker, else a LocalPool
         self.consecutive_failures = 0
+
+    def tasks(self, trials: list[Trial], metric: str) -> list[tuple]:
+        """(function, arguments, trials) per task: one per pack, one per trial that runs alone."""
+        specs = [load_spec(self.sweep.spec_file, t.overrides) for t in trials] if self.pack != "off" else trials
+        packs = group(specs, self.pack, self.workers)
+        if self.console is not None:
+            for line in pack_lines(packs, len(trials)):
+                self.console.print(line, highlight=False)
+        common = (str(self.runs_dir), self.sweep.id, metric)
+        out = []
+        for i, pack in enumerate(packs):
+            members = [trials[m] for m in pack.members]
+            if len(members) == 1:
+                out.append((run_alone, (self.sweep.spec_file, members[0].overrides, *common), members))
+            else:
+                pack_id = f"{self.sweep.id}/round{members[0].round}-pack{i}"
+                out.append((run_pack, (self.sweep.spec_file, [t.overrides for t in members], *common, pack_id), members))
+        return out
 
     def run(self, trials: list[Trial], metric: str) -> None:
         if not trials:
             return
+        tasks = self.tasks(trials, metric)
         progress = Progress(TextColumn("trials"), MofNCompleteColumn(), BarColumn(bar_width=20), TimeRemainingColumn(),
                             TextColumn("{task.description}"), console=self.console, disable=self.console is None)
-        task = progress.add_task("", total=len(trials))
+        bar = progress.add_task("", total=len(trials))
         counts = {"running": 0, "failed": 0}
 
         def show():
@@ -227,79 +226,76 @@ class _Runner:
             text = f"{counts['running']} running, {counts['failed']} failed"
             if best is not None:
                 text += f", best {metric} {best.objective:.4f}"
-            progress.update(task, description=text)
+            progress.update(bar, description=text)
 
         with progress:
-            if self.workers == 1 and self.pool is None:
-                for trial in trials:
-                    counts["running"] = 1
-                    show()
-                    self._record(trial, run_trial(self.sweep.spec_file, trial.overrides,
-                                                   str(self.runs_dir), self.sweep.id, metric), counts)
-                    counts["running"] = 0
-                    progress.advance(task)
-                    show()
-                return
             pool = self._pool()
-            pending: dict[Future, Trial] = {}
-            queue = list(trials)
+            pending: dict[Future, list[Trial]] = {}
+            queue = list(tasks)
             try:
                 while queue or pending:
                     while queue and len(pending) < self.workers:  # keep every worker busy, no more
-                        trial = queue.pop(0)
-                        self.sweep.record(trial, {"status": TrialStatus.RUNNING})
-                        pending[pool.submit(run_trial, self.sweep.spec_file, trial.overrides,
-                                            str(self.runs_dir), self.sweep.id, metric)] = trial
-                    counts["running"] = len(pending)
-                    show()
+                        fn, args, members = queue.pop(0)
+                        for trial in members:
+                            self.sweep.record(trial, {"status": TrialStatus.RUNNING})
+                        counts["running"] = len(members) + sum(len(m) for m in pending.values())
+                        show()
+                        pending[pool.submit(fn, *args)] = members
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        trial = pending.pop(future)
-                        self._record(trial, self._result(future), counts)
-                        progress.advance(task)
+                        members = pending.pop(future)
+                        self._record(members, self._results(future, members), counts)
+                        progress.advance(bar, len(members))
+                    counts["running"] = sum(len(m) for m in pending.values())
                     show()
-                counts["running"] = 0
-                show()
             except (KeyboardInterrupt, SweepStopped):
                 self._stop(pending)
                 raise
 
-    def _record(self, trial: Trial, result: dict, counts: dict) -> None:
-        self.sweep.record(trial, result)
-        if result["status"] == TrialStatus.INTERRUPTED:
+    def _record(self, trials: list[Trial], results: list[dict], counts: dict) -> None:
+        for trial, result in zip(trials, results):
+            self.sweep.record(trial, result)
+        interrupted = False
+        for trial, result in zip(trials, results):
+            if result["status"] == TrialStatus.INTERRUPTED:
+                interrupted = True
+            elif result["status"] == TrialStatus.COMPLETED:
+                self.consecutive_failures = 0
+            else:
+                counts["failed"] += 1
+                self.consecutive_failures += 1
+                if self.console is not None:
+                    self.console.print(f"[red]trial failed[/] ({escape(trial.label())}): {escape(str(result['error']))}",
+                                       highlight=False)
+        if interrupted:
             raise KeyboardInterrupt
-        if result["status"] == TrialStatus.COMPLETED:
-            self.consecutive_failures = 0
-            return
-        counts["failed"] += 1
-        self.consecutive_failures += 1
-        if self.console is not None:
-            self.console.print(f"[red]trial failed[/] ({escape(trial.label())}): {escape(str(result['error']))}", highlight=False)
         if self.consecutive_failures >= self.max_failures:
-            raise SweepStopped(f"{self.consecutive_failures} trials failed in a row (the last: {result['error']}); "
+            raise SweepStopped(f"{self.consecutive_failures} trials failed in a row (the last: {results[-1]['error']}); "
                                f"fix the spec and resume: regexp sweep --resume {self.sweep.path}")
 
-    def _result(self, future: Future, timeout: float | None = None, lost: TrialStatus = TrialStatus.FAILED) -> dict:
+    def _results(self, future: Future, trials: list[Trial], timeout: float | None = None,
+                 lost: TrialStatus = TrialStatus.FAILED) -> list[dict]:
         try:
             return self.pool.collect(future.result(timeout), self.runs_dir)
-        except Exception as exc:  # the worker died (and Ray's retry too): its run folder reads `crashed`
-            return {"status": lost, "run": None, "objective": None, "error": f"worker lost: {type(exc).__name__}: {exc}"}
+        except Exception as exc:  # the worker died (and Ray's retry too): its run folders read `crashed`
+            return [{"status": lost, "run": None, "objective": None, "error": f"worker lost: {type(exc).__name__}: {exc}"}
+                    for _ in trials]
 
-    def _stop(self, pending: dict[Future, Trial]) -> None:
+    def _stop(self, pending: dict[Future, list[Trial]]) -> None:
         """Ctrl-C or too many failures: running trials finish as interrupted, queued ones never start.
         A second Ctrl-C (or the process-group copy of the first) must not cut this bookkeeping short."""
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            if self.pool is not None:
-                self.pool.interrupt()
-            for future, trial in pending.items():
-                self.sweep.record(trial, self._result(future, timeout=60, lost=TrialStatus.INTERRUPTED))
+            self.pool.interrupt()
+            for future, trials in pending.items():
+                for trial, result in zip(trials, self._results(future, trials, timeout=60, lost=TrialStatus.INTERRUPTED)):
+                    self.sweep.record(trial, result)
         finally:
             signal.signal(signal.SIGINT, previous)
 
     def _pool(self):
         if self.pool is None:
-            self.pool = _LocalPool(self.workers)
+            self.pool = InProcess() if self.workers == 1 else LocalPool(self.workers)
         return self.pool
 
     def close(self) -> None:
@@ -307,22 +303,29 @@ class _Runner:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _init_worker(threads: int) -> None:
-    """In each spawned worker, before TensorFlow loads: size its thread pools, import it once."""
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us with SIGTERM
-    signal.signal(signal.SIGTERM, _interrupt)
-    import tensorflow as tf
+def pack_lines(packs: list[Pack], trials: int) -> list[str]:
+    """How the trials were grouped, and why any runs alone (shown before a sweep and by --dry-run)."""
+    packed = [p for p in packs if len(p.members) > 1]
+    alone = [p for p in packs if len(p.members) == 1]
+    sizes = sorted({len(p.members) for p in packed})
+    lines = [f"{trials} trials: {sum(len(p.members) for p in packed)} in {len(packed)} packs"
+             + (f" of {'/'.join(map(str, sizes))}" if sizes else "") + f", {len(alone)} alone"]
+    reasons: dict[str, int] = {}
+    for p in alone:
+        reasons[p.reason or "alone"] = reasons.get(p.reason or "alone", 0) + 1
+    lines += [f"  alone ({n}): {reason}" for reason, n in reasons.items()]
+    return lines
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+def run_alone(spec_file: str, overrides: list[str], runs_dir: str, parent: str, metric: str) -> list[dict]:
+    return [run_trial(spec_file, overrides, runs_dir, parent, metric)]
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+def run_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: str, metric: str,
+             pack_id: str) -> list[dict]:
+    from regexp.packed.trainer import run_pack as train_pack  # TensorFlow: only where the pack trains
+
+    return train_pack(spec_file, overrides, runs_dir, parent, metric, pack_id)
 
 
 def run_trial(spec_file: str, overrides: list[str], runs_dir: str, parent: str, metric: str) -> dict:

@@ -355,23 +355,24 @@ class PackTrainer:
     def _finish(self, objective_metric: str) -> list[dict]:
         scores = {part: self._evaluate(part) for part in self.parts}
         penalty = self.stack.penalty().numpy()
+        final = ([v.numpy() for v in self._state()], self._optimizer_state())  # read once, not once per slice
         results = []
         for k, s in enumerate(self.slices):
             if s.failure is not None:
                 results.append(self._fail(s, s.failure))
                 continue
             try:
-                results.append(self._complete(s, k, scores, float(penalty[k]), objective_metric))
+                results.append(self._complete(s, k, scores, float(penalty[k]), objective_metric, final))
             except Exception as exc:  # this slice's bookkeeping failed (a full disk): it alone fails
                 results.append(self._fail(s, f"{type(exc).__name__}: {_first_line(str(exc))}"))
         return results
 
-    def _complete(self, s: _Slice, k: int, scores: dict, penalty: float, objective_metric: str) -> dict:
+    def _complete(self, s: _Slice, k: int, scores: dict, penalty: float, objective_metric: str, final: tuple) -> dict:
         spec, data = s.loaded.spec, s.data
         results = {part: {**self._row(sums, k), "penalty": penalty} for part, sums in scores.items()}
         results = {part: {**{m: r[m] for m in self.metrics}, "loss": r["loss"], "penalty": r["penalty"]}
                    for part, r in results.items()}
-        model = self.keras_model(s, k)
+        model = self.keras_model(s, k, *final)
         if spec.evaluation.mc_dropout and len(data.y_test):
             mc = mc_dropout_metrics(model, data, spec.evaluation.mc_dropout)
             if mc is None:
@@ -394,18 +395,26 @@ class PackTrainer:
         return {"status": TrialStatus.COMPLETED, "run": s.run.path.name,
                 "objective": objective_of(metrics, objective_metric), "error": None}
 
-    def keras_model(self, s: _Slice, k: int, values: list[np.ndarray] | None = None) -> keras.Model:
+    def keras_model(self, s: _Slice, k: int, values: list[np.ndarray], optimizer: dict) -> keras.Model:
         """Slice k as the compiled Keras model its trial alone builds (model.py, optim.py), holding
-        its weights, or those of `values` (arrays in _state()'s order: a snapshot)."""
+        its weights and optimizer state (`values` in _state()'s order, `optimizer` from _optimizer_state)."""
         spec, data = s.loaded.spec, s.data
         model = build_model(spec.model, data, name=spec.name, training=spec.training, seed=spec.seed)
         model.compile(optimizer=build_optimizer(spec.training, self.steps), loss=loss(data.task, spec.training.label_smoothing),
                       metrics=[*loss_metrics(data.task, spec.training.label_smoothing),
                                *(metric(n, data.task) for n in data.metrics)])
-        stacked = values if values is not None else [v.numpy() for v in self._state()]
-        by_name = dict(zip(self.stack.variables, stacked))
+        by_name = dict(zip(self.stack.variables, values))
         for (layer, weight), value in by_name.items():
             _weight(model, layer, weight).assign(value[k])
+        opt = model.optimizer
+        opt.build(model.trainable_variables)  # as a trial alone saves it: slots included
+        state = optimizer
+        slots = {v.name: v for v in opt.variables}  # Keras names a slot <variable path with _>_<slot>
+        opt.iterations.assign(state["iterations"])
+        trainable = [key for key, v in self.stack.variables.items() if v.trainable]  # the optimizer's order
+        for name, per_variable in state["slots"].items():
+            for (layer, weight), value in zip(trainable, per_variable):
+                slots[f"{_weight(model, layer, weight).path.replace('/', '_')}_{name}"].assign(value[k])
         return model
 
     def _fail(self, s: _Slice, reason: str) -> dict:
@@ -440,22 +449,14 @@ class PackTrainer:
         return {"status": TrialStatus.INTERRUPTED, "run": s.run.path.name, "objective": None, "error": "interrupted"}
 
     def _write_resume_point(self, s: _Slice, k: int, epoch: int, values: list, optimizer: dict) -> None:
-        model = self.keras_model(s, k, values)
-        opt = model.optimizer
-        opt.build(model.trainable_variables)
-        slots = {v.name: v for v in opt.variables}  # Keras names a slot <variable path with _>_<slot>
-        opt.iterations.assign(optimizer["iterations"])
-        trainable = [key for key, v in self.stack.variables.items() if v.trainable]  # the optimizer's order
-        for name, per_variable in optimizer["slots"].items():
-            for (layer, weight), value in zip(trainable, per_variable):
-                slots[f"{_weight(model, layer, weight).path.replace('/', '_')}_{name}"].assign(value[k])
+        model = self.keras_model(s, k, values, optimizer)
         folder = s.run.path / CHECKPOINT
         folder.mkdir(exist_ok=True)
         weights = f"epoch-{epoch}.weights.h5"
         model.save_weights(folder / weights)
         best = None
         if s.stop is not None and s.stop.has_best_weights:
-            best_model = self.keras_model(s, k, [b.numpy() for b in self.best])  # get_weights(): Keras's order
+            best_model = self.keras_model(s, k, [b.numpy() for b in self.best], optimizer)  # get_weights(): Keras's order
             best = f"best-{s.stop.best_epoch + 1}.npz"
             with (folder / best).open("wb") as f:
                 np.savez(f, **{f"w{i}": w for i, w in enumerate(best_model.get_weights())})

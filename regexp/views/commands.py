@@ -19,16 +19,18 @@ def evaluate_table(run_name: str, now: dict, recorded: dict) -> Table:
     return table
 
 
-def plan_table(trials: list, rounds: int) -> Table:
-    """`regexp sweep --dry-run`: the trials of round 1."""
+def plan_table(trials: list, rounds: int, packs: list) -> Table:
+    """`regexp sweep --dry-run`: the trials of round 1, with the pack each trains in (- alone)."""
     later = f" in round 1 of {rounds} (later rounds depend on results)" if rounds > 1 else ""
     table = Table(title=f"{len(trials)} trials{later}")
     paths = [path for path, _ in trials[0].point] if trials else []
-    for column in ("#", *paths, "seed", "fold", "key"):
+    pack_of = {m: (str(i) if len(p.members) > 1 else "-") for i, p in enumerate(packs) for m in p.members}
+    for column in ("#", *paths, "seed", "fold", "pack", "key"):
         table.add_column(column, justify="right" if column != "key" else "left")
-    for i, trial in enumerate(trials, 1):
+    for i, trial in enumerate(trials):
         values = [f"{v:.4g}" if isinstance(v, float) else str(v) for _, v in trial.point]
-        table.add_row(str(i), *values, str(trial.seed), "" if trial.fold is None else str(trial.fold), trial.key)
+        table.add_row(str(i + 1), *values, str(trial.seed), "" if trial.fold is None else str(trial.fold),
+                      pack_of[i], trial.key)
     return table
 
 

@@ -1,6 +1,6 @@
 """Sweeps on a Ray cluster: `regexp sweep SPEC --executor ray [--address ADDRESS]`.
 
-Each trial is a Ray task that runs the same `run_trial` as a local worker, with the CPUs/GPUs
+Each task (one trial, or one pack of trials) is a Ray task that runs the same function as a local worker, with the CPUs/GPUs
 given on the command line; Ray's own scheduler places it, and a task whose worker process dies
 (killed, out of memory, node lost) is retried once by Ray. Without --address a local Ray instance
 is started and stopped with the sweep. Trials write their run folders to --runs-dir, which must be
@@ -48,20 +48,21 @@ class RayPool:
             fits.append(resources.get("GPU", 0) / self.options["num_gpus"])
         return max(1, int(min(fits)))
 
-    def submit(self, fn, spec_file: str, overrides: list[str], runs_dir: str, parent: str, metric: str) -> Future:
+    def submit(self, fn, spec_file: str, overrides, runs_dir: str, *args) -> Future:
         # the spec snapshot travels as text: a node without the shared filesystem cannot read the file
-        ref = self.task.remote(fn, Path(spec_file).read_text(), overrides, runs_dir, parent, metric, self.shared_fs)
+        ref = self.task.remote(fn, Path(spec_file).read_text(), overrides, runs_dir, args, self.shared_fs)
         future = ref.future()
         self.refs[future] = ref
         return future
 
-    def collect(self, result: dict, runs_dir: Path) -> dict:
-        """With --no-shared-fs, unpack the run folder that came back with the result."""
-        archive = result.pop("archive", None)
-        if archive is not None:
-            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-                tar.extractall(runs_dir, filter="data")
-        return result
+    def collect(self, results: list[dict], runs_dir: Path) -> list[dict]:
+        """With --no-shared-fs, unpack the run folders that came back with the results."""
+        for result in results:
+            archive = result.pop("archive", None)
+            if archive is not None:
+                with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+                    tar.extractall(runs_dir, filter="data")
+        return results
 
     def interrupt(self) -> None:
         """Ctrl-C: each running trial gets a KeyboardInterrupt and marks its run interrupted."""
@@ -74,17 +75,17 @@ class RayPool:
             self.ray.shutdown()
 
 
-def _remote_trial(fn, spec_text: str, overrides: list[str], runs_dir: str, parent: str, metric: str,
-                  shared_fs: bool) -> dict:
-    """Runs on a Ray worker: the trial from a local copy of the snapshot, its folder shared or shipped."""
+def _remote_trial(fn, spec_text: str, overrides, runs_dir: str, args: tuple, shared_fs: bool) -> list[dict]:
+    """Runs on a Ray worker: the task from a local copy of the snapshot, its folders shared or shipped."""
     with tempfile.TemporaryDirectory(prefix="regexp-trial-") as scratch:
         spec_file = Path(scratch) / "spec.yaml"  # data paths in the snapshot are absolute already
         spec_file.write_text(spec_text)
         target = runs_dir if shared_fs else os.path.join(scratch, "runs")
-        result = fn(str(spec_file), overrides, target, parent, metric)
-        if not shared_fs and result.get("run"):
-            buffer = io.BytesIO()
-            with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-                tar.add(os.path.join(target, result["run"]), arcname=result["run"])
-            result["archive"] = buffer.getvalue()
-        return result
+        results = fn(str(spec_file), overrides, target, *args)
+        for result in results if not shared_fs else []:
+            if result.get("run"):
+                buffer = io.BytesIO()
+                with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+                    tar.add(os.path.join(target, result["run"]), arcname=result["run"])
+                result["archive"] = buffer.getvalue()
+        return results

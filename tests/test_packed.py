@@ -1,0 +1,184 @@
+"""Packed trials: each slice of a pack is the trial it stands for (weights, order, history, early
+stopping, failure, interruption), and a sweep writes ordinary run folders from packs."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from regexp.cli import app
+from regexp.data import prepare
+from regexp.draws import epoch_orders
+from regexp.model import build_model
+from regexp.packed import trainer as packed_trainer
+from regexp.packed.optim import PackedOptimizer
+from regexp.packed.plan import group, unpackable
+from regexp.packed.stack import Stack
+from regexp.pipeline import train_batches
+from regexp.runs import read_run
+from regexp.spec import load_spec
+from regexp.spec.training import Optimizer
+from regexp.train import resume, train
+from tests.conftest import TINY, merged
+
+# digits, small: 64 features, 10 classes; dropout off so that a pack and a trial alone compute the same
+DIGITS = merged(TINY, data={"dataset": "digits", "subsample": 400}, model={"layers": [{"type": "dense", "units": 16}]},
+                training={"epochs": 6, "batch_size": 32, "optimizer": {"name": "adam", "learning_rate": 0.003}})
+ARMS = [["seed=3"], ["seed=4", "model.defaults.l2=0.001"], ["seed=5", "training.optimizer.learning_rate=0.01"],
+        ["seed=3", "training.lr_schedule={name: exponential, decay_rate: 0.7}"]]
+
+
+@pytest.fixture
+def digits(write_spec):
+    return write_spec(DIGITS)
+
+
+def test_a_slice_starts_from_the_weights_its_trial_alone_draws(digits):
+    specs = [load_spec(digits, arm) for arm in ARMS]
+    data = [prepare(s) for s in specs]
+    stack = Stack(specs, data)
+    for k, (spec, d) in enumerate(zip(specs, data)):
+        alone = build_model(spec.spec.model, d, seed=spec.spec.seed)
+        assert np.array_equal(alone.get_layer("l0").kernel.numpy(), stack.layers[0].kernel[k].numpy())
+        assert np.array_equal(alone.get_layer("output").kernel.numpy(), stack.output_kernel[k].numpy())
+    assert not np.array_equal(stack.layers[0].kernel[0].numpy(), stack.layers[0].kernel[1].numpy())  # seeds 3, 4
+
+
+def test_a_trial_alone_sees_its_batches_in_the_order_drawn_from_its_seed(digits):
+    loaded = load_spec(digits)
+    x = np.arange(10, dtype=np.float32)[:, None]
+    orders = epoch_orders(loaded.spec.seed, 10, 0, 2)
+    batches = train_batches(x, x.copy(), None, loaded.spec.training, 4, orders, seed=0)
+    seen = np.concatenate([b[0].numpy()[:, 0] for b in batches])
+    assert [len(b[0]) for b in batches] == [4, 4, 2, 4, 4, 2]  # batches never span two epochs
+    assert np.array_equal(seen, orders.reshape(-1))
+    assert not np.array_equal(orders[0], orders[1])
+    assert np.array_equal(epoch_orders(loaded.spec.seed, 10, 1, 2)[0], orders[1])  # a resume sees the same order
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"])
+def test_each_slice_steps_as_the_keras_optimizer_of_its_trial(name):
+    settings = [Optimizer(name=name, learning_rate=0.1, momentum=0.5, rho=0.8, beta_1=0.8, epsilon=1e-3),
+                Optimizer(name=name, learning_rate=0.02, clipnorm=0.5, weight_decay=0.1, beta_2=0.9)]
+    rng = np.random.default_rng(0)
+    w0, grads = rng.normal(size=(2, 3, 4)).astype(np.float32), rng.normal(size=(3, 2, 3, 4)).astype(np.float32)
+    variable = tf.Variable(w0)
+    packed = PackedOptimizer(name, settings, [variable])
+    lrs = tf.constant([0.1, 0.02])
+    for g in grads:
+        packed.apply([tf.constant(g)], lrs, tf.constant([True, True]))
+    from regexp.optim import build_optimizer
+    from regexp.spec.training import Training
+    for k, setting in enumerate(settings):
+        alone = tf.Variable(w0[k])
+        optimizer = build_optimizer(Training(optimizer=setting), steps_per_epoch=1)
+        for g in grads:
+            optimizer.apply([tf.constant(g[k])], [alone])
+        np.testing.assert_allclose(variable[k].numpy(), alone.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_pack_reproduces_each_trials_history_and_early_stopping(digits, tmp_path):
+    """Dropout and noise off: the same numbers up to float rounding. Batched matmuls sum in another
+    order than single ones (about 1e-7 relative per op); over 6 epochs of Adam the loss agrees to
+    1e-4 relative, and early stopping picks the same epoch."""
+    arms = [[*arm, "training.early_stopping={monitor: val_loss, patience: 1, min_delta: 0.1}"] for arm in ARMS]
+    results = packed_trainer.run_pack(str(digits), arms, str(tmp_path / "packed"), "test", "val_loss", "p")
+    for arm, result in zip(arms, results):
+        assert result["status"] == "completed", result
+        packed = read_run(tmp_path / "packed" / result["run"])
+        alone = read_run(train(load_spec(digits, arm), tmp_path / "alone"))
+        assert packed.info.packed.size == 4 and packed.info.parent == "test"
+        assert [r["epoch"] for r in packed.history] == [r["epoch"] for r in alone.history]
+        for a, b in zip(packed.history, alone.history):
+            for column in ("loss", "val_loss", "accuracy", "val_accuracy", "penalty", "lr"):
+                assert a[column] == pytest.approx(b[column], rel=1e-4, abs=1e-6), (arm, a["epoch"], column)
+        assert packed.metrics.best_epoch == alone.metrics.best_epoch
+        assert packed.metrics.early_stopped == alone.metrics.early_stopped
+        for part in ("train", "val", "test"):
+            for key, value in alone.metrics.part(part).items():
+                assert packed.metrics.part(part)[key] == pytest.approx(value, rel=1e-4, abs=1e-6), (part, key)
+    assert any(read_run(tmp_path / "packed" / r["run"]).metrics.early_stopped for r in results)
+
+
+def test_a_diverging_slice_fails_alone(digits, tmp_path):
+    arms = [["seed=3"], ["seed=4", "training.optimizer={name: sgd, learning_rate: 1.0e+12}"], ["seed=5"]]
+    arms = [[*a, "training.optimizer.name=sgd"] if i != 1 else a for i, a in enumerate(arms)]
+    results = packed_trainer.run_pack(str(digits), arms, str(tmp_path), "test", "val_loss", "p")
+    assert [r["status"] for r in results] == ["completed", "failed", "completed"]
+    assert "non-finite loss" in results[1]["error"]
+    assert read_run(tmp_path / results[1]["run"]).status == "failed"
+    for r in (results[0], results[2]):
+        run = read_run(tmp_path / r["run"])
+        assert run.metrics.epochs_run == 6 and np.isfinite(run.metrics.val["loss"])
+
+
+def test_an_interrupted_pack_leaves_every_slice_resumable_alone(digits, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = packed_trainer.PackTrainer._evaluate
+
+    def interrupt_in_epoch_3(self, part):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("SIGTERM")
+        return real(self, part)
+    monkeypatch.setattr(packed_trainer.PackTrainer, "_evaluate", interrupt_in_epoch_3)
+    results = packed_trainer.run_pack(str(digits), ARMS[:2], str(tmp_path / "runs"), "test", "val_loss", "p")
+    monkeypatch.undo()
+    assert [r["status"] for r in results] == ["interrupted", "interrupted"]
+    for r in results:
+        folder = tmp_path / "runs" / r["run"]
+        assert read_run(folder).status == "interrupted"
+        assert json.loads((folder / "checkpoint" / "state.json").read_text())["epoch"] == 2
+    folder = tmp_path / "runs" / results[1]["run"]
+    resume(folder)  # alone, in its own folder
+    continued = read_run(folder)
+    assert continued.status == "completed" and [r["epoch"] for r in continued.history] == [1, 2, 3, 4, 5, 6]
+    alone = read_run(train(load_spec(digits, ARMS[1]), tmp_path / "alone"))
+    # the resumed trial continues from the pack's weights and optimizer state: it tracks the trial alone
+    assert continued.history[-1]["val_loss"] == pytest.approx(alone.history[-1]["val_loss"], rel=1e-3)
+
+
+def test_the_plan_says_which_trials_pack_and_why_others_run_alone(write_spec):
+    conv = merged(TINY, data={"dataset": "digits"}, model={"layers": [{"type": "conv2d", "filters": 4}]})
+    assert "conv2d layers are not packed" in unpackable(load_spec(write_spec(conv)))
+    plain = write_spec(merged(TINY, repeat=4), name="plain.yaml")
+    specs = [load_spec(plain, [f"seed={s}"]) for s in range(4)] + [load_spec(plain, ["training.batch_size=8"])]
+    packs = group(specs, "auto", workers=1)
+    assert sorted(len(p.members) for p in packs) == [1, 4]
+    assert "only trial of its shape" in next(p.reason for p in packs if len(p.members) == 1)
+    assert [len(p.members) for p in group(specs[:4], 2)] == [2, 2]
+    assert all(p.reason == "--pack off" for p in group(specs, "off"))
+
+
+def test_a_packed_sweep_writes_ordinary_run_folders(runner, write_spec, tmp_path):
+    spec = write_spec(merged(TINY, repeat=3, training={"epochs": 3, "batch_size": 16, "metrics": ["accuracy", "ece"]}))
+    dry = runner.invoke(app, ["sweep", str(spec), "--dry-run", "--workers", "1"])
+    assert "3 trials: 3 in 1 packs of 3, 0 alone" in dry.output
+    result = runner.invoke(app, ["sweep", str(spec), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    runs = sorted(p for p in (tmp_path / "runs").iterdir() if (p / "run.json").exists())
+    assert len(runs) == 3 and sorted(read_run(r).info.packed.slot for r in runs) == [0, 1, 2]
+    assert sorted(read_run(r).info.seed for r in runs) == [1, 2, 3]
+    assert yaml.safe_load((runs[0] / "config.yaml").read_text())["seed"] in (1, 2, 3)  # reproduces the trial alone
+    from regexp.evaluate import evaluate_run
+    now, recorded = evaluate_run(runs[0])  # the plain model.keras reloads and scores as recorded
+    for part in now:
+        for key in ("loss", "accuracy", "ece", "penalty"):
+            assert now[part][key] == pytest.approx(recorded[part][key], rel=1e-4, abs=1e-6), (part, key)
+    report = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--format", "json"])
+    assert report.exit_code == 0 and '"n": 3' in report.output.replace(" ", "").replace('"n":3', '"n": 3')
+    off = runner.invoke(app, ["sweep", str(spec), "--dry-run", "--pack", "off"])
+    assert "0 in 0 packs, 3 alone" in off.output and "--pack off" in off.output
+    bad = runner.invoke(app, ["sweep", str(spec), "--pack", "many"])
+    assert bad.exit_code == 2 and "--pack many: not a pack size" in bad.output
+
+
+def test_keras_names_the_optimizer_slots_a_resume_point_maps_onto():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="l0")], name="x")
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    names = {v.name for v in optimizer.variables}
+    assert {"x_l0_kernel_momentum", "x_l0_kernel_velocity", "x_l0_bias_momentum"} <= names
