@@ -9,17 +9,37 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from regexp.draws import epoch_orders
 from regexp.spec.training import Training
 
 
+class EpochOrder(keras.callbacks.Callback):
+    """The sample order of the epoch that fit is starting (regexp/draws.py: from the trial's seed).
+
+    Keras makes a new iterator over the training dataset at the start of every epoch, after the
+    callbacks' on_epoch_begin; the dataset asks this callback for that epoch's permutation then.
+    """
+
+    def __init__(self, seed: int, n: int, epochs: int):
+        super().__init__()
+        self.orders, self.epoch = epoch_orders(seed, n, 0, epochs), 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def current(self):
+        yield self.orders[self.epoch]
+
+
 def train_batches(x: np.ndarray, targets: np.ndarray, shape: tuple[int, ...] | None, training: Training,
-                  batch_size: int, orders: np.ndarray, seed: int) -> tf.data.Dataset:
-    """The batches of every epoch in `orders` (one permutation of the samples per row, regexp/draws.py),
-    back to back: fit needs steps_per_epoch so that it keeps one iterator across epochs. With mixup
-    or cutmix, inputs and (one-hot) targets are mixed together, drawing from `seed`."""
+                  batch_size: int, order: EpochOrder, seed: int) -> tf.data.Dataset:
+    """Each epoch's batches in the order `order` gives; with mixup or cutmix, inputs and (one-hot)
+    targets mixed together, drawing from `seed`."""
+    n = len(targets)
     x, targets = tf.constant(x.astype(np.float32)), tf.constant(targets)
-    ds = tf.data.Dataset.from_tensor_slices(orders).flat_map(
-        lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))  # batches never span epochs
+    ds = tf.data.Dataset.from_generator(order.current, output_signature=tf.TensorSpec((n,), tf.int64))
+    ds = ds.flat_map(lambda index: tf.data.Dataset.from_tensor_slices(index).batch(batch_size))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))  # so fit knows an epoch's steps
     ds = ds.map(lambda index: (tf.gather(x, index), tf.gather(targets, index)))
     if training.mixup is None and training.cutmix is None:
         return ds.prefetch(tf.data.AUTOTUNE)

@@ -26,11 +26,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from regexp.data import Prepared, prepare
-from regexp.draws import epoch_orders
 from regexp.checkpoint import FOLDER as CHECKPOINT, ResumePoint, read_state
 from regexp.errors import RunFailed, RunInterrupted, SpecError
 from regexp.mc_dropout import mc_dropout_metrics
-from regexp.pipeline import eval_batches, train_batches
+from regexp.pipeline import EpochOrder, eval_batches, train_batches
 from regexp.model import build_model
 from regexp.optim import build_optimizer, current_lr, schedule_callbacks
 from regexp.losses import EVAL_BATCH, LossWithoutPenalty, loss, loss_metrics, metric, score, targets
@@ -172,11 +171,11 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
     with recorder.progress:
         validation = eval_batches(data.x_val, targets(data.y_val, data), EVAL_BATCH) if has_val else None
         # the order of every epoch comes from the seed (draws.py): a resumed run sees the orders it would have
-        batches = train_batches(data.x_train, targets(data.y_train, data), data.shape, training, batch_size,
-                                epoch_orders(spec.seed, n_train, start, training.epochs),
+        order = EpochOrder(spec.seed, n_train, training.epochs)
+        batches = train_batches(data.x_train, targets(data.y_train, data), data.shape, training, batch_size, order,
                                 seed=int(np.random.randint(2**31 - 1)))  # mixup/cutmix: from the global seed
-        model.fit(batches, epochs=training.epochs, initial_epoch=start, steps_per_epoch=steps_per_epoch,
-                  validation_data=validation, shuffle=False, verbose=0, callbacks=callbacks)
+        model.fit(batches, epochs=training.epochs, initial_epoch=start, validation_data=validation,
+                  shuffle=False, verbose=0, callbacks=[order, *callbacks])
     if recorder.failure:
         raise RunFailed(run.path, recorder.failure)
 

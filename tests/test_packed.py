@@ -17,7 +17,7 @@ from regexp.packed import trainer as packed_trainer
 from regexp.packed.optim import PackedOptimizer
 from regexp.packed.plan import group, unpackable
 from regexp.packed.stack import Stack
-from regexp.pipeline import train_batches
+from regexp.pipeline import EpochOrder, train_batches
 from regexp.runs import read_run
 from regexp.spec import load_spec
 from regexp.spec.training import Optimizer
@@ -51,10 +51,13 @@ def test_a_trial_alone_sees_its_batches_in_the_order_drawn_from_its_seed(digits)
     loaded = load_spec(digits)
     x = np.arange(10, dtype=np.float32)[:, None]
     orders = epoch_orders(loaded.spec.seed, 10, 0, 2)
-    batches = train_batches(x, x.copy(), None, loaded.spec.training, 4, orders, seed=0)
-    seen = np.concatenate([b[0].numpy()[:, 0] for b in batches])
-    assert [len(b[0]) for b in batches] == [4, 4, 2, 4, 4, 2]  # batches never span two epochs
-    assert np.array_equal(seen, orders.reshape(-1))
+    order = EpochOrder(loaded.spec.seed, 10, 2)
+    batches = train_batches(x, x.copy(), None, loaded.spec.training, 4, order, seed=0)
+    for epoch in (0, 1):
+        order.on_epoch_begin(epoch)  # as fit calls it, before it iterates the dataset anew
+        seen = [b[0].numpy()[:, 0] for b in batches]
+        assert [len(b) for b in seen] == [4, 4, 2]
+        assert np.array_equal(np.concatenate(seen), orders[epoch])
     assert not np.array_equal(orders[0], orders[1])
     assert np.array_equal(epoch_orders(loaded.spec.seed, 10, 1, 2)[0], orders[1])  # a resume sees the same order
 

@@ -150,7 +150,7 @@ def test_resume_runs_only_the_missing_trials(runner, write_spec, tmp_path, monke
             return {"status": "interrupted", "run": None, "objective": None, "error": "interrupted"}
         return real(*args)
     monkeypatch.setattr(sweep_module, "run_trial", interrupt_third)
-    args = ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q"]
+    args = ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q", "--pack", "off"]  # counts run_trial calls
     first = runner.invoke(app, args)
     assert first.exit_code == 130
     state = sweep_state(tmp_path / "runs")
@@ -223,7 +223,7 @@ def test_trials_run_from_the_sweep_snapshot_not_the_edited_spec(runner, write_sp
         return result
     monkeypatch.setattr(sweep_module, "run_trial", edit_spec_after_first)
     result = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q",
-                                 "--set", "training.batch_size=30"])
+                                 "--set", "training.batch_size=30", "--pack", "off"])
     assert result.exit_code == 0, result.output
     runs = [p for p in (tmp_path / "runs").iterdir() if not p.name.endswith("_sweep")]
     configs = [load_spec(p / "config.yaml").spec for p in runs]
