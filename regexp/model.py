@@ -49,7 +49,8 @@ def build_model(spec: Model, data: Prepared, name: str = "regexp", training: Tra
         x = keras.layers.Flatten(name="image_to_features")(x)  # an MLP on (augmented) images
     layers = spec.resolved_layers()
     for i, layer in enumerate(layers):
-        x = LAYERS[layer.type](layer, f"l{i}", initializer(layer.initializer, seed, i))(x)
+        weighted = layer.type in ("dense", "conv2d")  # pooling and flatten draw nothing
+        x = LAYERS[layer.type](layer, f"l{i}", initializer(layer.initializer, seed, i) if weighted else None)(x)
     units, activation = _output_head(data)
     out = spec.output
     outputs = keras.layers.Dense(

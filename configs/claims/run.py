@@ -135,7 +135,7 @@ def page(results: list[dict], smoke: bool, workers: int) -> str:
            ""]
     if smoke:
         out += ["**Smoke run (2 seeds, 2 epochs): these numbers test the pipeline, not the claims.**", ""]
-    out += [f"Trained with `--workers {workers}` on this machine; packed trials (issue 13) are not available yet.", "",
+    out += [f"Trained with `--workers {workers}` and `--pack auto` (packed trials where the model is packable) on this machine.", "",
             "| claim | arm vs baseline | metric | predicted | n | Δ | 95% CI of Δ | effect | p adj | min detectable | verdict |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for result in results:

@@ -1,0 +1,172 @@
+"""Packed trials against trials alone (issue 13); results in bench/README.md.
+
+  python bench/packed.py dist [--seeds 30]       quickstart, dropout on: packed vs alone, two-sample tests
+  python bench/packed.py speed [--seeds 10] [--rounds 3]
+                                                 dropout x L2 grid (9 points) x seeds, 20 epochs, whole
+                                                 commands alternating: --pack auto vs --pack off --workers 2
+  python bench/packed.py scale                   ms per model-epoch and peak memory against the pack size
+  python bench/packed.py profile [--size 90]     where a pack's time goes, bookkeeping included
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+REGEXP = [str(REPO / ".venv" / "bin" / "regexp")]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def sweep(spec: Path, runs: Path, *args: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([*REGEXP, "sweep", str(spec), "--runs-dir", str(runs), "-q", *args], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def runs_of(runs: Path) -> list[dict]:
+    out = []
+    for folder in runs.iterdir():
+        if (folder / "metrics.json").exists():
+            out.append(json.loads((folder / "metrics.json").read_text()))
+    return out
+
+
+def dist(seeds: int) -> None:
+    from scipy import stats
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "q.yaml"
+        spec.write_text(f"extends: {REPO / 'configs/quickstart.yaml'}\nname: dist\nrepeat: {seeds}\n")
+        found = {}
+        for mode, args in (("packed", ["--pack", "auto", "--workers", "1"]), ("alone", ["--pack", "off", "--workers", "2"])):
+            seconds = sweep(spec, Path(tmp) / mode, *args)
+            metrics = runs_of(Path(tmp) / mode)
+            found[mode] = {"test_accuracy": [m["test"]["accuracy"] for m in metrics],
+                           "val_loss": [m["val"]["loss"] for m in metrics], "seconds": seconds}
+    print(f"quickstart (dropout 0.2, L2 1e-4, early stopping), {seeds} seeds each side")
+    print("| metric | packed mean ± sd | alone mean ± sd | Welch t p | Mann-Whitney p | KS p |")
+    print("|---|---|---|---|---|---|")
+    for key in ("test_accuracy", "val_loss"):
+        a, b = found["packed"][key], found["alone"][key]
+        print(f"| {key} | {statistics.mean(a):.4f} ± {statistics.stdev(a):.4f} | {statistics.mean(b):.4f} ± "
+              f"{statistics.stdev(b):.4f} | {stats.ttest_ind(a, b, equal_var=False).pvalue:.3f} | "
+              f"{stats.mannwhitneyu(a, b).pvalue:.3f} | {stats.ks_2samp(a, b).pvalue:.3f} |")
+    print(f"wall: packed {found['packed']['seconds']:.1f} s, alone (2 workers) {found['alone']['seconds']:.1f} s")
+
+
+def speed(seeds: int, rounds: int) -> None:
+    times = {"packed": [], "alone": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "grid.yaml"
+        spec.write_text(f"extends: {REPO / 'configs/digits-dropout-l2-sweep.yaml'}\nname: speed\nrepeat: {seeds}\n"
+                        "training: {early_stopping: null}\n")  # every trial runs its 20 epochs on both sides
+        for r in range(rounds):  # alternate, fresh runs folder each time
+            for mode, args in (("packed", ["--pack", "auto"]), ("alone", ["--pack", "off", "--workers", "2"])):
+                times[mode].append(sweep(spec, Path(tmp) / f"{mode}{r}", *args))
+                print(f"round {r + 1} {mode}: {times[mode][-1]:.1f} s", flush=True)
+    trials = 9 * seeds
+    packed, alone = statistics.median(times["packed"]), statistics.median(times["alone"])
+    print(f"| {trials} trials, 20 epochs | --pack auto {packed:.1f} s | --pack off --workers 2 {alone:.1f} s | "
+          f"**{alone / packed:.1f}x** | medians of {rounds} |")
+
+
+def scale_one(size: int, epochs: int) -> None:
+    """In a fresh process: a pack of `size` quickstart trials; prints ms per model-epoch and peak RSS."""
+    from regexp.data import prepare
+    from regexp.packed.trainer import PackTrainer
+    from regexp.spec import load_spec
+
+    specs = [load_spec(REPO / "configs/quickstart.yaml", [f"seed={s}", f"training.epochs={epochs}",
+                                                          "training.early_stopping=null"]) for s in range(size)]
+    data = [prepare(s) for s in specs]
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = PackTrainer(specs, data, Path(tmp), "bench", "p")
+        seconds = []
+        real = trainer._train_epoch
+
+        def timed(*args):
+            started = time.perf_counter()
+            out = real(*args)
+            out["n"].numpy()
+            seconds.append(time.perf_counter() - started)
+            return out
+        trainer._train_epoch = timed
+        trainer.run("val_loss")
+    per = statistics.median(seconds[1:]) / size * 1000  # the first epoch traces
+    print(json.dumps({"size": size, "ms_per_model_epoch": per, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def scale(sizes: list[int]) -> None:
+    print("| pack size N | ms per model-epoch (train steps) | peak RSS (MiB, whole process) |")
+    print("|---|---|---|")
+    for size in sizes:
+        out = subprocess.run([sys.executable, __file__, "scale-one", str(size)], check=True, capture_output=True, text=True)
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"| {size} | {row['ms_per_model_epoch']:.2f} | {row['peak_rss_mib']:.0f} |", flush=True)
+
+
+def profile(size: int) -> None:
+    """One pack of `size` quickstart trials (20 epochs, no early stopping), time per phase."""
+    from regexp.data import prepare
+    from regexp.packed import trainer as module
+    from regexp.spec import load_spec
+
+    spent: dict[str, float] = {}
+
+    def clock(name, fn):
+        def wrapped(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+        return wrapped
+    T = module.PackTrainer
+    for name in ("_train_epoch", "_evaluate", "_record", "_keep_best", "keras_model", "_complete", "_open"):
+        setattr(T, name, clock(name, getattr(T, name)))
+    started = time.perf_counter()
+    specs = [load_spec(REPO / "configs/quickstart.yaml", [f"seed={s}", "training.epochs=20", "training.early_stopping=null"])
+             for s in range(size)]
+    data = [prepare(s) for s in specs]
+    spent["load specs and data"] = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = T(specs, data, Path(tmp), "bench", "p")
+        trainer.run("val_loss")
+    total = time.perf_counter() - started
+    spent["_complete (without keras_model)"] = spent.pop("_complete") - spent["keras_model"]
+    print(f"pack of {size} quickstart trials, 20 epochs: {total:.1f} s in all")
+    print("| phase | seconds | share |")
+    print("|---|---|---|")
+    names = {"_train_epoch": "train steps (20 epoch calls, first traces)", "_evaluate": "validation + final scoring",
+             "_record": "history rows, log lines, early stopping (per slice per epoch)", "_keep_best": "best weights",
+             "keras_model": "build each trial's Keras model and set its weights", "_open": "make run folders",
+             "_complete (without keras_model)": "save model.keras, metrics.json, run.json"}
+    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"| {names.get(name, name)} | {seconds:.2f} | {seconds / total:.0%} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=["dist", "speed", "scale", "scale-one", "profile"])
+    parser.add_argument("size", nargs="?", type=int, default=90)
+    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if args.what == "dist":
+        dist(args.seeds or 30)
+    elif args.what == "speed":
+        speed(args.seeds or 10, args.rounds)
+    elif args.what == "scale":
+        scale([1, 2, 4, 8, 16, 32, 64, 128, 256])
+    elif args.what == "scale-one":
+        scale_one(args.size, epochs=6)
+    else:
+        profile(args.size)
