@@ -215,13 +215,10 @@ def sweep(
 
     if dry_run:
         from regexp.plan import plan_round, rounds
-        from regexp.packed.plan import group
-        from regexp.spec import load_spec
-        from regexp.sweep import pack_lines
+        from regexp.sweep import pack_lines, plan_packs
 
         trials = plan_round(loaded, overrides)
-        packs = group([load_spec(spec, [*overrides, *t.overrides]) for t in trials] if pack != "off" else trials,
-                      pack, workers or os.cpu_count() or 1)
+        packs = plan_packs(spec, overrides, trials, pack, workers or os.cpu_count() or 1)
         out().print(plan_table(trials, rounds(loaded), packs))
         for line in pack_lines(packs, len(trials)):
             say(line)

@@ -196,8 +196,7 @@ class _Runner:
 
     def tasks(self, trials: list[Trial], metric: str) -> list[tuple]:
         """(function, arguments, trials) per task: one per pack, one per trial that runs alone."""
-        specs = [load_spec(self.sweep.spec_file, t.overrides) for t in trials] if self.pack != "off" else trials
-        packs = group(specs, self.pack, self.workers)
+        packs = plan_packs(self.sweep.spec_file, [], trials, self.pack, self.workers)
         if self.console is not None:
             for line in pack_lines(packs, len(trials)):
                 self.console.print(line, highlight=False)
@@ -301,6 +300,12 @@ class _Runner:
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def plan_packs(spec_file, overrides: list[str], trials: list[Trial], pack: str | int, workers: int) -> list[Pack]:
+    """Which trials train together (packed/plan.py); with --pack off no trial's spec needs loading."""
+    specs = [load_spec(spec_file, [*overrides, *t.overrides]) for t in trials] if pack != "off" else trials
+    return group(specs, pack, workers)
 
 
 def pack_lines(packs: list[Pack], trials: int) -> list[str]:

@@ -48,12 +48,7 @@ def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | 
     keras.utils.set_random_seed(spec.seed)  # python, numpy and TF: split, init, dropout, shuffling
     tf.config.experimental.enable_op_determinism()  # same seed twice -> the same history on CPU
     try:
-        run = Run.create(runs_dir, spec.name, loaded.spec_hash(), loaded.resolved(), extra={
-            "device": _device(), "task": data.task, "sizes": data.sizes(), "parent": parent,
-            "versions_ml": {"tensorflow": tf.__version__, "keras": keras.__version__},
-            "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),  # 0: TensorFlow decides
-                        "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
-        })
+        run = Run.create(runs_dir, spec.name, loaded.spec_hash(), loaded.resolved(), extra=run_facts(data, parent))
     except OSError as exc:  # nothing was trained yet: a mistake in where to write, exit 2
         raise SpecError(f"--runs-dir {runs_dir}: cannot create a run folder there ({_os_reason(exc)})") from None
     return _guarded(loaded, data, run, console, resume=None)
@@ -104,7 +99,7 @@ def _guarded(loaded: LoadedSpec, data: Prepared, run: Run, console: Console | No
     except Exception as exc:
         reason = exc.reason if isinstance(exc, RunFailed) else (
             f"cannot write {exc.filename or 'a file'}: {_os_reason(exc)}" if isinstance(exc, OSError)
-            else f"{type(exc).__name__}: {_first_line(str(exc))}")  # run.json's reason is one line
+            else f"{type(exc).__name__}: {first_line(str(exc))}")  # run.json's reason is one line
         try:
             write_atomic(run.path / "error.txt", traceback.format_exc())
             log.print(f"[red]failed[/]: {escape(reason)} (traceback in {run.path / 'error.txt'})")
@@ -117,11 +112,19 @@ def _guarded(loaded: LoadedSpec, data: Prepared, run: Run, console: Console | No
     return run.path
 
 
+def run_facts(data: Prepared, parent: str | None) -> dict:
+    """What run.json records about where and on what a run trains (a packed trial too)."""
+    return {"device": device_name(), "task": data.task, "sizes": data.sizes(), "parent": parent,
+            "versions_ml": {"tensorflow": tf.__version__, "keras": keras.__version__},
+            "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),  # 0: TensorFlow decides
+                        "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}}
+
+
 def _os_reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _first_line(message: str, limit: int = 200) -> str:
+def first_line(message: str, limit: int = 200) -> str:
     text = message.strip()
     line = text.split("\n", 1)[0][:limit]
     return line if line == text else line + " …"
@@ -144,7 +147,7 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
         model.compile(optimizer=optimizer, loss=loss(data.task, training.label_smoothing),
                       metrics=[*loss_metrics(data.task, training.label_smoothing), *(metric(n, data.task) for n in data.metrics)],
                       steps_per_execution=_steps_per_execution(training.steps_per_execution, steps_per_epoch, strategy))
-    params = _parameters(model)
+    params = parameter_counts(model)
     if resume is None:
         log.print(f"[bold]{spec.name}[/] -> {run.path}")
         sizes = data.sizes()
@@ -199,7 +202,7 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
     write_json(run.path / "metrics.json", metrics.to_json())
     run.finish(Status.COMPLETED)
     shutil.rmtree(run.path / CHECKPOINT, ignore_errors=True)  # model.keras holds what a completed run needs
-    log.print(_summary(results, metrics, run.path))
+    log.print(summary_table(results, metrics, run.path))
 
 
 def _steps_per_execution(setting: int | str, steps_per_epoch: int, strategy) -> int:
@@ -247,18 +250,18 @@ def distribution_strategy(name: str) -> tf.distribute.Strategy | None:
     return None
 
 
-def _parameters(model: keras.Model) -> dict[str, int]:
+def parameter_counts(model: keras.Model) -> dict[str, int]:
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     total = sum(int(np.prod(w.shape)) for w in model.weights)
     return {"total": total, "trainable": trainable, "non_trainable": total - trainable}
 
 
-def _device() -> str:
+def device_name() -> str:
     gpus = tf.config.list_physical_devices("GPU")
     return f"GPU x{len(gpus)}" if gpus else "CPU"
 
 
-def _summary(results: dict, metrics: RunMetrics, path: Path) -> Table:
+def summary_table(results: dict, metrics: RunMetrics, path: Path) -> Table:
     names = list(results["train"])
     table = Table(title=f"best epoch {metrics.best_epoch} of {metrics.epochs_run}"
                         + (" (early stopped)" if metrics.early_stopped else ""))
@@ -303,7 +306,7 @@ class EpochRecorder(keras.callbacks.Callback):
         table = io.StringIO()
         writer = csv.writer(table)
         writer.writerow(self.columns)
-        writer.writerows([_cell(row.get(c)) for c in self.columns] for row in done)
+        writer.writerows([history_cell(row.get(c)) for c in self.columns] for row in done)
         write_atomic(path, table.getvalue())
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -316,7 +319,7 @@ class EpochRecorder(keras.callbacks.Callback):
                "lr": self.lr, "seconds": round(time.perf_counter() - self.started, 4)}
         self.rows.append(row)
         with self.path.open("a", newline="") as f:
-            csv.writer(f).writerow([_cell(row.get(c)) for c in self.columns])
+            csv.writer(f).writerow([history_cell(row.get(c)) for c in self.columns])
             f.flush()
         shown = "  ".join(f"{k} {row[k]:.4f}" for k in self.columns[1:-3] if k in row) + f"  lr {self.lr:.3g}"
         self.log.file_console.print(f"epoch {epoch + 1}: {shown}")
@@ -328,5 +331,5 @@ class EpochRecorder(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def _cell(value) -> str:
+def history_cell(value) -> str:
     return "" if value is None else repr(value) if isinstance(value, float) else str(value)

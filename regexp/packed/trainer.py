@@ -29,16 +29,15 @@ from regexp.losses import EVAL_BATCH, loss, loss_metrics, metric, targets
 from regexp.mc_dropout import mc_dropout_metrics
 from regexp.model import build_model
 from regexp.optim import build_optimizer, build_schedule
+from regexp.packed import measures
+from regexp.packed.stopping import EarlyStop
 from regexp.packed.optim import PackedOptimizer
 from regexp.packed.stack import Stack, lead, per_slice
 from regexp.plan import objective_of
 from regexp.runfolder import ResumeState, RunMetrics, Status, TrialStatus, best_epoch, default_monitor, direction, history_columns
 from regexp.runs import Run, write_atomic, write_json
 from regexp.spec import LoadedSpec, load_spec
-from regexp.train import RunLog, _cell, _device, _first_line, _parameters, _summary
-
-ECE_BINS = 15  # as losses.ExpectedCalibrationError
-
+from regexp.train import RunLog, first_line, history_cell, parameter_counts, run_facts, summary_table
 
 def run_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: str, metric: str,
              pack_id: str) -> list[dict]:
@@ -68,44 +67,12 @@ def run_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: 
 
 
 @dataclass
-class _EarlyStop:
-    """Keras's EarlyStopping counters for one slice (keras/src/callbacks/early_stopping.py)."""
-    monitor: str
-    patience: int
-    min_delta: float
-    maximize: bool
-    restore: bool
-    wait: int = 0
-    best: float | None = None
-    best_epoch: int = 0
-    has_best_weights: bool = False
-
-    def improved(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        return value - self.min_delta > self.best if self.maximize else value + self.min_delta < self.best
-
-    def update(self, epoch: int, value: float | None) -> tuple[bool, bool]:
-        """(keep these weights as the best, stop now) after epoch `epoch` (0-based)."""
-        if value is None:
-            return False, False
-        keep = False
-        if self.restore and not self.has_best_weights:
-            keep, self.has_best_weights, self.best_epoch = True, True, epoch
-        self.wait += 1
-        if self.improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            return self.restore, False
-        return keep, self.wait >= self.patience and epoch > 0
-
-
-@dataclass
 class _Slice:
     loaded: LoadedSpec
     data: Prepared
     run: Run
     log: RunLog
-    stop: _EarlyStop | None
+    stop: EarlyStop | None
     rows: list[dict] = field(default_factory=list)
     failure: str | None = None
 
@@ -152,8 +119,8 @@ class PackTrainer:
                 seconds = (time.perf_counter() - started) / max(1, int(active.sum()))  # each slice's share
                 keep = np.zeros(self.k, bool)
                 for k in np.flatnonzero(active):
-                    row = {"epoch": epoch + 1, **self._row(sums, k, train=True),
-                           **({f"val_{m}": v for m, v in self._row(val, k).items()} if val else {}),
+                    row = {"epoch": epoch + 1, **measures.means(sums, k, self.metrics),
+                           **({f"val_{m}": v for m, v in measures.means(val, k, self.metrics).items()} if val else {}),
                            "penalty": float(sums["objective"][k] - sums["smoothed"][k]) / float(sums["n"][k]),
                            "lr": float(lr[k, 0]), "seconds": round(seconds, 4)}
                     active[k], keep[k] = self._record(self.slices[k], row, epoch)
@@ -172,7 +139,7 @@ class PackTrainer:
         """Write one history row; (still active, keep these weights as its best)."""
         s.rows.append(row)
         with (s.run.path / "history.csv").open("a", newline="") as f:
-            f.write(",".join(_cell(row.get(c)) for c in self.columns) + "\n")
+            f.write(",".join(history_cell(row.get(c)) for c in self.columns) + "\n")
         shown = "  ".join(f"{c} {row[c]:.4f}" for c in self.columns[1:-3] if c in row)
         s.log.print(f"epoch {epoch + 1}: {shown}  lr {row['lr']:.3g}")
         if not math.isfinite(row["loss"]):
@@ -187,7 +154,7 @@ class PackTrainer:
     @tf.function
     def _train_epoch(self, order, lr, active):
         full, rest = divmod(self.n, self.batch)
-        sums = self._zero_sums(self.k)
+        sums = measures.zero_sums(self.k, self.metrics)
         for s in tf.range(full):
             sums = _add(sums, self._step(order[:, s * self.batch:(s + 1) * self.batch], lr[:, s], active))
         if rest:
@@ -201,17 +168,18 @@ class PackTrainer:
             x, y = self._mix(x, y)
         with tf.GradientTape() as tape:
             logits = self.stack(x, training=True, noise=self.noise, active=active)
-            smoothed = self._loss(logits, self._smooth(y))
+            smoothed = measures.per_sample_loss(self.task, logits, measures.smooth(self.task, y, self.smoothing))
             objective = tf.reduce_mean(smoothed, axis=1) + self.stack.penalty()
             total = tf.reduce_sum(tf.where(active, objective, 0.0))  # a sum: each slice's own gradient
         self.optimizer.apply(tape.gradient(total, self.stack.trainable), lr, active)
         self.stack.apply_max_norm(active)
         batch = tf.cast(tf.shape(x)[1], tf.float32)
-        return {**self._sums(logits, y), "objective": objective * batch, "smoothed": tf.reduce_sum(smoothed, axis=1)}
+        return {**measures.sums(self.task, self.metrics, logits, y), "objective": objective * batch,
+                "smoothed": tf.reduce_sum(smoothed, axis=1)}
 
     @tf.function
     def _eval_chunk(self, x, y):
-        return self._sums(self.stack(x, training=False), y)
+        return measures.sums(self.task, self.metrics, self.stack(x, training=False), y)
 
     @tf.function
     def _keep_best(self, keep):
@@ -238,77 +206,6 @@ class PackTrainer:
         return (lam * x + (1 - lam) * tf.gather(x, partner, batch_dims=1),
                 lam * y + (1 - lam) * tf.gather(y, partner, batch_dims=1))
 
-    def _smooth(self, y):
-        if self.task == "regression":
-            return y
-        classes = tf.cast(tf.shape(y)[-1], tf.float32) if self.task == "classification" else 2.0
-        ls = self.smoothing[:, None, None]
-        return y * (1.0 - ls) + ls / classes  # Keras's label_smoothing (binary: toward 0.5)
-
-    def _loss(self, logits, y):
-        """(K, B) per-sample loss, as the TF backend computes Keras's losses from the logits."""
-        if self.task == "classification":
-            return tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits)
-        if self.task == "binary":
-            return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits), axis=-1)
-        return tf.reduce_mean(tf.square(logits - y), axis=-1)
-
-    def _zero_sums(self, k):
-        names = ["n", "loss", "objective", "smoothed", *self.metrics]
-        sums = {name: tf.zeros([k]) for name in names if name not in ("ece", "rmse")}
-        if "rmse" in self.metrics:
-            sums["rmse"] = tf.zeros([k])
-        if "ece" in self.metrics:
-            sums.update({f"ece_{n}": tf.zeros([k, ECE_BINS]) for n in ("count", "confidence", "correct")})
-            sums.pop("ece", None)
-        return sums
-
-    def _sums(self, logits, y) -> dict:
-        """Per-slice sums over a batch of the data loss and each tracked metric (means come later)."""
-        out = {"n": tf.fill([self.k], tf.cast(tf.shape(y)[1], tf.float32)),
-               "loss": tf.reduce_sum(self._loss(logits, y), axis=1)}
-        if self.task == "regression":
-            error = logits - y
-            for name, value in (("mae", tf.abs(error)), ("mse", tf.square(error)), ("rmse", tf.square(error))):
-                if name in self.metrics:
-                    out[name] = tf.reduce_sum(value, axis=[1, 2])
-            return out
-        if self.task == "classification":
-            p = tf.nn.softmax(logits)
-            label = tf.argmax(y, axis=-1)
-            confidence = tf.reduce_max(p, axis=-1)
-            correct = tf.cast(tf.equal(tf.argmax(p, axis=-1), label), tf.float32)
-        else:
-            p = tf.sigmoid(logits)[..., 0]
-            confidence = tf.maximum(p, 1 - p)
-            correct = tf.cast(tf.equal(p > 0.5, y[..., 0] > 0.5), tf.float32)
-        if "accuracy" in self.metrics:
-            out["accuracy"] = tf.reduce_sum(correct, axis=1)
-        if "top3_accuracy" in self.metrics:
-            top3 = tf.math.top_k(p, k=min(3, p.shape[-1])).indices
-            out["top3_accuracy"] = tf.reduce_sum(tf.cast(tf.reduce_any(top3 == label[..., None], axis=-1), tf.float32), 1)
-        if "ece" in self.metrics:
-            bins = tf.one_hot(tf.clip_by_value(tf.cast(tf.math.ceil(confidence * ECE_BINS), tf.int32) - 1, 0, ECE_BINS - 1),
-                              ECE_BINS)
-            out["ece_count"] = tf.reduce_sum(bins, axis=1)
-            out["ece_confidence"] = tf.reduce_sum(bins * confidence[..., None], axis=1)
-            out["ece_correct"] = tf.reduce_sum(bins * correct[..., None], axis=1)
-        return out
-
-    def _row(self, sums: dict, k: int, train: bool = False) -> dict:
-        """Means of slice k: loss and the tracked metrics, in history.csv's names."""
-        n = float(sums["n"][k])
-        row = {"loss": float(sums["loss"][k]) / n}
-        for name in self.metrics:
-            if name == "ece":
-                row[name] = float(np.abs(sums["ece_correct"][k] - sums["ece_confidence"][k]).sum()
-                                  / max(float(sums["ece_count"][k].sum()), 1.0))
-            elif name == "rmse":
-                row[name] = math.sqrt(float(sums["rmse"][k]) / n)
-            else:
-                row[name] = float(sums[name][k]) / n
-        return row
-
     def _evaluate(self, part: str) -> dict:
         """Sums over one part in inference mode, in chunks of EVAL_BATCH samples."""
         x, y = self.parts[part]
@@ -334,11 +231,7 @@ class PackTrainer:
     def _open(self, loaded: LoadedSpec, data: Prepared, runs_dir: Path, parent: str, pack_id: str, slot: int) -> _Slice:
         spec = loaded.spec
         run = Run.create(runs_dir, spec.name, loaded.spec_hash(), loaded.resolved(), extra={
-            "device": _device(), "task": data.task, "sizes": data.sizes(), "parent": parent,
-            "versions_ml": {"tensorflow": tf.__version__, "keras": keras.__version__},
-            "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                        "inter_op": tf.config.threading.get_inter_op_parallelism_threads()},
-            "batch_size": self.batch, "steps_per_epoch": self.steps, "distribute": {"strategy": "none", "replicas": 1},
+            **run_facts(data, parent), "batch_size": self.batch, "steps_per_epoch": self.steps, "distribute": {"strategy": "none", "replicas": 1},
             "packed": {"id": pack_id, "slot": slot, "size": self.k}})
         write_atomic(run.path / "history.csv", ",".join(history_columns(data.metrics)) + "\n")
         log = RunLog(run.path / "log.txt", None)
@@ -348,7 +241,7 @@ class PackTrainer:
         log.print(f"data: {data.task}, {sizes['train']}/{sizes['val']}/{sizes['test']} train/val/test samples, "
                   f"{data.features} features; batch {self.batch}, {self.steps} steps/epoch")
         es = spec.training.early_stopping
-        stop = None if es is None else _EarlyStop(es.monitor, es.patience, es.min_delta,
+        stop = None if es is None else EarlyStop(es.monitor, es.patience, es.min_delta,
                                                    direction(es.monitor) == "max", es.restore_best_weights)
         return _Slice(loaded, data, run, log, stop)
 
@@ -364,12 +257,12 @@ class PackTrainer:
             try:
                 results.append(self._complete(s, k, scores, float(penalty[k]), objective_metric, final))
             except Exception as exc:  # this slice's bookkeeping failed (a full disk): it alone fails
-                results.append(self._fail(s, f"{type(exc).__name__}: {_first_line(str(exc))}"))
+                results.append(self._fail(s, f"{type(exc).__name__}: {first_line(str(exc))}"))
         return results
 
     def _complete(self, s: _Slice, k: int, scores: dict, penalty: float, objective_metric: str, final: tuple) -> dict:
         spec, data = s.loaded.spec, s.data
-        results = {part: {**self._row(sums, k), "penalty": penalty} for part, sums in scores.items()}
+        results = {part: {**measures.means(sums, k, self.metrics), "penalty": penalty} for part, sums in scores.items()}
         results = {part: {**{m: r[m] for m in self.metrics}, "loss": r["loss"], "penalty": r["penalty"]}
                    for part, r in results.items()}
         model = self.keras_model(s, k, *final)
@@ -379,7 +272,7 @@ class PackTrainer:
                 s.log.print("[yellow]warning:[/] evaluation.mc_dropout: the model has no dropout layer; MC dropout skipped")
             else:
                 results["test"].update(mc)
-        params = _parameters(model)
+        params = parameter_counts(model)
         metrics = RunMetrics(
             task=data.task, classes=data.classes, sizes=data.sizes(), **results, monitor=self.monitor,
             directions={m: direction(m) for m in ["loss", *data.metrics]}, best_epoch=best_epoch(s.rows, self.monitor),
@@ -390,7 +283,7 @@ class PackTrainer:
         partial.replace(s.run.path / "model.keras")
         write_json(s.run.path / "metrics.json", metrics.to_json())
         s.run.finish(Status.COMPLETED)
-        s.log.print(_summary(results, metrics, s.run.path))
+        s.log.print(summary_table(results, metrics, s.run.path))
         s.log.close()
         return {"status": TrialStatus.COMPLETED, "run": s.run.path.name,
                 "objective": objective_of(metrics, objective_metric), "error": None}
