@@ -1,5 +1,5 @@
 """The `regexp` command. Each command parses its options, calls one library function and hands
-the result to a view (regexp/views/). Errors take one path, `command` below: a UserError (a bad
+the result to a view (regexp/views/). Errors take one path, `command` in cli_base.py: a UserError (a bad
 spec, option or target) exits with 2 and no traceback; a run that fails after it started with 1;
 an interrupted one with 130 (Ctrl-C) or 143 (SIGTERM).
 
@@ -7,134 +7,15 @@ TensorFlow is imported only by the commands that train or load a model, so `--he
 `schema` and `report` start fast.
 """
 
-import functools
 import os
-import signal
-from functools import cache
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from regexp.errors import RunFailed, SweepInterrupted, SweepStopped, UserError
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ start-up notes (CUDA probing)
-
-app = typer.Typer(help="Run and compare regularization experiments on neural networks from YAML specs.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-
-
-@cache
-def out():
-    # rich is imported on first output: about 20 ms that `schema` and a clean `validate` never need
-    from rich.console import Console
-
-    return Console()
-
-
-@cache
-def err():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def say(text: str, console=None) -> None:
-    """User text ([0.1, 0.2], paths) printed as it is, not as rich markup."""
-    from rich.markup import escape
-
-    (console or out()).print(escape(text), highlight=False, soft_wrap=True)
-
-
-def _problems(lines: list[str], code: int):
-    from rich.markup import escape
-
-    for line in lines:
-        err().print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def command(trains: bool = False):
-    """Register a command with the one error path; `trains`: SIGTERM interrupts it like Ctrl-C."""
-    def register(fn):
-        @functools.wraps(fn)
-        def run(*args, **kwargs):
-            if trains:
-                signal.signal(signal.SIGTERM, _sigterm)
-            try:
-                return fn(*args, **kwargs)
-            except UserError as exc:
-                _problems(exc.problems, 2)
-            except RunFailed as exc:
-                _run_failed(exc)
-                raise typer.Exit(1)
-            except SweepStopped as exc:
-                _problems([f"sweep stopped: {exc}"], 1)
-            except SweepInterrupted:
-                err().print("[red]interrupted[/]: running trials are marked interrupted; run the same command to resume")
-                raise typer.Exit(130)
-            except KeyboardInterrupt as exc:
-                _interrupted(exc)
-        return app.command()(run)
-    return register
-
-
-def _sigterm(signum, frame):
-    raise KeyboardInterrupt("SIGTERM")  # a run stopped by `kill` is interrupted and resumable, like Ctrl-C
-
-
-def _interrupted(exc: KeyboardInterrupt):
-    from rich.markup import escape
-
-    how = getattr(exc, "how", "Ctrl-C")
-    where = f" {exc.run_path}" if getattr(exc, "run_path", None) else ""
-    err().print(f"[red]interrupted[/] ({how}): the run folder{escape(where)} is marked interrupted; "
-                f"`regexp resume{escape(where) or ' RUN'}` continues it", highlight=False, soft_wrap=True)
-    raise typer.Exit(143 if how == "SIGTERM" else 130)
-
-
-def _run_failed(exc: RunFailed) -> None:
-    from rich.markup import escape
-
-    err().print(f"[red]run failed:[/] {escape(exc.reason)}\n  folder: {escape(str(exc.run_path))}",
-                highlight=False, soft_wrap=True)
-
-
-def _warn(warning) -> None:
-    from rich.markup import escape
-
-    err().print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False, soft_wrap=True)
-
-
-def _progress(quiet: bool):
-    return None if quiet else out()
-
-
-SetOption = Annotated[list[str], typer.Option(
-    "--set", metavar="KEY=VALUE", help="Override a spec key, e.g. --set training.epochs=5 or "
-                                       "--set model.layers.0.units=128 (the value is YAML). Repeatable.")]
-SpecFiles = Annotated[list[Path], typer.Argument(help="Spec files (YAML).", show_default=False)]
-RunsDir = Annotated[Path, typer.Option(help="Where run folders are read from.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display (log.txt still gets everything).")]
-
-
-def _load(files: list[Path], overrides: list[str], check_data: bool = False):
-    from regexp.spec import load_specs
-
-    return load_specs(files, overrides, check_data=check_data)
-
-
-PackOption = Annotated[str, typer.Option(
-    "--pack", help="auto: train trials of one shape together in one graph (packs), as many as fit; "
-                   "off: every trial alone; N: packs of at most N.")]
-
-
-def _pack(value: str) -> str | int:
-    if value in ("auto", "off"):
-        return value
-    if value.isdecimal() and int(value) >= 1:
-        return int(value)
-    raise UserError(f"--pack {value}: not a pack size (allowed: auto | off | a number >= 1)")
+from regexp.cli_base import (PackOption, Quiet, RunsDir, SetOption, SpecFiles, app, command, err, load, out,
+                             pack_setting, progress, run_failed, say, warn)
+from regexp.errors import RunFailed, UserError
 
 
 # ------------------------------------------------------------------------------------------ training
@@ -143,8 +24,8 @@ def train(specs: SpecFiles, overrides: SetOption = [],
           runs_dir: Annotated[Path, typer.Option(help="Where run folders are written.")] = Path("runs"),
           pack: PackOption = "auto", quiet: Quiet = False):
     """Train each spec in turn; every run writes a folder under --runs-dir (repeat/cv: packed as in sweep)."""
-    pack = _pack(pack)
-    loaded = _load(specs, overrides)  # every spec is checked before the first one trains
+    pack = pack_setting(pack)
+    loaded = load(specs, overrides)  # every spec is checked before the first one trains
     from regexp.runfolder import SweepStatus
     from regexp.sweep import has_trials, run_trials
     from regexp.train import train as train_one
@@ -156,15 +37,15 @@ def train(specs: SpecFiles, overrides: SetOption = [],
             say(f"note: {spec.file} has a search; `train` runs the spec as written, "
                 f"`regexp sweep {spec.file}` runs the search", err())
         if has_trials(spec):
-            sweep = run_trials(spec, overrides, runs_dir, search=False, console=_progress(quiet), pack=pack)
+            sweep = run_trials(spec, overrides, runs_dir, search=False, console=progress(quiet), pack=pack)
             for line in sweep_summary(sweep):
                 say(line)
             failed += sweep.state.status != SweepStatus.COMPLETED
             continue
         try:
-            say(f"run folder: {train_one(spec, runs_dir, console=_progress(quiet))}")
+            say(f"run folder: {train_one(spec, runs_dir, console=progress(quiet))}")
         except RunFailed as exc:  # the next spec still trains
-            _run_failed(exc)
+            run_failed(exc)
             failed += 1
     if failed:
         raise typer.Exit(1)
@@ -176,7 +57,7 @@ def resume(run: Annotated[Path, typer.Argument(help="An interrupted or crashed r
     """Continue an interrupted or crashed run from its last completed epoch, in the same folder."""
     from regexp.train import resume as resume_run
 
-    say(f"run folder: {resume_run(run, console=_progress(quiet))}")
+    say(f"run folder: {resume_run(run, console=progress(quiet))}")
 
 
 @command()
@@ -207,8 +88,8 @@ def sweep(
     quiet: Quiet = False,
 ):
     """Run every trial of a spec: search points × repeat seeds × cv folds, in parallel, resumable."""
-    pack = _pack(pack)
-    (loaded,) = _load([spec], overrides)
+    pack = pack_setting(pack)
+    (loaded,) = load([spec], overrides)
     if executor not in ("local", "ray"):
         raise UserError(f"--executor {executor}: not an executor (allowed: local | ray)")
     from regexp.views.commands import plan_table, sweep_summary
@@ -233,7 +114,7 @@ def sweep(
     from regexp.sweep import run_trials
 
     result = run_trials(loaded, overrides, runs_dir, search=True, workers=workers or os.cpu_count() or 1,
-                        resume=resume, max_failures=max_failures, console=_progress(quiet), pool=pool, pack=pack)
+                        resume=resume, max_failures=max_failures, console=progress(quiet), pool=pool, pack=pack)
     for line in sweep_summary(result):
         say(line)
     raise typer.Exit(0 if result.state.status == SweepStatus.COMPLETED else 1)
@@ -242,9 +123,9 @@ def sweep(
 @command()
 def validate(specs: SpecFiles, overrides: SetOption = []):
     """Check specs (keys, values, data paths) without training."""
-    for spec in _load(specs, overrides, check_data=True):
+    for spec in load(specs, overrides, check_data=True):
         for warning in spec.warnings:
-            _warn(warning)
+            warn(warning)
         print(f"{spec.file}: ok")
 
 
@@ -299,7 +180,7 @@ def report(
         text = view.as_text(result, fmt, smooth)
         print(text, end="") if output is None else output.write_text(text, encoding="utf-8")
     for warning in result.warnings:
-        _warn(warning)
+        warn(warning)
 
 
 @command()
@@ -345,7 +226,7 @@ def diagnose(
         raise UserError(f"--format {fmt}: not a format (allowed: panel | json | md)")
     if learning_curve:
         steps = dx.parse_fractions(fractions)
-        (loaded,) = _load([Path(target)], overrides)
+        (loaded,) = load([Path(target)], overrides)
         if fmt == "panel":
             out().print(f"[bold]learning curve of {target}[/] (fractions {', '.join(f'{f:g}' for f in steps)})", highlight=False)
         curve = dx.learning_curve(loaded, overrides, runs_dir, steps, bayes=bayes_error, threshold=bias_threshold,
@@ -372,7 +253,7 @@ def gradcheck(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | json.")] = "table",
 ):
     """Compare backprop's gradients with two-sided numerical differences; exit 1 when one looks like a bug."""
-    _load([spec], overrides)
+    load([spec], overrides)
     from regexp.gradcheck import check_spec
     from regexp.views.commands import gradcheck_table
 

@@ -1,0 +1,134 @@
+"""What every `regexp` command shares: the Typer app, consoles, the one error path (`command`),
+option types, and loading specs. The commands themselves are in cli.py."""
+
+
+import functools
+import os
+import signal
+from functools import cache
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from regexp.errors import RunFailed, SweepInterrupted, SweepStopped, UserError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ start-up notes (CUDA probing)
+
+app = typer.Typer(help="Run and compare regularization experiments on neural networks from YAML specs.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+@cache
+def out():
+    # rich is imported on first output: about 20 ms that `schema` and a clean `validate` never need
+    from rich.console import Console
+
+    return Console()
+
+
+@cache
+def err():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def say(text: str, console=None) -> None:
+    """User text ([0.1, 0.2], paths) printed as it is, not as rich markup."""
+    from rich.markup import escape
+
+    (console or out()).print(escape(text), highlight=False, soft_wrap=True)
+
+
+def problems(lines: list[str], code: int):
+    from rich.markup import escape
+
+    for line in lines:
+        err().print(f"[red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def command(trains: bool = False):
+    """Register a command with the one error path; `trains`: SIGTERM interrupts it like Ctrl-C."""
+    def register(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            if trains:
+                signal.signal(signal.SIGTERM, sigterm)
+            try:
+                return fn(*args, **kwargs)
+            except UserError as exc:
+                problems(exc.problems, 2)
+            except RunFailed as exc:
+                run_failed(exc)
+                raise typer.Exit(1)
+            except SweepStopped as exc:
+                problems([f"sweep stopped: {exc}"], 1)
+            except SweepInterrupted:
+                err().print("[red]interrupted[/]: running trials are marked interrupted; run the same command to resume")
+                raise typer.Exit(130)
+            except KeyboardInterrupt as exc:
+                interrupted(exc)
+        return app.command()(run)
+    return register
+
+
+def sigterm(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")  # a run stopped by `kill` is interrupted and resumable, like Ctrl-C
+
+
+def interrupted(exc: KeyboardInterrupt):
+    from rich.markup import escape
+
+    how = getattr(exc, "how", "Ctrl-C")
+    where = f" {exc.run_path}" if getattr(exc, "run_path", None) else ""
+    err().print(f"[red]interrupted[/] ({how}): the run folder{escape(where)} is marked interrupted; "
+                f"`regexp resume{escape(where) or ' RUN'}` continues it", highlight=False, soft_wrap=True)
+    raise typer.Exit(143 if how == "SIGTERM" else 130)
+
+
+def run_failed(exc: RunFailed) -> None:
+    from rich.markup import escape
+
+    err().print(f"[red]run failed:[/] {escape(exc.reason)}\n  folder: {escape(str(exc.run_path))}",
+                highlight=False, soft_wrap=True)
+
+
+def warn(warning) -> None:
+    from rich.markup import escape
+
+    err().print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False, soft_wrap=True)
+
+
+def progress(quiet: bool):
+    return None if quiet else out()
+
+
+SetOption = Annotated[list[str], typer.Option(
+    "--set", metavar="KEY=VALUE", help="Override a spec key, e.g. --set training.epochs=5 or "
+                                       "--set model.layers.0.units=128 (the value is YAML). Repeatable.")]
+SpecFiles = Annotated[list[Path], typer.Argument(help="Spec files (YAML).", show_default=False)]
+RunsDir = Annotated[Path, typer.Option(help="Where run folders are read from.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display (log.txt still gets everything).")]
+
+
+def load(files: list[Path], overrides: list[str], check_data: bool = False):
+    from regexp.spec import load_specs
+
+    return load_specs(files, overrides, check_data=check_data)
+
+
+PackOption = Annotated[str, typer.Option(
+    "--pack", help="auto: train trials of one shape together in one graph (packs), as many as fit; "
+                   "off: every trial alone; N: packs of at most N.")]
+
+
+def pack_setting(value: str) -> str | int:
+    if value in ("auto", "off"):
+        return value
+    if value.isdecimal() and int(value) >= 1:
+        return int(value)
+    raise UserError(f"--pack {value}: not a pack size (allowed: auto | off | a number >= 1)")
+
+
