@@ -176,11 +176,77 @@ def test_validate_checks_data_paths(runner, write_spec):
     assert re.search(r"spec.yaml:2: data.path: .*missing.csv does not exist", " ".join(errors_of(runner, path).split()))
 
 
-def test_validate_warns_about_optimizer_keys_the_optimizer_ignores(runner, write_spec):
-    path = write_spec("name: x\ndata: {dataset: digits}\ntraining:\n  optimizer: {name: adam, momentum: 0.5}\n")
+@pytest.mark.parametrize("optimizer, key, hint", [
+    ("{name: rmsprop, beta_2: 0.999}", "beta_2", "did you mean 'rho'?"),  # the notes' β2 of RMSprop, at its default value
+    ("{name: adam, momentum: 0.5}", "momentum", "did you mean 'beta_1'?"),
+    ("{name: sgd, momentum: 0.9}", "momentum", "use name: momentum"),
+])
+def test_an_optimizer_key_the_optimizer_ignores_is_an_error_in_its_own_file(runner, write_spec, optimizer, key, hint):
+    path = write_spec(f"name: x\ndata: {{dataset: digits}}\ntraining:\n  optimizer: {optimizer}\n")
+    out = " ".join(errors_of(runner, path).split())
+    assert f"spec.yaml:4: training.optimizer.{key}: is not used by optimizer" in out and hint in out
+
+
+def test_an_inherited_optimizer_key_the_optimizer_ignores_is_a_warning(runner, write_spec, tmp_path):
+    (tmp_path / "base.yaml").write_text("name: base\ndata: {dataset: digits}\ntraining:\n  optimizer: {name: adam, beta_1: 0.8}\n")
+    path = write_spec("name: x\nextends: base.yaml\ntraining:\n  optimizer: {name: momentum}\n")
     result = runner.invoke(app, ["validate", str(path)])
-    assert result.exit_code == 0
-    assert "training.optimizer.momentum: is not used by optimizer adam" in result.output
+    assert result.exit_code == 0, result.output
+    assert "base.yaml:4: training.optimizer.beta_1: is not used by optimizer momentum" in " ".join(result.output.split())
+
+
+def test_a_run_config_with_every_default_written_is_not_refused(tmp_path):
+    """config.yaml writes every optimizer key; resume and `train config.yaml` must accept it."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("{}")
+    (run / "config.yaml").write_text("name: x\ndata: {dataset: digits}\ntraining:\n  optimizer: {name: sgd, momentum: 0.9, "
+                                     "beta_1: 0.9, beta_2: 0.999, rho: 0.9}\n")
+    assert load_spec(run / "config.yaml").warnings == ()
+
+
+def test_dense_instance_norm_is_refused_with_the_reason(runner, write_spec):
+    path = write_spec("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 8, norm: instance}\n")
+    out = " ".join(errors_of(runner, path).split())
+    assert "spec.yaml:5: model.layers.0.norm: instance norm normalizes each unit over its own single value" in out
+    assert "norm: layer" in out and "norm: group" in out
+
+
+@pytest.mark.parametrize("text, key, fragment", [
+    ("data: {dataset: breast_cancer}\ntraining: {cutmix: {alpha: 1.0}}\n", "training.cutmix",
+     "breast_cancer is a table of 30 features with no image shape"),
+    ("data: {dataset: wine}\ntraining: {augment: [{flip: horizontal}]}\n", "training.augment", "13 features"),
+    ("data: {dataset: iris}\nmodel: {layers: [{type: conv2d, filters: 4}, {type: flatten}]}\n", "model.layers.0",
+     "conv2d needs images"),
+    ("data: {dataset: digits, shape: [8, 4, 1]}\n", "data.shape", "holds 32 values but each digits sample has 64"),
+    ("data: {dataset: digits}\ntraining: {augment: [{crop: [10, 10]}]}\n", "training.augment.0.crop", "8x8"),
+    ("data: {dataset: digits}\nmodel: {task: binary}\n", "model.task", "binary needs 2 classes; digits has 10"),
+    ("data: {dataset: regression}\ntraining: {metrics: [accuracy]}\n", "training.metrics.0", "regression task"),
+])
+def test_validate_knows_the_builtin_datasets_shapes_and_tasks(runner, write_spec, text, key, fragment):
+    out = " ".join(errors_of(runner, write_spec("name: x\n" + text)).split())
+    assert f"{key}:" in out and fragment in out
+
+
+def test_builtin_dataset_facts_match_what_the_loaders_return():
+    from regexp.data import prepare
+    from regexp.spec.datasets import BUILTIN, facts
+
+    for name in ("digits", "breast_cancer", "wine", "iris", "moons", "circles"):
+        loaded = load_spec_text(f"name: x\ndata: {{dataset: {name}}}\n")
+        data, known = prepare(loaded), BUILTIN[name]
+        assert (data.features, data.task, len(data.classes)) == (known.features, known.task, known.classes), name
+    loaded = load_spec_text("name: x\ndata: {dataset: classification, features: 6, classes: 3}\n")
+    assert facts(loaded.spec).features == prepare(loaded).features == 6 and facts(loaded.spec).task == "classification"
+
+
+def load_spec_text(text: str):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "s.yaml").write_text(text)
+        return load_spec(Path(folder) / "s.yaml")
 
 
 def test_every_example_config_validates(runner):

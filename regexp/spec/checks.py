@@ -1,16 +1,32 @@
 """Rules that span several keys of a spec (pydantic checks one key at a time): errors and warnings
 as (dotted key, message) pairs, which load.py turns into FILE:LINE problems."""
 
+from collections.abc import Callable
 from typing import Optional
 
 from regexp.metrics import METRICS
 from regexp.runfolder import MetricKey
+from regexp.spec.datasets import builtin_checks
 from regexp.spec.schema import SPATIAL, SYNTHETIC_DATASETS, WEIGHTED, Distribution, Model, Search, Spec
-from regexp.spec.training import COMMON_OPTIMIZER_PARAMS, OPTIMIZER_PARAMS
+from regexp.spec.training import COMMON_OPTIMIZER_PARAMS, OPTIMIZER_PARAMS, Optimizer
+
+# A key the chosen optimizer ignores, and the key that means what the user probably meant (the
+# notes write RMSprop's decay as beta_2 and momentum's as beta).
+MEANT = {
+    "rmsprop": {"beta_2": "rho", "beta_1": "rho", "momentum": "rho"},
+    "momentum": {"beta_1": "momentum", "beta_2": "momentum", "rho": "momentum"},
+    "nesterov": {"beta_1": "momentum", "beta_2": "momentum", "rho": "momentum"},
+    **{name: {"momentum": "beta_1", "rho": "beta_2"} for name in ("adam", "adamw", "nadam")},
+}
 
 
-def cross_checks(spec: Spec) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Rules that span several keys: returns (errors, warnings) as (dotted key, message) pairs."""
+def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b: True, resolved: bool = False
+                 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Rules that span several keys: returns (errors, warnings) as (dotted key, message) pairs.
+
+    `same_file(key_a, key_b)`: whether both keys were written in one file (load.py knows where
+    each key came from; an `extends` base or a --set is another source). `resolved`: the spec is a
+    run's config.yaml, which writes every key with its default."""
     errors: list[tuple[str, str]] = []
     warnings: list[tuple[str, str]] = []
     data, model, training = spec.data, spec.model, spec.training
@@ -38,6 +54,11 @@ def cross_checks(spec: Spec) -> tuple[list[tuple[str, str]], list[tuple[str, str
                                                     "(allowed for dense: standard | alpha | gaussian)"))
         if isinstance(layer, WEIGHTED) and layer.batch_norm != "none" and layer.norm is not None:
             errors.append((f"{where}.norm", f"choose one normalization (got batch_norm: {layer.batch_norm} and norm: {layer.norm})"))
+        if layer.type == "dense" and layer.norm == "instance":
+            key = f"{where}.norm" if model.layers[i].norm is not None else "model.defaults.norm"
+            errors.append((key, f"instance norm normalizes each unit over its own single value on a dense layer "
+                                f"(model.layers.{i}), so every output is 0 and the network cannot learn; use "
+                                "norm: layer (over the units) or norm: group (conv2d takes instance: per feature map)"))
         if isinstance(layer, WEIGHTED) and layer.norm == "group":
             width = layer.units if layer.type == "dense" else layer.filters
             if width % layer.groups:
@@ -79,12 +100,34 @@ def cross_checks(spec: Spec) -> tuple[list[tuple[str, str]], list[tuple[str, str
     if spec.search is not None:
         errors.extend(_search_checks(spec.search, training.metrics))
 
-    optimizer = training.optimizer
-    for key in sorted(optimizer.model_fields_set - COMMON_OPTIMIZER_PARAMS - OPTIMIZER_PARAMS[optimizer.name]):
-        if getattr(optimizer, key) == type(optimizer).model_fields[key].default:
-            continue  # a resolved config.yaml writes every default: only a value someone chose is worth a warning
-        warnings.append((f"training.optimizer.{key}", f"is not used by optimizer {training.optimizer.name}"))
+    errors.extend(builtin_checks(spec))
+    name_searched = spec.search is not None and "training.optimizer.name" in spec.search.params
+    for key, message, chosen_here in _unused_optimizer_keys(training.optimizer, same_file, resolved):
+        # a key that serves the other optimizers a search tries is no mistake
+        (errors if chosen_here and not name_searched else warnings).append((key, message))
     return errors, warnings
+
+
+def unused_optimizer_keys(optimizer: Optimizer, defaults_too: bool = False) -> list[str]:
+    """Keys written (with a value of their own, unless `defaults_too`) that the chosen optimizer never reads."""
+    return [key for key in sorted(optimizer.model_fields_set - COMMON_OPTIMIZER_PARAMS - OPTIMIZER_PARAMS[optimizer.name])
+            if defaults_too or getattr(optimizer, key) != type(optimizer).model_fields[key].default]
+
+
+def _unused_optimizer_keys(optimizer: Optimizer, same_file, resolved: bool) -> list[tuple[str, str, bool]]:
+    """An error when the key sits in the file that names the optimizer (a mistake there), a warning
+    when it was inherited through `extends` or came with a --set (the base may serve other optimizers).
+    A run's config.yaml writes every default, so there only a value of its own counts."""
+    out = []
+    for key in unused_optimizer_keys(optimizer, defaults_too=not resolved):
+        reads = ", ".join(sorted(COMMON_OPTIMIZER_PARAMS - {"name"} | OPTIMIZER_PARAMS[optimizer.name]))
+        meant = MEANT.get(optimizer.name, {}).get(key)
+        hint = (f"; did you mean {meant!r}? ({meant}: {type(optimizer).model_fields[meant].description})" if meant else
+                "; plain sgd has no velocity: use name: momentum" if key == "momentum" else "")
+        dotted = f"training.optimizer.{key}"
+        out.append((dotted, f"is not used by optimizer {optimizer.name}{hint} ({optimizer.name} reads: {reads})",
+                    same_file(dotted, "training.optimizer.name")))
+    return out
 
 
 def _search_checks(search: Search, metrics: Optional[list[str]]) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from regexp.errors import SpecError, problem
-from regexp.spec.checks import cross_checks
+from regexp.spec.checks import cross_checks, unused_optimizer_keys
 from regexp.spec.schema import Spec
 from regexp.spec.yaml_lines import Locations, Path_, dotted, parse_yaml, read_yaml_file
 
@@ -45,6 +45,8 @@ class LoadedSpec:
         layers = [layer.model_dump(mode="json") for layer in spec.model.resolved_layers()]
         out = spec.model_dump(mode="json", exclude={"extends"})
         out["model"]["layers"] = layers
+        for key in unused_optimizer_keys(spec.training.optimizer):  # no effect on the run (the log warned)
+            out["training"]["optimizer"][key] = type(spec.training.optimizer).model_fields[key].default
         if spec.data.path is not None:
             out["data"]["path"] = str(resolve_data_path(self))
         return out
@@ -108,10 +110,19 @@ def load_spec(file: str | Path, overrides: list[str] = ()) -> LoadedSpec:
     except ValidationError as exc:
         raise SpecError(_describe_all(exc.errors(), data, locations, file)) from None
     loaded = LoadedSpec(spec, file, locations)
-    errors, warnings = cross_checks(spec)
+
+    def same_file(key_a: str, key_b: str) -> bool:
+        return _source(loaded.where(key_a)) == _source(loaded.where(key_b))
+    run_config = file.name == "config.yaml" and (file.parent / "run.json").is_file()  # written by regexp
+    errors, warnings = cross_checks(spec, same_file, resolved=run_config)
     if errors:
         raise SpecError([problem(loaded.where(key), key, msg) for key, msg in errors])
     return LoadedSpec(spec, file, locations, tuple(problem(loaded.where(k), k, m) for k, m in warnings))
+
+
+def _source(location: str) -> str:
+    """The file of a FILE:LINE location; every --set counts as one source, the command line."""
+    return "--set" if location.startswith("--set") else location.rsplit(":", 1)[0]
 
 
 # ------------------------------------------------------------------------------- extends / merge

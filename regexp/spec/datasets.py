@@ -1,0 +1,97 @@
+"""What the built-in datasets are, known without loading them: features, image shape, task and
+classes. `validate` checks a spec against these, so a cutmix on a table or a binary task on ten
+classes is a spec error before anything loads (data/prepare.py checks the same for files, once
+they are read). A test keeps this table equal to what the loaders return."""
+
+from dataclasses import dataclass
+from typing import Optional
+
+from regexp.metrics import METRICS
+from regexp.spec.schema import SPATIAL, Spec
+
+
+@dataclass(frozen=True)
+class Facts:
+    features: int
+    shape: Optional[tuple[int, ...]]  # the natural image shape, None for a table
+    task: str                         # classification | binary | regression
+    classes: int                      # 0 for regression
+
+
+def facts(spec: Spec) -> Optional[Facts]:
+    """The facts of spec's built-in dataset (synthetic ones follow their keys); None for data.path."""
+    d = spec.data
+    if d.dataset in ("classification", "regression"):
+        features = d.features or 20
+        if d.dataset == "regression":
+            return Facts(features, None, "regression", 0)
+        classes = d.classes or 2
+        return Facts(features, None, "binary" if classes == 2 else "classification", classes)
+    return BUILTIN.get(d.dataset)
+
+
+BUILTIN = {
+    "digits": Facts(64, (8, 8, 1), "classification", 10),
+    "breast_cancer": Facts(30, None, "binary", 2),
+    "wine": Facts(13, None, "classification", 3),
+    "iris": Facts(4, None, "classification", 3),
+    "moons": Facts(2, None, "binary", 2),
+    "circles": Facts(2, None, "binary", 2),
+    "mnist": Facts(784, (28, 28, 1), "classification", 10),
+    "fashion_mnist": Facts(784, (28, 28, 1), "classification", 10),
+    "cifar10": Facts(3072, (32, 32, 3), "classification", 10),
+}
+
+
+def builtin_checks(spec: Spec) -> list[tuple[str, str]]:
+    """Shape and task mistakes against a built-in dataset, as (dotted key, message) pairs."""
+    known = facts(spec)
+    if known is None:
+        return []
+    name, errors = spec.data.dataset, []
+    shape = tuple(spec.data.shape) if spec.data.shape is not None else known.shape
+    if spec.data.shape is not None and _product(shape) != known.features:
+        errors.append(("data.shape", f"{list(shape)} holds {_product(shape)} values but each {name} sample has "
+                                     f"{known.features} features"))
+    elif shape is None:
+        what = f"{name} is a table of {known.features} features with no image shape"
+        for key in ("cutmix", "cutout", "augment"):
+            if getattr(spec.training, key):
+                errors.append((f"training.{key}", f"works on images; {what} (remove it, or set data.shape to an "
+                                                  f"image shape with a product of {known.features})"))
+        for i, layer in enumerate(spec.model.layers):
+            if layer.type in SPATIAL:
+                errors.append((f"model.layers.{i}", f"{layer.type} needs images; {what} (use dense layers, or set "
+                                                    f"data.shape with a product of {known.features})"))
+                break
+    else:
+        for i, item in enumerate(spec.training.augment):
+            if item.crop is not None and (item.crop[0] > shape[0] or item.crop[1] > shape[1]):
+                errors.append((f"training.augment.{i}.crop", f"a crop of {item.crop} does not fit in {name}'s "
+                                                             f"{shape[0]}x{shape[1]} images"))
+    errors.extend(_task_checks(spec, known))
+    return errors
+
+
+def _task_checks(spec: Spec, known: Facts) -> list[tuple[str, str]]:
+    name, wanted, errors = spec.data.dataset, spec.model.task, []
+    if wanted == "binary" and known.classes != 2:
+        errors.append(("model.task", f"binary needs 2 classes; {name} has "
+                                     f"{known.classes or 'continuous labels, not'} classes (use task: {known.task})"))
+    if wanted in ("classification", "binary") and known.task == "regression":
+        errors.append(("model.task", f"{name} has continuous labels: use task: regression (or auto)"))
+    task = known.task if wanted == "auto" else wanted
+    for i, metric in enumerate(spec.training.metrics or []):
+        if task not in METRICS[metric]:
+            errors.append((f"training.metrics.{i}", f"{metric} does not apply to {name}, a {task} task (allowed: "
+                                                    f"{', '.join(m for m, t in METRICS.items() if task in t)})"))
+    if task == "regression" and spec.training.label_smoothing > 0:
+        errors.append(("training.label_smoothing", f"applies to classification only ({name} is regression)"))
+    return errors
+
+
+def _product(shape) -> int:
+    out = 1
+    for n in shape:
+        out *= n
+    return out
