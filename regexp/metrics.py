@@ -16,3 +16,15 @@ METRICS: dict[str, tuple[str, ...]] = {
     "r2": ("regression",),
 }
 MAXIMIZED = {"accuracy", "auc", "precision", "recall", "top3_accuracy", "r2"}
+ALIASES = {"acc": "accuracy"}  # Keras accepts metrics=["acc"]; its history then says accuracy
+
+
+def canonical(name):
+    """`acc`, `val_acc`, `test_acc` ... -> the catalogue's name (accuracy, val_accuracy, ...)."""
+    if not isinstance(name, str):
+        return name
+    for prefix in ("", "train_", "val_", "test_", "gap_"):
+        for alias, full in ALIASES.items():
+            if name == prefix + alias:
+                return prefix + full
+    return name

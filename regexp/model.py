@@ -6,7 +6,7 @@ input dropout (both active in training only), the hidden layers, and the output 
 task decides. Each hidden weighted layer is
 
     Dense/Conv2D (linear) -> [BatchNorm if before | Layer/Group/Instance norm] -> Activation
-        -> [BatchNorm if after] -> Dropout (after the activation)
+        -> [BatchNorm if after] -> [GaussianNoise: activation_noise] -> Dropout
 
 with every piece a separate, named Keras layer so that tests and users can inspect it.
 """
@@ -55,7 +55,8 @@ def build_model(spec: Model, data: Prepared, name: str = "regexp", training: Tra
     out = spec.output
     outputs = keras.layers.Dense(
         units, activation=activation, kernel_initializer=initializer(out.initializer, seed, len(layers)),
-        kernel_regularizer=_regularizer(out.l1, out.l2), name="output")(x)
+        kernel_regularizer=_regularizer(out.l1, out.l2), bias_regularizer=_regularizer(out.bias_l1, out.bias_l2),
+        name="output")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -73,6 +74,9 @@ def _image_augmentation(training: Training, data: Prepared) -> list[keras.layers
         "crop": lambda v: [keras.layers.RandomCrop(*v), keras.layers.CenterCrop(*v)],
         "contrast": lambda v: [keras.layers.RandomContrast(v, value_range=value_range)],
         "brightness": lambda v: [keras.layers.RandomBrightness(v, value_range=value_range)],
+        "shear": lambda v: [keras.layers.RandomShear(v, v, fill_mode="constant")],
+        # factor (1, 1): every image; a single 1.0 would draw each image's probability from U(0, 1)
+        "perspective": lambda v: [keras.layers.RandomPerspective(factor=(1.0, 1.0), scale=v)],
     }
     layers = []
     for i, item in enumerate(training.augment):
@@ -106,8 +110,11 @@ def _output_head(data: Prepared) -> tuple[int, str]:
     return 1, "linear"
 
 
-def initializer(name: str, seed: int, layer: int) -> keras.initializers.Initializer:
-    """Keras's initializer `name`, seeded for this layer: the same weights for the same trial, alone or packed."""
+def initializer(name, seed: int, layer: int) -> keras.initializers.Initializer:
+    """Keras's initializer `name` (or a VarianceScaling spec), seeded for this layer: the same weights
+    for the same trial, alone or packed."""
+    if not isinstance(name, str):  # {name: variance_scaling, scale, mode, distribution}
+        return keras.initializers.VarianceScaling(name.scale, name.mode, name.distribution, seed=layer_seed(seed, layer))
     init = keras.initializers.get(name)
     config = init.get_config()
     if "seed" in config:  # the random ones (Keras has no public base class to test for)
@@ -129,23 +136,30 @@ def _weighted(core: Callable[..., keras.layers.Layer], max_norm_axis) -> Callabl
     """A hidden layer with weights: the core layer plus its norm, activation and dropout."""
     def build(layer, name: str, kernel_initializer) -> Callable:
         core_layer = core(
-            layer, name=name, activation=None,
+            layer, name=name, activation=None, use_bias=layer.use_bias,
             kernel_initializer=kernel_initializer,
             kernel_regularizer=_regularizer(layer.l1, layer.l2),
             bias_regularizer=_regularizer(layer.bias_l1, layer.bias_l2),
             kernel_constraint=keras.constraints.MaxNorm(layer.max_norm, axis=max_norm_axis) if layer.max_norm else None)
         pieces = [core_layer]
         if layer.batch_norm == "before":
-            pieces.append(keras.layers.BatchNormalization(name=f"{name}_bn"))
+            pieces.append(_batch_norm(layer, f"{name}_bn"))
         if layer.norm is not None:
             pieces.append(_NORMS[layer.norm](layer, f"{name}_{layer.norm}_norm"))
         pieces.append(keras.layers.Activation(layer.activation, name=f"{name}_{layer.activation}"))
         if layer.batch_norm == "after":
-            pieces.append(keras.layers.BatchNormalization(name=f"{name}_bn"))
+            pieces.append(_batch_norm(layer, f"{name}_bn"))
+        if layer.activation_noise > 0:
+            pieces.append(keras.layers.GaussianNoise(layer.activation_noise, name=f"{name}_noise"))
         if layer.dropout > 0:
             pieces.append(_DROPOUT[layer.dropout_type](layer.dropout, name=f"{name}_dropout"))
         return _chain(pieces)
     return build
+
+
+def _batch_norm(layer, name: str) -> keras.layers.BatchNormalization:
+    return keras.layers.BatchNormalization(momentum=layer.bn_momentum, epsilon=layer.bn_epsilon,
+                                           center=layer.bn_center, scale=layer.bn_scale, name=name)
 
 
 _NORMS = {

@@ -63,7 +63,6 @@ def test_batch_norm_position_relative_to_activation(write_spec, position, order)
 @pytest.mark.parametrize("kind, cls, groups", [
     ("layer", keras.layers.LayerNormalization, None),
     ("group", keras.layers.GroupNormalization, 4),
-    ("instance", keras.layers.GroupNormalization, 8),  # one group per unit of the 8-unit layer
 ])
 def test_other_norms_sit_before_the_activation(write_spec, kind, cls, groups):
     model, _ = build(write_spec, model={"defaults": {"norm": kind}})
@@ -73,6 +72,14 @@ def test_other_norms_sit_before_the_activation(write_spec, kind, cls, groups):
     assert type(norm) is cls
     if groups is not None:
         assert norm.groups == groups
+
+
+def test_instance_norm_normalizes_each_feature_map_of_a_conv_layer(write_spec):
+    """(On a dense layer it is a spec error: one value per unit normalizes to 0, test_spec_errors.)"""
+    model, _ = build(write_spec, data={"dataset": "digits"},
+                     model={"layers": [{"type": "conv2d", "filters": 4, "norm": "instance"}, {"type": "flatten"}]})
+    norm = model.get_layer("l0_instance_norm")
+    assert type(norm) is keras.layers.GroupNormalization and norm.groups == 4  # one group per filter
 
 
 @pytest.mark.parametrize("kind, cls", [

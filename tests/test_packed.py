@@ -27,7 +27,7 @@ from tests.conftest import TINY, merged
 # digits, small: 64 features, 10 classes; dropout off so that a pack and a trial alone compute the same
 DIGITS = merged(TINY, data={"dataset": "digits", "subsample": 400}, model={"layers": [{"type": "dense", "units": 16}]},
                 training={"epochs": 6, "batch_size": 32, "optimizer": {"name": "adam", "learning_rate": 0.003}})
-ARMS = [["seed=3"], ["seed=4", "model.defaults.l2=0.001"], ["seed=5", "training.optimizer.learning_rate=0.01"],
+ARMS = [["seed=3"], ["seed=4", "model.defaults.l2=0.001", "model.output.bias_l2=0.01"], ["seed=5", "training.optimizer.learning_rate=0.01"],
         ["seed=3", "training.lr_schedule={name: exponential, decay_rate: 0.7}"]]
 
 

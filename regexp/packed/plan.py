@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from regexp.spec import LoadedSpec
+from regexp.spec.schema import Defaults
 
 PACKED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 PACKED_METRICS = ("accuracy", "top3_accuracy", "ece", "mae", "mse", "rmse")
@@ -23,9 +24,9 @@ MEMORY_BUDGET = 1 << 30  # bytes of weights, optimizer state and activations one
 PER_SLICE = (
     "name", "description", "tags", "seed", "repeat", "search", "cv.fold", "evaluation",
     "model.input_dropout", "model.input_noise", "model.defaults", "model.output.l1", "model.output.l2",
-    "model.output.initializer",
+    "model.output.bias_l1", "model.output.bias_l2", "model.output.initializer",
     "layers.initializer", "layers.l1", "layers.l2", "layers.bias_l1", "layers.bias_l2", "layers.max_norm",
-    "layers.dropout", "layers.weight_noise",
+    "layers.dropout", "layers.weight_noise", "layers.activation_noise",
     "training.optimizer.learning_rate", "training.optimizer.momentum", "training.optimizer.beta_1",
     "training.optimizer.beta_2", "training.optimizer.rho", "training.optimizer.epsilon",
     "training.optimizer.weight_decay", "training.optimizer.clipnorm", "training.lr_schedule",
@@ -44,6 +45,9 @@ def unpackable(loaded: LoadedSpec) -> str | None:
             return f"model.layers.{i}.norm: {layer.norm} norm is not packed (batch_norm and layer norm are)"
         if layer.dropout > 0 and layer.dropout_type not in ("standard", "gaussian"):
             return f"model.layers.{i}.dropout_type: {layer.dropout_type} dropout is not packed"
+        for key in ("use_bias", "bn_momentum", "bn_epsilon", "bn_center", "bn_scale"):
+            if getattr(layer, key) != Defaults.model_fields[key].default:
+                return f"model.layers.{i}.{key}: only Keras's default ({Defaults.model_fields[key].default}) is packed"
     if t.optimizer.name not in PACKED_OPTIMIZERS:
         return f"training.optimizer.name: {t.optimizer.name} is not packed ({', '.join(PACKED_OPTIMIZERS)} are)"
     if t.lr_schedule is not None and t.lr_schedule.name == "plateau":
@@ -53,6 +57,8 @@ def unpackable(loaded: LoadedSpec) -> str | None:
             return f"training.{key} is not packed"
     if t.augment:
         return "training.augment is not packed"
+    if spec.logging.layer_stats or spec.logging.per_step:
+        return "logging.layer_stats/per_step record a Keras model's steps; not packed"
     if t.distribute != "none":
         return f"training.distribute: {t.distribute} trains one model across devices; not packed"
     for name in t.metrics or []:

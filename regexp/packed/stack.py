@@ -50,6 +50,7 @@ class Layer:
     max_norm: tf.Tensor  # inf: no constraint
     dropout: tf.Tensor
     weight_noise: tf.Tensor
+    activation_noise: tf.Tensor
     bn: dict | None = None  # gamma, beta, moving_mean, moving_variance
     ln: dict | None = None  # gamma, beta
 
@@ -70,7 +71,7 @@ class Stack:
             mine = [r[i] for r in resolved]
             kernel = self._kernels(specs, mine, i, (widths[-1], layer.units))
             hyper = {key: per_slice([getattr(m, key) for m in mine]) for key in
-                     ("l1", "l2", "bias_l1", "bias_l2", "dropout", "weight_noise")}
+                     ("l1", "l2", "bias_l1", "bias_l2", "dropout", "weight_noise", "activation_noise")}
             ones, zeros = np.ones((self.k, layer.units), np.float32), np.zeros((self.k, layer.units), np.float32)
             self.layers.append(Layer(
                 name=f"l{i}", activation=layer.activation, batch_norm=layer.batch_norm,
@@ -89,6 +90,8 @@ class Stack:
         self.output_bias = tf.Variable(np.zeros((self.k, self.outputs), np.float32))
         self.output_l1 = per_slice([o.l1 for o in outs])
         self.output_l2 = per_slice([o.l2 for o in outs])
+        self.output_bias_l1 = per_slice([o.bias_l1 for o in outs])
+        self.output_bias_l2 = per_slice([o.bias_l2 for o in outs])
 
     def _scaling(self, data: list[Prepared]) -> None:
         """Each slice's own train statistics, as Normalization/Rescaling apply them (model._scaling)."""
@@ -130,7 +133,8 @@ class Stack:
         total = tf.zeros([self.k])
         for layer in self.layers:
             total += _l1l2(layer.kernel, layer.l1, layer.l2) + _l1l2(layer.bias, layer.bias_l1, layer.bias_l2)
-        return total + _l1l2(self.output_kernel, self.output_l1, self.output_l2)
+        return (total + _l1l2(self.output_kernel, self.output_l1, self.output_l2)
+                + _l1l2(self.output_bias, self.output_bias_l1, self.output_bias_l2))
 
     def __call__(self, x: tf.Tensor, training: bool, noise: tf.random.Generator | None = None,
                  active: tf.Tensor | None = None) -> tf.Tensor:
@@ -155,6 +159,7 @@ class Stack:
             if layer.batch_norm == "after":
                 h = _batch_norm(h, layer.bn, training, active)
             if training:
+                h = _noise(h, layer.activation_noise, noise)
                 h = (_dropout(h, layer.dropout, noise) if layer.dropout_type == "standard"
                      else _gaussian_dropout(h, layer.dropout, noise))
             x = h

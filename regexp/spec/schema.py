@@ -8,8 +8,9 @@ must start fast.
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, Field, create_model, model_validator
+from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 
+from regexp.metrics import canonical
 from regexp.spec.parts import NonNegative, OneOf, Part, Rate
 from regexp.spec.training import Training
 
@@ -70,21 +71,45 @@ class Data(Part):
 
 
 # --------------------------------------------------------------------------------------- model
+class VarianceScaling(Part):
+    """Keras's VarianceScaling with its parameters: weights of variance scale / n, n from `mode`."""
+
+    name: Literal["variance_scaling"]
+    scale: float = Field(1.0, gt=0.0, description="k in Var(w) = k / n: 2 is He, 1 is LeCun (and Glorot with fan_avg).")
+    mode: Literal["fan_in", "fan_out", "fan_avg"] = Field("fan_in", description="n: inputs, outputs or their mean.")
+    distribution: Literal["truncated_normal", "untruncated_normal", "uniform"] = Field(
+        "truncated_normal", description="untruncated_normal is the notes' randn * sqrt(k / n).")
+
+
+Initializer = Union[Literal[INITIALIZERS], VarianceScaling]
+
+
 class Defaults(Part):
     activation: Literal[ACTIVATIONS] = Field("relu", description="Keras activation of hidden layers.")
-    initializer: Literal[INITIALIZERS] = Field("he_normal", description="Kernel initializer (Keras name).")
+    initializer: Initializer = Field(
+        "he_normal", description="Kernel initializer: a Keras name, or {name: variance_scaling, scale, mode, distribution}.")
+    use_bias: bool = Field(True, description="Add a bias to the dense/conv output. Keras's default, true, keeps it even "
+                           "with batch_norm: before, where BN's shift (center) cancels it: set false there to save "
+                           "one parameter per unit; the results are the same.")
     l1: NonNegative = Field(0.0, description="Kernel L1 factor: adds l1 * sum(|w|) to the loss.")
     l2: NonNegative = Field(0.0, description="Kernel L2 factor: adds l2 * sum(w^2) to the loss (Keras convention, no 1/2).")
     bias_l1: NonNegative = Field(0.0, description="Bias L1 factor.")
     bias_l2: NonNegative = Field(0.0, description="Bias L2 factor.")
     max_norm: Optional[float] = Field(None, gt=0.0, description="Max-norm r: each unit's incoming weight vector is rescaled to norm <= r after every step.")
     batch_norm: Literal["none", "before", "after"] = Field("none", description="Batch normalization before or after the activation.")
+    bn_momentum: float = Field(0.99, gt=0.0, lt=1.0, description="Batch norm: β of the moving averages used at inference "
+                               "(moving = β·moving + (1 − β)·batch); lower forgets the initial values sooner.")
+    bn_epsilon: float = Field(1e-3, gt=0.0, description="Batch norm: added to the variance before the square root.")
+    bn_center: bool = Field(True, description="Batch norm: learn the shift β.")
+    bn_scale: bool = Field(True, description="Batch norm: learn the scale γ (off is fine before relu, which is scale-free).")
     norm: Optional[Literal["layer", "group", "instance"]] = Field(None, description="Alternative normalization before the activation.")
     groups: int = Field(4, ge=1, description="Number of groups for norm: group (must divide the layer's units/filters).")
     dropout: Rate = Field(0.0, description="Dropout rate after the activation.")
     dropout_type: Literal["standard", "alpha", "gaussian", "spatial"] = Field(
         "standard", description="standard (inverted) | alpha (for SELU) | gaussian (multiplicative noise) | spatial (conv: whole feature maps).")
     weight_noise: NonNegative = Field(0.0, description="Stddev of Gaussian noise added to the kernel on every training step (never at inference).")
+    activation_noise: NonNegative = Field(0.0, description="Stddev of Gaussian noise added to the layer's activations "
+                                          "(after the activation and batch_norm: after, before dropout), training only.")
 
 
 def _overridable(model: type[BaseModel], name: str) -> type[BaseModel]:
@@ -135,9 +160,11 @@ SPATIAL = ("conv2d", "max_pool", "avg_pool")  # layer types that need image-shap
 
 
 class Output(Part):
-    initializer: Literal[INITIALIZERS] = Field("glorot_uniform", description="Kernel initializer of the output layer.")
+    initializer: Initializer = Field("glorot_uniform", description="Kernel initializer of the output layer.")
     l1: NonNegative = Field(0.0, description="Kernel L1 factor of the output layer.")
     l2: NonNegative = Field(0.0, description="Kernel L2 factor of the output layer.")
+    bias_l1: NonNegative = Field(0.0, description="Bias L1 factor of the output layer.")
+    bias_l2: NonNegative = Field(0.0, description="Bias L2 factor of the output layer (note 001 penalizes every b).")
 
 
 class Model(Part):
@@ -205,6 +232,8 @@ class Refine(Part):
 
 class Objective(Part):
     metric: str = Field("val_loss", description="What ranks the points: loss or a tracked metric, of train_/val_/test_ (val_ for decisions).")
+
+    _alias = field_validator("metric", mode="before")(lambda value: canonical(value))
     mode: Optional[Literal["min", "max"]] = Field(None, description="min or max (default: from the metric: losses min, accuracy max).")
 
 
@@ -216,6 +245,15 @@ class Search(Part):
         description="Dotted path -> a list of values (grid or random choice) or a distribution (random only).")
     refine: Optional[Refine] = Field(None, description="Coarse to fine: random rounds shrinking around the best points.")
     objective: Objective = Field(default_factory=Objective, description="The metric that ranks points.")
+
+
+class Logging(Part):
+    layer_stats: bool = Field(False, description="Per epoch and weighted layer: weight norm, fraction of |w| below "
+                              "sparsity_threshold, gradient norm, activation mean/std, BN moving mean/variance "
+                              "(layer_stats.csv; one extra forward/backward pass on a fixed batch per epoch).")
+    sparsity_threshold: float = Field(1e-3, gt=0.0, description="|w| below this counts as zero in layer_stats' sparsity.")
+    per_step: bool = Field(False, description="The loss of every mini-batch (steps.csv): the noisy curve of mini-batch "
+                           "descent. Runs one step per call into TensorFlow, so small models train slower.")
 
 
 # ---------------------------------------------------------------------------------------- spec
@@ -234,6 +272,7 @@ class Spec(Part):
         1, description="Run with this many seeds (seed, seed+1, ...) or with this list of seeds.")
     cv: Optional[CrossValidation] = Field(None, description="k-fold cross-validation over train+val; test stays held out.")
     search: Optional[Search] = Field(None, description="Hyperparameter search, run by `regexp sweep`.")
+    logging: Logging = Field(default_factory=Logging, description="Opt-in records of what happens inside training.")
 
     def seeds(self) -> list[int]:
         return list(self.repeat) if isinstance(self.repeat, list) else [self.seed + i for i in range(self.repeat)]

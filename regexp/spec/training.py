@@ -5,7 +5,7 @@ from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import Field, field_validator
 
-from regexp.metrics import METRICS
+from regexp.metrics import METRICS, canonical
 from regexp.spec.parts import NonNegative, OneOf, Part, Rate
 
 OPTIMIZER_PARAMS = {  # which keys of `optimizer` each optimizer reads
@@ -78,6 +78,8 @@ class Cosine(_Schedule):
 class Plateau(_Schedule):
     name: Literal["plateau"]
     monitor: str = Field("val_loss", description="Metric watched (val_loss, val_accuracy, ...).")
+
+    _alias = field_validator("monitor", mode="before")(lambda value: canonical(value))
     factor: float = Field(0.1, gt=0.0, lt=1.0, description="Multiply the rate by this when the metric stalls.")
     patience: int = Field(5, ge=0, description="Epochs without improvement before reducing.")
     min_lr: float = Field(0.0, ge=0.0, description="Lower bound of the rate.")
@@ -101,6 +103,9 @@ class Augment(OneOf):
         None, min_length=2, max_length=2, description="RandomCrop to [height, width] (a center crop at inference).")
     contrast: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomContrast factor.")
     brightness: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomBrightness factor.")
+    shear: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomShear: shear along x and y by up to this factor.")
+    perspective: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomPerspective: move the corners by up to "
+                                                                        "this fraction (applied to every image).")
 
 
 class Mixup(Part):
@@ -117,7 +122,9 @@ class Cutout(Part):
 
 
 class EarlyStopping(Part):
-    monitor: str = Field("val_loss", description="Metric watched; its direction (min/max) follows its name.")
+    monitor: str = Field("val_loss", description="Metric watched; its direction (min/max) follows its name (val_acc: val_accuracy).")
+
+    _alias = field_validator("monitor", mode="before")(lambda value: canonical(value))
     patience: int = Field(5, ge=0, description="Epochs without improvement before stopping.")
     min_delta: NonNegative = Field(0.0, description="Smallest change that counts as an improvement.")
     restore_best_weights: bool = Field(True, description="Keep the weights of the best epoch, not the last.")
@@ -136,7 +143,7 @@ class Training(Part):
     cutout: Optional[Cutout] = Field(None, description="Erase a random square of each training image to 0 (images).")
     augment: list[Augment] = Field(default_factory=list, description="Keras random image layers in order, training only (images).")
     metrics: Optional[list[Literal[tuple(METRICS)]]] = Field(
-        None, description="Metrics to track; default [accuracy] for classification, [mae] for regression.")
+        None, description="Metrics to track; default [accuracy] for classification, [mae] for regression (acc: accuracy).")
     distribute: Literal["none", "mirrored", "multi_worker"] = Field(
         "none", description="tf.distribute strategy: mirrored (the GPUs of this machine, else its logical CPUs) | "
                             "multi_worker (machines named by TF_CONFIG; Keras 3 cannot fit across 2+ workers yet, "
@@ -144,6 +151,11 @@ class Training(Part):
     steps_per_execution: Union[Literal["epoch"], Annotated[int, Field(ge=1)]] = Field(
         "epoch", description="Training steps per call into TensorFlow; `epoch` runs a whole epoch per call (same "
                              "results, far less Python overhead for small models).")
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metric_aliases(cls, value):
+        return [canonical(v) for v in value] if isinstance(value, list) else value
 
     @field_validator("lr_schedule", mode="before")
     @classmethod
