@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 from regexp.metrics import MAXIMIZED
 
 RUN_FILES = ("config.yaml", "run.json", "history.csv", "metrics.json", "model.keras", "log.txt")
+OPTIONAL_FILES = ("layer_stats.csv", "steps.csv", "error.txt")  # logging.layer_stats, logging.per_step, failed runs
 PARTS = ("train", "val", "test")
 
 
@@ -261,6 +262,26 @@ HISTORY_COLUMNS = {
 }
 
 
+LAYER_STATS_COLUMNS = {
+    "epoch": "1-based epoch number (measured at its end).",
+    "layer": "The Keras layer: l0, l1, ... (hidden, in order) and output.",
+    "weight_norm": "Frobenius norm of the kernel, sqrt(sum w^2): L2 and max-norm shrink it.",
+    "sparsity": "Fraction of kernel entries with |w| below logging.sparsity_threshold: L1 raises it.",
+    "grad_norm": "Norm of the gradient of loss + L1/L2 terms with respect to the kernel (vanishing/exploding).",
+    "act_mean": "Mean of the layer's activations (after its activation function; the output layer: its probabilities).",
+    "act_std": "Their standard deviation: near 0 means saturated or dead units.",
+    "bn_moving_mean": "Batch norm: the mean over units of the moving mean used at inference (empty without BN).",
+    "bn_moving_var": "Batch norm: the mean over units of the moving variance.",
+}
+STEPS_COLUMNS = {
+    "step": "1-based optimizer step, counted across epochs.",
+    "epoch": "The epoch the step belongs to.",
+    "batch_size": "Samples in the mini-batch (the last one of an epoch may be smaller).",
+    "loss": "The batch's data loss (training mode: dropout on, true labels, no L1/L2 terms), as history's loss.",
+    "objective": "What the optimizer minimized on the batch: the loss against (smoothed) targets plus L1/L2 terms.",
+}
+
+
 class ResumeState(BaseModel):
     """checkpoint/state.json: the last resume point of an unfinished run (removed when it completes)."""
 
@@ -331,6 +352,7 @@ def markdown() -> str:
              "```", "runs/<UTC time>_<name>_<short hash>/", *(f"  {name}" for name in RUN_FILES),
              "  error.txt        (failed runs: the traceback)",
              "  checkpoint/      (interrupted runs: the resume point; removed on completion)",
+             "  layer_stats.csv  (logging.layer_stats)", "  steps.csv        (logging.per_step)",
              "runs/<UTC time>_<name>_<short hash>_sweep/", "  sweep.json", "  spec.yaml        (the spec the trials run from)", "```", "",
              "Statuses: " + ", ".join(f"`{s}`" for s in Status) + ". `crashed` and `incomplete` are never written: "
              "a reader concludes them (a running run whose process is gone; no readable run.json).", ""]
@@ -346,6 +368,12 @@ def markdown() -> str:
     lines += ["## history.csv", "", "One row per epoch, appended and flushed as the epoch ends; a resumed run keeps "
               "its rows up to the resume point. Columns, in order:", "", "| column | meaning |", "|---|---|"]
     lines += [f"| `{column}` | {_cell(meaning)} |" for column, meaning in HISTORY_COLUMNS.items()]
+    for name, key, columns, what in (
+            ("layer_stats.csv", "layer_stats", LAYER_STATS_COLUMNS, "one row per epoch and weighted layer, measured on "
+             "the first 256 train samples in inference mode (recording never changes the training)"),
+            ("steps.csv", "per_step", STEPS_COLUMNS, "one row per optimizer step, written at each epoch's end")):
+        lines += ["", f"## {name}", "", f"Only with `logging.{key}: true`: {what}.", "", "| column | meaning |", "|---|---|"]
+        lines += [f"| `{column}` | {_cell(meaning)} |" for column, meaning in columns.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -142,8 +142,16 @@ class RunRecord:
     @property
     def history(self) -> list[dict[str, float | None]]:
         if self._history is None:
-            self._history = _read_history(self.path / "history.csv", self.warnings)
+            self._history = read_table(self.path / "history.csv", self.warnings)
         return self._history
+
+    def layer_stats(self) -> list[dict[str, float | str | None]]:
+        """layer_stats.csv (logging.layer_stats), [] when the run did not record it."""
+        return read_table(self.path / "layer_stats.csv", self.warnings, text=("layer",))
+
+    def steps(self) -> list[dict[str, float | None]]:
+        """steps.csv (logging.per_step), [] when the run did not record it."""
+        return read_table(self.path / "steps.csv", self.warnings)
 
 
 def read_run(path: Path) -> RunRecord:
@@ -218,30 +226,31 @@ def _read_file(path: Path, parse, warnings: list[str], required: bool = True) ->
     return data
 
 
-def _read_history(path: Path, warnings: list[str]) -> list[dict[str, float | None]]:
-    """history.csv rows as floats; a truncated last row (no newline or missing fields) is dropped."""
+def read_table(path: Path, warnings: list[str], text: tuple[str, ...] = ()) -> list[dict]:
+    """A run's csv (history.csv, layer_stats.csv, steps.csv) as rows of floats (`text` columns stay
+    strings); a truncated last row (no newline or missing fields) is dropped with a warning."""
     try:
-        text = path.read_text(encoding="utf-8")
+        content = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as exc:
-        warnings.append(f"history.csv is unreadable ({type(exc).__name__})")
+        warnings.append(f"{path.name} is unreadable ({type(exc).__name__})")
         return []
-    lines = text.splitlines(keepends=True)
+    lines = content.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
-        warnings.append("history.csv: the last row is truncated and was skipped")
+        warnings.append(f"{path.name}: the last row is truncated and was skipped")
         lines = lines[:-1]
     rows = []
     reader = csv.reader(lines)
     header = next(reader, None) or []
     for i, cells in enumerate(reader, start=2):
         if len(cells) != len(header):
-            warnings.append(f"history.csv line {i}: {len(cells)} fields, expected {len(header)}; skipped")
+            warnings.append(f"{path.name} line {i}: {len(cells)} fields, expected {len(header)}; skipped")
             continue
         try:
-            rows.append({k: float(v) if v != "" else None for k, v in zip(header, cells)})
+            rows.append({k: v if k in text else float(v) if v != "" else None for k, v in zip(header, cells)})
         except ValueError:
-            warnings.append(f"history.csv line {i}: not numbers; skipped")
+            warnings.append(f"{path.name} line {i}: not numbers; skipped")
     return rows
 
 

@@ -29,6 +29,7 @@ from regexp.data import Prepared, prepare
 from regexp.checkpoint import FOLDER as CHECKPOINT, ResumePoint, read_state
 from regexp.errors import RunFailed, RunInterrupted, SpecError
 from regexp.mc_dropout import mc_dropout_metrics
+from regexp.probes import LayerStats, StepLoss
 from regexp.pipeline import EpochOrder, eval_batches, train_batches
 from regexp.model import build_model
 from regexp.optim import build_optimizer, current_lr, schedule_callbacks
@@ -146,7 +147,8 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
         optimizer = build_optimizer(training, steps_per_epoch)
         model.compile(optimizer=optimizer, loss=loss(data.task, training.label_smoothing),
                       metrics=[*loss_metrics(data.task, training.label_smoothing), *(metric(n, data.task) for n in data.metrics)],
-                      steps_per_execution=_steps_per_execution(training.steps_per_execution, steps_per_epoch, strategy))
+                      steps_per_execution=_steps_per_execution(training.steps_per_execution, steps_per_epoch, strategy,
+                                                               spec.logging.per_step))
     params = parameter_counts(model)
     if resume is None:
         log.print(f"[bold]{spec.name}[/] -> {run.path}")
@@ -166,6 +168,12 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
         callbacks.insert(1, keras.callbacks.EarlyStopping(
             monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
             restore_best_weights=es.restore_best_weights, mode=direction(es.monitor)))
+    logging = spec.logging
+    if logging.layer_stats:
+        callbacks.append(LayerStats(run.path / "layer_stats.csv", data.x_train, targets(data.y_train, data),
+                                    logging.sparsity_threshold, start))
+    if logging.per_step:
+        callbacks.append(StepLoss(run.path / "steps.csv", batch_size, n_train, steps_per_epoch, start))
     resume_point.append(ResumePoint(run.path, callbacks, resume))
     callbacks.append(resume_point[0])
     if resume:
@@ -205,7 +213,9 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
     log.print(summary_table(results, metrics, run.path))
 
 
-def _steps_per_execution(setting: int | str, steps_per_epoch: int, strategy) -> int:
+def _steps_per_execution(setting: int | str, steps_per_epoch: int, strategy, per_step: bool) -> int:
+    if per_step:  # Keras calls on_train_batch_end once per call into TensorFlow: one step each
+        return 1
     if strategy is not None:  # Keras 3.15's multi-step loop fails under tf.distribute ("must feed a value
         return 1             # for placeholder tensor ... multi_step_on_iterator"): one step per call there
     return steps_per_epoch if setting == "epoch" else setting

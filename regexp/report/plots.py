@@ -55,7 +55,13 @@ def draw(report: Report, beta: float | None = None) -> "matplotlib.figure.Figure
     from matplotlib.ticker import MaxNLocator
 
     rows = report.rows or []
-    fig, axes = plt.subplots(max(1, len(rows)), 2, figsize=(11, 3.2 * max(1, len(rows))), squeeze=False)
+    # per row: its learning curves, then its per-step loss and layer statistics when its runs recorded them
+    extras = [(kind, row) for row in rows for kind, has in (("steps", _first(row, "steps")), ("layers", _first(row, "layer_stats")))
+              if has]
+    fig, axes = plt.subplots(max(1, len(rows) + len(extras)), 2, figsize=(11, 3.2 * max(1, len(rows) + len(extras))),
+                             squeeze=False)
+    for (left, right), (kind, row) in zip(axes[len(rows):], extras):
+        (_draw_steps if kind == "steps" else _draw_layers)(left, right, row, beta)
     for (loss_ax, metric_ax), row in zip(axes, rows):
         title = row.id if row.kind == "run" else f"{row.id} (mean ± std, n = {len(row.members)})"
         for ax, name in ((loss_ax, "loss"), (metric_ax, report.metric)):
@@ -96,6 +102,51 @@ def draw(report: Report, beta: float | None = None) -> "matplotlib.figure.Figure
         loss_ax.set_title(title + (f", smoothed β = {beta}" if beta else ""), fontsize=9, loc="left")
     fig.tight_layout()
     return fig
+
+
+def _first(row: Row, table: str) -> list[dict]:
+    """The per-step or layer rows of the row's first member that has them."""
+    for run in row.members:
+        rows = getattr(run, table)()
+        if rows:
+            return rows
+    return []
+
+
+def _draw_steps(ax, other, row: Row, beta: float | None) -> None:
+    """Note 003's picture: the noisy mini-batch loss and its EWMA (β = --smooth, else 0.9)."""
+    steps = _first(row, "steps")
+    x, loss = [s["step"] for s in steps], [s["loss"] for s in steps]
+    beta = beta or 0.9
+    ax.plot(x, loss, linewidth=0.6, alpha=0.35, label="batch loss")
+    ax.plot(x, ewma(loss, beta), linewidth=1.5, label=f"EWMA β = {beta}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{row.id}: per-step loss" + ("" if len(row.members) == 1 else " of its first run"), fontsize=9, loc="left")
+    other.axis("off")
+
+
+def _draw_layers(weights_ax, sparsity_ax, row: Row, beta: float | None) -> None:
+    """Per layer: weight norm (solid) and gradient norm (dashed), and L1's sparsity, by epoch."""
+    stats = _first(row, "layer_stats")
+    for layer in dict.fromkeys(r["layer"] for r in stats):
+        mine = [r for r in stats if r["layer"] == layer]
+        epochs = [r["epoch"] for r in mine]
+        (line,) = weights_ax.plot(epochs, [r["weight_norm"] for r in mine], label=f"{layer} ‖W‖")
+        weights_ax.plot(epochs, [r["grad_norm"] for r in mine], "--", color=line.get_color(), label=f"{layer} ‖∇W‖")
+        sparsity_ax.plot(epochs, [r["sparsity"] for r in mine], color=line.get_color(), label=layer)
+    weights_ax.set_yscale("log")
+    weights_ax.set_title(f"{row.id}: layer statistics", fontsize=9, loc="left")
+    from matplotlib.ticker import MaxNLocator
+
+    for ax, label in ((weights_ax, "norm (log)"), (sparsity_ax, "fraction |w| < threshold")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
 
 
 def save(report: Report, target: Path | io.BytesIO, beta: float | None = None, **options) -> None:

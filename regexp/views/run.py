@@ -1,12 +1,14 @@
 """`regexp show RUN` (everything about one run) and `regexp diff A B` as rich renderables."""
 
+import statistics
+
 import yaml
 from rich.console import Group
 from rich.syntax import Syntax
 from rich.table import Table
 
 from regexp.report.inspect import diff
-from regexp.runfolder import PARTS, RUN_FILES
+from regexp.runfolder import LAYER_STATS_COLUMNS, OPTIONAL_FILES, PARTS, RUN_FILES
 from regexp.runs import RunRecord
 
 
@@ -17,7 +19,8 @@ def show(run: RunRecord) -> Group:
         if value is not None:
             info.add_row(key, str(value))
     info.add_row("folder", str(run.path))
-    files = [f"{name} ({(run.path / name).stat().st_size:,} B)" for name in (*RUN_FILES, "error.txt") if (run.path / name).exists()]
+    files = [f"{name} ({(run.path / name).stat().st_size:,} B)" for name in (*RUN_FILES, *OPTIONAL_FILES)
+             if (run.path / name).exists()]
     info.add_row("files", ", ".join(files))
 
     metrics = Table(title="metrics")
@@ -40,9 +43,33 @@ def show(run: RunRecord) -> Group:
     for row in run.history:
         history.add_row(*(_fmt(row[c], c) for c in columns), style="bold green" if row.get("epoch") == best else None)
 
-    parts = [info, metrics, history, Syntax(yaml.safe_dump(run.config, sort_keys=False), "yaml", theme="ansi_dark")]
+    parts = [info, metrics, history, *_probes(run), Syntax(yaml.safe_dump(run.config, sort_keys=False), "yaml", theme="ansi_dark")]
     parts += [f"[yellow]warning:[/] {w}" for w in run.warnings]
     return Group(*parts)
+
+
+def _probes(run: RunRecord) -> list:
+    """The last epoch's layer statistics and a line about the per-step loss, when the run has them."""
+    out = []
+    stats = run.layer_stats()
+    if stats:
+        last = stats[-1]["epoch"]
+        table = Table(title=f"layer statistics, epoch {last:.0f} (layer_stats.csv has every epoch)")
+        columns = [c for c in LAYER_STATS_COLUMNS if c != "epoch"]
+        for column in columns:
+            table.add_column(column, justify="left" if column == "layer" else "right")
+        for row in stats:
+            if row["epoch"] == last:
+                table.add_row(*(row[c] if c == "layer" else _fmt(row[c], "lr") for c in columns))
+        out.append(table)
+    steps = run.steps()
+    if steps:
+        epochs = sorted({s["epoch"] for s in steps})
+        last = [s["loss"] for s in steps if s["epoch"] == epochs[-1]]
+        spread = statistics.pstdev(last) if len(last) > 1 else 0.0
+        out.append(f"per-step loss: {len(epochs)} epochs of {len(last)} steps (steps.csv); the last epoch's batch losses "
+                   f"range {min(last):.4f} to {max(last):.4f} (std {spread:.4f})")
+    return out
 
 
 def diff_tables(a: RunRecord, b: RunRecord) -> Group:
