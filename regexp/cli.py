@@ -250,6 +250,8 @@ def gradcheck(
     overrides: SetOption = [],
     samples: Annotated[int, typer.Option(help="Entries checked per tensor (seeded sample); 0 checks every entry.", min=0)] = 30,
     batch: Annotated[int, typer.Option(help="Training samples in the batch.", min=1)] = 16,
+    after_steps: Annotated[int, typer.Option(help="First train this many steps with the spec's optimizer (in float64, "
+                                                  "dropout and noise off): check away from the initial weights.", min=0)] = 0,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | json.")] = "table",
 ):
     """Compare backprop's gradients with two-sided numerical differences; exit 1 when one looks like a bug."""
@@ -257,7 +259,7 @@ def gradcheck(
     from regexp.gradcheck import check_spec
     from regexp.views.commands import gradcheck_table
 
-    result = check_spec(spec, overrides, batch=batch, samples=samples or None)
+    result = check_spec(spec, overrides, batch=batch, samples=samples or None, after_steps=after_steps)
     if fmt == "json":
         import json
 

@@ -118,8 +118,11 @@ def _relative(approx: np.ndarray, exact: np.ndarray) -> float:
     return 0.0 if denominator == 0 else float(np.linalg.norm(approx - exact) / denominator)
 
 
-def check_spec(spec_file, overrides: list[str] = (), *, batch: int = 16, samples: int | None = 30) -> GradCheck:
-    """Build the spec's model in float64 without dropout/noise and check it on a small train batch."""
+def check_spec(spec_file, overrides: list[str] = (), *, batch: int = 16, samples: int | None = 30,
+               after_steps: int = 0) -> GradCheck:
+    """Build the spec's model in float64 without dropout/noise and check it on a small train batch,
+    at its initial weights or, with `after_steps`, after that many steps of the spec's optimizer
+    (weights away from their initial values, as the notes advise: some bugs show only there)."""
     from regexp.data import prepare
     from regexp.model import build_model
     from regexp.spec import load_spec
@@ -138,7 +141,24 @@ def check_spec(spec_file, overrides: list[str] = (), *, batch: int = 16, samples
         x = data.x_train[:batch].astype(np.float64)
         y = targets(data.y_train[:batch], data).astype(np.float64)
         loss = task_loss(data.task, loaded.spec.training.label_smoothing)
+        if after_steps:
+            train_steps(model, loss, loaded.spec, data, after_steps)
         return check_model(model, loss, x, y, samples=samples, seed=loaded.spec.seed)
+
+
+def train_steps(model: keras.Model, loss, spec, data, steps: int) -> None:
+    """`steps` mini-batch steps of the spec's optimizer and schedule on its train part, in float64."""
+    from regexp.losses import targets
+    from regexp.optim import build_optimizer
+
+    training = spec.training
+    n = len(data.y_train)
+    batch_size = n if training.batch_size == "full" else min(training.batch_size, n)
+    model.compile(optimizer=build_optimizer(training, -(-n // batch_size)), loss=loss)
+    batches = (tf.data.Dataset.from_tensor_slices((data.x_train.astype(np.float64),
+                                                   targets(data.y_train, data).astype(np.float64)))
+               .shuffle(n, seed=spec.seed).repeat().batch(batch_size))
+    model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
 
 
 @contextmanager

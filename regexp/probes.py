@@ -8,7 +8,6 @@
 Both keep the rows of a resumed run up to its resume point, as history.csv does.
 """
 
-import csv
 from pathlib import Path
 
 import keras

@@ -123,14 +123,34 @@ def test_learning_curve_mode_produces_points_and_plot(runner, write_spec, tmp_pa
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("config", ["seed-l2-bn-dropout-step.yaml", "seed-elu-he-maxnorm.yaml"])
-def test_gradcheck_passes_the_recipes(runner, config):
-    """L1/L2 on kernel and bias, batch norm, max-norm: analytic and numerical gradients agree."""
-    result = runner.invoke(app, ["gradcheck", str(REPO / "configs" / config), "--samples", "6", "--format", "json"])
+@pytest.mark.parametrize("config", ["seed-l2-bn-dropout-step.yaml", "seed-elu-he-maxnorm.yaml",
+                                    "seed-l2-dropout-inverse-time.yaml", "seed-selu-alpha-dropout.yaml"])
+@pytest.mark.parametrize("after_steps", [0, 30])
+def test_gradcheck_passes_the_recipes(runner, config, after_steps):
+    """L1/L2 on kernel and bias, batch norm, max-norm: analytic and numerical gradients agree, at the
+    initial weights and after 30 steps of the recipe's optimizer."""
+    result = runner.invoke(app, ["gradcheck", str(REPO / "configs" / config), "--samples", "6", "--format", "json",
+                                 "--after-steps", str(after_steps)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["verdict"] == "fine" and data["overall"] < 1e-7
     assert {t["name"] for t in data["tensors"]} >= {"l0/kernel", "output/kernel"}
+
+
+def test_gradcheck_after_steps_checks_moved_weights():
+    from regexp.data import prepare
+    from regexp.gradcheck import train_steps
+    from regexp.losses import loss as task_loss
+    from regexp.model import build_model
+
+    loaded = load_spec(REPO / "configs" / "seed-elu-he-maxnorm.yaml")
+    data = prepare(loaded)
+    with float64():
+        model = build_model(loaded.spec.model, data, seed=loaded.spec.seed)
+        before = model.get_layer("l0").kernel.numpy().copy()
+        train_steps(model, task_loss(data.task, 0.0), loaded.spec, data, 30)
+        moved = model.get_layer("l0").kernel.numpy()
+    assert moved.dtype == np.float64 and np.abs(moved - before).max() > 1e-3
 
 
 @tf.custom_gradient
