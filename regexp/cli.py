@@ -71,6 +71,23 @@ def evaluate(run: Annotated[Path, typer.Argument(help="A run folder with a model
 
 
 @command()
+def predict(run: Annotated[Path, typer.Argument(help="A completed run folder (its model.keras).", show_default=False)],
+            inputs: Annotated[Path, typer.Argument(help="New rows: a .csv with a header (the run's target column is "
+                                                        "dropped if present), an .npz with x, or a folder of images.",
+                                                   show_default=False)],
+            mc_dropout: Annotated[int, typer.Option(help="Average this many passes with dropout on; adds std per class "
+                                                          "and the entropy.", min=0, max=1000)] = 0,
+            output: Annotated[Path, typer.Option(help="Write the csv here (default: standard output).")] = None):
+    """Predict new rows with a run's model: class and probabilities per row, as csv."""
+    from regexp.predict import predict_csv
+
+    text, notes = predict_csv(run, inputs, mc_dropout)
+    for note in notes:
+        warn(note)
+    print(text, end="") if output is None else output.write_text(text, encoding="utf-8")
+
+
+@command()
 def sweep(
     spec: Annotated[Path, typer.Argument(help="A spec with repeat, cv and/or search.", show_default=False)],
     overrides: SetOption = [],

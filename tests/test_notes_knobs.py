@@ -81,3 +81,70 @@ def test_acc_and_val_acc_are_accepted_as_keras_accepts_them(write_spec):
     t = loaded.spec.training
     assert t.metrics == ["accuracy"] and t.early_stopping.monitor == "val_accuracy"
     assert loaded.spec.search.objective.metric == "val_accuracy"
+
+
+@pytest.fixture(scope="module")
+def iris_runs(tmp_path_factory):
+    """Two tiny iris runs: without dropout and with dropout 0.5."""
+    from regexp.train import train
+
+    root = tmp_path_factory.mktemp("predict")
+    spec = root / "spec.yaml"
+    import yaml
+
+    spec.write_text(yaml.safe_dump(TINY))
+    return {rate: train(load_spec(spec, [f"model.defaults.dropout={rate}"]), root / "runs") for rate in (0.0, 0.5)}
+
+
+def write_rows(path, with_target: bool):
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    header = ["a", "b", "c", "d"] + (["target"] if with_target else [])
+    rows = [[*map(str, x[i]), *([str(y[i])] if with_target else [])] for i in (0, 60, 120)]
+    path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
+    return y[[0, 60, 120]]
+
+
+def test_predict_gives_classes_and_probabilities_per_row(runner, iris_runs, tmp_path):
+    import csv as csvlib
+    from regexp.cli import app
+
+    truth = write_rows(tmp_path / "new.csv", with_target=True)  # the target column is dropped
+    result = runner.invoke(app, ["predict", str(iris_runs[0.0]), str(tmp_path / "new.csv")])
+    assert result.exit_code == 0, result.output
+    rows = list(csvlib.DictReader(result.stdout.splitlines()))
+    assert [r["row"] for r in rows] == ["0", "1", "2"] and set(rows[0]) == {"row", "prediction", "p_0", "p_1", "p_2"}
+    for r in rows:
+        assert sum(float(r[f"p_{c}"]) for c in "012") == pytest.approx(1.0, abs=1e-5)
+        assert r["prediction"] == max("012", key=lambda c: float(r[f"p_{c}"]))
+    model = keras.saving.load_model(iris_runs[0.0] / "model.keras")
+    from sklearn.datasets import load_iris
+
+    expected = model.predict(load_iris(return_X_y=True)[0][[0, 60, 120]].astype("float32"), verbose=0)
+    assert [float(rows[i]["p_1"]) for i in range(3)] == pytest.approx(expected[:, 1].tolist(), rel=1e-4)
+    assert len(truth) == 3
+
+
+def test_predict_mc_dropout_std_is_zero_without_dropout_and_positive_with_it(runner, iris_runs, tmp_path):
+    import csv as csvlib
+    from regexp.cli import app
+
+    write_rows(tmp_path / "new.csv", with_target=False)
+    stds = {}
+    for rate, run in iris_runs.items():
+        out = tmp_path / f"p{rate}.csv"
+        result = runner.invoke(app, ["predict", str(run), str(tmp_path / "new.csv"), "--mc-dropout", "20", "--output", str(out)])
+        assert result.exit_code == 0, result.output
+        rows = list(csvlib.DictReader(out.read_text().splitlines()))
+        assert {"std_0", "std_1", "std_2", "entropy"} <= set(rows[0])
+        stds[rate] = [float(r[f"std_{c}"]) for r in rows for c in "012"]
+    assert max(stds[0.0]) == 0.0 and max(stds[0.5]) > 0.0
+
+
+def test_predict_refuses_rows_of_the_wrong_width(runner, iris_runs, tmp_path):
+    from regexp.cli import app
+
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    result = runner.invoke(app, ["predict", str(iris_runs[0.0]), str(tmp_path / "bad.csv")])
+    assert result.exit_code == 2 and "each row has 2 features but the model takes 4" in result.output
