@@ -53,11 +53,15 @@ def train(specs: SpecFiles, overrides: SetOption = [],
 
 @command(trains=True)
 def resume(run: Annotated[Path, typer.Argument(help="An interrupted or crashed run folder.", show_default=False)],
+           changes: Annotated[list[str], typer.Option(
+               "--set", metavar="KEY=VALUE", help="Change training.optimizer.learning_rate, training.epochs or "
+                                                  "training.early_stopping.patience from the next epoch on (recorded "
+                                                  "in run.json). Repeatable.")] = [],
            quiet: Quiet = False):
     """Continue an interrupted or crashed run from its last completed epoch, in the same folder."""
     from regexp.train import resume as resume_run
 
-    say(f"run folder: {resume_run(run, console=progress(quiet))}")
+    say(f"run folder: {resume_run(run, console=progress(quiet), changes=changes)}")
 
 
 @command()

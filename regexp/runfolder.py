@@ -147,6 +147,9 @@ class Resumed(BaseModel):
     at_epoch: int = Field(description="The epoch the run continued after.")
     time: str = Field(description="When (UTC, ISO 8601).")
     previous_status: str = Field(description="interrupted or crashed.")
+    changes: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="`regexp resume --set`: key -> {from, to}, in effect from this epoch on "
+                                          "(config.yaml keeps the values the run started with).")
 
 
 class Packed(BaseModel):

@@ -55,8 +55,16 @@ def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | 
     return _guarded(loaded, data, run, console, resume=None)
 
 
-def resume(run_path: Path, console: Console | None = None) -> Path:
-    """Continue an interrupted or crashed run from its last resume point, in its own folder."""
+# Keys `regexp resume --set` may change mid-run (the notes' "babysitting"), and why others may not
+CHANGEABLE = ("training.optimizer.learning_rate", "training.epochs", "training.early_stopping.patience")
+FIXED = {"model": "it changes the network, so the saved weights no longer fit or mean something else",
+         "data": "it changes the samples and the split the run trained on", "seed": "it changes the split and the draws",
+         "training": "it can change only between runs: train a new run with it"}
+
+
+def resume(run_path: Path, console: Console | None = None, changes: list[str] = ()) -> Path:
+    """Continue an interrupted or crashed run from its last resume point, in its own folder; `changes`
+    (KEY=VALUE, CHANGEABLE keys only) apply from the next epoch and are recorded in run.json."""
     if not (run_path / "run.json").is_file():
         raise SpecError(f"{run_path}: not a run folder (no run.json)")
     record = read_run(run_path)
@@ -65,19 +73,38 @@ def resume(run_path: Path, console: Console | None = None) -> Path:
                Status.RUNNING: f"it is still running (pid {record.info.pid} on {record.info.host})",
                Status.FAILED: f"it failed ({record.info.error}); fix the cause and train again"}
         raise SpecError(f"{run_path}: cannot resume: {why.get(record.status, f'its status is {record.status}')}")
-    loaded = load_spec(run_path / "config.yaml")
+    earlier = [f"{key}={json.dumps(change['to'])}" for entry in record.info.resumed for key, change in entry.changes.items()]
+    before = load_spec(run_path / "config.yaml", earlier)
+    for change in changes:
+        key = change.partition("=")[0].strip()
+        if key not in CHANGEABLE:
+            reason = FIXED.get(key.split(".")[0], FIXED["training"])
+            raise SpecError(f"--set {change}: {key} cannot change in a resumed run: {reason} "
+                            f"(allowed: {', '.join(CHANGEABLE)})")
+    loaded = load_spec(run_path / "config.yaml", [*earlier, *changes])
     check_distribute(loaded)
     data = prepare(loaded)
     state = read_state(run_path)
     epoch = state["epoch"] if state else 0
+    if loaded.spec.training.epochs <= epoch:
+        raise SpecError(f"--set training.epochs={loaded.spec.training.epochs}: the run has already trained {epoch} epochs")
+    changed = {key: {"from": _value(before.resolved(), key), "to": _value(loaded.resolved(), key)} for key in
+               dict.fromkeys(c.partition("=")[0].strip() for c in changes)}
     # a fresh seed stream per resume point: reseeding with `seed` alone would replay epoch 1's shuffles
     keras.utils.set_random_seed(loaded.spec.seed + 1_000_003 * epoch)
     tf.config.experimental.enable_op_determinism()
     run = Run(run_path, record.info)
     resumes = [*run.info.resumed, {"at_epoch": epoch, "time": now().isoformat(timespec="seconds"),
-                                   "previous_status": record.status}]
+                                   "previous_status": record.status, "changes": changed}]
     run.update(status=Status.RUNNING, ended=None, error=None, pid=os.getpid(), host=socket.gethostname(), resumed=resumes)
-    return _guarded(loaded, data, run, console, resume=state)
+    # no resume point yet: it starts again from epoch 1, with the changes in its spec
+    return _guarded(loaded, data, run, console, resume={**state, "changes": changed} if state else None)
+
+
+def _value(config: dict, dotted: str):
+    for part in dotted.split("."):
+        config = (config or {}).get(part)
+    return config
 
 
 def _guarded(loaded: LoadedSpec, data: Prepared, run: Run, console: Console | None, resume: dict | None) -> Path:
@@ -88,7 +115,8 @@ def _guarded(loaded: LoadedSpec, data: Prepared, run: Run, console: Console | No
         for warning in loaded.warnings:
             log.print(f"[yellow]warning:[/] {escape(str(warning))}")
         if resume is not None:
-            log.print(f"resuming after epoch {resume['epoch']}")
+            log.print(f"resuming after epoch {resume['epoch']}"
+                      + "".join(f"; {key}: {c['from']} -> {c['to']}" for key, c in resume.get("changes", {}).items()))
         _fit_and_write(loaded, data, run, log, resume, resume_point)
     except KeyboardInterrupt as exc:
         how = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "Ctrl-C"
@@ -178,6 +206,8 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
     callbacks.append(resume_point[0])
     if resume:
         resume_point[0].restore(model)
+    if resume and "training.optimizer.learning_rate" in resume.get("changes", {}) and not _scheduled(training):
+        optimizer.learning_rate = training.optimizer.learning_rate  # the restored optimizer held the old rate
 
     with recorder.progress:
         validation = eval_batches(data.x_val, targets(data.y_val, data), EVAL_BATCH) if has_val else None
@@ -211,6 +241,11 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
     run.finish(Status.COMPLETED)
     shutil.rmtree(run.path / CHECKPOINT, ignore_errors=True)  # model.keras holds what a completed run needs
     log.print(summary_table(results, metrics, run.path))
+
+
+def _scheduled(training) -> bool:
+    """A step schedule computes the rate from learning_rate itself; epoch schedules set it every epoch."""
+    return training.lr_schedule is not None and training.lr_schedule.name != "plateau"
 
 
 def _steps_per_execution(setting: int | str, steps_per_epoch: int, strategy, per_step: bool) -> int:

@@ -285,3 +285,56 @@ def test_evaluate_reloads_a_run_and_matches_its_metrics(trained_run, runner):
     assert f"{recorded['test']['accuracy']:.4f}" in result.output
     rows = [line.split() for line in result.output.splitlines() if "│ test" in line and "accuracy" in line]
     assert rows and rows[0][5] == rows[0][7]  # now == metrics.json
+
+
+def interrupted_run(write_spec, tmp_path, runner, monkeypatch, at_epoch: int, **training) -> Path:
+    """A run interrupted by Ctrl-C right after epoch `at_epoch`'s resume point was written."""
+    from regexp.checkpoint import ResumePoint
+
+    spec = write_spec(merged(TINY, training={"epochs": 6, **training}))
+    original = ResumePoint.on_epoch_end
+
+    def interrupt(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch + 1 == at_epoch:
+            self.write()
+            raise KeyboardInterrupt
+    monkeypatch.setattr(ResumePoint, "on_epoch_end", interrupt)
+    assert runner.invoke(app, ["train", str(spec), "--runs-dir", str(tmp_path / "runs"), "-q"]).exit_code == 130
+    monkeypatch.setattr(ResumePoint, "on_epoch_end", original)
+    (run,) = (tmp_path / "runs").iterdir()
+    return run
+
+
+@pytest.mark.parametrize("schedule", [None, {"name": "exponential", "decay_rate": 0.5}])
+def test_resume_set_lowers_the_learning_rate_mid_run_and_records_it(write_spec, tmp_path, runner, monkeypatch, schedule):
+    """The notes' babysitting: watch a run, stop it, continue at a lower rate."""
+    run = interrupted_run(write_spec, tmp_path, runner, monkeypatch, 3,
+                          optimizer={"learning_rate": 0.01}, lr_schedule=schedule)
+    result = runner.invoke(app, ["resume", str(run), "-q", "--set", "training.optimizer.learning_rate=0.001",
+                                 "--set", "training.epochs=8"])
+    assert result.exit_code == 0, result.output
+    record = read_run(run)
+    lrs = [row["lr"] for row in record.history]
+    assert len(lrs) == 8
+    decay = [1.0, 0.5, 0.25, 0.125, 0.0625] if schedule else [1.0] * 5
+    assert lrs[:3] == pytest.approx([0.01 * d for d in decay[:3]])
+    assert lrs[3:] == pytest.approx([0.001 * (0.5 ** e if schedule else 1) for e in range(3, 8)])  # the schedule goes on from a0 = 0.001
+    (entry,) = record.info.resumed
+    assert entry.at_epoch == 3 and entry.changes == {"training.optimizer.learning_rate": {"from": 0.01, "to": 0.001},
+                                                     "training.epochs": {"from": 6, "to": 8}}
+    assert yaml.safe_load((run / "config.yaml").read_text())["training"]["optimizer"]["learning_rate"] == 0.01
+    assert "training.optimizer.learning_rate: 0.01 -> 0.001" in (run / "log.txt").read_text()
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ("model.defaults.dropout=0.5", "it changes the network"),
+    ("data.split.val=0.3", "it changes the samples and the split"),
+    ("training.batch_size=8", "it can change only between runs"),
+    ("training.epochs=2", "the run has already trained 3 epochs"),
+])
+def test_resume_set_refuses_what_cannot_change_mid_run(write_spec, tmp_path, runner, monkeypatch, change, fragment):
+    run = interrupted_run(write_spec, tmp_path, runner, monkeypatch, 3)
+    result = runner.invoke(app, ["resume", str(run), "--set", change])
+    assert result.exit_code == 2 and fragment in " ".join(result.output.split()), result.output
+    assert read_run(run).status == "interrupted" and read_run(run).info.resumed == []
