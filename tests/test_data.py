@@ -98,7 +98,7 @@ def test_image_folder(write_spec, tmp_path):
     ({"t.csv": "a,y\n1,0\n2,0\n3,0\n"}, {"path": "t.csv"}, "data", "single value"),
     ({"t.csv": "a,y\nnan,0\n2,1\n"}, {"path": "t.csv"}, "data.path", "not a finite number"),
     ({"t.txt": "hello"}, {"path": "t.txt"}, "data.path", "cannot read t.txt"),
-    ({}, {"dataset": "iris", "shape": [5, 5, 1]}, "data.shape", "holds 25 values but each sample has 4"),
+    ({}, {"dataset": "iris", "shape": [5, 5, 1]}, "data.shape", "holds 25 values but each iris sample has 4"),
     ({}, {"dataset": "iris", "subsample": 500}, "data.subsample", "train part has 90"),
 ])
 def test_data_problems_are_spec_errors_before_training(runner, write_spec, tmp_path, files, data, key, fragment):
@@ -124,3 +124,42 @@ def test_keras_dataset_missing_from_cache_says_how_to_get_it(runner, write_spec,
     path = write_spec(merged(TINY, data={"dataset": "mnist"}))
     result = runner.invoke(app, ["train", str(path), "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 2 and "not in the Keras cache" in result.output and "load_data()" in result.output
+
+
+def write_csv(path, rows: int, shift: float, labels=(0, 1, 2)) -> None:
+    rng = np.random.default_rng(int(shift * 10))
+    lines = ["a,b,label"] + [f"{rng.normal() + shift},{rng.normal() - shift},{labels[i % len(labels)]}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("keys, sizes", [
+    ({"val_path": "dev.csv", "test_path": "test.csv"}, {"train": 100, "val": 30, "test": 21}),
+    ({"val_path": "dev.csv"}, {"train": 75, "val": 30, "test": 25}),   # 0.6 : 0.2 of path -> 75 : 25
+    ({"test_path": "test.csv"}, {"train": 75, "val": 25, "test": 21}),
+])
+def test_val_and_test_from_their_own_files(write_spec, tmp_path, keys, sizes):
+    """Note 003: dev and test from the target distribution, train from wherever there is data."""
+    write_csv(tmp_path / "web.csv", 100, 0.0)
+    write_csv(tmp_path / "dev.csv", 30, 2.0)
+    write_csv(tmp_path / "test.csv", 21, 2.0)
+    loaded = load_spec(write_spec(merged(TINY, data=from_file(path="web.csv", **keys))))
+    data = prepare(loaded)
+    assert data.sizes() == sizes
+    if "val_path" in keys:
+        assert data.x_val[:, 0].mean() > 1.5  # the dev file's shifted samples, not a cut of web.csv
+    assert loaded.resolved()["data"]["val_path" if "val_path" in keys else "test_path"].startswith(str(tmp_path))
+    assert data.scale["mean"][0] == pytest.approx(float(data.x_train[:, 0].mean()), abs=1e-5)  # train statistics only
+
+
+@pytest.mark.parametrize("dev, fragment", [
+    ("a,b,label\n1,2,0\n3,4,7\n", "labels 7.0 do not occur in data.path"),  # csv labels read as numbers
+    ("a,label\n1,0\n3,1\n", "its samples have 1 features, data.path's have 2"),
+])
+def test_a_val_file_that_does_not_fit_is_a_spec_error(runner, write_spec, tmp_path, dev, fragment):
+    write_csv(tmp_path / "web.csv", 60, 0.0)
+    (tmp_path / "dev.csv").write_text(dev)
+    path = write_spec(merged(TINY, data=from_file(path="web.csv", val_path="dev.csv")))
+    result = runner.invoke(app, ["train", str(path), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "data.val_path:" in result.output and fragment in " ".join(result.output.split())
+    result = runner.invoke(app, ["validate", str(path), "--set", "data.test_path=missing.csv"])
+    assert result.exit_code == 2 and "data.test_path:" in result.output and "does not exist" in result.output

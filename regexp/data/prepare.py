@@ -48,7 +48,9 @@ def prepare(loaded: LoadedSpec) -> Prepared:
     test = None
     if raw.test is not None:
         test = (raw.test[0], _encode_like(raw.test[1], classes, task))
-    parts = _split(loaded, raw.x, y, task, test)
+    own = {key: _own_file(loaded, key, raw.x.shape[1], classes, task) for key in ("val_path", "test_path")
+           if getattr(spec.data, key) is not None}
+    parts = _split(loaded, raw.x, y, task, own.get("test_path", test), own.get("val_path"))
     x_train, y_train = _subsample(loaded, parts[0], parts[1], task)
     metrics = spec.training.metrics or (["mae"] if task == "regression" else ["accuracy"])
     for i, metric in enumerate(metrics):
@@ -91,6 +93,18 @@ def _encode(y: np.ndarray, task: str) -> tuple[np.ndarray, list[str]]:
     return codes.astype(np.int32), [str(v) for v in values]
 
 
+def _own_file(loaded: LoadedSpec, key: str, features: int, classes: list[str], task: str) -> tuple[np.ndarray, np.ndarray]:
+    """data.val_path / data.test_path: samples with the columns and classes of data.path."""
+    raw = load_raw(loaded, f"data.{key}")
+    if raw.x.shape[1] != features:
+        raise loaded.error(f"data.{key}", f"its samples have {raw.x.shape[1]} features, data.path's have {features}")
+    unknown = sorted({str(v) for v in np.unique(raw.y)} - set(classes)) if task != "regression" else []
+    if unknown:
+        raise loaded.error(f"data.{key}", f"labels {', '.join(unknown[:5])} do not occur in data.path "
+                                          f"(its classes: {', '.join(classes[:10])})")
+    return raw.x, _encode_like(raw.y, classes, task)
+
+
 def _encode_like(y: np.ndarray, classes: list[str], task: str) -> np.ndarray:
     if task == "regression":
         return y.astype(np.float32)
@@ -98,7 +112,9 @@ def _encode_like(y: np.ndarray, classes: list[str], task: str) -> np.ndarray:
     return np.array([lookup[str(v)] for v in y], dtype=np.int32)
 
 
-def _split(loaded: LoadedSpec, x, y, task, test) -> tuple[np.ndarray, ...]:
+def _split(loaded: LoadedSpec, x, y, task, test, val=None) -> tuple[np.ndarray, ...]:
+    """train/val/test of (x, y); `test` or `val` given (their own files, or a shipped test part) are not
+    cut from x, and the remaining fractions keep their proportions."""
     split, seed = loaded.spec.data.split, loaded.spec.seed
     stratify = split.stratify and task != "regression"
 
@@ -116,9 +132,11 @@ def _split(loaded: LoadedSpec, x, y, task, test) -> tuple[np.ndarray, ...]:
         return rx, ry, px, py
 
     if test is None:
-        x, y, x_test, y_test = cut(x, y, split.test)
+        x, y, x_test, y_test = cut(x, y, split.test if val is None else split.test / (split.train + split.test))
     else:  # the data ships its own test part; val is taken from the rest in proportion
         x_test, y_test = test
+    if val is not None:
+        return x, y, *val, x_test, y_test
     cv = loaded.spec.cv
     if cv is not None and cv.fold is not None:  # fold k of train+val is the validation part
         train_idx, val_idx = _fold(loaded, y, cv.folds, cv.fold, cv.stratify and task != "regression")

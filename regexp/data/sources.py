@@ -30,17 +30,18 @@ class Raw:
     test: tuple[np.ndarray, np.ndarray] | None = None  # a fixed test part shipped with the data
 
 
-def load_raw(loaded: LoadedSpec) -> Raw:
+def load_raw(loaded: LoadedSpec, key: str = "data.path") -> Raw:
+    """The samples of data.dataset or data.path; with `key` data.val_path or data.test_path, that file's."""
     data = loaded.spec.data
-    if data.dataset is not None:
+    if key == "data.path" and data.dataset is not None:
         return DATASETS[data.dataset](loaded)
-    path = existing_data_path(loaded)
+    path = existing_data_path(loaded, key)
     if path.is_dir():
-        return _image_folder(loaded, path)
+        return _image_folder(loaded, path, key)
     reader = FILE_READERS.get(path.suffix.lower())
     if reader is None:
-        raise loaded.error("data.path", f"cannot read {path.name} (allowed: {', '.join(FILE_READERS)} files, or a folder of images)")
-    return reader(loaded, path)
+        raise loaded.error(key, f"cannot read {path.name} (allowed: {', '.join(FILE_READERS)} files, or a folder of images)")
+    return reader(loaded, path, key)
 
 
 # ------------------------------------------------------------------------------ built-in data
@@ -111,7 +112,7 @@ DATASETS: dict[str, Callable[[LoadedSpec], Raw]] = {
 
 
 # ------------------------------------------------------------------------------------- files
-def _table(loaded: LoadedSpec, path: Path, columns: dict[str, list]) -> Raw:
+def _table(loaded: LoadedSpec, path: Path, columns: dict[str, list], key: str) -> Raw:
     """Features and target from named columns; every feature must be numeric and present."""
     names = list(columns)
     target = loaded.spec.data.target or names[-1]
@@ -119,7 +120,7 @@ def _table(loaded: LoadedSpec, path: Path, columns: dict[str, list]) -> Raw:
         raise loaded.error("data.target", f"{path.name} has no column {target!r} (columns: {', '.join(names)})")
     features = [n for n in names if n != target]
     if not features:
-        raise loaded.error("data.path", f"{path.name} has no feature columns besides the target {target!r}")
+        raise loaded.error(key, f"{path.name} has no feature columns besides the target {target!r}")
     x = np.empty((len(columns[target]), len(features)), dtype=np.float32)
     for j, name in enumerate(features):
         for i, cell in enumerate(columns[name]):
@@ -127,11 +128,11 @@ def _table(loaded: LoadedSpec, path: Path, columns: dict[str, list]) -> Raw:
                 x[i, j] = float(cell)
             except (TypeError, ValueError):
                 what = "a missing value" if cell in (None, "") else f"a non-numeric value {cell!r}"
-                raise loaded.error("data.path", f"{path.name} row {i + 1}, column {name!r}: {what} "
+                raise loaded.error(key, f"{path.name} row {i + 1}, column {name!r}: {what} "
                                                 "(features must be numbers)") from None
     if not np.isfinite(x).all():
         i, j = np.argwhere(~np.isfinite(x))[0]
-        raise loaded.error("data.path", f"{path.name} row {i + 1}, column {features[j]!r}: {x[i, j]} is not a finite number")
+        raise loaded.error(key, f"{path.name} row {i + 1}, column {features[j]!r}: {x[i, j]} is not a finite number")
     y = np.asarray(columns[target])
     if any(cell in (None, "") for cell in columns[target]):
         raise loaded.error("data.target", f"{path.name}: the target column {target!r} has missing values")
@@ -142,28 +143,28 @@ def _table(loaded: LoadedSpec, path: Path, columns: dict[str, list]) -> Raw:
     return Raw(x, y, None, None)
 
 
-def _csv(loaded: LoadedSpec, path: Path) -> Raw:
+def _csv(loaded: LoadedSpec, path: Path, key: str) -> Raw:
     with path.open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     if len(rows) < 2:
-        raise loaded.error("data.path", f"{path.name} needs a header row and at least one data row")
+        raise loaded.error(key, f"{path.name} needs a header row and at least one data row")
     header, body = rows[0], rows[1:]
     for i, row in enumerate(body):
         if len(row) != len(header):
-            raise loaded.error("data.path", f"{path.name} line {i + 2}: {len(row)} fields, the header has {len(header)}")
-    return _table(loaded, path, {name: [row[j] for row in body] for j, name in enumerate(header)})
+            raise loaded.error(key, f"{path.name} line {i + 2}: {len(row)} fields, the header has {len(header)}")
+    return _table(loaded, path, {name: [row[j] for row in body] for j, name in enumerate(header)}, key)
 
 
-def _parquet(loaded: LoadedSpec, path: Path) -> Raw:
+def _parquet(loaded: LoadedSpec, path: Path, key: str) -> Raw:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise loaded.error("data.path", "reading parquet needs pyarrow: pip install 'regexp[parquet]'") from None
+        raise loaded.error(key, "reading parquet needs pyarrow: pip install 'regexp[parquet]'") from None
     table = pq.read_table(path)
-    return _table(loaded, path, {name: table.column(name).to_pylist() for name in table.column_names})
+    return _table(loaded, path, {name: table.column(name).to_pylist() for name in table.column_names}, key)
 
 
-def _npz(loaded: LoadedSpec, path: Path) -> Raw:
+def _npz(loaded: LoadedSpec, path: Path, key: str) -> Raw:
     with np.load(path, allow_pickle=False) as arrays:
         keys = set(arrays.files)
         if {"x", "y"} <= keys:
@@ -172,7 +173,7 @@ def _npz(loaded: LoadedSpec, path: Path) -> Raw:
             x, y = arrays["x_train"], arrays["y_train"]
             test = (arrays["x_test"], arrays["y_test"]) if {"x_test", "y_test"} <= keys else None
         else:
-            raise loaded.error("data.path", f"{path.name} holds {sorted(keys)}; expected arrays x and y "
+            raise loaded.error(key, f"{path.name} holds {sorted(keys)}; expected arrays x and y "
                                             "(or x_train, y_train and optionally x_test, y_test)")
     shape = tuple(x.shape[1:]) if x.ndim > 2 else None
 
@@ -182,12 +183,12 @@ def _npz(loaded: LoadedSpec, path: Path) -> Raw:
     return Raw(flat(x), y.ravel(), shape, None, test)
 
 
-def _image_folder(loaded: LoadedSpec, root: Path) -> Raw:
+def _image_folder(loaded: LoadedSpec, root: Path, key: str) -> Raw:
     from PIL import Image, UnidentifiedImageError
 
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
-        raise loaded.error("data.path", f"{root} needs one sub-folder per class (found {len(classes)})")
+        raise loaded.error(key, f"{root} needs one sub-folder per class (found {len(classes)})")
     size = loaded.spec.data.image_size
     images, labels, mode = [], [], None
     for label in classes:
@@ -202,17 +203,17 @@ def _image_folder(loaded: LoadedSpec, root: Path) -> Raw:
                         img = img.resize((size[1], size[0]))
                     array = np.asarray(img, dtype=np.float32)
             except (UnidentifiedImageError, OSError) as exc:
-                raise loaded.error("data.path", f"{file}: not a readable image ({exc})") from None
+                raise loaded.error(key, f"{file}: not a readable image ({exc})") from None
             if images and array.shape != images[0].shape:
-                raise loaded.error("data.path", f"{file} is {array.shape[1]}x{array.shape[0]}, the first image "
+                raise loaded.error(key, f"{file} is {array.shape[1]}x{array.shape[0]}, the first image "
                                                 f"{images[0].shape[1]}x{images[0].shape[0]}: set data.image_size to resize")
             images.append(array)
             labels.append(label)
     if not images:
-        raise loaded.error("data.path", f"{root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise loaded.error(key, f"{root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     x = np.stack(images)
     shape = x.shape[1:] if x.ndim == 4 else x.shape[1:] + (1,)
     return Raw(x.reshape(len(x), -1), np.asarray(labels), tuple(shape), "classification")
 
 
-FILE_READERS: dict[str, Callable[[LoadedSpec, Path], Raw]] = {".csv": _csv, ".parquet": _parquet, ".npz": _npz}
+FILE_READERS: dict[str, Callable[[LoadedSpec, Path, str], Raw]] = {".csv": _csv, ".parquet": _parquet, ".npz": _npz}

@@ -95,6 +95,9 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
         errors.append(("repeat", f"seeds must be distinct (got {spec.repeat})"))
     if spec.cv is not None and spec.cv.fold is not None and spec.cv.fold >= spec.cv.folds:
         errors.append(("cv.fold", f"must be below cv.folds = {spec.cv.folds} (got {spec.cv.fold})"))
+    if spec.cv is not None and data.val_path is not None:
+        errors.append(("data.val_path", "cross-validation takes its validation folds from train+val of one source; "
+                                        "drop cv or val_path"))
     if spec.cv is not None and data.split.val == 0 and data.split.train == 0:
         errors.append(("cv", "cross-validation needs train+val samples"))
     if spec.search is not None:

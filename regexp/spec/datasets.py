@@ -83,7 +83,7 @@ def _task_checks(spec: Spec, known: Facts) -> list[tuple[str, str]]:
     task = known.task if wanted == "auto" else wanted
     for i, metric in enumerate(spec.training.metrics or []):
         if task not in METRICS[metric]:
-            errors.append((f"training.metrics.{i}", f"{metric} does not apply to {name}, a {task} task (allowed: "
+            errors.append((f"training.metrics.{i}", f"{metric} does not apply to a {task} task (allowed: "
                                                     f"{', '.join(m for m, t in METRICS.items() if task in t)})"))
     if task == "regression" and spec.training.label_smoothing > 0:
         errors.append(("training.label_smoothing", f"applies to classification only ({name} is regression)"))

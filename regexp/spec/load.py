@@ -47,8 +47,7 @@ class LoadedSpec:
         out["model"]["layers"] = layers
         for key in unused_optimizer_keys(spec.training.optimizer):  # no effect on the run (the log warned)
             out["training"]["optimizer"][key] = type(spec.training.optimizer).model_fields[key].default
-        if spec.data.path is not None:
-            out["data"]["path"] = str(resolve_data_path(self))
+        _absolute_paths(self, out)
         return out
 
     def as_written(self) -> dict[str, Any]:
@@ -56,8 +55,7 @@ class LoadedSpec:
         made absolute. Unlike resolved(), its layers do not pin the defaults, so an override of
         model.defaults.* still reaches every layer: sweeps snapshot this."""
         out = self.spec.model_dump(mode="json", exclude_unset=True, exclude={"extends"})
-        if self.spec.data.path is not None:
-            out["data"]["path"] = str(resolve_data_path(self))
+        _absolute_paths(self, out)
         return out
 
     def spec_hash(self) -> str:
@@ -65,21 +63,30 @@ class LoadedSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def resolve_data_path(loaded: LoadedSpec) -> Path:
-    """data.path is relative to the file that wrote it (like `extends:`)."""
-    path = Path(loaded.spec.data.path).expanduser()
+DATA_PATHS = ("path", "val_path", "test_path")
+
+
+def _absolute_paths(loaded: LoadedSpec, out: dict) -> None:
+    for key in DATA_PATHS:
+        if getattr(loaded.spec.data, key) is not None:
+            out["data"][key] = str(resolve_data_path(loaded, f"data.{key}"))
+
+
+def resolve_data_path(loaded: LoadedSpec, key: str = "data.path") -> Path:
+    """data.path (val_path, test_path) is relative to the file that wrote it (like `extends:`)."""
+    path = Path(getattr(loaded.spec.data, key.removeprefix("data."))).expanduser()
     if path.is_absolute():
         return path
-    source = loaded.where("data.path").rsplit(":", 1)[0]
+    source = loaded.where(key).rsplit(":", 1)[0]
     base = Path(source).parent if not source.startswith("--set") else Path.cwd()
     return (base / path).resolve()
 
 
-def existing_data_path(loaded: LoadedSpec) -> Path:
-    """data.path resolved, or a spec error naming the key when nothing is there."""
-    path = resolve_data_path(loaded)
+def existing_data_path(loaded: LoadedSpec, key: str = "data.path") -> Path:
+    """A data path resolved, or a spec error naming the key when nothing is there."""
+    path = resolve_data_path(loaded, key)
     if not path.exists():
-        raise loaded.error("data.path", f"{path} does not exist")
+        raise loaded.error(key, f"{path} does not exist")
     return path
 
 
@@ -89,8 +96,9 @@ def load_specs(files: list[Path], overrides: list[str] = (), check_data: bool = 
     for file in files:
         try:
             spec = load_spec(file, overrides)
-            if check_data and spec.spec.data.path is not None:
-                existing_data_path(spec)
+            for key in DATA_PATHS if check_data else ():
+                if getattr(spec.spec.data, key) is not None:
+                    existing_data_path(spec, f"data.{key}")
             loaded.append(spec)
         except SpecError as exc:
             problems.extend(exc.problems)

@@ -54,6 +54,13 @@ class Data(Part):
     path: Optional[str] = Field(
         None, description="Instead of dataset: a .csv/.parquet/.npz file or a folder of images with one "
         "sub-folder per class; relative to the spec file.")
+    val_path: Optional[str] = Field(
+        None, description="Validation samples from their own file (same format and columns as path): the dev set from the "
+        "target distribution while train may come from elsewhere (note 003). Then data.path is split into train and test "
+        "only, in the proportions of split.train and split.test.")
+    test_path: Optional[str] = Field(
+        None, description="Test samples from their own file; data.path is then split into train and val only. With both "
+        "val_path and test_path, all of data.path is train.")
     target: Optional[str] = Field(None, description="Label column of a csv/parquet file (default: the last column).")
     split: Split = Field(default_factory=Split, description="Stratified train/val/test fractions.")
     scale: Literal["standard", "minmax", "none"] = Field(
