@@ -230,12 +230,13 @@ def test_validate_knows_the_builtin_datasets_shapes_and_tasks(runner, write_spec
 
 def test_builtin_dataset_facts_match_what_the_loaders_return():
     from regexp.data import prepare
-    from regexp.spec.datasets import BUILTIN, facts
+    from regexp.spec.datasets import facts
 
     for name in ("digits", "breast_cancer", "wine", "iris", "moons", "circles"):
         loaded = load_spec_text(f"name: x\ndata: {{dataset: {name}}}\n")
-        data, known = prepare(loaded), BUILTIN[name]
-        assert (data.features, data.task, len(data.classes)) == (known.features, known.task, known.classes), name
+        data, known = prepare(loaded), facts(loaded.spec)
+        assert (data.features, data.task, len(data.classes), sum(data.sizes().values())) == (
+            known.features, known.task, known.classes, known.samples), name
     loaded = load_spec_text("name: x\ndata: {dataset: classification, features: 6, classes: 3}\n")
     assert facts(loaded.spec).features == prepare(loaded).features == 6 and facts(loaded.spec).task == "classification"
 
@@ -290,3 +291,14 @@ def test_set_on_a_written_list_checks_the_index(runner, write_spec):
     path = write_spec("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4}\n")
     out = errors_of(runner, path, "--set", "model.layers.2.units=8")
     assert "--set model.layers.2.units=8: model.layers.2: no such list item (the list has 1: indices 0 to 0)" in " ".join(out.split())
+
+
+def test_validate_hints_where_a_value_looks_like_the_notes_form(runner, write_spec):
+    path = write_spec("name: x\ndata: {dataset: digits}\nmodel:\n  defaults: {l2: 0.7}\n"
+                      "training:\n  optimizer: {name: rmsprop, epsilon: 1.0e-8}\n")
+    result = runner.invoke(app, ["validate", str(path)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0
+    assert "model.defaults.l2: 0.7 adds 0.7·Σw²" in out and "l2 = 0.7/(2·1078) = 0.00032" in out  # 0.6 of 1,797 digits
+    assert "training.optimizer.epsilon: Keras's rmsprop adds epsilon inside the root" in out
+    assert (REPO / "docs" / "formulas.md").is_file()

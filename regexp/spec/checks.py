@@ -6,7 +6,7 @@ from typing import Optional
 
 from regexp.metrics import METRICS
 from regexp.runfolder import MetricKey
-from regexp.spec.datasets import builtin_checks
+from regexp.spec.datasets import builtin_checks, notes_form_hints
 from regexp.spec.schema import SPATIAL, SYNTHETIC_DATASETS, WEIGHTED, Distribution, Model, Search, Spec
 from regexp.spec.training import COMMON_OPTIMIZER_PARAMS, OPTIMIZER_PARAMS, Optimizer
 
@@ -104,6 +104,7 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
         errors.extend(_search_checks(spec.search, training.metrics))
 
     errors.extend(builtin_checks(spec))
+    warnings.extend(notes_form_hints(spec))
     name_searched = spec.search is not None and "training.optimizer.name" in spec.search.params
     for key, message, chosen_here in _unused_optimizer_keys(training.optimizer, same_file, resolved):
         # a key that serves the other optimizers a search tries is no mistake

@@ -16,6 +16,7 @@ class Facts:
     shape: Optional[tuple[int, ...]]  # the natural image shape, None for a table
     task: str                         # classification | binary | regression
     classes: int                      # 0 for regression
+    samples: int = 1000               # before the split (mnist/fashion_mnist/cifar10: their train part)
 
 
 def facts(spec: Spec) -> Optional[Facts]:
@@ -24,22 +25,22 @@ def facts(spec: Spec) -> Optional[Facts]:
     if d.dataset in ("classification", "regression"):
         features = d.features or 20
         if d.dataset == "regression":
-            return Facts(features, None, "regression", 0)
+            return Facts(features, None, "regression", 0, d.samples or 1000)
         classes = d.classes or 2
-        return Facts(features, None, "binary" if classes == 2 else "classification", classes)
+        return Facts(features, None, "binary" if classes == 2 else "classification", classes, d.samples or 1000)
+    if d.dataset in ("moons", "circles"):
+        return Facts(2, None, "binary", 2, d.samples or 1000)
     return BUILTIN.get(d.dataset)
 
 
 BUILTIN = {
-    "digits": Facts(64, (8, 8, 1), "classification", 10),
-    "breast_cancer": Facts(30, None, "binary", 2),
-    "wine": Facts(13, None, "classification", 3),
-    "iris": Facts(4, None, "classification", 3),
-    "moons": Facts(2, None, "binary", 2),
-    "circles": Facts(2, None, "binary", 2),
-    "mnist": Facts(784, (28, 28, 1), "classification", 10),
-    "fashion_mnist": Facts(784, (28, 28, 1), "classification", 10),
-    "cifar10": Facts(3072, (32, 32, 3), "classification", 10),
+    "digits": Facts(64, (8, 8, 1), "classification", 10, 1797),
+    "breast_cancer": Facts(30, None, "binary", 2, 569),
+    "wine": Facts(13, None, "classification", 3, 178),
+    "iris": Facts(4, None, "classification", 3, 150),
+    "mnist": Facts(784, (28, 28, 1), "classification", 10, 60000),
+    "fashion_mnist": Facts(784, (28, 28, 1), "classification", 10, 60000),
+    "cifar10": Facts(3072, (32, 32, 3), "classification", 10, 50000),
 }
 
 
@@ -95,3 +96,24 @@ def _product(shape) -> int:
     for n in shape:
         out *= n
     return out
+
+
+def notes_form_hints(spec: Spec) -> list[tuple[str, str]]:
+    """Warnings where a value looks written in the course notes' form rather than Keras's
+    (docs/formulas.md maps one to the other)."""
+    hints = []
+    known = facts(spec)
+    shipped_test = spec.data.dataset in ("mnist", "fashion_mnist", "cifar10")  # samples is their train part already
+    m = None if known is None else known.samples if shipped_test else round(known.samples * spec.data.split.train)
+    layers = [("model.defaults.l2", spec.model.defaults.l2)] + [
+        (f"model.layers.{i}.l2", layer.l2) for i, layer in enumerate(spec.model.layers) if getattr(layer, "l2", None)]
+    for key, l2 in layers:
+        if l2 is not None and l2 >= 0.1:
+            example = f"on m = {m} train samples, l2 = {l2:g}/(2·{m}) = {l2 / (2 * m):.2g}" if m else "l2 = λ/(2m) for m train samples"
+            hints.append((key, f"{l2:g} adds {l2:g}·Σw² to the loss (Keras's form, no 1/2m); if this is the notes' λ in "
+                               f"λ/(2m)·‖w‖², {example} (docs/formulas.md)"))
+    optimizer = spec.training.optimizer
+    if optimizer.name == "rmsprop" and optimizer.epsilon <= 1e-8:
+        hints.append(("training.optimizer.epsilon", f"Keras's rmsprop adds epsilon inside the root, sqrt(S + ε); the notes' "
+                                                    f"ε = 1e-8 sits outside, sqrt(S) + ε (docs/formulas.md)"))
+    return hints
