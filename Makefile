@@ -32,6 +32,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/sweep_throughput.py
 	$(BIN)/python bench/augment_placement.py
+	$(BIN)/python bench/probes.py
 	$(BIN)/python bench/packed.py speed
 	$(BIN)/python bench/packed.py dist
 	$(BIN)/python bench/packed.py scale
