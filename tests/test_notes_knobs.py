@@ -148,3 +148,14 @@ def test_predict_refuses_rows_of_the_wrong_width(runner, iris_runs, tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     result = runner.invoke(app, ["predict", str(iris_runs[0.0]), str(tmp_path / "bad.csv")])
     assert result.exit_code == 2 and "each row has 2 features but the model takes 4" in result.output
+
+
+def test_predict_reads_npz_rows_too(runner, iris_runs, tmp_path):
+    from sklearn.datasets import load_iris
+
+    from regexp.cli import app
+
+    np.savez(tmp_path / "new.npz", x=load_iris(return_X_y=True)[0][:5])
+    result = runner.invoke(app, ["predict", str(iris_runs[0.0]), str(tmp_path / "new.npz")])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip().splitlines()) == 6  # header and 5 rows
