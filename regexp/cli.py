@@ -14,18 +14,32 @@ from typing import Annotated
 import typer
 
 from regexp.cli_base import (PackOption, Quiet, RunsDir, SetOption, SpecFiles, app, command, err, load, out,
-                             pack_setting, progress, run_failed, say, warn)
+                             pack_setting, problems, progress, run_failed, say, warn)
 from regexp.errors import RunFailed, UserError
 
 
 # ------------------------------------------------------------------------------------------ training
+FetchOption = Annotated[bool, typer.Option("--fetch", help="First download a missing mnist/fashion_mnist/cifar10 "
+                                                            "into the Keras cache (as `regexp data fetch`).")]
+
+
+def fetch_missing(loaded: list, quiet: bool) -> None:
+    from regexp.data.fetch import REMOTES, missing
+
+    for name in dict.fromkeys(spec.spec.data.dataset for spec in loaded):
+        if name in REMOTES and missing(name):
+            data_fetch(name, quiet=quiet)
+
+
 @command(trains=True)
 def train(specs: SpecFiles, overrides: SetOption = [],
           runs_dir: Annotated[Path, typer.Option(help="Where run folders are written.")] = Path("runs"),
-          pack: PackOption = "auto", quiet: Quiet = False):
+          pack: PackOption = "auto", fetch: FetchOption = False, quiet: Quiet = False):
     """Train each spec in turn; every run writes a folder under --runs-dir (repeat/cv: packed as in sweep)."""
     pack = pack_setting(pack)
     loaded = load(specs, overrides)  # every spec is checked before the first one trains
+    if fetch:
+        fetch_missing(loaded, quiet)
     from regexp.runfolder import SweepStatus
     from regexp.sweep import has_trials, run_trials
     from regexp.train import train as train_one
@@ -106,11 +120,14 @@ def sweep(
     gpus_per_trial: Annotated[float, typer.Option(help="Ray: GPUs each trial reserves (fractions share a GPU).", min=0.0)] = 0.0,
     shared_fs: Annotated[bool, typer.Option("--shared-fs/--no-shared-fs", help="Ray: --runs-dir is on a filesystem every node shares; otherwise run folders travel back to this machine.")] = True,
     pack: PackOption = "auto",
+    fetch: FetchOption = False,
     quiet: Quiet = False,
 ):
     """Run every trial of a spec: search points × repeat seeds × cv folds, in parallel, resumable."""
     pack = pack_setting(pack)
     (loaded,) = load([spec], overrides)
+    if fetch:
+        fetch_missing([loaded], quiet)
     if executor not in ("local", "ray"):
         raise UserError(f"--executor {executor}: not an executor (allowed: local | ray)")
     from regexp.views.commands import plan_table, sweep_summary
@@ -289,6 +306,31 @@ def gradcheck(
         out().print(gradcheck_table(result))
     if result.failed:
         raise typer.Exit(1)
+
+
+data_app = typer.Typer(help="Datasets on request: the one place regexp downloads.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("fetch")
+def data_fetch(name: Annotated[str, typer.Argument(help="mnist | fashion_mnist | cifar10.", show_default=False)],
+               force: Annotated[bool, typer.Option("--force", help="Download again even when the files are cached.")] = False,
+               quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False):
+    """Download a dataset into the Keras cache, its hash checked; `train` then reads it offline."""
+    from regexp.data.fetch import cache_dir, fetch
+
+    try:
+        if quiet:
+            written = fetch(name, None, force)
+        else:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+            with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                          console=err()) as bar:
+                written = fetch(name, bar, force)
+    except UserError as exc:
+        problems(exc.problems, 2)
+    say(f"{name}: " + (f"downloaded {len(written)} file(s) to {cache_dir()}" if written else f"already in {cache_dir()}"))
 
 
 @app.command()

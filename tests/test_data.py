@@ -123,7 +123,7 @@ def test_keras_dataset_missing_from_cache_says_how_to_get_it(runner, write_spec,
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras"))
     path = write_spec(merged(TINY, data={"dataset": "mnist"}))
     result = runner.invoke(app, ["train", str(path), "--runs-dir", str(tmp_path / "runs")])
-    assert result.exit_code == 2 and "not in the Keras cache" in result.output and "load_data()" in result.output
+    assert result.exit_code == 2 and "not in the Keras cache" in result.output and "regexp data fetch mnist" in result.output
 
 
 def write_csv(path, rows: int, shift: float, labels=(0, 1, 2)) -> None:

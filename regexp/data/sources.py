@@ -2,18 +2,19 @@
 
 Every loader returns a `Raw`: flat float32 features (N, D), raw labels, and the natural sample
 shape for images. Built-in data is offline: scikit-learn's bundled copies and generators, or the
-Keras cache for mnist/fashion_mnist/cifar10. Synthetic data uses a fixed generator seed, so the
-spec's `seed` varies the split and the training, never the dataset itself.
+Keras cache for mnist/fashion_mnist/cifar10 (filled by `regexp data fetch`, data/fetch.py).
+Synthetic data uses a fixed generator seed, so the spec's `seed` varies the split and the
+training, never the dataset itself.
 """
 
 import csv
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from regexp.data.fetch import load_cached, missing
 from regexp.spec import LoadedSpec
 from regexp.spec.load import existing_data_path
 
@@ -80,15 +81,12 @@ def _synthetic(loaded: LoadedSpec) -> Raw:
 
 def _keras_dataset(loaded: LoadedSpec) -> Raw:
     name = loaded.spec.data.dataset
-    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
-    expected = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist", "cifar10": "cifar-10-batches-py"}[name]
-    if not (cache / expected).exists():
-        raise loaded.error("data.dataset", f"{name} is not in the Keras cache ({cache / expected}); regexp does not "
-                                           f"download at run time. Fetch it once with: python -c \"import keras; "
-                                           f"keras.datasets.{name}.load_data()\"")
-    import keras
-
-    (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
+    absent = missing(name)
+    if absent:  # Keras's loader would download: regexp does so only when asked
+        raise loaded.error("data.dataset", f"{name} is not in the Keras cache ({absent[0]}); regexp does not "
+                                           f"download at run time. Fetch it once with `regexp data fetch {name}`, "
+                                           "or train with --fetch")
+    x_train, y_train, x_test, y_test = load_cached(name)
     shape = x_train.shape[1:] if x_train.ndim == 4 else x_train.shape[1:] + (1,)
 
     def flat(x):

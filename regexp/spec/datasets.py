@@ -115,5 +115,5 @@ def notes_form_hints(spec: Spec) -> list[tuple[str, str]]:
     optimizer = spec.training.optimizer
     if optimizer.name == "rmsprop" and optimizer.epsilon <= 1e-8:
         hints.append(("training.optimizer.epsilon", f"Keras's rmsprop adds epsilon inside the root, sqrt(S + ε); the notes' "
-                                                    f"ε = 1e-8 sits outside, sqrt(S) + ε (docs/formulas.md)"))
+                                                    "ε = 1e-8 sits outside, sqrt(S) + ε (docs/formulas.md)"))
     return hints
