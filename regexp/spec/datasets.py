@@ -114,6 +114,6 @@ def notes_form_hints(spec: Spec) -> list[tuple[str, str]]:
                                f"λ/(2m)·‖w‖², {example} (docs/formulas.md)"))
     optimizer = spec.training.optimizer
     if optimizer.name == "rmsprop" and optimizer.epsilon <= 1e-8:
-        hints.append(("training.optimizer.epsilon", f"Keras's rmsprop adds epsilon inside the root, sqrt(S + ε); the notes' "
+        hints.append(("training.optimizer.epsilon", "Keras's rmsprop adds epsilon inside the root, sqrt(S + ε); the notes' "
                                                     "ε = 1e-8 sits outside, sqrt(S) + ε (docs/formulas.md)"))
     return hints
