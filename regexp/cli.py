@@ -19,6 +19,8 @@ from regexp.errors import RunFailed, UserError
 
 
 # ------------------------------------------------------------------------------------------ training
+BoardOption = Annotated[bool, typer.Option("--tensorboard", help="Also write TensorBoard event files with an HParams "
+                                                                "summary per run (as logging.tensorboard: true).")]
 FetchOption = Annotated[bool, typer.Option("--fetch", help="First download a missing mnist/fashion_mnist/cifar10 "
                                                             "into the Keras cache (as `regexp data fetch`).")]
 
@@ -34,9 +36,10 @@ def fetch_missing(loaded: list, quiet: bool) -> None:
 @command(trains=True)
 def train(specs: SpecFiles, overrides: SetOption = [],
           runs_dir: Annotated[Path, typer.Option(help="Where run folders are written.")] = Path("runs"),
-          pack: PackOption = "auto", fetch: FetchOption = False, quiet: Quiet = False):
+          pack: PackOption = "auto", fetch: FetchOption = False, tensorboard: BoardOption = False, quiet: Quiet = False):
     """Train each spec in turn; every run writes a folder under --runs-dir (repeat/cv: packed as in sweep)."""
     pack = pack_setting(pack)
+    overrides = [*overrides, *(["logging.tensorboard=true"] if tensorboard else [])]
     loaded = load(specs, overrides)  # every spec is checked before the first one trains
     if fetch:
         fetch_missing(loaded, quiet)
@@ -121,10 +124,12 @@ def sweep(
     shared_fs: Annotated[bool, typer.Option("--shared-fs/--no-shared-fs", help="Ray: --runs-dir is on a filesystem every node shares; otherwise run folders travel back to this machine.")] = True,
     pack: PackOption = "auto",
     fetch: FetchOption = False,
+    tensorboard: BoardOption = False,
     quiet: Quiet = False,
 ):
     """Run every trial of a spec: search points × repeat seeds × cv folds, in parallel, resumable."""
     pack = pack_setting(pack)
+    overrides = [*overrides, *(["logging.tensorboard=true"] if tensorboard else [])]
     (loaded,) = load([spec], overrides)
     if fetch:
         fetch_missing([loaded], quiet)

@@ -50,6 +50,7 @@ class LayerStats(keras.callbacks.Callback):
         self.rows = _CsvRows(path, list(LAYER_STATS_COLUMNS), start_epoch, text=("layer",))
         self.x, self.y = tf.constant(x[:PROBE]), tf.constant(y[:PROBE])
         self.threshold = threshold
+        self.last: list[dict] = []  # this epoch's rows, for TensorBoard
 
     def on_train_begin(self, logs=None):
         layers = self.model.layers
@@ -83,6 +84,7 @@ class LayerStats(keras.callbacks.Callback):
                          "bn_moving_mean": float(np.mean(bn.moving_mean.numpy())) if bn is not None else None,
                          "bn_moving_var": float(np.mean(bn.moving_variance.numpy())) if bn is not None else None})
         self.rows.append(rows)
+        self.last = rows
 
 
 class StepLoss(keras.callbacks.Callback):

@@ -30,6 +30,7 @@ from regexp.checkpoint import FOLDER as CHECKPOINT, ResumePoint, read_state
 from regexp.errors import RunFailed, RunInterrupted, SpecError
 from regexp.mc_dropout import mc_dropout_metrics
 from regexp.probes import LayerStats, StepLoss
+from regexp.tensorboard_log import TensorBoardLog, check_installed, hparams_of
 from regexp.pipeline import EpochOrder, eval_batches, train_batches
 from regexp.model import build_model
 from regexp.optim import build_optimizer, current_lr, schedule_callbacks
@@ -45,6 +46,7 @@ def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | 
     """Train one spec (one seed, one fold) and return its run folder. Raises SpecError or RunFailed."""
     spec = loaded.spec
     check_distribute(loaded)
+    check_installed(loaded)
     data = prepare(loaded)
     keras.utils.set_random_seed(spec.seed)  # python, numpy and TF: split, init, dropout, shuffling
     tf.config.experimental.enable_op_determinism()  # same seed twice -> the same history on CPU
@@ -196,12 +198,15 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
         callbacks.insert(1, keras.callbacks.EarlyStopping(
             monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
             restore_best_weights=es.restore_best_weights, mode=direction(es.monitor)))
-    logging = spec.logging
+    logging, stats, steps, board = spec.logging, None, None, None
     if logging.layer_stats:
-        callbacks.append(LayerStats(run.path / "layer_stats.csv", data.x_train, targets(data.y_train, data),
-                                    logging.sparsity_threshold, start))
+        stats = LayerStats(run.path / "layer_stats.csv", data.x_train, targets(data.y_train, data),
+                           logging.sparsity_threshold, start)
     if logging.per_step:
-        callbacks.append(StepLoss(run.path / "steps.csv", batch_size, n_train, steps_per_epoch, start))
+        steps = StepLoss(run.path / "steps.csv", batch_size, n_train, steps_per_epoch, start)
+    if logging.tensorboard:
+        board = TensorBoardLog(run.path, recorder, stats, steps)
+    callbacks += [c for c in (stats, steps, board) if c is not None]
     resume_point.append(ResumePoint(run.path, callbacks, resume))
     callbacks.append(resume_point[0])
     if resume:
@@ -238,6 +243,8 @@ def _fit_and_write(loaded: LoadedSpec, data: Prepared, run: Run, log: "RunLog", 
     model.save(partial)
     os.replace(partial, run.path / "model.keras")
     write_json(run.path / "metrics.json", metrics.to_json())
+    if board is not None:
+        board.finish(hparams_of(loaded), results, run.path.name)
     run.finish(Status.COMPLETED)
     shutil.rmtree(run.path / CHECKPOINT, ignore_errors=True)  # model.keras holds what a completed run needs
     log.print(summary_table(results, metrics, run.path))

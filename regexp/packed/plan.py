@@ -57,8 +57,8 @@ def unpackable(loaded: LoadedSpec) -> str | None:
             return f"training.{key} is not packed"
     if t.augment:
         return "training.augment is not packed"
-    if spec.logging.layer_stats or spec.logging.per_step:
-        return "logging.layer_stats/per_step record a Keras model's steps; not packed"
+    if spec.logging.layer_stats or spec.logging.per_step or spec.logging.tensorboard:
+        return "logging.layer_stats/per_step/tensorboard record a Keras model's steps; not packed"
     if t.distribute != "none":
         return f"training.distribute: {t.distribute} trains one model across devices; not packed"
     for name in t.metrics or []:

@@ -261,6 +261,8 @@ class Logging(Part):
     sparsity_threshold: float = Field(1e-3, gt=0.0, description="|w| below this counts as zero in layer_stats' sparsity.")
     per_step: bool = Field(False, description="The loss of every mini-batch (steps.csv): the noisy curve of mini-batch "
                            "descent. Runs one step per call into TensorFlow, so small models train slower.")
+    tensorboard: bool = Field(False, description="Also write the run's numbers as TensorBoard event files in "
+                              "<run>/tensorboard/ with an HParams summary (pip install 'regexp[tensorboard]').")
 
 
 # ---------------------------------------------------------------------------------------- spec
