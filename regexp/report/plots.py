@@ -1,4 +1,6 @@
-"""Learning curves: per row, train vs val loss (lr on a second axis) and train vs val main metric.
+"""The figure of `report --plot` and the html report: the comparison pictures (pictures.py), then
+per row its train vs val curves (lr on a second axis; only for a few rows, the overlay covers many),
+per-step loss and layer statistics.
 
 A group is drawn as the mean over its members with a ±1 std band; the best epoch is marked with a
 dashed line and an early stop with a dotted one. matplotlib is imported only here.
@@ -8,7 +10,7 @@ import io
 import math
 from pathlib import Path
 
-from regexp.report import Report
+from regexp.report import Report, pictures
 from regexp.report.collect import Row
 
 
@@ -47,61 +49,96 @@ def _curve(row: Row, key: str, beta: float | None) -> tuple[list[int], list[floa
     return epochs, means, stds
 
 
+PER_ROW_LIMIT = 4  # up to this many rows also get their own train-vs-val panel; beyond, the overlay says it
+
+
 def draw(report: Report, beta: float | None = None) -> "matplotlib.figure.Figure":
+    """The comparison pictures first (pictures.py), then per row: train vs val curves (few rows),
+    the per-step loss and the layer statistics (when recorded)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     rows = report.rows or []
-    # per row: its learning curves, then its per-step loss and layer statistics when its runs recorded them
-    extras = [(kind, row) for row in rows for kind, has in (("steps", _first(row, "steps")), ("layers", _first(row, "layer_stats")))
-              if has]
-    fig, axes = plt.subplots(max(1, len(rows) + len(extras)), 2, figsize=(11, 3.2 * max(1, len(rows) + len(extras))),
-                             squeeze=False)
-    for (left, right), (kind, row) in zip(axes[len(rows):], extras):
-        (_draw_steps if kind == "steps" else _draw_layers)(left, right, row, beta)
-    for (loss_ax, metric_ax), row in zip(axes, rows):
-        title = row.id if row.kind == "run" else f"{row.id} (mean ± std, n = {len(row.members)})"
-        for ax, name in ((loss_ax, "loss"), (metric_ax, report.metric)):
-            for key, style in ((name, "-"), (f"val_{name}", "--")):
-                epochs, mean, std = _curve(row, key, beta)
-                if not epochs:
-                    continue
-                (line,) = ax.plot(epochs, mean, style, label=key.replace("val_", "val ") if key.startswith("val") else f"train {key}")
-                if any(std):
-                    ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
-                                    color=line.get_color(), alpha=0.2)
-            best = row.mean("best_epoch")
-            if best is not None:
-                ax.axvline(best, color="gray", linestyle="--", linewidth=1, label=f"best epoch {best:.0f}")
-            stopped = [run.metrics.epochs_run for run in row.members
-                       if run.metrics and run.metrics.early_stopped and run.metrics.epochs_run is not None]
-            if stopped:
-                ax.axvline(sum(stopped) / len(stopped), color="black", linestyle=":", linewidth=1, label="early stop")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(name)
-            ax.grid(alpha=0.3)
-        epochs, lr, _ = _curve(row, "lr", None)
-        if epochs:
-            lr_ax = loss_ax.twinx()
-            lr_ax.plot(epochs, lr, color="tab:gray", alpha=0.6, linewidth=1, label="lr")
-            lr_ax.set_ylabel("learning rate")
-            if max(lr) > 0 and max(lr) / max(min(lr), 1e-30) > 20:
-                lr_ax.set_yscale("log")
-            elif min(lr) == max(lr):  # a constant rate: show it against zero, not as noise around itself
-                lr_ax.set_ylim(0, max(lr) * 1.5 or 1)
-            lines = loss_ax.get_legend_handles_labels()
-            extra = lr_ax.get_legend_handles_labels()
-            loss_ax.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=8, loc="upper right")
-        else:
-            loss_ax.legend(fontsize=8)
-        metric_ax.legend(fontsize=8)
-        loss_ax.set_title(title + (f", smoothed β = {beta}" if beta else ""), fontsize=9, loc="left")
+    cells = pictures.grid(report)
+    searched = [(state, path, sampled) for state, params in pictures.searches(report) for path, sampled in params.items()]
+    forest = any(c.diff_ci95 is not None for c in report.comparisons.values())
+    single = [("forest",)] * forest + [("heatmap",)] * (cells is not None)  # full-width panels
+    pairs = [searched[i:i + 2] for i in range(0, len(searched), 2)]
+    own = rows if len(rows) <= PER_ROW_LIMIT else []
+    extras = [(kind, row) for row in rows for kind, has in (("steps", _first(row, "steps")),
+                                                             ("layers", _first(row, "layer_stats"))) if has]
+    heights = [3.4] * (1 + len(single) + len(pairs)) + [3.2] * (len(own) + len(extras))
+    heights[1:1 + len(single)] = [max(2.6, 0.35 * len(rows) + 1.2) if kind == ("forest",) else 4.0 for kind in single]
+    fig, axes = plt.subplots(len(heights), 2, figsize=(11, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    at = iter(axes)
+    spec = axes[0][0].get_gridspec()
+    if rows:
+        pictures.draw_overlaid(next(at), report, _curve, beta)
+    else:
+        next(at)[0].set_title("no runs", loc="left")
+    for i, kind in enumerate(single, start=1):
+        for ax in next(at):
+            ax.remove()
+        wide = fig.add_subplot(spec[i, :])  # the whole row
+        pictures.draw_forest(wide, report) if kind == ("forest",) else pictures.draw_heatmap(wide, fig, report, cells)
+    for pair in pairs:
+        pair_axes = next(at)
+        for ax, (state, path, sampled) in zip(pair_axes, pair):
+            pictures.draw_search(ax, state, path, sampled)
+        if len(pair) == 1:
+            pair_axes[1].axis("off")
+    for row in own:
+        _draw_row(*next(at), row, report, beta)
+    for kind, row in extras:
+        (_draw_steps if kind == "steps" else _draw_layers)(*next(at), row, beta)
     fig.tight_layout()
     return fig
+
+
+def _draw_row(loss_ax, metric_ax, row: Row, report: Report, beta: float | None) -> None:
+    """One row's train vs val loss (lr on a second axis) and main metric, best epoch and early stop marked."""
+    from matplotlib.ticker import MaxNLocator
+
+    title = row.id if row.kind == "run" else f"{row.id} (mean ± std, n = {len(row.members)})"
+    for ax, name in ((loss_ax, "loss"), (metric_ax, report.metric)):
+        for key, style in ((name, "-"), (f"val_{name}", "--")):
+            epochs, mean, std = _curve(row, key, beta)
+            if not epochs:
+                continue
+            (line,) = ax.plot(epochs, mean, style, label=key.replace("val_", "val ") if key.startswith("val") else f"train {key}")
+            if any(std):
+                ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+                                color=line.get_color(), alpha=0.2)
+        best = row.mean("best_epoch")
+        if best is not None:
+            ax.axvline(best, color="gray", linestyle="--", linewidth=1, label=f"best epoch {best:.0f}")
+        stopped = [run.metrics.epochs_run for run in row.members
+                   if run.metrics and run.metrics.early_stopped and run.metrics.epochs_run is not None]
+        if stopped:
+            ax.axvline(sum(stopped) / len(stopped), color="black", linestyle=":", linewidth=1, label="early stop")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    epochs, lr, _ = _curve(row, "lr", None)
+    if epochs:
+        lr_ax = loss_ax.twinx()
+        lr_ax.plot(epochs, lr, color="tab:gray", alpha=0.6, linewidth=1, label="lr")
+        lr_ax.set_ylabel("learning rate")
+        if max(lr) > 0 and max(lr) / max(min(lr), 1e-30) > 20:
+            lr_ax.set_yscale("log")
+        elif min(lr) == max(lr):  # a constant rate: show it against zero, not as noise around itself
+            lr_ax.set_ylim(0, max(lr) * 1.5 or 1)
+        lines = loss_ax.get_legend_handles_labels()
+        extra = lr_ax.get_legend_handles_labels()
+        loss_ax.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=8, loc="upper right")
+    else:
+        loss_ax.legend(fontsize=8)
+    metric_ax.legend(fontsize=8)
+    loss_ax.set_title(title + (f", smoothed β = {beta}" if beta else ""), fontsize=9, loc="left")
 
 
 def _first(row: Row, table: str) -> list[dict]:

@@ -1,0 +1,171 @@
+"""The report's comparison pictures (report --plot and the html report), each answering one question:
+
+- overlaid curves: how do the arms learn? every row's validation curve on one axis per metric
+  (mean line, ± std band, n in the legend), the baseline drawn thick and black;
+- forest plot: which arms differ from the baseline, and by how much? each row's difference with
+  its 95% CI, coloured by the adjusted verdict, sorted;
+- heatmap: where in a two-parameter grid is the objective best? mean and n per cell, * where the
+  difference from the baseline is significant after correction;
+- search scatter: which values of each searched parameter did well? objective per trial against
+  the parameter, log axis where the search sampled on a log scale, coloured by round.
+
+matplotlib is imported by the caller (plots.py); these functions draw on axes they are given.
+"""
+
+import json
+import math
+
+import yaml
+
+from regexp.report import Report
+from regexp.report.collect import Row
+from regexp.runfolder import SweepState, direction
+
+VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red", "higher": "tab:blue", "lower": "tab:purple"}
+
+
+def label(row: Row) -> str:
+    """The row as its differing params say it (l2=0.001, dropout=0.5), else its id."""
+    if row.params:
+        return ", ".join(f"{key.rsplit('.', 1)[-1]}={_short(value)}" for key, value in row.params.items())
+    return row.id
+
+
+def _short(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def draw_overlaid(axes, report: Report, curve, beta: float | None) -> None:
+    """One axis per metric (val loss, val main metric); `curve(row, key, beta)` gives epochs, mean, std."""
+    for ax, name in zip(axes, ("loss", report.metric)):
+        for row in report.rows:
+            epochs, mean, std = curve(row, f"val_{name}", beta)
+            if not epochs:
+                continue
+            base = row is report.baseline
+            (line,) = ax.plot(epochs, mean, color="black" if base else None, linewidth=2.6 if base else 1.3,
+                              label=f"{label(row)} (n = {len(row.members)})" + (" baseline" if base else ""),
+                              zorder=3 if base else 2)
+            if any(std):
+                ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+                                color=line.get_color(), alpha=0.12)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"val {name}")
+        ax.set_title(f"val {name} of every row (mean ± std over seeds)" + (f", EWMA β = {beta}" if beta else ""),
+                     fontsize=9, loc="left")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="upper right")
+
+
+def draw_forest(ax, report: Report) -> bool:
+    """Each row's difference from the baseline with its 95% CI; False when there is nothing to draw."""
+    items = [(row, report.comparisons[row.id]) for row in report.rows if row.id in report.comparisons
+             and report.comparisons[row.id].diff_ci95 is not None]
+    if not items:
+        return False
+    items.sort(key=lambda item: item[1].diff)
+    for y, (row, comparison) in enumerate(items):
+        low, high = comparison.diff_ci95
+        colour = VERDICT_COLOURS.get(comparison.verdict, "tab:gray")
+        ax.plot([low, high], [y, y], color=colour, linewidth=2)
+        ax.plot([comparison.diff], [y], "o", color=colour)
+        p = comparison.p_adjusted
+        ax.annotate(f"{comparison.verdict.replace('no significant difference', 'n.s.') or 'n.s.'} (p adj {p:.2g})" if p is not None else comparison.n,
+                    (high, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
+    ax.axvline(0, color="black", linewidth=1)
+    ax.set_yticks(range(len(items)), [label(row) for row, _ in items], fontsize=7)
+    ax.set_xlabel(f"Δ {report.focus} vs baseline ({label(report.baseline) if report.baseline else report.against}), 95% CI")
+    ax.set_title(f"difference from the baseline: {report.comparing.split(':', 1)[1].split(';')[0].strip()}"
+                 if report.comparing else "difference from the baseline", fontsize=9, loc="left")
+    ax.grid(alpha=0.3, axis="x")
+    return True
+
+
+def grid(report: Report) -> tuple[str, str, list, list] | None:
+    """The two differing params of a full two-parameter grid, with their sorted values; else None."""
+    if len(report.params) != 2 or len(report.rows) < 4:
+        return None
+    x_key, y_key = report.params
+    xs = sorted({_key(row.params.get(x_key)) for row in report.rows})
+    ys = sorted({_key(row.params.get(y_key)) for row in report.rows})
+    if len(xs) < 2 or len(ys) < 2 or len(xs) * len(ys) != len(report.rows):
+        return None
+    return x_key, y_key, xs, ys
+
+
+def _key(value):
+    return (0, value) if isinstance(value, (int, float)) and not isinstance(value, bool) else (1, str(value))
+
+
+def draw_heatmap(ax, figure, report: Report, cells: tuple[str, str, list, list]) -> None:
+    x_key, y_key, xs, ys = cells
+    values = [[math.nan] * len(xs) for _ in ys]
+    for row in report.rows:
+        mean = row.mean(report.focus)
+        values[ys.index(_key(row.params.get(y_key)))][xs.index(_key(row.params.get(x_key)))] = \
+            mean if mean is not None else math.nan
+    finite = [v for line in values for v in line if not math.isnan(v)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    reverse = direction(report.focus) == "min"  # the better end is bright either way
+    image = ax.imshow(values, cmap="viridis_r" if reverse else "viridis", aspect="auto", origin="lower")
+    for row in report.rows:
+        i, j = ys.index(_key(row.params.get(y_key))), xs.index(_key(row.params.get(x_key)))
+        mean = row.mean(report.focus)
+        comparison = report.comparisons.get(row.id)
+        star = "*" if comparison is not None and comparison.verdict in VERDICT_COLOURS else ""
+        share = (mean - low) / (high - low) if mean is not None and high > low else 0.5
+        dark = share > 0.5 if reverse else share < 0.5  # viridis is dark at its low end
+        ax.text(j, i, f"{mean:.4g}{star}\nn = {len(row.members)}" + ("\nbaseline" if row is report.baseline else "")
+                if mean is not None else "–", ha="center", va="center", fontsize=7, color="white" if dark else "black",
+                fontweight="bold" if row is report.baseline else "normal")
+    figure.colorbar(image, ax=ax, label=f"mean {report.focus}")
+    # grid values in order, one cell each: a log-spaced grid reads as log scale, which is how it was chosen
+    ax.set_xticks(range(len(xs)), [_short(v) for _, v in xs], fontsize=8)
+    ax.set_yticks(range(len(ys)), [_short(v) for _, v in ys], fontsize=8)
+    ax.set_xlabel(x_key + (" (log-spaced)" if _log_spaced(xs) else ""))
+    ax.set_ylabel(y_key + (" (log-spaced)" if _log_spaced(ys) else ""))
+    ax.set_title(f"mean {report.focus} per grid point" + (" (* differs from the baseline, adjusted p < 0.05)"
+                                                           if report.comparisons else ""), fontsize=9, loc="left")
+
+
+def _log_spaced(values: list) -> bool:
+    positive = [v for kind, v in values if kind == 0 and v > 0]
+    return len(positive) >= 3 and max(positive) / min(positive) >= 100
+
+
+def searches(report: Report) -> list[tuple[SweepState, dict]]:
+    """The random searches behind the report's runs: (sweep.json, the spec's search.params)."""
+    out, seen = [], set()
+    for row in report.rows:
+        for run in row.members:
+            parent = run.info.parent
+            if not parent or parent in seen:
+                continue
+            seen.add(parent)
+            folder = run.path.parent / parent
+            try:
+                state = SweepState.parse(json.loads((folder / "sweep.json").read_text()), "sweep.json", [])
+                spec = yaml.safe_load((folder / "spec.yaml").read_text()) or {}
+            except (OSError, ValueError, yaml.YAMLError):
+                continue
+            search = spec.get("search") or {}
+            if search.get("method") == "random" and search.get("params"):
+                out.append((state, search["params"]))
+    return out
+
+
+def draw_search(ax, state: SweepState, path: str, sampled) -> None:
+    trials = [t for t in state.trials if t.objective is not None and isinstance(t.point.get(path), (int, float))]
+    rounds = sorted({t.round for t in trials})
+    for r in rounds:
+        mine = [t for t in trials if t.round == r]
+        ax.scatter([t.point[path] for t in mine], [t.objective for t in mine], s=14, label=f"round {r}")
+    if isinstance(sampled, dict) and any(kind.startswith("log_uniform") for kind in sampled):
+        ax.set_xscale("log")
+    ax.set_xlabel(path + (" (log scale, as sampled)" if ax.get_xscale() == "log" else ""))
+    ax.set_ylabel(state.objective.metric)
+    ax.set_title(f"{state.name}: {state.objective.metric} per trial", fontsize=9, loc="left")
+    ax.grid(alpha=0.3)
+    if len(rounds) > 1:
+        ax.legend(fontsize=7)
+
