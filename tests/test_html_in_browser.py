@@ -41,3 +41,24 @@ def test_html_report_renders_table_and_plots(runner, tmp_path):
     blue = int(((abs(r - 31) < 25) & (abs(g - 119) < 25) & (abs(b - 180) < 25)).sum())
     orange = int(((abs(r - 255) < 25) & (abs(g - 127) < 30) & (b < 60)).sum())
     assert blue > 200 and orange > 200, (blue, orange)  # the train (blue) and val (orange) curves were drawn
+
+
+def test_a_wide_table_scrolls_in_its_box_and_the_page_keeps_the_window_width(runner, tmp_path):
+    """Twelve differing params make a table far wider than 900 px: the page must not be."""
+    for i in range(4):
+        make_run(tmp_path / "runs", f"w{i}", name=f"wide{i}", seed=i, dropout=0.1 * i, epochs=3)
+    page = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--all-params", "--format", "html",
+                                 "--output", str(page)])
+    assert result.exit_code == 0, result.output
+    probe = tmp_path / "probe.html"  # the page plus a script that writes what the layout measured into the DOM
+    probe.write_text(page.read_text().replace("</body>", "<script>document.body.insertAdjacentHTML('beforeend', "
+                     "`<p id=measured>page ${document.documentElement.scrollWidth} window ${window.innerWidth} "
+                     "table ${document.getElementById('runs').scrollWidth} box ${document.querySelector('.table-box')"
+                     ".clientWidth}</p>`)</script></body>"))
+    dom = chromium(tmp_path, "--window-size=900,800", "--dump-dom", probe.as_uri())
+    assert dom.returncode == 0, dom.stderr
+    words = dom.stdout.split("id=\"measured\">", 1)[1].split("<", 1)[0].split()
+    sizes = dict(zip(words[::2], map(int, words[1::2])))
+    assert sizes["table"] > sizes["box"], sizes    # the table is wider than its box ...
+    assert sizes["page"] <= sizes["window"], sizes  # ... and scrolls inside it, not the page

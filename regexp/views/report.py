@@ -275,14 +275,15 @@ def to_json(report: Report) -> str:
 
 
 def to_html(report: Report, plot_png: bytes | None) -> str:
-    """One file, no external resources: the table, the learning curves as an inline PNG, warnings."""
+    """One file, no external resources: the table (scrolling in its box), the pictures as an inline PNG, warnings."""
     import base64
 
     headers, cells = _text_rows(report)
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr class='{}'>{}</tr>".format(html.escape(line[2].split(" ")[-1]),
                                                    "".join(f"<td>{html.escape(c)}</td>" for c in line)) for line in cells)
-    plot = (f"<h2>Learning curves</h2><img id='curves' alt='learning curves' "
+    plot = (f"<h2>Pictures</h2><img id='curves' alt='val curves of every row, differences from the baseline, "
+            f"grid heatmap, search scatter, per-row learning curves' "
             f"src='data:image/png;base64,{base64.b64encode(plot_png).decode()}'>") if plot_png else ""
     warnings = "".join(f"<h2>{title}</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in items) + "</ul>"
                        for title, items in (("Notes", report.notes), ("Warnings", report.warnings)) if items)
@@ -291,9 +292,12 @@ def to_html(report: Report, plot_png: bytes | None) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>regexp report</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.9em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }}
-th {{ background: #f3f3f3; }}
+/* the table scrolls inside its own box, so the page never gets wider than the window; its header stays on top */
+.table-box {{ max-width: 100%; max-height: 70vh; overflow: auto; border: 1px solid #ccc; }}
+table {{ border-collapse: collapse; font-size: 0.85em; }}
+th, td {{ border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }}
+th {{ background: #f3f3f3; position: sticky; top: 0; white-space: normal; min-width: 4.5em; vertical-align: bottom; }}
+td:nth-child(-n+3), th:nth-child(-n+3) {{ text-align: left; }}
 tr.failed, tr.crashed, tr.incomplete {{ color: #b00; }}
 tr.interrupted {{ color: #a60; }}
 img {{ max-width: 100%; }}
@@ -301,7 +305,7 @@ img {{ max-width: 100%; }}
 <h1>regexp report</h1>
 <p>{len(report.rows)} rows · main metric <b>{html.escape(report.metric)}</b> · statistics on <b>{html.escape(report.focus)}</b></p>
 {comparing}
-<table id="runs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+<div class="table-box"><table id="runs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>
 {plot}
 {warnings}
 </body></html>
