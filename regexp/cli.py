@@ -313,6 +313,31 @@ def gradcheck(
         raise typer.Exit(1)
 
 
+export_app = typer.Typer(help="Send run folders where users already look.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("mlflow")
+def export_mlflow(
+    targets: Annotated[list[str], typer.Argument(help="Run folders, ids (prefixes) or globs; default: every run in --runs-dir.", show_default=False)] = None,
+    runs_dir: RunsDir = Path("runs"),
+    filters: Annotated[list[str], typer.Option("--filter", help="As in report: name=GLOB, tag=T, status=S, parent=SWEEP or a config key=value.")] = [],
+    tracking_uri: Annotated[str, typer.Option(help="The MLflow tracking store, e.g. sqlite:///mlflow.db or http://host:5000.")] = "sqlite:///mlflow.db",
+):
+    """Log run folders into MLflow (params, per-epoch metrics, tags, model.keras); exporting twice adds nothing."""
+    from regexp.export_mlflow import export
+    from regexp.report.collect import matches
+    from regexp.runs import find_runs, read_run
+
+    try:
+        runs = [run for run in map(read_run, find_runs(targets or [], runs_dir)) if all(matches(run, f) for f in filters)]
+        done = export(runs, tracking_uri)
+    except UserError as exc:
+        problems(exc.problems, 2)
+    say(f"{tracking_uri}: {len(done.created)} runs exported, {len(done.replaced)} replaced (their status changed), "
+        f"{len(done.skipped)} already there")
+
+
 data_app = typer.Typer(help="Datasets on request: the one place regexp downloads.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
