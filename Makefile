@@ -27,6 +27,7 @@ test: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/report_1000.py
+	$(BIN)/python bench/report_10000.py
 	$(BIN)/python bench/train_overhead.py
 	$(BIN)/python bench/profile_run.py
 	$(BIN)/python bench/scale.py

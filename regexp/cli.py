@@ -8,6 +8,7 @@ TensorFlow is imported only by the commands that train or load a model, so `--he
 """
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -195,34 +196,41 @@ def report(
     smooth: Annotated[float, typer.Option(help="Smooth the plotted curves: EWMA with bias correction, beta in [0, 1).", min=0.0, max=0.999)] = None,
 ):
     """Compare runs: one row per run or group of repeats, the params that differ, mean ± std, significance."""
-    from regexp.report import build_report
-    from regexp.views import report as view
+    from regexp import __version__
+    from regexp.report import cache
 
-    if fmt not in view.FORMATS:
-        raise UserError(f"--format {fmt}: not a format (allowed: {' | '.join(view.FORMATS)})")
+    if fmt not in ("table", "md", "csv", "json", "html"):
+        raise UserError(f"--format {fmt}: not a format (allowed: table | md | csv | json | html)")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         raise UserError(f"--plot {plot}: the file must end in .png or .svg")
-    result = build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
-                          expand=expand, baseline=baseline, focus=metric, group=not no_groups, correction=correction,
-                          against=against, detect=detect, group_by=group_by)
-    if not result.rows:
-        say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
-    if plot is not None:
-        from regexp.report import plots
+    terminal = (200, None, False) if output is not None else (out().width, out().color_system, out().is_terminal)
+    options = dict(sort=sort, filters=filters, limit=limit, all_params=all_params, expand=expand, no_groups=no_groups,
+                   group_by=group_by, baseline=baseline, metric=metric, correction=correction, against=against,
+                   detect=detect, fmt=fmt, smooth=smooth, terminal=terminal, version=__version__)
+    cache_key = cache.key(runs_dir, options) if not targets and plot is None else None  # a plot is always drawn
+    answer = cache.lookup(runs_dir, cache_key) if cache_key else None
+    if answer is None:
+        from regexp.report import build_report
+        from regexp.views import report as view
 
-        plots.save(result, plot, smooth)
-    if fmt == "table":
-        if output is None:
-            out().print(view.to_terminal(result, width=out().width))
-        else:
-            from rich.console import Console
+        result = build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
+                              expand=expand, baseline=baseline, focus=metric, group=not no_groups, correction=correction,
+                              against=against, detect=detect, group_by=group_by)
+        if not result.rows:
+            say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
+        if plot is not None:
+            from regexp.report import plots
 
-            with output.open("w", encoding="utf-8") as file:
-                Console(file=file, width=200).print(view.to_terminal(result, width=200))
+            plots.save(result, plot, smooth)
+        text = view.terminal_text(result, *terminal) if fmt == "table" else view.as_text(result, fmt, smooth)
+        answer = {"text": text, "warnings": result.warnings}
+        if cache_key and result.rows:
+            cache.store(runs_dir, cache_key, text, result.warnings, view.running(result))
+    if output is None:
+        sys.stdout.write(answer["text"])
     else:
-        text = view.as_text(result, fmt, smooth)
-        print(text, end="") if output is None else output.write_text(text, encoding="utf-8")
-    for warning in result.warnings:
+        output.write_text(answer["text"], encoding="utf-8")
+    for warning in answer["warnings"]:
         warn(warning)
 
 

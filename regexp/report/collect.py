@@ -10,6 +10,7 @@ a seed counts; the others are kept in `reruns` and noted.
 """
 
 import fnmatch
+import functools
 import hashlib
 import json
 import math
@@ -216,7 +217,15 @@ def one_run_per_replicate(runs: list[RunRecord], by_config: bool = False) -> tup
 
 
 def _group_key(run: RunRecord) -> str:
-    shared = {k: v for k, v in flatten(run.config).items() if k not in GROUP_IGNORED}
+    config = {k: v for k, v in run.config.items() if k not in GROUP_IGNORED}  # the same key, cheaper: runs of one
+    if isinstance(config.get("cv"), dict):                                       # point differ in these only
+        config["cv"] = {k: v for k, v in config["cv"].items() if k != "fold"}
+    return _group_key_of(json.dumps(config, sort_keys=True, default=str))
+
+
+@functools.lru_cache(maxsize=4096)  # 10,000 runs of a sweep share a few hundred points: flatten each once
+def _group_key_of(config_json: str) -> str:
+    shared = {k: v for k, v in flatten(json.loads(config_json)).items() if k not in GROUP_IGNORED}
     return hashlib.sha256(json.dumps(shared, sort_keys=True, default=str).encode()).hexdigest()
 
 

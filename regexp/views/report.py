@@ -312,6 +312,22 @@ img {{ max-width: 100%; }}
 """
 
 
+def terminal_text(report: Report, width: int, color_system: str | None, terminal: bool) -> str:
+    """The terminal table (or blocks) rendered to text, ANSI styles included when `terminal`."""
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, color_system=color_system, force_terminal=terminal,
+            no_color=not terminal).print(to_terminal(report, width=width))
+    return buffer.getvalue()
+
+
+def running(report: Report) -> list[tuple]:
+    """(pid, host) of the runs shown as running: a cached report is stale once one of them ends."""
+    return [(run.info.pid, run.info.host) for row in report.rows for run in [*row.members, *row.reruns]
+            if run.status == Status.RUNNING]
+
+
 def as_text(report: Report, fmt: str, smooth: float | None = None) -> str:
     """md, csv, json or html (the html page embeds the learning curves)."""
     if fmt == "html":
