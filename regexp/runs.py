@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 import regexp
@@ -158,7 +159,7 @@ class RunRecord:
 def read_run(path: Path) -> RunRecord:
     warnings: list[str] = []
     folder = str(path)  # string paths: report reads 10,000 folders, and pathlib's joins cost a third of it
-    info = RunInfo.parse(_read_file(os.path.join(folder, "run.json"), json.loads, warnings), "run.json", warnings)
+    info = RunInfo.parse(_read_file(os.path.join(folder, "run.json"), orjson.loads, warnings), "run.json", warnings)
     config = info.config
     if config is not None:  # run.json carries the resolved spec; config.yaml is its YAML twin
         if not os.path.exists(os.path.join(folder, "config.yaml")):
@@ -166,7 +167,7 @@ def read_run(path: Path) -> RunRecord:
     else:
         config = _read_file(os.path.join(folder, "config.yaml"), lambda text: yaml.load(text, Loader=_YAML_LOADER), warnings)
     needs_metrics = info.status == Status.COMPLETED
-    raw = _read_file(os.path.join(folder, "metrics.json"), json.loads, warnings, required=needs_metrics)
+    raw = _read_file(os.path.join(folder, "metrics.json"), orjson.loads, warnings, required=needs_metrics)
     metrics = RunMetrics.parse(raw, "metrics.json", warnings) if raw else None
     return RunRecord(path, info, config, metrics, warnings)
 
@@ -224,7 +225,7 @@ def _read_file(path: str, parse, warnings: list[str], required: bool = True) -> 
         if required:
             warnings.append(f"{name} is missing")
         return {}
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:  # orjson's error is a ValueError
         warnings.append(f"{name} is unreadable ({type(exc).__name__})")
         return {}
     if not isinstance(data, dict):

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import yaml
 
 from regexp.runfolder import (PARTS, MetricKey, Status, SweepState, best_epoch, default_monitor, direction,
@@ -220,11 +221,11 @@ def _group_key(run: RunRecord) -> str:
     config = {k: v for k, v in run.config.items() if k not in GROUP_IGNORED}  # the same key, cheaper: runs of one
     if isinstance(config.get("cv"), dict):                                       # point differ in these only
         config["cv"] = {k: v for k, v in config["cv"].items() if k != "fold"}
-    return _group_key_of(json.dumps(config, sort_keys=True, default=str))
+    return _group_key_of(orjson.dumps(config, option=orjson.OPT_SORT_KEYS, default=str))
 
 
 @functools.lru_cache(maxsize=4096)  # 10,000 runs of a sweep share a few hundred points: flatten each once
-def _group_key_of(config_json: str) -> str:
+def _group_key_of(config_json: bytes) -> str:
     shared = {k: v for k, v in flatten(json.loads(config_json)).items() if k not in GROUP_IGNORED}
     return hashlib.sha256(json.dumps(shared, sort_keys=True, default=str).encode()).hexdigest()
 
