@@ -4,7 +4,7 @@
 
 Copies one real run folder (configs/quickstart.yaml, 2 epochs) 10,000 times: 200 points (dropout x
 learning rate) x 50 seeds, each copy's run.json carrying its own config as training writes it.
-Times whole processes, alternating: cold (the answer cache, <runs>/.regexp-cache, removed first)
+Times whole processes, alternating: cold (the answer cache, $REGEXP_CACHE_DIR, removed first)
 and warm (the same command again), medians of --repeats, for the terminal table and json.
 """
 
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["REGEXP_CACHE_DIR"] = str(Path(tmp) / "cache")  # the subprocesses inherit it
         started = time.perf_counter()
         runs = make_runs(Path(tmp), args.runs)
         print(f"made {args.runs} run folders in {time.perf_counter() - started:.0f} s")
@@ -67,7 +68,7 @@ def main() -> None:
             command = [*REGEXP, "report", "--runs-dir", str(runs), *extra]
             cold, warm = [], []
             for _ in range(args.repeats):
-                shutil.rmtree(runs / ".regexp-cache", ignore_errors=True)
+                shutil.rmtree(os.environ["REGEXP_CACHE_DIR"], ignore_errors=True)
                 cold.append(seconds(command))
                 warm.append(seconds(command))
             print(f"| {label} | {statistics.median(cold):.2f} ({', '.join(f'{t:.2f}' for t in cold)}) | "

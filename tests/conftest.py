@@ -9,6 +9,12 @@ from typer.testing import CliRunner
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+
+@pytest.fixture(autouse=True)
+def report_cache(tmp_path_factory, monkeypatch):
+    """Each test's report answers are cached in a folder of its own, never in the user's ~/.cache."""
+    monkeypatch.setenv("REGEXP_CACHE_DIR", str(tmp_path_factory.mktemp("report-cache")))
+
 REPO = Path(__file__).resolve().parent.parent
 # Small and fast: iris trains a 2-layer MLP in well under a second per epoch.
 TINY = {

@@ -29,8 +29,10 @@ def runs(tmp_path):
 
 
 def test_a_second_identical_report_is_answered_from_the_cache(runner, runs, monkeypatch):
+    from regexp.report.cache import cache_file
+
     first = report(runner, runs)
-    assert (runs / ".regexp-cache" / "report.json").is_file()
+    assert cache_file(runs).is_file() and not any(p.name.startswith(".") for p in runs.iterdir())  # runs/ untouched
     monkeypatch.setattr(regexp.report, "build_report", lambda *a, **k: pytest.fail("recomputed although nothing changed"))
     assert report(runner, runs) == first
     monkeypatch.undo()

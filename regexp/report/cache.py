@@ -7,8 +7,10 @@ history.csv and sweep.json. Run files are replaced atomically (a new inode) or a
 size), so a run that changes status, a deleted or copied-in folder and a run being written all
 change the key. The one input that is not a file, whether a `running` run's process is still
 alive (report shows `crashed` otherwise), is checked again on every hit for the runs that were
-running. The cache lives in <runs>/.regexp-cache/ (at most KEEP answers); when it cannot be
-written the report is simply computed. Written by hand: no library caches on file fingerprints.
+running. The cache lives outside the runs folder, which report never writes to: one file per runs
+folder in $REGEXP_CACHE_DIR (default $XDG_CACHE_HOME/regexp, else ~/.cache/regexp), at most KEEP
+answers each; when it cannot be written the report is simply computed. Written by hand: no
+library caches on file fingerprints.
 """
 
 import hashlib
@@ -18,7 +20,6 @@ from pathlib import Path
 
 from regexp.runs import process_alive, write_atomic
 
-FOLDER = ".regexp-cache"
 WATCHED = ("run.json", "config.yaml", "metrics.json", "history.csv", "sweep.json")
 KEEP = 8
 
@@ -55,15 +56,22 @@ def store(runs_dir: Path, cache_key: str, text: str, warnings: list[str], runnin
     entries.pop(cache_key, None)
     entries[cache_key] = {"text": text, "warnings": warnings, "running": running}
     try:
-        (runs_dir / FOLDER).mkdir(exist_ok=True)
-        write_atomic(runs_dir / FOLDER / "report.json", json.dumps(dict(list(entries.items())[-KEEP:])))
+        file = cache_file(runs_dir)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(file, json.dumps(dict(list(entries.items())[-KEEP:])))
     except OSError:
-        pass  # a read-only runs folder: no cache, same answers
+        pass  # nowhere to write: no cache, the same answers
+
+
+def cache_file(runs_dir: Path) -> Path:
+    root = os.environ.get("REGEXP_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "regexp"
+    folder = hashlib.sha256(str(runs_dir.resolve()).encode()).hexdigest()[:16]
+    return Path(root) / f"report-{folder}.json"
 
 
 def _read(runs_dir: Path) -> dict:
     try:
-        data = json.loads((runs_dir / FOLDER / "report.json").read_text(encoding="utf-8"))
+        data = json.loads(cache_file(runs_dir).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
