@@ -7,9 +7,9 @@ JSON keys are stable (README, "report --format json"); every numeric value is a 
 import csv
 import html
 import io
-import json
 from typing import Any
 
+import orjson
 from rich import box
 from rich.console import Group
 from rich.table import Table
@@ -266,12 +266,13 @@ def to_json(report: Report) -> str:
         }
     comparison = {"text": report.comparing, "alpha": ALPHA, "power": POWER, "correction": report.correction,
                   "against": report.against, "detect": report.detect} if report.comparing else None
-    return json.dumps({
+    # orjson: json's indenting encoder is pure Python, 0.3 s of a 10,000-run report
+    return orjson.dumps({
         "version": JSON_VERSION, "metric": report.metric, "focus": report.focus, "columns": report.columns,
         "params": report.params, "baseline": report.baseline.id if report.baseline else None,
         "comparison": comparison, "rows": [row_json(row) for row in report.rows],
         "notes": report.notes, "warnings": report.warnings,
-    }, indent=2) + "\n"
+    }, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
 
 
 def to_html(report: Report, plot_png: bytes | None) -> str:
