@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from regexp import runfolder
+from regexp import runfolder_docs
 from regexp.report.collect import run_values
 from regexp.runfolder import (MetricKey, RunInfo, RunMetrics, Status, SweepState, TrialEntry, TrialStatus,
                               best_epoch, generalization_gap)
@@ -17,7 +17,7 @@ from runfolders import make_run
 
 
 def test_docs_run_folder_md_is_generated_from_the_models():
-    assert (REPO / "docs" / "run-folder.md").read_text() == runfolder.markdown(), "run `make docs`"
+    assert (REPO / "docs" / "run-folder.md").read_text() == runfolder_docs.markdown(), "run `make docs`"
 
 
 def test_every_model_round_trips_through_json():
