@@ -165,7 +165,8 @@ def read_run(path: Path) -> RunRecord:
         if not os.path.exists(os.path.join(folder, "config.yaml")):
             warnings.append("config.yaml is missing")
     else:
-        config = _read_file(os.path.join(folder, "config.yaml"), lambda text: yaml.load(text, Loader=_YAML_LOADER), warnings)
+        config = _read_file(os.path.join(folder, "config.yaml"),
+                            lambda data: yaml.load(data.decode("utf-8"), Loader=_YAML_LOADER), warnings)
     needs_metrics = info.status == Status.COMPLETED
     raw = _read_file(os.path.join(folder, "metrics.json"), orjson.loads, warnings, required=needs_metrics)
     metrics = RunMetrics.parse(raw, "metrics.json", warnings) if raw else None
@@ -219,7 +220,7 @@ def find_one_run(target: str, runs_dir: Path) -> RunRecord:
 def _read_file(path: str, parse, warnings: list[str], required: bool = True) -> dict:
     name = os.path.basename(path)
     try:
-        with open(path, encoding="utf-8") as file:
+        with open(path, "rb") as file:  # bytes: orjson parses them directly
             data = parse(file.read())
     except FileNotFoundError:
         if required:
