@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from regexp.cli_base import (PackOption, Quiet, RunsDir, SetOption, SpecFiles, app, command, err, load, out,
-                             pack_setting, problems, progress, run_failed, say, warn)
+                             pack_setting, progress, run_failed, say, warn)
 from regexp.errors import RunFailed, UserError
 
 
@@ -197,10 +197,10 @@ def report(
 ):
     """Compare runs: one row per run or group of repeats, the params that differ, mean ± std, significance."""
     from regexp import __version__
-    from regexp.report import cache
+    from regexp.report import FORMATS, cache
 
-    if fmt not in ("table", "md", "csv", "json", "html"):
-        raise UserError(f"--format {fmt}: not a format (allowed: table | md | csv | json | html)")
+    if fmt not in FORMATS:
+        raise UserError(f"--format {fmt}: not a format (allowed: {' | '.join(FORMATS)})")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         raise UserError(f"--plot {plot}: the file must end in .png or .svg")
     terminal = (200, None, False) if output is not None else (out().width, out().color_system, out().is_terminal)
@@ -325,7 +325,7 @@ export_app = typer.Typer(help="Send run folders where users already look.", no_a
 app.add_typer(export_app, name="export")
 
 
-@export_app.command("mlflow")
+@command(group=export_app, name="mlflow")
 def export_mlflow(
     targets: Annotated[list[str], typer.Argument(help="Run folders, ids (prefixes) or globs; default: every run in --runs-dir.", show_default=False)] = None,
     runs_dir: RunsDir = Path("runs"),
@@ -337,11 +337,8 @@ def export_mlflow(
     from regexp.report.collect import matches
     from regexp.runs import find_runs, read_run
 
-    try:
-        runs = [run for run in map(read_run, find_runs(targets or [], runs_dir)) if all(matches(run, f) for f in filters)]
-        done = export(runs, tracking_uri)
-    except UserError as exc:
-        problems(exc.problems, 2)
+    runs = [run for run in map(read_run, find_runs(targets or [], runs_dir)) if all(matches(run, f) for f in filters)]
+    done = export(runs, tracking_uri)
     say(f"{tracking_uri}: {len(done.created)} runs exported, {len(done.replaced)} replaced (their status changed), "
         f"{len(done.skipped)} already there")
 
@@ -350,24 +347,21 @@ data_app = typer.Typer(help="Datasets on request: the one place regexp downloads
 app.add_typer(data_app, name="data")
 
 
-@data_app.command("fetch")
+@command(group=data_app, name="fetch")
 def data_fetch(name: Annotated[str, typer.Argument(help="mnist | fashion_mnist | cifar10.", show_default=False)],
                force: Annotated[bool, typer.Option("--force", help="Download again even when the files are cached.")] = False,
                quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False):
     """Download a dataset into the Keras cache, its hash checked; `train` then reads it offline."""
     from regexp.data.fetch import cache_dir, fetch
 
-    try:
-        if quiet:
-            written = fetch(name, None, force)
-        else:
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+    if quiet:
+        written = fetch(name, None, force)
+    else:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-            with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                          console=err()) as bar:
-                written = fetch(name, bar, force)
-    except UserError as exc:
-        problems(exc.problems, 2)
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      console=err()) as bar:
+            written = fetch(name, bar, force)
     say(f"{name}: " + (f"downloaded {len(written)} file(s) to {cache_dir()}" if written else f"already in {cache_dir()}"))
 
 

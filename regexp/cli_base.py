@@ -49,8 +49,9 @@ def problems(lines: list[str], code: int):
     raise typer.Exit(code)
 
 
-def command(trains: bool = False):
-    """Register a command with the one error path; `trains`: SIGTERM interrupts it like Ctrl-C."""
+def command(trains: bool = False, group: typer.Typer | None = None, name: str | None = None):
+    """Register a command (on `group`, a sub-app such as `data`, else the main app) with the one error
+    path; `trains`: SIGTERM interrupts it like Ctrl-C."""
     def register(fn):
         @functools.wraps(fn)
         def run(*args, **kwargs):
@@ -70,7 +71,7 @@ def command(trains: bool = False):
                 raise typer.Exit(130)
             except KeyboardInterrupt as exc:
                 interrupted(exc)
-        return app.command()(run)
+        return (group or app).command(name)(run)
     return register
 
 

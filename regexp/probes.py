@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from regexp.runfolder import LAYER_STATS_COLUMNS, STEPS_COLUMNS
-from regexp.runs import read_table, write_atomic
+from regexp.runs import csv_cell, read_table, write_atomic
 
 PROBE = 256  # train samples of the fixed batch the statistics are measured on: enough for a stable mean
 
@@ -30,9 +30,7 @@ class _CsvRows:
         self.kept = kept
 
     def _line(self, row: dict) -> str:
-        cells = ["" if row.get(c) is None else repr(row[c]) if isinstance(row[c], float) else str(row[c])
-                 for c in self.columns]
-        return ",".join(cells) + "\n"
+        return ",".join(csv_cell(row.get(c)) for c in self.columns) + "\n"
 
     def append(self, rows: list[dict]) -> None:
         with self.path.open("a", newline="") as f:

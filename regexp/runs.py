@@ -235,6 +235,11 @@ def _read_file(path: str, parse, warnings: list[str], required: bool = True) -> 
     return data
 
 
+def csv_cell(value) -> str:
+    """A cell of history.csv, layer_stats.csv or steps.csv: floats in full (repr), None empty."""
+    return "" if value is None else repr(value) if isinstance(value, float) else str(value)
+
+
 def read_table(path: Path, warnings: list[str], text: tuple[str, ...] = ()) -> list[dict]:
     """A run's csv (history.csv, layer_stats.csv, steps.csv) as rows of floats (`text` columns stay
     strings); a truncated last row (no newline or missing fields) is dropped with a warning."""

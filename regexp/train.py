@@ -37,7 +37,7 @@ from regexp.optim import build_optimizer, current_lr, schedule_callbacks
 from regexp.losses import EVAL_BATCH, LossWithoutPenalty, loss, loss_metrics, metric, score, targets
 from regexp.runfolder import (RESUMABLE, RunMetrics, Status, best_epoch, default_monitor, direction,
                               history_columns)
-from regexp.runs import Run, now, read_run, write_atomic, write_json
+from regexp.runs import Run, csv_cell, now, read_run, write_atomic, write_json
 from regexp.spec import LoadedSpec, load_spec
 
 
@@ -358,7 +358,7 @@ class EpochRecorder(keras.callbacks.Callback):
         table = io.StringIO()
         writer = csv.writer(table)
         writer.writerow(self.columns)
-        writer.writerows([history_cell(row.get(c)) for c in self.columns] for row in done)
+        writer.writerows([csv_cell(row.get(c)) for c in self.columns] for row in done)
         write_atomic(path, table.getvalue())
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -371,7 +371,7 @@ class EpochRecorder(keras.callbacks.Callback):
                "lr": self.lr, "seconds": round(time.perf_counter() - self.started, 4)}
         self.rows.append(row)
         with self.path.open("a", newline="") as f:
-            csv.writer(f).writerow([history_cell(row.get(c)) for c in self.columns])
+            csv.writer(f).writerow([csv_cell(row.get(c)) for c in self.columns])
             f.flush()
         shown = "  ".join(f"{k} {row[k]:.4f}" for k in self.columns[1:-3] if k in row) + f"  lr {self.lr:.3g}"
         self.log.file_console.print(f"epoch {epoch + 1}: {shown}")
@@ -381,7 +381,3 @@ class EpochRecorder(keras.callbacks.Callback):
         if not math.isfinite(row.get("loss", 0.0)):
             self.failure = f"non-finite loss at epoch {epoch + 1}"
             self.model.stop_training = True
-
-
-def history_cell(value) -> str:
-    return "" if value is None else repr(value) if isinstance(value, float) else str(value)

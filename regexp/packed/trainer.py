@@ -35,9 +35,9 @@ from regexp.packed.optim import PackedOptimizer
 from regexp.packed.stack import Stack, lead, per_slice
 from regexp.plan import objective_of
 from regexp.runfolder import ResumeState, RunMetrics, Status, TrialStatus, best_epoch, default_monitor, direction, history_columns
-from regexp.runs import Run, write_atomic, write_json
+from regexp.runs import Run, csv_cell, write_atomic, write_json
 from regexp.spec import LoadedSpec, load_spec
-from regexp.train import RunLog, first_line, history_cell, parameter_counts, run_facts, summary_table
+from regexp.train import RunLog, first_line, parameter_counts, run_facts, summary_table
 
 def run_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: str, metric: str,
              pack_id: str) -> list[dict]:
@@ -139,7 +139,7 @@ class PackTrainer:
         """Write one history row; (still active, keep these weights as its best)."""
         s.rows.append(row)
         with (s.run.path / "history.csv").open("a", newline="") as f:
-            f.write(",".join(history_cell(row.get(c)) for c in self.columns) + "\n")
+            f.write(",".join(csv_cell(row.get(c)) for c in self.columns) + "\n")
         shown = "  ".join(f"{c} {row[c]:.4f}" for c in self.columns[1:-3] if c in row)
         s.log.print(f"epoch {epoch + 1}: {shown}  lr {row['lr']:.3g}")
         if not math.isfinite(row["loss"]):

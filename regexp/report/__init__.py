@@ -11,6 +11,9 @@ from regexp.runfolder import direction
 from regexp.runs import RunRecord, find_runs, read_run
 
 
+FORMATS = ("table", "md", "csv", "json", "html")  # report --format: what views/report.py renders
+
+
 @dataclass
 class Report:
     rows: list[Row]

@@ -20,7 +20,6 @@ from regexp.report.collect import Row
 from regexp.report.stats import ALPHA, POWER
 from regexp.runfolder import Status
 
-FORMATS = ("table", "md", "csv", "json", "html")
 
 JSON_VERSION = 1
 HEADERS = {"epochs_run": "epochs", "best_epoch": "best", "duration_s": "time s"}
