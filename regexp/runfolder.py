@@ -108,8 +108,9 @@ class Record(BaseModel):
     @classmethod
     def _derived_facts_are_not_read(cls, data: Any) -> Any:
         """A computed field stored by a writer (stopped_epoch, generalization_gap) is derived again."""
-        if isinstance(data, dict) and cls.model_computed_fields:
-            data = {k: v for k, v in data.items() if k not in cls.model_computed_fields}
+        derived = cls.__pydantic_computed_fields__  # the class attribute: model_computed_fields is a property
+        if derived and isinstance(data, dict) and not derived.keys().isdisjoint(data):
+            data = {k: v for k, v in data.items() if k not in derived}
         return data
 
     @classmethod
