@@ -182,16 +182,22 @@ def _l1l2(w: tf.Variable, l1: tf.Tensor, l2: tf.Tensor) -> tf.Tensor:
     return l1 * tf.reduce_sum(tf.abs(w), axes) + l2 * tf.reduce_sum(tf.square(w), axes)
 
 
+def _off(noise, rate: tf.Tensor) -> bool:
+    """No draw is needed: not training, or the rate is 0 in every slice. Decided when the graph is
+    traced (the rates are constants): random draws for a whole pack cost more than its matmuls."""
+    return noise is None or not np.any(rate.numpy())
+
+
 def _noise(x, stddev, noise):
     """GaussianNoise: x + N(0, stddev^2), per slice (stddev 0: unchanged)."""
-    if noise is None:
+    if _off(noise, stddev):
         return x
     return x + noise.normal(tf.shape(x)) * lead(stddev, len(x.shape))
 
 
 def _dropout(x, rate, noise):
     """Keras's Dropout: keep with probability 1 - rate, scale the kept by 1 / (1 - rate)."""
-    if noise is None:
+    if _off(noise, rate):
         return x
     r = lead(rate, len(x.shape))
     keep = noise.uniform(tf.shape(x)) >= r
@@ -200,7 +206,7 @@ def _dropout(x, rate, noise):
 
 def _gaussian_dropout(x, rate, noise):
     """Keras's GaussianDropout: x * N(1, rate / (1 - rate))."""
-    if noise is None:
+    if _off(noise, rate):
         return x
     r = lead(rate, len(x.shape))
     return x * (1.0 + noise.normal(tf.shape(x)) * tf.sqrt(r / (1.0 - r)))
