@@ -178,8 +178,15 @@ class Stack:
 
 
 def _l1l2(w: tf.Variable, l1: tf.Tensor, l2: tf.Tensor) -> tf.Tensor:
+    """(K,) L1 and L2 terms; a term that is 0 in every slice is left out of the graph (its forward
+    pass and its gradient would each read every weight of the pack, every step)."""
     axes = list(range(1, len(w.shape)))
-    return l1 * tf.reduce_sum(tf.abs(w), axes) + l2 * tf.reduce_sum(tf.square(w), axes)
+    total = tf.zeros([w.shape[0]])
+    if np.any(l1.numpy()):
+        total += l1 * tf.reduce_sum(tf.abs(w), axes)
+    if np.any(l2.numpy()):
+        total += l2 * tf.reduce_sum(tf.square(w), axes)
+    return total
 
 
 def _off(noise, rate: tf.Tensor) -> bool:
