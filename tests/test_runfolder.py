@@ -137,3 +137,38 @@ def test_keras_cutmix_transformation_has_the_mask_and_permutation_the_pipeline_r
     box = cutmix.get_random_transformation(images, training=True)
     assert tuple(box["batch_masks"].shape) == (4, 8, 8, 1)
     assert sorted(np.asarray(box["permutation_order"]).tolist()) == [0, 1, 2, 3]
+
+
+
+def test_keras_saving_recomputes_its_skipsets_unless_the_pack_trainer_stores_them(tmp_path):
+    """Keras 3.15 stores saving_lib's attribute skipsets under a key it never reads, so each save
+    builds them again; packed.trainer.cache_keras_saving_skipsets stores them where they are read.
+    If Keras fixes the key, the first assertion fails and the workaround can go."""
+    import threading
+
+    import keras
+    from keras.src.backend.common import global_state
+
+    from regexp.packed.trainer import cache_keras_saving_skipsets
+
+    def skipsets_built_by_a_save(workaround: bool) -> list[str]:
+        built, real = [], global_state.set_global_attribute
+
+        def save():  # Keras's global state is per thread: a new thread starts without the sets
+            if workaround:
+                cache_keras_saving_skipsets()
+            model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+            model.compile(optimizer="adam", loss="mse")
+            model.save(tmp_path / f"m{workaround}.keras")  # a first save: builds whatever is missing
+            global_state.set_global_attribute = lambda name, value: (built.append(name), real(name, value))
+            try:
+                model.save(tmp_path / f"m{workaround}.keras")
+            finally:
+                global_state.set_global_attribute = real
+        thread = threading.Thread(target=save)
+        thread.start()
+        thread.join()
+        return [name for name in built if name.startswith("saving_attr_skip")]
+
+    assert skipsets_built_by_a_save(workaround=False)
+    assert skipsets_built_by_a_save(workaround=True) == []
