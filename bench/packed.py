@@ -4,7 +4,9 @@
   python bench/packed.py speed [--seeds 10] [--rounds 3]
                                                  dropout x L2 grid (9 points) x seeds, 20 epochs, whole
                                                  commands alternating: --pack auto vs --pack off --workers 2
-  python bench/packed.py scale                   ms per model-epoch and peak memory against the pack size
+  python bench/packed.py conv [--seeds 20] [--rounds 3]
+                                                 the digits CNN (no augmentation), 20 epochs, the same two commands
+  python bench/packed.py scale | scale-cnn       ms per model-epoch and peak memory against the pack size, 1 thread
   python bench/packed.py profile [--size 90]     where a pack's time goes, bookkeeping included
 """
 
@@ -22,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 REGEXP = [str(REPO / ".venv" / "bin" / "regexp")]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+THREADS = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
 def sweep(spec: Path, runs: Path, *args: str) -> float:
@@ -78,14 +81,39 @@ def speed(seeds: int, rounds: int) -> None:
           f"**{alone / packed:.1f}x** | medians of {rounds} |")
 
 
-def scale_one(size: int, epochs: int) -> None:
+CNN = ("extends: {repo}/configs/digits-cnn-augment.yaml\nname: {name}\nrepeat: {seeds}\n"
+       "training: {{augment: [], cutout: null, early_stopping: null, epochs: {epochs}}}\n")
+
+
+def conv(seeds: int, rounds: int, epochs: int = 20) -> None:
+    """The digits CNN (conv 16, conv 32, max_pool, flatten, dense 64; augmentation off, which packs do
+    not hold) with `seeds` seeds: whole commands, --pack auto against --pack off --workers 2."""
+    times = {"packed": [], "alone": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "cnn.yaml"
+        spec.write_text(CNN.format(repo=REPO, name="cnn", seeds=seeds, epochs=epochs))
+        for r in range(rounds):
+            for mode, args in (("packed", ["--pack", "auto"]), ("alone", ["--pack", "off", "--workers", "2"])):
+                times[mode].append(sweep(spec, Path(tmp) / f"{mode}{r}", *args))
+                print(f"round {r + 1} {mode}: {times[mode][-1]:.1f} s", flush=True)
+    packed, alone = statistics.median(times["packed"]), statistics.median(times["alone"])
+    print(f"| digits CNN, {seeds} seeds, {epochs} epochs | --pack auto {packed:.1f} s | --pack off --workers 2 "
+          f"{alone:.1f} s | **{alone / packed:.1f}x** | medians of {rounds} |")
+
+
+def scale_one(size: int, epochs: int, cnn: bool = False) -> None:
     """In a fresh process: a pack of `size` quickstart trials; prints ms per model-epoch and peak RSS."""
     from regexp.data import prepare
     from regexp.packed.trainer import PackTrainer
     from regexp.spec import load_spec
 
-    specs = [load_spec(REPO / "configs/quickstart.yaml", [f"seed={s}", f"training.epochs={epochs}",
-                                                          "training.early_stopping=null"]) for s in range(size)]
+    if cnn:
+        file = Path(tempfile.mkdtemp()) / "cnn.yaml"
+        file.write_text(CNN.format(repo=REPO, name="cnn", seeds=1, epochs=epochs))
+    else:
+        file = REPO / "configs/quickstart.yaml"
+    specs = [load_spec(file, [f"seed={s}", f"training.epochs={epochs}", "training.early_stopping=null"])
+             for s in range(size)]
     data = [prepare(s) for s in specs]
     with tempfile.TemporaryDirectory() as tmp:
         trainer = PackTrainer(specs, data, Path(tmp), "bench", "p")
@@ -104,11 +132,13 @@ def scale_one(size: int, epochs: int) -> None:
     print(json.dumps({"size": size, "ms_per_model_epoch": per, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def scale(sizes: list[int]) -> None:
+def scale(sizes: list[int], cnn: bool = False) -> None:
+    print(f"{'digits CNN' if cnn else 'quickstart MLP'}, one thread (as a sweep worker of two gets)")
     print("| pack size N | ms per model-epoch (train steps) | peak RSS (MiB, whole process) |")
     print("|---|---|---|")
     for size in sizes:
-        out = subprocess.run([sys.executable, __file__, "scale-one", str(size)], check=True, capture_output=True, text=True)
+        one = [sys.executable, __file__, "scale-one-cnn" if cnn else "scale-one", str(size)]
+        out = subprocess.run(one, check=True, capture_output=True, text=True, env=dict(os.environ, **THREADS))
         row = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"| {size} | {row['ms_per_model_epoch']:.2f} | {row['peak_rss_mib']:.0f} |", flush=True)
 
@@ -155,7 +185,8 @@ def profile(size: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["dist", "speed", "scale", "scale-one", "profile"])
+    parser.add_argument("what", choices=["dist", "speed", "conv", "scale", "scale-cnn", "scale-one", "scale-one-cnn",
+                                         "profile"])
     parser.add_argument("size", nargs="?", type=int, default=90)
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=3)
@@ -164,9 +195,11 @@ if __name__ == "__main__":
         dist(args.seeds or 30)
     elif args.what == "speed":
         speed(args.seeds or 10, args.rounds)
-    elif args.what == "scale":
-        scale([1, 2, 4, 8, 16, 32, 64, 128, 256])
-    elif args.what == "scale-one":
-        scale_one(args.size, epochs=6)
+    elif args.what == "conv":
+        conv(args.seeds or 20, args.rounds)
+    elif args.what in ("scale", "scale-cnn"):
+        scale([1, 2, 4, 8, 16, 32, 64, 128, 256], cnn=args.what == "scale-cnn")
+    elif args.what in ("scale-one", "scale-one-cnn"):
+        scale_one(args.size, epochs=6, cnn=args.what == "scale-one-cnn")
     else:
         profile(args.size)

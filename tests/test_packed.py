@@ -47,6 +47,44 @@ def test_a_slice_starts_from_the_weights_its_trial_alone_draws(digits):
     assert not np.array_equal(stack.layers[0].kernel[0].numpy(), stack.layers[0].kernel[1].numpy())  # seeds 3, 4
 
 
+# digits as 8x8 images through conv, pooling and flatten; SGD, where a pack and a trial alone stay
+# within float rounding (Adam's m/sqrt(v) turns rounding in near-zero conv gradients into whole steps)
+CNN = merged(TINY, data={"dataset": "digits", "subsample": 300, "shape": [8, 8, 1]},
+             training={"epochs": 2, "batch_size": 32, "optimizer": {"name": "sgd", "learning_rate": 0.05}})
+CNN_LAYERS = {
+    "bn, max_pool, valid conv, flatten": [
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "batch_norm": "before"}, {"type": "max_pool", "pool_size": 2},
+        {"type": "conv2d", "filters": 6, "kernel_size": [2, 3], "padding": "valid", "max_norm": 0.5},
+        {"type": "flatten"}, {"type": "dense", "units": 8}],
+    "strides, layer norm, avg_pool, global pool": [
+        {"type": "conv2d", "filters": 5, "kernel_size": 3, "strides": 2, "norm": "layer", "l2": 0.01},
+        {"type": "avg_pool", "pool_size": 2, "padding": "same"}, {"type": "global_avg_pool"}],
+}
+CNN_ARMS = [["seed=3"], ["seed=4", "training.optimizer.learning_rate=0.1", "model.output.l2=0.01"]]
+
+
+@pytest.mark.parametrize("layers", CNN_LAYERS, ids=list(CNN_LAYERS))
+def test_a_conv_pack_starts_from_and_reproduces_each_trial_alone(write_spec, tmp_path, layers):
+    spec = write_spec(merged(CNN, model={"layers": CNN_LAYERS[layers]}))
+    specs = [load_spec(spec, arm) for arm in CNN_ARMS]
+    assert unpackable(specs[0]) is None
+    data = [prepare(s) for s in specs]
+    stack = Stack(specs, data)
+    for k, (loaded, d) in enumerate(zip(specs, data)):  # (kh, kw, in, filters) kernels drawn as the trial's Conv2D draws them
+        alone = build_model(loaded.spec.model, d, seed=loaded.spec.seed)
+        assert np.array_equal(alone.get_layer("l0").kernel.numpy(), stack.layers[0].kernel[k].numpy())
+        assert np.array_equal(alone.get_layer("output").kernel.numpy(), stack.output_kernel[k].numpy())
+    results = packed_trainer.run_pack(str(spec), CNN_ARMS, str(tmp_path / "packed"), "test", "val_loss", "p")
+    for arm, result in zip(CNN_ARMS, results):
+        assert result["status"] == "completed", result
+        packed = read_run(tmp_path / "packed" / result["run"])
+        alone = read_run(train(load_spec(spec, arm), tmp_path / "alone"))
+        for a, b in zip(packed.history, alone.history, strict=True):
+            for column in ("loss", "val_loss", "accuracy", "penalty"):
+                assert a[column] == pytest.approx(b[column], rel=1e-4, abs=1e-6), (arm, a["epoch"], column)
+        assert packed.metrics.test["loss"] == pytest.approx(alone.metrics.test["loss"], rel=1e-4)
+
+
 def test_a_trial_alone_sees_its_batches_in_the_order_drawn_from_its_seed(digits):
     loaded = load_spec(digits)
     x = np.arange(10, dtype=np.float32)[:, None]
@@ -145,8 +183,9 @@ def test_an_interrupted_pack_leaves_every_slice_resumable_alone(digits, tmp_path
 
 
 def test_the_plan_says_which_trials_pack_and_why_others_run_alone(write_spec):
-    conv = merged(TINY, data={"dataset": "digits"}, model={"layers": [{"type": "conv2d", "filters": 4}]})
-    assert "conv2d layers are not packed" in unpackable(load_spec(write_spec(conv)))
+    grouped = merged(TINY, data={"dataset": "digits", "shape": [8, 8, 1]},
+                     model={"layers": [{"type": "conv2d", "filters": 4, "norm": "group", "groups": 2}, {"type": "flatten"}]})
+    assert "group norm is not packed" in unpackable(load_spec(write_spec(grouped)))
     plain = write_spec(merged(TINY, repeat=4), name="plain.yaml")
     specs = [load_spec(plain, [f"seed={s}"]) for s in range(4)] + [load_spec(plain, ["training.batch_size=8"])]
     packs = group(specs, "auto", workers=1)

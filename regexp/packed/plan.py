@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 
 from regexp.spec import LoadedSpec
-from regexp.spec.schema import Defaults
+from regexp.spec.datasets import facts
+from regexp.spec.schema import SPATIAL, Defaults
 
 PACKED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 PACKED_METRICS = ("accuracy", "top3_accuracy", "ece", "mae", "mse", "rmse")
@@ -39,8 +40,8 @@ def unpackable(loaded: LoadedSpec) -> str | None:
     spec = loaded.spec
     t = spec.training
     for i, layer in enumerate(spec.model.resolved_layers()):
-        if layer.type != "dense":
-            return f"model.layers.{i}: {layer.type} layers are not packed (dense layers only)"
+        if layer.type not in ("dense", "conv2d"):
+            continue  # pooling, flatten: no weights, nothing per slice
         if layer.norm not in PACKED_NORMS:
             return f"model.layers.{i}.norm: {layer.norm} norm is not packed (batch_norm and layer norm are)"
         if layer.dropout > 0 and layer.dropout_type not in ("standard", "gaussian"):
@@ -85,12 +86,28 @@ def shape_key(loaded: LoadedSpec) -> str:
 
 def pack_memory(loaded: LoadedSpec, features: int, outputs: int) -> int:
     """Bytes one slice needs in a pack: weights with gradient and two optimizer slots, plus the
-    activations of one batch kept for the backward pass (a rough, safe-side estimate)."""
-    widths = [features, *(layer.units for layer in loaded.spec.model.resolved_layers()), outputs]
-    weights = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
-    batch = loaded.spec.training.batch_size
+    activations of one batch kept for the backward pass (a rough, safe-side estimate: a conv layer's
+    output is counted at its input's height and width, as if no stride or pooling shrank it)."""
+    spec = loaded.spec
+    known = facts(spec)
+    image = tuple(spec.data.shape or (known.shape if known else None) or ()) if any(
+        layer.type in SPATIAL for layer in spec.model.layers) else ()
+    pixels, width = (image[0] * image[1], image[2]) if len(image) == 3 else (1, features)
+    weights, activations = 0, features
+    for layer in spec.model.resolved_layers():
+        if layer.type == "conv2d":
+            size = layer.kernel_size if isinstance(layer.kernel_size, int) else max(layer.kernel_size)
+            weights += (size * size * width + 1) * layer.filters
+            width = layer.filters
+            activations += pixels * width
+        elif layer.type == "dense":
+            weights += (pixels * width + 1) * layer.units  # after a flatten: every pixel's channels
+            pixels, width = 1, layer.units
+            activations += width
+    weights += (pixels * width + 1) * outputs
+    batch = spec.training.batch_size
     batch = 1024 if batch == "full" else batch
-    return 4 * (4 * weights + 4 * batch * sum(widths))
+    return 4 * (4 * weights + 4 * batch * (activations + outputs))
 
 
 @dataclass
