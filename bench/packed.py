@@ -11,6 +11,7 @@
 """
 
 import argparse
+import csv
 import json
 import os
 import resource
@@ -132,10 +133,26 @@ def scale_one(size: int, epochs: int, cnn: bool = False) -> None:
     print(json.dumps({"size": size, "ms_per_model_epoch": per, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
+def alone_epoch_ms(cnn: bool, epochs: int) -> float:
+    """The same trial trained alone, one thread: median of history.csv's epoch seconds after the first."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if cnn:
+            file = Path(tmp) / "cnn.yaml"
+            file.write_text(CNN.format(repo=REPO, name="cnn", seeds=1, epochs=epochs).replace("repeat: 1\n", ""))
+        else:
+            file = REPO / "configs/quickstart.yaml"
+        subprocess.run([*REGEXP, "train", "-q", str(file), "--runs-dir", tmp, "--set", f"training.epochs={epochs}",
+                        "--set", "training.early_stopping=null"], check=True, capture_output=True, env=dict(os.environ, **THREADS))
+        (history,) = Path(tmp).glob("*/history.csv")
+        rows = list(csv.DictReader(history.open()))
+    return statistics.median(float(r["seconds"]) for r in rows[1:]) * 1000
+
+
 def scale(sizes: list[int], cnn: bool = False) -> None:
     print(f"{'digits CNN' if cnn else 'quickstart MLP'}, one thread (as a sweep worker of two gets)")
     print("| pack size N | ms per model-epoch (train steps) | peak RSS (MiB, whole process) |")
     print("|---|---|---|")
+    print(f"| a trial alone (regexp train) | {alone_epoch_ms(cnn, epochs=6):.2f} | |", flush=True)
     for size in sizes:
         one = [sys.executable, __file__, "scale-one-cnn" if cnn else "scale-one", str(size)]
         out = subprocess.run(one, check=True, capture_output=True, text=True, env=dict(os.environ, **THREADS))

@@ -6,8 +6,7 @@ import keras
 import numpy as np
 
 from regexp.data import Prepared
-
-EVAL_BATCH = 1024  # evaluation has no gradient noise to trade for speed: big batches, same numbers
+from regexp.metrics import EVAL_BATCH
 
 
 def loss(task: str, label_smoothing: float) -> keras.losses.Loss:

@@ -2,6 +2,8 @@
 so the spec schema and report start fast. Column names (val_accuracy, gap_loss) are MetricKeys
 (regexp/runfolder.py)."""
 
+EVAL_BATCH = 1024  # evaluation has no gradient noise to trade for speed: big batches, same numbers
+
 # metric name -> the tasks it applies to
 METRICS: dict[str, tuple[str, ...]] = {
     "accuracy": ("classification", "binary"),

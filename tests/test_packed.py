@@ -193,6 +193,9 @@ def test_the_plan_says_which_trials_pack_and_why_others_run_alone(write_spec):
     assert "only trial of its shape" in next(p.reason for p in packs if len(p.members) == 1)
     assert [len(p.members) for p in group(specs[:4], 2)] == [2, 2]
     assert all(p.reason == "--pack off" for p in group(specs, "off"))
+    cnn = write_spec(merged(CNN, model={"layers": CNN_LAYERS["bn, max_pool, valid conv, flatten"]}), name="cnn.yaml")
+    convs = [load_spec(cnn, [f"seed={s}"]) for s in range(40)]  # conv packs stop at 16: past that they got slower
+    assert sorted(len(p.members) for p in group(convs, "auto", workers=1)) == [13, 13, 14]
 
 
 def test_a_packed_sweep_writes_ordinary_run_folders(runner, write_spec, tmp_path):

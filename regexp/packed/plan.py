@@ -11,6 +11,7 @@ is named by `unpackable`, and those trials run alone, as they would without --pa
 import json
 from dataclasses import dataclass
 
+from regexp.metrics import EVAL_BATCH
 from regexp.spec import LoadedSpec
 from regexp.spec.datasets import facts
 from regexp.spec.schema import SPATIAL, Defaults
@@ -18,7 +19,12 @@ from regexp.spec.schema import SPATIAL, Defaults
 PACKED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 PACKED_METRICS = ("accuracy", "top3_accuracy", "ece", "mae", "mse", "rmse")
 PACKED_NORMS = (None, "layer")
-MAX_PACK = 256  # the bench measured up to 256 on CPU: past ~100, ms per model-epoch stops falling
+# Pack sizes `auto` stops at, measured on this project's 2-core CPU at one thread per worker
+# (bench/packed.py scale, scale-cnn): an MLP's ms per model-epoch falls until about 128 and stays
+# (1.87 ms at 128, 1.97 at 256); a CNN's is lowest at 8-16 (33 ms) and rises again past 32 (50 ms at
+# 256) while its memory grows by about 34 MB a slice. Packing won from N = 2 for both shapes.
+MAX_PACK = 256
+MAX_CONV_PACK = 16
 MEMORY_BUDGET = 1 << 30  # bytes of weights, optimizer state and activations one pack may hold
 
 # keys a pack holds per slice: left out of the shape key (dotted; layers.* applies to every layer)
@@ -85,11 +91,14 @@ def shape_key(loaded: LoadedSpec) -> str:
 
 
 def pack_memory(loaded: LoadedSpec, features: int, outputs: int) -> int:
-    """Bytes one slice needs in a pack: weights with gradient and two optimizer slots, plus the
-    activations of one batch kept for the backward pass (a rough, safe-side estimate: a conv layer's
-    output is counted at its input's height and width, as if no stride or pooling shrank it)."""
+    """Bytes one slice needs in a pack (a rough, safe-side estimate): weights with gradient and two
+    optimizer slots, plus the activations of the larger of a training batch (kept for the backward
+    pass) and an evaluation chunk of EVAL_BATCH samples (copied about three times by a grouped
+    convolution's transposes: the CNN's measured peak, about 34 MB a slice, is this chunk). A conv
+    layer's output is counted at its input's height and width, as if no stride or pooling shrank it."""
     spec = loaded.spec
     known = facts(spec)
+    features = known.features if known else features
     image = tuple(spec.data.shape or (known.shape if known else None) or ()) if any(
         layer.type in SPATIAL for layer in spec.model.layers) else ()
     pixels, width = (image[0] * image[1], image[2]) if len(image) == 3 else (1, features)
@@ -106,8 +115,8 @@ def pack_memory(loaded: LoadedSpec, features: int, outputs: int) -> int:
             activations += width
     weights += (pixels * width + 1) * outputs
     batch = spec.training.batch_size
-    batch = 1024 if batch == "full" else batch
-    return 4 * (4 * weights + 4 * batch * (activations + outputs))
+    samples = max(4 * (1024 if batch == "full" else batch), 3 * EVAL_BATCH)
+    return 4 * (4 * weights + samples * (activations + outputs))
 
 
 @dataclass
@@ -142,5 +151,6 @@ def group(specs: list[LoadedSpec], size: str | int, workers: int = 1) -> list[Pa
 def _auto_size(loaded: LoadedSpec, trials: int, workers: int) -> int:
     """As many as fit the memory budget and MAX_PACK, spread so that every worker gets a pack."""
     per_slice = pack_memory(loaded, features=1024, outputs=10)  # features unknown before loading: assume many
-    cap = max(1, min(MAX_PACK, MEMORY_BUDGET // per_slice))
+    conv = any(layer.type in SPATIAL for layer in loaded.spec.model.layers)
+    cap = max(1, min(MAX_CONV_PACK if conv else MAX_PACK, MEMORY_BUDGET // per_slice))
     return max(1, min(cap, -(-trials // max(1, workers))))
