@@ -85,6 +85,25 @@ def test_a_conv_pack_starts_from_and_reproduces_each_trial_alone(write_spec, tmp
         assert packed.metrics.test["loss"] == pytest.approx(alone.metrics.test["loss"], rel=1e-4)
 
 
+@pytest.mark.parametrize("layers", [[{"type": "dense", "units": 8, "batch_norm": "after"}],
+                                    [{"type": "conv2d", "filters": 3, "norm": "layer"}, {"type": "global_avg_pool"}]],
+                         ids=["mlp on images", "cnn"])
+def test_a_slice_predicts_what_its_keras_model_predicts(write_spec, layers):
+    """3-channel images: each slice scales per channel by its own train statistics, as the trial's
+    Normalization layer does, then runs the same layers (before any training)."""
+    spec = write_spec(merged(TINY, data={"dataset": "classification", "features": 48, "classes": 3, "shape": [4, 4, 3]},
+                             model={"layers": layers}))
+    specs = [load_spec(spec, [f"seed={s}"]) for s in (1, 2)]
+    data = [prepare(s) for s in specs]
+    stack = Stack(specs, data)
+    x = np.stack([d.x_test for d in data]).astype(np.float32)
+    logits = stack(tf.constant(x), training=False).numpy()
+    for k, (loaded, d) in enumerate(zip(specs, data)):
+        alone = build_model(loaded.spec.model, d, seed=loaded.spec.seed)
+        np.testing.assert_allclose(tf.nn.softmax(logits[k]).numpy(), alone.predict(x[k], verbose=0), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(stack.offset[0].numpy(), stack.offset[1].numpy())  # each seed's own split
+
+
 def test_a_trial_alone_sees_its_batches_in_the_order_drawn_from_its_seed(digits):
     loaded = load_spec(digits)
     x = np.arange(10, dtype=np.float32)[:, None]
