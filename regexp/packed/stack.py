@@ -37,7 +37,7 @@ def lead(vector: tf.Tensor, rank: int) -> tf.Tensor:
 
 
 @dataclass
-class Reshape:
+class Unweighted:
     """A hidden layer without weights (pooling, flatten): the Keras layer applied with K folded into the batch."""
     name: str
     layer: keras.layers.Layer
@@ -79,11 +79,11 @@ class Stack:
         resolved = [s.spec.model.resolved_layers() for s in specs]
         spatial = any(layer.type in SPATIAL for layer in resolved[0])
         shape = self.image if spatial else (first.features,)  # one sample's shape, as the Keras model sees it
-        self.layers: list[Layer | Reshape] = []
+        self.layers: list[Layer | Unweighted] = []
         for i, layer in enumerate(resolved[0]):
             if layer.type not in ("dense", "conv2d"):
                 keras_layer = LAYERS[layer.type](layer, f"l{i}")
-                self.layers.append(Reshape(f"l{i}", keras_layer))
+                self.layers.append(Unweighted(f"l{i}", keras_layer))
                 shape = keras_layer.compute_output_shape((None, *shape))[1:]
                 continue
             mine = [r[i] for r in resolved]
@@ -181,7 +181,7 @@ class Stack:
         if self.flatten_input:
             x = tf.reshape(x, [k, b, -1])
         for layer in self.layers:
-            if isinstance(layer, Reshape):
+            if isinstance(layer, Unweighted):
                 y = layer.layer(tf.reshape(x, [-1, *x.shape[2:]]))  # K folded into the batch
                 x = tf.reshape(y, [k, b, *y.shape[1:]])
                 continue
