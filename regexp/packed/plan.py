@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from regexp.metrics import EVAL_BATCH
 from regexp.spec import LoadedSpec
 from regexp.spec.datasets import facts
-from regexp.spec.schema import SPATIAL, Defaults
+from regexp.spec.schema import SPATIAL, WEIGHTED, Defaults
 
 PACKED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 PACKED_METRICS = ("accuracy", "top3_accuracy", "ece", "mae", "mse", "rmse")
@@ -46,7 +46,7 @@ def unpackable(loaded: LoadedSpec) -> str | None:
     spec = loaded.spec
     t = spec.training
     for i, layer in enumerate(spec.model.resolved_layers()):
-        if layer.type not in ("dense", "conv2d"):
+        if not isinstance(layer, WEIGHTED):
             continue  # pooling, flatten: no weights, nothing per slice
         if layer.norm not in PACKED_NORMS:
             return f"model.layers.{i}.norm: {layer.norm} norm is not packed (batch_norm and layer norm are)"

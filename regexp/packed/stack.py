@@ -21,7 +21,7 @@ import tensorflow as tf
 from regexp.data import Prepared
 from regexp.model import LAYERS, initializer
 from regexp.spec import LoadedSpec
-from regexp.spec.schema import SPATIAL
+from regexp.spec.schema import SPATIAL, WEIGHTED
 
 BN_MOMENTUM, BN_EPSILON, LN_EPSILON = 0.99, 1e-3, 1e-3  # Keras's defaults, which model.py uses
 EPSILON = keras.config.epsilon()  # Normalization's floor on the std, MaxNorm's guard
@@ -81,7 +81,7 @@ class Stack:
         shape = self.image if spatial else (first.features,)  # one sample's shape, as the Keras model sees it
         self.layers: list[Layer | Unweighted] = []
         for i, layer in enumerate(resolved[0]):
-            if layer.type not in ("dense", "conv2d"):
+            if not isinstance(layer, WEIGHTED):
                 keras_layer = LAYERS[layer.type](layer, f"l{i}")
                 self.layers.append(Unweighted(f"l{i}", keras_layer))
                 shape = keras_layer.compute_output_shape((None, *shape))[1:]

@@ -39,6 +39,7 @@ from regexp.runs import Run, csv_cell, write_atomic, write_json
 from regexp.spec import LoadedSpec, load_spec
 from regexp.train import RunLog, first_line, parameter_counts, run_facts, summary_table
 
+
 def cache_keras_saving_skipsets() -> None:
     """Keras 3.15's saving_lib.get_attr_skipset stores each set under 'saving_attr_skipset_<type>'
     but looks it up under 'saving_attr_skiplist_<type>', so every model.save builds reference Layer,
