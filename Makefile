@@ -44,7 +44,7 @@ clean:
 
 # Generated documentation: docs/run-folder.md from the run-folder models (a test checks it is current).
 docs: $(BIN)/.installed
-	$(BIN)/python -m regexp.runfolder_docs > docs/run-folder.md
+	$(BIN)/python -m regexp.store.docs > docs/run-folder.md
 
 # The claims suite (about 7 min on 2 cores): every spec in configs/claims/ with 10 seeds per arm,
 # then docs/claims.md from `regexp report`. Its runs go to runs/claims/ (never committed).

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from regexp.data import prepare  # noqa: E402
-from regexp.model import build_model  # noqa: E402
+from regexp.net.model import build_model  # noqa: E402
 from regexp.spec import load_spec  # noqa: E402
 
 SPEC = Path(__file__).resolve().parent.parent / "configs" / "digits-cnn-augment.yaml"

@@ -22,7 +22,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 import fuzzing  # noqa: E402
 from conftest import TINY  # noqa: E402
-from regexp.cli import app  # noqa: E402
+from regexp.cli.commands import app  # noqa: E402
 
 SCALE = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from regexp.spec import load_spec
-from regexp.train import train
+from regexp.trial.train import train
 
 REPO = Path(__file__).resolve().parent.parent
 SETTINGS = {"off": [], "layer_stats": ["logging.layer_stats=true"], "per_step": ["logging.per_step=true"]}

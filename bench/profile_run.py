@@ -15,17 +15,17 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from regexp.spec import load_spec  # noqa: E402
-from regexp.train import train  # noqa: E402
+from regexp.trial.train import train  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 PHASES = {  # phase -> (file fragment, function name) whose cumulative time it is
-    "whole train()": ("regexp/train.py", "train"),
+    "whole train()": ("regexp/trial/train.py", "train"),
     "prepare data (split, scaling stats)": ("regexp/data/prepare.py", "prepare"),
-    "build the Keras model": ("regexp/model.py", "build_model"),
+    "build the Keras model": ("regexp/net/model.py", "build_model"),
     "model.fit (30 epochs, the first traces the graph)": ("keras/src/backend/tensorflow/trainer.py", "fit"),
-    "  regexp's epoch callbacks: history row, log, progress": ("regexp/train.py", "on_epoch_end"),
-    "  regexp's resume-point snapshots": ("regexp/checkpoint.py", "on_epoch_end"),
-    "score train/val/test": ("regexp/losses.py", "score"),
+    "  regexp's epoch callbacks: history row, log, progress": ("regexp/trial/train.py", "on_epoch_end"),
+    "  regexp's resume-point snapshots": ("regexp/trial/resume_point.py", "on_epoch_end"),
+    "score train/val/test": ("regexp/net/scoring.py", "score"),
     "model.save (model.keras)": ("keras/src/models/model.py", "save"),
 }
 

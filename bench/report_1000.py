@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         runs = make_runs(Path(tmp), args.runs)
-        probe = "import sys, regexp.report, regexp.cli; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+        probe = "import sys, regexp.report, regexp.cli.commands; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
         imports_tf = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
         table = median_seconds([*REGEXP, "report", "--runs-dir", str(runs)], args.repeats)
         as_json = median_seconds([*REGEXP, "report", "--runs-dir", str(runs), "--format", "json"], args.repeats)

@@ -1,6 +1,6 @@
 """The metric catalogue: names, the tasks they apply to, and which are maximized. No dependencies,
 so the spec schema and report start fast. Column names (val_accuracy, gap_loss) are MetricKeys
-(regexp/runfolder.py)."""
+(regexp/store/contract.py)."""
 
 EVAL_BATCH = 1024  # evaluation has no gradient noise to trade for speed: big batches, same numbers
 

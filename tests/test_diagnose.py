@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from regexp.cli import app
-from regexp.gradcheck import BUG, check_model, float64
+from regexp.trial.gradcheck import BUG, check_model, float64
 from regexp.spec import load_spec
-from regexp.train import train
+from regexp.trial.train import train
 
 from conftest import REPO, TINY, merged
 from runfolders import make_run
@@ -139,9 +139,9 @@ def test_gradcheck_passes_the_recipes(runner, config, after_steps):
 
 def test_gradcheck_after_steps_checks_moved_weights():
     from regexp.data import prepare
-    from regexp.gradcheck import train_steps
-    from regexp.losses import loss as task_loss
-    from regexp.model import build_model
+    from regexp.trial.gradcheck import train_steps
+    from regexp.net.scoring import loss as task_loss
+    from regexp.net.model import build_model
 
     loaded = load_spec(REPO / "configs" / "seed-elu-he-maxnorm.yaml")
     data = prepare(loaded)
@@ -183,8 +183,8 @@ def test_gradcheck_flags_exactly_the_layer_with_the_planted_bug(runner, monkeypa
     assert flagged == {"buggy"} and result.failed
     assert result.layers["before"] < 1e-7 and result.layers["after"] < 1e-7  # dx is right: no spill-over
 
-    import regexp.gradcheck
-    monkeypatch.setattr(regexp.gradcheck, "check_spec", lambda *a, **k: result)
+    import regexp.trial.gradcheck
+    monkeypatch.setattr(regexp.trial.gradcheck, "check_spec", lambda *a, **k: result)
     cli = runner.invoke(app, ["gradcheck", str(REPO / "configs" / "quickstart.yaml")])
     assert cli.exit_code == 1 and "likely bug" in cli.stdout
 

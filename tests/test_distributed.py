@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from regexp.runs import read_run
+from regexp.store.folders import read_run
 
 from conftest import REPO, TINY, merged
 

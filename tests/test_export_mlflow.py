@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from regexp.cli import app
-from regexp.runs import read_run
+from regexp.store.folders import read_run
 
 from runfolders import make_run
 
@@ -61,7 +61,7 @@ def test_a_run_whose_status_changed_replaces_its_export(runner, tmp_path, monkey
 
 def test_export_does_not_import_tensorflow(tmp_path):
     make_run(tmp_path / "runs", "r1")
-    code = ("import sys; from regexp.cli import app\n"
+    code = ("import sys; from regexp.cli.commands import app\n"
             f"app(['export', 'mlflow', '--runs-dir', {str(tmp_path / 'runs')!r}, '--tracking-uri', "
             f"{'sqlite:///' + str(tmp_path / 'm.db')!r}], standalone_mode=False)\n"
             "print('tensorflow' in sys.modules)")

@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from regexp.cli import app
-from regexp.runs import read_run
-from regexp.saved import load_model_file
+from regexp.store.folders import read_run
+from regexp.net.saved import load_model_file
 
 from conftest import REPO, TINY, merged
 
@@ -103,7 +103,7 @@ def test_a_signal_leaves_interrupted_and_nothing_of_the_finished_epochs_is_lost(
 def test_resume_keeps_the_early_stopping_state(write_spec, tmp_path, runner, monkeypatch):
     """Interrupt right after a resume point where early stopping is already waiting; the resumed run
     must stop exactly where the uninterrupted rule says, and restore the best weights from before."""
-    from regexp.checkpoint import ResumePoint
+    from regexp.trial.resume_point import ResumePoint
 
     patience = 4
     spec = write_spec(merged(TINY, training={"epochs": 300, "optimizer": {"learning_rate": 0.05},
@@ -162,7 +162,7 @@ def test_a_failure_with_a_long_message_keeps_one_line_in_run_json_and_all_of_it_
     # TensorFlow's errors print whole tensors over many lines; run.json and the report want one line
     def fails(*args, **kwargs):
         raise ValueError("Attempt to convert a value (PerReplica:{\n  0: <tf.Tensor: shape=(16, 64)>\n})")
-    monkeypatch.setattr("regexp.train.score", fails)
+    monkeypatch.setattr("regexp.trial.train.score", fails)
     result = runner.invoke(app, ["train", str(write_spec(merged(TINY, training={"epochs": 2}))),
                                  "--runs-dir", str(tmp_path / "runs"), "-q"])
     assert result.exit_code == 1
@@ -289,7 +289,7 @@ def test_evaluate_reloads_a_run_and_matches_its_metrics(trained_run, runner):
 
 def interrupted_run(write_spec, tmp_path, runner, monkeypatch, at_epoch: int, **training) -> Path:
     """A run interrupted by Ctrl-C right after epoch `at_epoch`'s resume point was written."""
-    from regexp.checkpoint import ResumePoint
+    from regexp.trial.resume_point import ResumePoint
 
     spec = write_spec(merged(TINY, training={"epochs": 6, **training}))
     original = ResumePoint.on_epoch_end

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from regexp.data import prepare
-from regexp.model import build_model
+from regexp.net.model import build_model
 from regexp.spec import load_spec
 from regexp.spec.schema import ACTIVATIONS, INITIALIZERS
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from regexp.data import prepare
-from regexp.model import build_model
-from regexp.packed.plan import unpackable
+from regexp.net.model import build_model
+from regexp.packed.grouping import unpackable
 from regexp.spec import load_spec
 
 from conftest import TINY, merged
@@ -86,7 +86,7 @@ def test_acc_and_val_acc_are_accepted_as_keras_accepts_them(write_spec):
 @pytest.fixture(scope="module")
 def iris_runs(tmp_path_factory):
     """Two tiny iris runs: without dropout and with dropout 0.5."""
-    from regexp.train import train
+    from regexp.trial.train import train
 
     root = tmp_path_factory.mktemp("predict")
     spec = root / "spec.yaml"

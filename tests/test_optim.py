@@ -6,9 +6,9 @@ import math
 import keras
 import pytest
 
-from regexp.optim import build_optimizer
+from regexp.net.optimizers import build_optimizer
 from regexp.spec import load_spec
-from regexp.train import train
+from regexp.trial.train import train
 
 from conftest import TINY, merged
 

@@ -11,17 +11,17 @@ import yaml
 
 from regexp.cli import app
 from regexp.data import prepare
-from regexp.draws import epoch_orders
-from regexp.model import build_model
+from regexp.net.draws import epoch_orders
+from regexp.net.model import build_model
 from regexp.packed import trainer as packed_trainer
-from regexp.packed.optim import PackedOptimizer
-from regexp.packed.plan import group, unpackable
+from regexp.packed.optimizer import PackedOptimizer
+from regexp.packed.grouping import group, unpackable
 from regexp.packed.stack import Stack
-from regexp.pipeline import EpochOrder, train_batches
-from regexp.runs import read_run
+from regexp.net.pipeline import EpochOrder, train_batches
+from regexp.store.folders import read_run
 from regexp.spec import load_spec
 from regexp.spec.training import Optimizer
-from regexp.train import resume, train
+from regexp.trial.train import resume, train
 from tests.conftest import TINY, merged
 
 # digits, small: 64 features, 10 classes; dropout off so that a pack and a trial alone compute the same
@@ -130,7 +130,7 @@ def test_each_slice_steps_as_the_keras_optimizer_of_its_trial(name):
     lrs = tf.constant([0.1, 0.02])
     for g in grads:
         packed.apply([tf.constant(g)], lrs, tf.constant([True, True]))
-    from regexp.optim import build_optimizer
+    from regexp.net.optimizers import build_optimizer
     from regexp.spec.training import Training
     for k, setting in enumerate(settings):
         alone = tf.Variable(w0[k])
@@ -227,7 +227,7 @@ def test_a_packed_sweep_writes_ordinary_run_folders(runner, write_spec, tmp_path
     assert len(runs) == 3 and sorted(read_run(r).info.packed.slot for r in runs) == [0, 1, 2]
     assert sorted(read_run(r).info.seed for r in runs) == [1, 2, 3]
     assert yaml.safe_load((runs[0] / "config.yaml").read_text())["seed"] in (1, 2, 3)  # reproduces the trial alone
-    from regexp.evaluate import evaluate_run
+    from regexp.trial.evaluate import evaluate_run
     now, recorded = evaluate_run(runs[0])  # the plain model.keras reloads and scores as recorded
     for part in now:
         for key in ("loss", "accuracy", "ece", "penalty"):

@@ -4,7 +4,7 @@ import pytest
 
 from regexp.cli import app
 from regexp.report import build_report
-from regexp.report.plots import draw
+from regexp.report.figure import draw
 
 from conftest import TINY, merged
 

@@ -10,10 +10,10 @@ from scipy import stats
 
 from regexp.cli import app
 from regexp.data import prepare
-from regexp.layers import NoisyDense, mc_dropout_model
-from regexp.mc_dropout import mc_summary
-from regexp.pipeline import EpochOrder, mixup, train_batches
-from regexp.model import build_model
+from regexp.net.layers import NoisyDense, mc_dropout_model
+from regexp.net.mc_dropout import mc_summary
+from regexp.net.pipeline import EpochOrder, mixup, train_batches
+from regexp.net.model import build_model
 from regexp.spec import load_spec
 
 from conftest import TINY, merged
@@ -162,7 +162,7 @@ def test_cutmix_labels_follow_the_pasted_area(write_spec):
 
 
 def test_binary_accuracy_reads_a_mixed_label_by_its_larger_share():
-    from regexp.losses import metric as keras_metric
+    from regexp.net.scoring import metric as keras_metric
 
     metric = keras_metric("accuracy", "binary")
     metric.update_state(np.array([[0.8], [0.3], [0.6]]), np.array([[0.9], [0.2], [0.1]]))

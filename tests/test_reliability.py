@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from regexp.cli import app
-from regexp.sweeplock import STALE_S, SweepLock
+from regexp.sweep.lock import STALE_S, SweepLock
 
 from conftest import TINY, merged
 from runfolders import dead_pid, make_run
@@ -211,7 +211,7 @@ def test_report_alongside_a_live_writer(runner, tmp_path):
 
     def write():
         epoch = 4
-        from regexp.runs import write_json
+        from regexp.store.folders import write_json
 
         while not stop.is_set():
             info = json.loads((live / "run.json").read_text())

@@ -10,7 +10,7 @@ from scipy.stats import t as stats_t
 
 from regexp.cli import app
 from regexp.report import build_report
-from regexp.report.plots import ewma
+from regexp.report.figure import ewma
 from regexp.views import report as render
 
 from runfolders import dead_pid, make_run
@@ -201,8 +201,8 @@ def test_real_trained_run_reports_shows_and_diffs(runner, trained_run, tmp_path,
 
 
 def test_diff_lists_differing_keys_and_metric_deltas(tmp_path):
-    from regexp.report.inspect import diff
-    from regexp.runs import read_run
+    from regexp.report.diff import diff
+    from regexp.store.folders import read_run
 
     a = read_run(make_run(tmp_path, "a", dropout=0.0, val_loss=0.30, val_accuracy=0.90))
     b = read_run(make_run(tmp_path, "b", dropout=0.5, val_loss=0.20, val_accuracy=0.95))

@@ -6,11 +6,11 @@ import json
 import pytest
 import yaml
 
-from regexp import runfolder_docs
+from regexp.store import docs as runfolder_docs
 from regexp.report.collect import run_values
-from regexp.runfolder import (MetricKey, RunInfo, RunMetrics, Status, SweepState, TrialEntry, TrialStatus,
+from regexp.store.contract import (MetricKey, RunInfo, RunMetrics, Status, SweepState, TrialEntry, TrialStatus,
                               best_epoch, generalization_gap)
-from regexp.runs import read_run
+from regexp.store.folders import read_run
 
 from conftest import REPO
 from runfolders import make_run
@@ -119,7 +119,7 @@ def test_trial_status_values_are_a_superset_of_what_a_trial_result_says():
 def test_keras_callback_counters_that_resume_restores_exist():
     """checkpoint.COUNTERS names attributes Keras resets in on_train_begin; if Keras renames them,
     a resumed run would silently restart its patience. pyproject pins keras below 3.16 for this."""
-    from regexp.checkpoint import COUNTERS
+    from regexp.trial.resume_point import COUNTERS
 
     for cls, names in COUNTERS.items():
         callback = cls(monitor="val_loss")

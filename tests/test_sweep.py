@@ -10,7 +10,7 @@ import yaml
 
 from regexp.cli import app
 from regexp.data import prepare
-from regexp.plan import plan_round
+from regexp.sweep.trials import plan_round
 from regexp.spec import load_spec
 
 from conftest import REPO, TINY, merged
@@ -64,7 +64,7 @@ def test_each_distribution_has_its_range_and_scale(write_spec, kind):
     path = {"uniform": "model.defaults.dropout", "log_uniform": "training.optimizer.learning_rate",
             "int_uniform": "model.layers.0.units", "log_uniform_1m": "training.optimizer.beta_1"}[kind]
     loaded = spec_with(write_spec, search={"method": "random", "trials": 2000, "params": {path: {kind: [low, high]}}})
-    from regexp.plan import sample  # sampling alone: validating 2,000 points is not the point here
+    from regexp.sweep.trials import sample  # sampling alone: validating 2,000 points is not the point here
     values = np.array([dict(p)[path] for p in sample(loaded.spec.search, 0, 1, 2000)])
     assert values.min() >= low and values.max() <= high
     if kind == "uniform":
@@ -139,7 +139,7 @@ def test_train_with_repeat_and_cv_runs_every_child_and_report_groups_them(runner
 
 
 def test_resume_runs_only_the_missing_trials(runner, write_spec, tmp_path, monkeypatch):
-    import regexp.sweep as sweep_module
+    import regexp.sweep.runner as sweep_module
 
     path = write_spec(merged(TINY, repeat=2, training={"epochs": 1}, search={"params": {"model.defaults.dropout": [0.0, 0.3]}}))
     real, calls = sweep_module.run_trial, []
@@ -212,7 +212,7 @@ def test_dry_run_prints_the_plan(runner, write_spec):
 
 
 def test_trials_run_from_the_sweep_snapshot_not_the_edited_spec(runner, write_spec, tmp_path, monkeypatch):
-    import regexp.sweep as sweep_module
+    import regexp.sweep.runner as sweep_module
 
     path = write_spec(merged(TINY, repeat=2, training={"epochs": 1}))
     real = sweep_module.run_trial

@@ -3,7 +3,7 @@
 import pytest
 
 from regexp.cli import app
-from regexp.runs import read_run
+from regexp.store.folders import read_run
 
 from conftest import TINY, merged
 

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from regexp.cli import app
-from regexp.runfolder import RUN_FILES
+from regexp.store.contract import RUN_FILES
 from regexp.spec import load_spec
-from regexp.train import train
+from regexp.trial.train import train
 
 from conftest import TINY, merged
 
@@ -42,7 +42,7 @@ def test_a_run_folder_holds_every_file(trained_run):
 
 def test_saved_model_takes_raw_inputs_and_reproduces_test_metrics(trained_run):
     from regexp.data import prepare
-    from regexp.losses import targets
+    from regexp.net.scoring import targets
 
     loaded = load_spec(trained_run / "config.yaml")
     data = prepare(loaded)
@@ -88,8 +88,8 @@ def test_label_smoothing_trains_on_smoothed_targets_but_measures_against_true_la
     """A smoothing arm's val_loss must be comparable with a plain arm's: cross-entropy against the
     true labels (the smoothed one has the smoothed distribution's entropy as its floor)."""
     from regexp.data import prepare
-    from regexp.evaluate import evaluate_run
-    from regexp.losses import targets
+    from regexp.trial.evaluate import evaluate_run
+    from regexp.net.scoring import targets
 
     spec = merged(TINY, model={"defaults": {"l2": 0.01}},
                   training={"batch_size": "full", "label_smoothing": 0.3, "metrics": ["accuracy", "ece"]})
@@ -126,7 +126,7 @@ def numpy_ece(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
 def test_ece_by_hand():
     """Bin 13 (0.87-0.93] holds two 0.9s, one right: |0.5 - 0.9| * 2/4 = 0.2. Bin 9 (0.6-0.67]
     holds 0.62 (right) and 0.64 (wrong): |0.5 - 0.63| * 2/4 = 0.065. ECE = 0.265."""
-    from regexp.losses import ExpectedCalibrationError
+    from regexp.net.scoring import ExpectedCalibrationError
 
     probs = np.array([[0.9, 0.1], [0.9, 0.1], [0.62, 0.38], [0.36, 0.64]], dtype="float32")
     y = np.array([0, 1, 0, 0])
@@ -218,7 +218,7 @@ def test_metrics_and_task_reach_training(write_spec, tmp_path, data, task, metri
 def test_loss_leaves_out_the_l2_penalty_which_is_reported_apart(write_spec, tmp_path):
     """Comparing regularizers on a penalized val_loss would count L2's penalty against it."""
     from regexp.data import prepare
-    from regexp.losses import targets
+    from regexp.net.scoring import targets
 
     spec = merged(TINY, model={"defaults": {"l2": 0.05}}, training={"epochs": 2})
     run = train(load_spec(write_spec(spec)), tmp_path / "runs")

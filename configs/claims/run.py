@@ -26,7 +26,7 @@ from pathlib import Path
 import click
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: no C++ start-up chatter
-from regexp.cli import app  # noqa: E402
+from regexp.cli.commands import app  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SMOKE = ["repeat=2", "training.epochs=2", "search.trials=2"]  # every claim, end to end, in seconds

@@ -2,7 +2,7 @@
 
 Splits use scikit-learn's train_test_split, stratified for classification and seeded with the
 spec's seed. Scaling statistics come from the train part only; the model bakes them in (see
-model.py), so the saved model takes raw inputs and val/test never leak into training.
+net/model.py), so the saved model takes raw inputs and val/test never leak into training.
 """
 
 from dataclasses import dataclass

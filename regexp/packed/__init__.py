@@ -1,5 +1,5 @@
 """Packed trials: K small models of one shape trained in one TensorFlow graph (issue 13).
 
-plan.py decides which trials share a pack (no TensorFlow); stack.py, optim.py and trainer.py train
+grouping.py decides which trials share a pack (no TensorFlow); stack.py, optimizer.py and trainer.py train
 a pack and write each trial's ordinary run folder.
 """

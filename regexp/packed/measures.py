@@ -1,7 +1,7 @@
 """Per-slice losses and metric sums of a pack: what the trial alone's Keras loss and metrics compute.
 
 Sums over batches, per slice (K,), turned into epoch means by `means`; the same rules as
-losses.py (data loss against the given targets, accuracy against the dominant label of a mixed
+net/scoring.py (data loss against the given targets, accuracy against the dominant label of a mixed
 target, ECE with 15 equal-width bins, RMSE as the root of the mean squared error).
 """
 

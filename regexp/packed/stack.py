@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from regexp.data import Prepared
-from regexp.model import LAYERS, initializer
+from regexp.net.model import LAYERS, initializer
 from regexp.spec import LoadedSpec
 from regexp.spec.schema import SPATIAL, WEIGHTED
 

@@ -21,23 +21,23 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from regexp.checkpoint import FOLDER as CHECKPOINT
+from regexp.trial.resume_point import FOLDER as CHECKPOINT
 from regexp.data import Prepared, prepare
-from regexp.draws import epoch_orders
+from regexp.net.draws import epoch_orders
 from regexp.errors import SpecError
-from regexp.losses import EVAL_BATCH, loss, loss_metrics, metric, targets
-from regexp.mc_dropout import mc_dropout_metrics
-from regexp.model import build_model
-from regexp.optim import build_optimizer, build_schedule
+from regexp.net.scoring import EVAL_BATCH, loss, loss_metrics, metric, targets
+from regexp.net.mc_dropout import mc_dropout_metrics
+from regexp.net.model import build_model
+from regexp.net.optimizers import build_optimizer, build_schedule
 from regexp.packed import measures
 from regexp.packed.stopping import EarlyStop
-from regexp.packed.optim import PackedOptimizer
+from regexp.packed.optimizer import PackedOptimizer
 from regexp.packed.stack import Stack, lead, per_slice
-from regexp.plan import objective_of
-from regexp.runfolder import ResumeState, RunMetrics, Status, TrialStatus, best_epoch, default_monitor, direction, history_columns
-from regexp.runs import Run, csv_cell, write_atomic, write_json
+from regexp.sweep.trials import objective_of
+from regexp.store.contract import ResumeState, RunMetrics, Status, TrialStatus, best_epoch, default_monitor, direction, history_columns
+from regexp.store.folders import Run, csv_cell, write_atomic, write_json
 from regexp.spec import LoadedSpec, load_spec
-from regexp.train import RunLog, first_line, parameter_counts, run_facts, summary_table
+from regexp.trial.train import RunLog, first_line, parameter_counts, run_facts, summary_table
 
 
 def cache_keras_saving_skipsets() -> None:
@@ -303,7 +303,7 @@ class PackTrainer:
                 "objective": objective_of(metrics, objective_metric), "error": None}
 
     def keras_model(self, s: _Slice, k: int, values: list[np.ndarray], optimizer: dict) -> keras.Model:
-        """Slice k as the compiled Keras model its trial alone builds (model.py, optim.py), holding
+        """Slice k as the compiled Keras model its trial alone builds (net/model.py, net/optimizers.py), holding
         its weights and optimizer state (`values` in _state()'s order, `optimizer` from _optimizer_state)."""
         spec, data = s.loaded.spec, s.data
         model = build_model(spec.model, data, name=spec.name, training=spec.training, seed=spec.seed)
@@ -335,7 +335,7 @@ class PackTrainer:
                 "slots": {name: [v.numpy() for v in slots] for name, slots in self.optimizer.slots.items()}}
 
     def _interrupted(self, snapshot, active: np.ndarray, how: str) -> list[dict]:
-        """Every running slice gets a resume point in a trial's own format (checkpoint.py) and ends
+        """Every running slice gets a resume point in a trial's own format (trial/resume_point.py) and ends
         interrupted: `regexp resume RUN` continues it alone from the last completed epoch."""
         results = []
         for k, s in enumerate(self.slices):

@@ -7,8 +7,8 @@ from regexp.errors import UserError
 from regexp.report.collect import (MC_DROPOUT, Row, build_rows, mark_differing, matches, other_metrics, run_values, sort_rows,
                                    sweep_objective, sweep_objectives)
 from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, compare, summarize
-from regexp.runfolder import direction
-from regexp.runs import RunRecord, find_runs, read_run
+from regexp.store.contract import direction
+from regexp.store.folders import RunRecord, find_runs, read_run
 
 
 FORMATS = ("table", "md", "csv", "json", "html")  # report --format: what views/report.py renders

@@ -18,7 +18,7 @@ import json
 import os
 from pathlib import Path
 
-from regexp.runs import process_alive, write_atomic
+from regexp.store.folders import process_alive, write_atomic
 
 WATCHED = ("run.json", "config.yaml", "metrics.json", "history.csv", "sweep.json")
 KEEP = 8

@@ -21,9 +21,9 @@ from typing import Any
 import orjson
 import yaml
 
-from regexp.runfolder import (MetricKey, Status, SweepState, best_epoch, default_monitor, direction,
+from regexp.store.contract import (MetricKey, Status, SweepState, best_epoch, default_monitor, direction,
                               generalization_gap)
-from regexp.runs import RunRecord
+from regexp.store.folders import RunRecord
 
 GROUP_IGNORED = ("seed", "cv.fold", "description", "tags")  # differ between repeats/folds of one experiment
 PARAM_HIDDEN = ("name", "description", "tags")     # shown in their own columns, never as params

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Optional
 
 from regexp.metrics import METRICS
-from regexp.runfolder import MetricKey
+from regexp.store.contract import MetricKey
 from regexp.spec.datasets import builtin_checks, notes_form_hints
 from regexp.spec.schema import SPATIAL, SYNTHETIC_DATASETS, WEIGHTED, Distribution, Model, Search, Spec
 from regexp.spec.training import COMMON_OPTIMIZER_PARAMS, OPTIMIZER_PARAMS, Optimizer

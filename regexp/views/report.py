@@ -18,7 +18,7 @@ from rich.text import Text
 from regexp.report import Report
 from regexp.report.collect import Row
 from regexp.report.stats import ALPHA, POWER
-from regexp.runfolder import Status
+from regexp.store.contract import Status
 
 
 JSON_VERSION = 1
@@ -331,7 +331,7 @@ def running(report: Report) -> list[tuple]:
 def as_text(report: Report, fmt: str, smooth: float | None = None) -> str:
     """md, csv, json or html (the html page embeds the learning curves)."""
     if fmt == "html":
-        from regexp.report import plots
+        from regexp.report import figure as plots
 
         return to_html(report, plots.png_bytes(report, smooth) if report.rows else None)
     return {"md": to_markdown, "csv": to_csv, "json": to_json}[fmt](report)

@@ -7,9 +7,9 @@ from rich.console import Group
 from rich.syntax import Syntax
 from rich.table import Table
 
-from regexp.report.inspect import diff
-from regexp.runfolder import LAYER_STATS_COLUMNS, OPTIONAL_FILES, PARTS, RUN_FILES
-from regexp.runs import RunRecord
+from regexp.report.diff import diff
+from regexp.store.contract import LAYER_STATS_COLUMNS, OPTIONAL_FILES, PARTS, RUN_FILES
+from regexp.store.folders import RunRecord
 
 
 def show(run: RunRecord) -> Group:

@@ -9,7 +9,7 @@
 - search scatter: which values of each searched parameter did well? objective per trial against
   the parameter, log axis where the search sampled on a log scale, coloured by round.
 
-matplotlib is imported by the caller (plots.py); these functions draw on axes they are given.
+matplotlib is imported by the caller (figure.py); these functions draw on axes they are given.
 """
 
 import json
@@ -19,7 +19,7 @@ import yaml
 
 from regexp.report import Report
 from regexp.report.collect import Row
-from regexp.runfolder import SweepState, direction
+from regexp.store.contract import SweepState, direction
 
 VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red", "higher": "tab:blue", "lower": "tab:purple"}
 

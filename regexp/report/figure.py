@@ -1,4 +1,4 @@
-"""The figure of `report --plot` and the html report: the comparison pictures (pictures.py), then
+"""The figure of `report --plot` and the html report: the comparison pictures (comparison_plots.py), then
 per row its train vs val curves (lr on a second axis; only for a few rows, the overlay covers many),
 per-step loss and layer statistics.
 
@@ -10,7 +10,8 @@ import io
 import math
 from pathlib import Path
 
-from regexp.report import Report, pictures
+from regexp.report import Report
+from regexp.report import comparison_plots as pictures
 from regexp.report.collect import Row
 
 
@@ -53,7 +54,7 @@ PER_ROW_LIMIT = 4  # up to this many rows also get their own train-vs-val panel;
 
 
 def draw(report: Report, beta: float | None = None) -> "matplotlib.figure.Figure":
-    """The comparison pictures first (pictures.py), then per row: train vs val curves (few rows),
+    """The comparison pictures first (comparison_plots.py), then per row: train vs val curves (few rows),
     the per-step loss and the layer statistics (when recorded)."""
     import matplotlib
 

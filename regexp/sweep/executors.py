@@ -1,6 +1,6 @@
-"""Where a sweep's tasks run. The sweep runner (sweep.py) does not know which executor it has.
+"""Where a sweep's tasks run. The sweep runner (runner.py) does not know which executor it has.
 
-A task is a function and its arguments that trains one trial (sweep.run_trial) or one pack of
+A task is a function and its arguments that trains one trial (runner.run_trial) or one pack of
 trials (packed/trainer.run_pack) and returns one result dict per trial. Every executor offers:
 
     submit(fn, *args) -> Future          start a task (the in-process one runs it right away)

@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from regexp.runfolder import LAYER_STATS_COLUMNS, STEPS_COLUMNS
-from regexp.runs import csv_cell, read_table, write_atomic
+from regexp.store.contract import LAYER_STATS_COLUMNS, STEPS_COLUMNS
+from regexp.store.folders import csv_cell, read_table, write_atomic
 
 PROBE = 256  # train samples of the fixed batch the statistics are measured on: enough for a stable mean
 

@@ -1,4 +1,4 @@
-"""docs/run-folder.md, generated from the run-folder models in runfolder.py (`make docs`; a test
+"""docs/run-folder.md, generated from the run-folder models in contract.py (`make docs`; a test
 checks that the committed page is current)."""
 
 from enum import StrEnum
@@ -7,14 +7,14 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from regexp.runfolder import (HISTORY_COLUMNS, LAYER_STATS_COLUMNS, RUN_FILES, STEPS_COLUMNS, Best, ResumeState,
+from regexp.store.contract import (HISTORY_COLUMNS, LAYER_STATS_COLUMNS, RUN_FILES, STEPS_COLUMNS, Best, ResumeState,
                               RunInfo, RunMetrics, Status, SweepState, TrialEntry)
 
 
 def markdown() -> str:
     """docs/run-folder.md: every file of the contract and every key, from the models above."""
     lines = ["# The run folder", "",
-             "Generated from `regexp/runfolder.py` by `make docs` (regexp/runfolder_docs.py); a test checks that it is current.",
+             "Generated from `regexp/store/contract.py` by `make docs` (regexp/store/docs.py); a test checks that it is current.",
              "SPEC.md names the files; this page says what each key holds. Readers accept older folders:",
              "a missing key reads as its default and a key with a wrong value is ignored with a warning.", "",
              "```", "runs/<UTC time>_<name>_<short hash>/", *(f"  {name}" for name in RUN_FILES),

@@ -15,9 +15,9 @@ import numpy as np
 
 from regexp.data.sources import IMAGE_SUFFIXES
 from regexp.errors import SpecError
-from regexp.layers import mc_dropout_model
-from regexp.runs import read_run
-from regexp.saved import load_model_file
+from regexp.net.layers import mc_dropout_model
+from regexp.store.folders import read_run
+from regexp.net.saved import load_model_file
 
 
 def predict_csv(run_path: Path, input_path: Path, mc_dropout: int = 0) -> tuple[str, list[str]]:

@@ -1,5 +1,5 @@
 """What every `regexp` command shares: the Typer app, consoles, the one error path (`command`),
-option types, and loading specs. The commands themselves are in cli.py."""
+option types, and loading specs. The commands themselves are in commands.py."""
 
 
 import functools

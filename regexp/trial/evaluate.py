@@ -7,11 +7,11 @@ figures to a run trained without them.
 from pathlib import Path
 
 from regexp.data import prepare
-from regexp.mc_dropout import mc_dropout_metrics
-from regexp.runs import read_run
-from regexp.saved import load_model_file
+from regexp.net.mc_dropout import mc_dropout_metrics
+from regexp.store.folders import read_run
+from regexp.net.saved import load_model_file
 from regexp.spec import load_spec
-from regexp.losses import score
+from regexp.net.scoring import score
 
 
 def evaluate_run(run_path: Path, mc_dropout: int = 0) -> tuple[dict, dict]:

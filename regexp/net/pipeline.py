@@ -9,12 +9,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from regexp.draws import epoch_orders
+from regexp.net.draws import epoch_orders
 from regexp.spec.training import Training
 
 
 class EpochOrder(keras.callbacks.Callback):
-    """The sample order of the epoch that fit is starting (regexp/draws.py: from the trial's seed).
+    """The sample order of the epoch that fit is starting (regexp/net/draws.py: from the trial's seed).
 
     Keras makes a new iterator over the training dataset at the start of every epoch, after the
     callbacks' on_epoch_begin; the dataset asks this callback for that epoch's permutation then.

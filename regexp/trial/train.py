@@ -26,18 +26,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from regexp.data import Prepared, prepare
-from regexp.checkpoint import FOLDER as CHECKPOINT, ResumePoint, read_state
+from regexp.trial.resume_point import FOLDER as CHECKPOINT, ResumePoint, read_state
 from regexp.errors import RunFailed, RunInterrupted, SpecError
-from regexp.mc_dropout import mc_dropout_metrics
-from regexp.probes import LayerStats, StepLoss
-from regexp.tensorboard_log import TensorBoardLog, check_installed, hparams_of
-from regexp.pipeline import EpochOrder, eval_batches, train_batches
-from regexp.model import build_model
-from regexp.optim import build_optimizer, current_lr, schedule_callbacks
-from regexp.losses import EVAL_BATCH, LossWithoutPenalty, loss, loss_metrics, metric, score, targets
-from regexp.runfolder import (RESUMABLE, RunMetrics, Status, best_epoch, default_monitor, direction,
+from regexp.net.mc_dropout import mc_dropout_metrics
+from regexp.trial.probes import LayerStats, StepLoss
+from regexp.trial.tensorboard_log import TensorBoardLog, check_installed, hparams_of
+from regexp.net.pipeline import EpochOrder, eval_batches, train_batches
+from regexp.net.model import build_model
+from regexp.net.optimizers import build_optimizer, current_lr, schedule_callbacks
+from regexp.net.scoring import EVAL_BATCH, LossWithoutPenalty, loss, loss_metrics, metric, score, targets
+from regexp.store.contract import (RESUMABLE, RunMetrics, Status, best_epoch, default_monitor, direction,
                               history_columns)
-from regexp.runs import Run, csv_cell, now, read_run, write_atomic, write_json
+from regexp.store.folders import Run, csv_cell, now, read_run, write_atomic, write_json
 from regexp.spec import LoadedSpec, load_spec
 
 

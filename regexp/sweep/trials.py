@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from regexp.errors import SpecError
-from regexp.runfolder import MetricKey, RunMetrics, direction
+from regexp.store.contract import MetricKey, RunMetrics, direction
 from regexp.spec import LoadedSpec, load_spec
 from regexp.spec.schema import Distribution, Search
 

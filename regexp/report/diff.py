@@ -1,8 +1,8 @@
 """`regexp diff A B`: the config keys that differ between two runs and the metric deltas (views/run.py shows them)."""
 
 from regexp.report.collect import MISSING, flatten, main_metric, run_values
-from regexp.runfolder import direction
-from regexp.runs import RunRecord
+from regexp.store.contract import direction
+from regexp.store.folders import RunRecord
 
 def diff(a: RunRecord, b: RunRecord) -> tuple[list[tuple[str, object, object]], list[tuple[str, float, float, float, str]]]:
     """(config key, a, b) for every differing key; (metric, a, b, b - a, better) for shared metrics."""

@@ -3,9 +3,9 @@
 The parent folder `<time>_<name>_<hash>_sweep/sweep.json` lists every trial with its status, run
 folder and objective, and the best point so far; it is rewritten atomically after each trial, so
 re-running the same command (or `--resume PARENT`) skips completed trials and reruns the rest.
-Trials that can share a pack (packed/plan.py) are trained together (--pack auto|off|N); a pack
+Trials that can share a pack (packed/grouping.py) are trained together (--pack auto|off|N); a pack
 or a trial alone is a task, run in-process (one worker), on spawned local workers or as a Ray
-task (regexp/executors/). No TensorFlow is imported by this module itself.
+task (regexp/sweep/). No TensorFlow is imported by this module itself.
 """
 
 import signal
@@ -20,14 +20,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from regexp.errors import RunFailed, RunInterrupted, SweepInterrupted, SweepStopped, UserError
-from regexp.executors import InProcess
-from regexp.executors.local import LocalPool
-from regexp.packed.plan import Pack, group
-from regexp.plan import Point, Trial, objective_of, plan_round, point_of, rounds
-from regexp.runfolder import Best, RunMetrics, Status, SweepState, SweepStatus, TrialEntry, TrialStatus, direction
-from regexp.runs import now, read_run, write_atomic, write_json
+from regexp.sweep.executors import InProcess
+from regexp.sweep.local_pool import LocalPool
+from regexp.packed.grouping import Pack, group
+from regexp.sweep.trials import Point, Trial, objective_of, plan_round, point_of, rounds
+from regexp.store.contract import Best, RunMetrics, Status, SweepState, SweepStatus, TrialEntry, TrialStatus, direction
+from regexp.store.folders import now, read_run, write_atomic, write_json
 from regexp.spec import LoadedSpec, load_spec
-from regexp.sweeplock import SweepLock
+from regexp.sweep.lock import SweepLock
 
 MAX_CONSECUTIVE_FAILURES = 3
 
@@ -143,7 +143,7 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
               resume: Path | None = None, max_failures: int = MAX_CONSECUTIVE_FAILURES,
               console: Console | None = None, pool=None, pack: str | int = "auto") -> Sweep:
     """Plan and run every round; returns the sweep (raises SweepStopped or SweepInterrupted).
-    One process at a time runs a sweep (sweeplock.py): a second invocation is a UserError."""
+    One process at a time runs a sweep (lock.py): a second invocation is a UserError."""
     if resume is None:
         plan_round(loaded, overrides)  # validate every point against the user's file: errors name its lines
         identity = (runs_dir, loaded.spec.name, loaded.spec_hash())
@@ -303,7 +303,7 @@ class _Runner:
 
 
 def plan_packs(spec_file, overrides: list[str], trials: list[Trial], pack: str | int, workers: int) -> list[Pack]:
-    """Which trials train together (packed/plan.py); with --pack off no trial's spec needs loading."""
+    """Which trials train together (packed/grouping.py); with --pack off no trial's spec needs loading."""
     specs = [load_spec(spec_file, [*overrides, *t.overrides]) for t in trials] if pack != "off" else trials
     return group(specs, pack, workers)
 
@@ -335,7 +335,7 @@ def run_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: 
 
 def run_trial(spec_file: str, overrides: list[str], runs_dir: str, parent: str, metric: str) -> dict:
     """One trial, in a worker or in-process: never raises for a failed or interrupted run."""
-    from regexp.train import train
+    from regexp.trial.train import train
 
     started = time.perf_counter()
     loaded = load_spec(spec_file, overrides)

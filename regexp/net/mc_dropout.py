@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 from regexp.data import Prepared
-from regexp.layers import mc_dropout_model
+from regexp.net.layers import mc_dropout_model
 
 
 def mc_dropout_metrics(model: keras.Model, data: Prepared, passes: int) -> dict[str, float] | None:

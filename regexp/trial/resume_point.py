@@ -21,8 +21,8 @@ import numpy as np
 from pydantic import ValidationError
 
 from regexp.errors import SpecError
-from regexp.runfolder import ResumeState
-from regexp.runs import write_json
+from regexp.store.contract import ResumeState
+from regexp.store.folders import write_json
 
 FOLDER = "checkpoint"
 EVERY_S = float(os.environ.get("REGEXP_CHECKPOINT_SECONDS", "10"))

@@ -124,9 +124,9 @@ def check_spec(spec_file, overrides: list[str] = (), *, batch: int = 16, samples
     at its initial weights or, with `after_steps`, after that many steps of the spec's optimizer
     (weights away from their initial values, as the notes advise: some bugs show only there)."""
     from regexp.data import prepare
-    from regexp.model import build_model
+    from regexp.net.model import build_model
     from regexp.spec import load_spec
-    from regexp.losses import loss as task_loss, targets
+    from regexp.net.scoring import loss as task_loss, targets
 
     loaded = load_spec(spec_file, overrides)
     quiet = ["model.defaults.dropout=0", "model.defaults.weight_noise=0", "model.defaults.activation_noise=0",
@@ -148,8 +148,8 @@ def check_spec(spec_file, overrides: list[str] = (), *, batch: int = 16, samples
 
 def train_steps(model: keras.Model, loss, spec, data, steps: int) -> None:
     """`steps` mini-batch steps of the spec's optimizer and schedule on its train part, in float64."""
-    from regexp.losses import targets
-    from regexp.optim import build_optimizer
+    from regexp.net.scoring import targets
+    from regexp.net.optimizers import build_optimizer
 
     training = spec.training
     n = len(data.y_train)

@@ -17,8 +17,8 @@ import keras
 import numpy as np
 
 from regexp.data import Prepared
-from regexp.draws import layer_seed
-from regexp.layers import NoisyConv2D, NoisyDense
+from regexp.net.draws import layer_seed
+from regexp.net.layers import NoisyConv2D, NoisyDense
 from regexp.spec.schema import SPATIAL, Model
 from regexp.spec.training import Training
 
@@ -32,7 +32,7 @@ _DROPOUT = {
 
 def build_model(spec: Model, data: Prepared, name: str = "regexp", training: Training | None = None,
                 seed: int = 0) -> keras.Model:
-    """The Keras model of a spec; kernel initializers draw from `seed` (regexp/draws.py), layer by layer."""
+    """The Keras model of a spec; kernel initializers draw from `seed` (regexp/net/draws.py), layer by layer."""
     inputs = keras.Input(shape=(data.features,), name="features")
     x = inputs
     if data.shape is not None:

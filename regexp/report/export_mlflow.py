@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from regexp.errors import UserError
-from regexp.runs import RunRecord
+from regexp.store.folders import RunRecord
 
 RUN_ID_TAG = "regexp.run_id"
 MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "crashed": "FAILED"}

@@ -1,5 +1,5 @@
 """The `regexp` command. Each command parses its options, calls one library function and hands
-the result to a view (regexp/views/). Errors take one path, `command` in cli_base.py: a UserError (a bad
+the result to a view (regexp/views/). Errors take one path, `command` in base.py: a UserError (a bad
 spec, option or target) exits with 2 and no traceback; a run that fails after it started with 1;
 an interrupted one with 130 (Ctrl-C) or 143 (SIGTERM).
 
@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from regexp.cli_base import (PackOption, Quiet, RunsDir, SetOption, SpecFiles, app, command, err, load, out,
+from regexp.cli.base import (PackOption, Quiet, RunsDir, SetOption, SpecFiles, app, command, err, load, out,
                              pack_setting, progress, run_failed, say, warn)
 from regexp.errors import RunFailed, UserError
 
@@ -44,9 +44,9 @@ def train(specs: SpecFiles, overrides: SetOption = [],
     loaded = load(specs, overrides)  # every spec is checked before the first one trains
     if fetch:
         fetch_missing(loaded, quiet)
-    from regexp.runfolder import SweepStatus
-    from regexp.sweep import has_trials, run_trials
-    from regexp.train import train as train_one
+    from regexp.store.contract import SweepStatus
+    from regexp.sweep.runner import has_trials, run_trials
+    from regexp.trial.train import train as train_one
     from regexp.views.commands import sweep_summary
 
     failed = 0
@@ -77,7 +77,7 @@ def resume(run: Annotated[Path, typer.Argument(help="An interrupted or crashed r
                                                   "in run.json). Repeatable.")] = [],
            quiet: Quiet = False):
     """Continue an interrupted or crashed run from its last completed epoch, in the same folder."""
-    from regexp.train import resume as resume_run
+    from regexp.trial.train import resume as resume_run
 
     say(f"run folder: {resume_run(run, console=progress(quiet), changes=changes)}")
 
@@ -86,7 +86,7 @@ def resume(run: Annotated[Path, typer.Argument(help="An interrupted or crashed r
 def evaluate(run: Annotated[Path, typer.Argument(help="A run folder with a model.keras.", show_default=False)],
              mc_dropout: Annotated[int, typer.Option(help="Also average this many test passes with dropout on.", min=0, max=1000)] = 0):
     """Reload a run's model (Keras safe mode; Lambda layers and foreign classes are refused) and score it again."""
-    from regexp.evaluate import evaluate_run
+    from regexp.trial.evaluate import evaluate_run
     from regexp.views.commands import evaluate_table
 
     out().print(evaluate_table(run.name, *evaluate_run(run, mc_dropout)))
@@ -101,7 +101,7 @@ def predict(run: Annotated[Path, typer.Argument(help="A completed run folder (it
                                                           "and the entropy.", min=0, max=1000)] = 0,
             output: Annotated[Path, typer.Option(help="Write the csv here (default: standard output).")] = None):
     """Predict new rows with a run's model: class and probabilities per row, as csv."""
-    from regexp.predict import predict_csv
+    from regexp.net.predict import predict_csv
 
     text, notes = predict_csv(run, inputs, mc_dropout)
     for note in notes:
@@ -139,8 +139,8 @@ def sweep(
     from regexp.views.commands import plan_table, sweep_summary
 
     if dry_run:
-        from regexp.plan import plan_round, rounds
-        from regexp.sweep import pack_lines, plan_packs
+        from regexp.sweep.trials import plan_round, rounds
+        from regexp.sweep.runner import pack_lines, plan_packs
 
         trials = plan_round(loaded, overrides)
         packs = plan_packs(spec, overrides, trials, pack, workers or os.cpu_count() or 1)
@@ -150,12 +150,12 @@ def sweep(
         return
     pool = None
     if executor == "ray":
-        from regexp.executors.ray import RayPool
+        from regexp.sweep.ray_pool import RayPool
 
         pool = RayPool(address, cpus_per_trial, gpus_per_trial, shared_fs)
         workers = workers or pool.slots
-    from regexp.runfolder import SweepStatus
-    from regexp.sweep import run_trials
+    from regexp.store.contract import SweepStatus
+    from regexp.sweep.runner import run_trials
 
     result = run_trials(loaded, overrides, runs_dir, search=True, workers=workers or os.cpu_count() or 1,
                         resume=resume, max_failures=max_failures, console=progress(quiet), pool=pool, pack=pack)
@@ -219,7 +219,7 @@ def report(
         if not result.rows:
             say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
         if plot is not None:
-            from regexp.report import plots
+            from regexp.report import figure as plots
 
             plots.save(result, plot, smooth)
         text = view.terminal_text(result, *terminal) if fmt == "table" else view.as_text(result, fmt, smooth)
@@ -238,7 +238,7 @@ def report(
 def show(run: Annotated[str, typer.Argument(help="A run folder or id (prefix).", show_default=False)],
          runs_dir: RunsDir = Path("runs")):
     """Everything about one run: status, metrics, the per-epoch history, config and files."""
-    from regexp.runs import find_one_run
+    from regexp.store.folders import find_one_run
     from regexp.views.run import show as show_run
 
     out().print(show_run(find_one_run(run, runs_dir)))
@@ -249,7 +249,7 @@ def diff(run_a: Annotated[str, typer.Argument(help="First run (A).", show_defaul
          run_b: Annotated[str, typer.Argument(help="Second run (B).", show_default=False)],
          runs_dir: RunsDir = Path("runs")):
     """The config keys that differ between two runs and the metric deltas (B - A)."""
-    from regexp.runs import find_one_run
+    from regexp.store.folders import find_one_run
     from regexp.views.run import diff_tables
 
     out().print(diff_tables(find_one_run(run_a, runs_dir), find_one_run(run_b, runs_dir)))
@@ -270,7 +270,7 @@ def diagnose(
     fmt: Annotated[str, typer.Option("--format", "-f", help="panel (terminal) | json | md.")] = "panel",
 ):
     """Bias or variance? The recipe's verdict and next steps for a run or group, or from a learning curve."""
-    from regexp import diagnose as dx
+    from regexp.report import diagnose as dx
     from regexp.views import commands as view
 
     if fmt not in ("panel", "json", "md"):
@@ -307,7 +307,7 @@ def gradcheck(
 ):
     """Compare backprop's gradients with two-sided numerical differences; exit 1 when one looks like a bug."""
     load([spec], overrides)
-    from regexp.gradcheck import check_spec
+    from regexp.trial.gradcheck import check_spec
     from regexp.views.commands import gradcheck_table
 
     result = check_spec(spec, overrides, batch=batch, samples=samples or None, after_steps=after_steps)
@@ -333,9 +333,9 @@ def export_mlflow(
     tracking_uri: Annotated[str, typer.Option(help="The MLflow tracking store, e.g. sqlite:///mlflow.db or http://host:5000.")] = "sqlite:///mlflow.db",
 ):
     """Log run folders into MLflow (params, per-epoch metrics, tags, model.keras); exporting twice adds nothing."""
-    from regexp.export_mlflow import export
+    from regexp.report.export_mlflow import export
     from regexp.report.collect import matches
-    from regexp.runs import find_runs, read_run
+    from regexp.store.folders import find_runs, read_run
 
     runs = [run for run in map(read_run, find_runs(targets or [], runs_dir)) if all(matches(run, f) for f in filters)]
     done = export(runs, tracking_uri)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from regexp.errors import UserError
 from regexp.report.collect import Row, mapping, run_values
-from regexp.runfolder import RunMetrics, Status
+from regexp.store.contract import RunMetrics, Status
 
 DEFAULT_CLASSIFICATION_THRESHOLD = 0.02  # 2 points of error
 DEFAULT_REGRESSION_FRACTION = 0.10       # 10% of the dev error
@@ -247,7 +247,7 @@ def learning_curve(loaded, overrides: list[str], runs_dir: Path, fractions: list
                    threshold: float | None = None, plot: Path | None = None, console=None) -> LearningCurve:
     """Train the spec on growing fractions of its train part and read the curve (bias or variance?)."""
     from regexp.spec import load_spec
-    from regexp.train import train
+    from regexp.trial.train import train
 
     points = []
     metric = regression = None

@@ -35,9 +35,9 @@ def load_model_file(path: Path):
     check_model_file(path)
     import keras
 
-    import regexp.layers  # noqa: F401  (registers NoisyDense, NoisyConv2D, AlwaysOn)
-    import regexp.losses  # noqa: F401  (registers the ece metric)
-    import regexp.optim  # noqa: F401  (registers the hand-written learning-rate schedule)
+    import regexp.net.layers  # noqa: F401  (registers NoisyDense, NoisyConv2D, AlwaysOn)
+    import regexp.net.scoring  # noqa: F401  (registers the ece metric)
+    import regexp.net.optimizers  # noqa: F401  (registers the hand-written learning-rate schedule)
     return keras.saving.load_model(path, safe_mode=True)
 
 
