@@ -2,7 +2,8 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Quiet TensorFlow's C++ start-up chatter (CUDA probing, CPU feature notes).
+# TensorFlow's own log level for its C++ runtime; regexp also holds back the lines it prints on
+# import (absl, CUDA probing), which this variable does not reach (`regexp --verbose` shows them).
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: demo test bench clean docs claims
@@ -20,6 +21,7 @@ demo: $(BIN)/.installed
 	$(BIN)/regexp train configs/quickstart.yaml
 
 test: $(BIN)/.installed
+	$(BIN)/ruff check regexp tests bench configs  # lint, import order, line length (pyproject.toml)
 	tests/install-chromium.sh
 	$(BIN)/python -m pytest
 
@@ -42,9 +44,11 @@ bench: $(BIN)/.installed
 clean:
 	rm -rf $(VENV) build *.egg-info
 
-# Generated documentation: docs/run-folder.md from the run-folder models (a test checks it is current).
+# Generated documentation: docs/spec.md from the spec models, docs/run-folder.md from the run-folder
+# models (a test checks that both are current).
 docs: $(BIN)/.installed
-	$(BIN)/python -m regexp.store.docs > docs/run-folder.md
+	$(BIN)/python -m regexp.views.reference spec > docs/spec.md
+	$(BIN)/python -m regexp.views.reference run-folder > docs/run-folder.md
 
 # The claims suite (about 7 min on 2 cores): every spec in configs/claims/ with 10 seeds per arm,
 # then docs/claims.md from `regexp report`. Its runs go to runs/claims/ (never committed).

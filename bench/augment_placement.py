@@ -49,7 +49,8 @@ def main() -> None:
     plain_batches = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).batch(batch)
 
     def in_model() -> float:
-        return fit_seconds(build_model(spec.model, data, training=spec.training), plain_batches.prefetch(2), args.epochs)
+        return fit_seconds(build_model(spec.model, data, training=spec.training), plain_batches.prefetch(2),
+                           args.epochs)
 
     def in_pipeline() -> float:
         augmented = build_model(spec.model, data, training=spec.training)
@@ -70,7 +71,8 @@ def main() -> None:
         times["pipeline"].append(in_pipeline())
     medians = {k: statistics.median(v) for k, v in times.items()}
     for name, values in times.items():
-        print(f"{name:9s} median {medians[name]:.2f} s for {args.epochs} epochs  ({', '.join(f'{t:.2f}' for t in values)})")
+        print(f"{name:9s} median {medians[name]:.2f} s for {args.epochs} epochs  "
+              f"({', '.join(f'{t:.2f}' for t in values)})")
     print(f"pipeline / model = {medians['pipeline'] / medians['model']:.2f}")
 
 

@@ -20,9 +20,10 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
+from regexp.cli import app  # noqa: E402
+
 import fuzzing  # noqa: E402
 from conftest import TINY  # noqa: E402
-from regexp.cli.commands import app  # noqa: E402
 
 SCALE = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
 
@@ -43,7 +44,8 @@ def main() -> None:
             "mutated example configs -> validate": (2000, given(fuzzing.example_specs())(fuzzing.check_validate_spec)),
             "any text as a spec -> validate": (2000, given(st.text(max_size=400))(fuzzing.check_validate_text)),
             "generated --set -> validate": (2000, given(fuzzing.SET_KEYS, st.text(max_size=40))(fuzzing.check_set)),
-            "mutated tiny specs -> train 1 epoch": (150, given(fuzzing.mutated(json.loads(json.dumps(TINY)), small=True))(fuzzing.check_train)),
+            "mutated tiny specs -> train 1 epoch": (150, given(fuzzing.mutated(json.loads(json.dumps(TINY)),
+                                                                               small=True))(fuzzing.check_train)),
             "damaged run folders -> report, show, diff, diagnose, resume": (
                 300, given(fuzzing.damages(), st.integers(0, 2**16))(lambda d, s: fuzzing.check_damaged(run, d, s))),
         }

@@ -54,7 +54,8 @@ def main() -> None:
     x, y = load_digits(return_X_y=True)
     x = x.astype("float32")
     x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, random_state=args.seed, stratify=y)
-    x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=0.25, random_state=args.seed, stratify=y_rest)
+    x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=0.25, random_state=args.seed,
+                                                      stratify=y_rest)
     onehot = lambda labels: keras.utils.to_categorical(labels, 10).astype("float32")  # noqa: E731
 
     variance = x_train.var(axis=0)

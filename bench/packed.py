@@ -50,7 +50,8 @@ def dist(seeds: int) -> None:
         spec = Path(tmp) / "q.yaml"
         spec.write_text(f"extends: {REPO / 'configs/quickstart.yaml'}\nname: dist\nrepeat: {seeds}\n")
         found = {}
-        for mode, args in (("packed", ["--pack", "auto", "--workers", "1"]), ("alone", ["--pack", "off", "--workers", "2"])):
+        for mode, args in (("packed", ["--pack", "auto", "--workers", "1"]), ("alone", ["--pack", "off", "--workers",
+                                                                                        "2"])):
             seconds = sweep(spec, Path(tmp) / mode, *args)
             metrics = runs_of(Path(tmp) / mode)
             found[mode] = {"test_accuracy": [m["test"]["accuracy"] for m in metrics],
@@ -130,7 +131,8 @@ def scale_one(size: int, epochs: int, cnn: bool = False) -> None:
         trainer._train_epoch = timed
         trainer.run("val_loss")
     per = statistics.median(seconds[1:]) / size * 1000  # the first epoch traces
-    print(json.dumps({"size": size, "ms_per_model_epoch": per, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"size": size, "ms_per_model_epoch": per,
+                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def alone_epoch_ms(cnn: bool, epochs: int) -> float:
@@ -142,7 +144,8 @@ def alone_epoch_ms(cnn: bool, epochs: int) -> float:
         else:
             file = REPO / "configs/quickstart.yaml"
         subprocess.run([*REGEXP, "train", "-q", str(file), "--runs-dir", tmp, "--set", f"training.epochs={epochs}",
-                        "--set", "training.early_stopping=null"], check=True, capture_output=True, env=dict(os.environ, **THREADS))
+                        "--set", "training.early_stopping=null"], check=True, capture_output=True, env=dict(os.environ,
+                                                                                                            **THREADS))
         (history,) = Path(tmp).glob("*/history.csv")
         rows = list(csv.DictReader(history.open()))
     return statistics.median(float(r["seconds"]) for r in rows[1:]) * 1000
@@ -180,7 +183,8 @@ def profile(size: int) -> None:
     for name in ("_train_epoch", "_evaluate", "_record", "_keep_best", "keras_model", "_complete", "_open"):
         setattr(T, name, clock(name, getattr(T, name)))
     started = time.perf_counter()
-    specs = [load_spec(REPO / "configs/quickstart.yaml", [f"seed={s}", "training.epochs=20", "training.early_stopping=null"])
+    specs = [load_spec(REPO / "configs/quickstart.yaml", [f"seed={s}", "training.epochs=20",
+                                                          "training.early_stopping=null"])
              for s in range(size)]
     data = [prepare(s) for s in specs]
     spent["load specs and data"] = time.perf_counter() - started

@@ -30,7 +30,8 @@ def median_seconds(command: list[str], repeats: int) -> float:
     for _ in range(repeats):
         cache = tempfile.mkdtemp()
         start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, COLUMNS="160", REGEXP_CACHE_DIR=cache))
+        subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, COLUMNS="160",
+                                                                          REGEXP_CACHE_DIR=cache))
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -42,11 +43,13 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         runs = make_runs(Path(tmp), args.runs)
-        probe = "import sys, regexp.report, regexp.cli.commands; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
-        imports_tf = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+        probe = "import sys, regexp.report, regexp.cli; print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+        imports_tf = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                    check=True).stdout.strip()
         table = median_seconds([*REGEXP, "report", "--runs-dir", str(runs)], args.repeats)
         as_json = median_seconds([*REGEXP, "report", "--runs-dir", str(runs), "--format", "json"], args.repeats)
-        no_groups = median_seconds([*REGEXP, "report", "--runs-dir", str(runs), "--no-groups", "--format", "json"], args.repeats)
+        no_groups = median_seconds([*REGEXP, "report", "--runs-dir", str(runs), "--no-groups", "--format", "json"],
+                                   args.repeats)
     print(f"runs: {args.runs}, repeats: {args.repeats}, python {sys.version.split()[0]}, {os.cpu_count()} cores")
     print(f"import regexp.report pulls in TensorFlow/Keras: {imports_tf}")
     print(f"regexp report (table, 20 groups of 50):  median {table:.3f} s")

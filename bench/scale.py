@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SPEC = "name: scale\ndata: {dataset: classification}\nmodel: {layers: [{type: dense, units: 64}]}\ntraining: {epochs: 6}\n"
+SPEC = ("name: scale\ndata: {dataset: classification}\nmodel: {layers: [{type: dense, units: 64}]}\n"
+        "training: {epochs: 6}\n")
 POINTS = [(1_000, 64), (10_000, 64), (100_000, 64), (10_000, 256), (10_000, 1024)]
 
 
@@ -38,7 +39,8 @@ def main() -> None:
     for samples, units in POINTS:
         seconds = epoch_seconds(samples, units, args.epochs)
         steps = -(-int(samples * 0.6) // 32)
-        print(f"| {samples:,} | {units} | {steps} | {1000 * seconds:.1f} ms | {1e6 * seconds / steps:.0f} µs |", flush=True)
+        print(f"| {samples:,} | {units} | {steps} | {1000 * seconds:.1f} ms | {1e6 * seconds / steps:.0f} µs |",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -52,15 +52,18 @@ def main() -> None:
         spec = Path(tmp) / "sweep.yaml"
         spec.write_text(spec_text(args.epochs))
         for i in range(args.repeats):  # alternate the three so that machine noise hits them alike
-            results["A"].append(timed([*REGEXP, "sweep", str(spec), "--workers", "2", "-q", "--runs-dir", f"{tmp}/a{i}"]))
+            results["A"].append(timed([*REGEXP, "sweep", str(spec), "--workers", "2", "-q", "--runs-dir",
+                                       f"{tmp}/a{i}"]))
             start = time.perf_counter()
             for d in DROPOUT:
                 for l2 in L2:
-                    subprocess.run([*REGEXP, "train", str(spec), "-q", "--runs-dir", f"{tmp}/b{i}", "--set", "search=null",
+                    subprocess.run([*REGEXP, "train", str(spec), "-q", "--runs-dir", f"{tmp}/b{i}", "--set",
+                                    "search=null",
                                     "--set", f"model.defaults.dropout={d}", "--set", f"model.defaults.l2={l2}"],
                                    check=True, capture_output=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
             results["B"].append(time.perf_counter() - start)
-            results["C"].append(timed([*REGEXP, "sweep", str(spec), "--workers", "1", "-q", "--runs-dir", f"{tmp}/c{i}"]))
+            results["C"].append(timed([*REGEXP, "sweep", str(spec), "--workers", "1", "-q", "--runs-dir",
+                                       f"{tmp}/c{i}"]))
     a, b, c = (statistics.median(results[k]) for k in "ABC")
     trials = len(DROPOUT) * len(L2)
     print(f"{trials} trials, {args.epochs} epochs each, {os.cpu_count()} cores, median of {args.repeats}")

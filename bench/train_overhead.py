@@ -71,7 +71,8 @@ def regexp(seed: int, epochs: int, terminal: bool, extra: list[str]) -> dict:
 
 def summary(name: str, a: list[dict], b: list[dict], label_a: str, label_b: str) -> None:
     med = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
-    acc = lambda rows: f"{statistics.mean(r['accuracy'] for r in rows):.3f} ± {statistics.stdev(r['accuracy'] for r in rows):.3f}"  # noqa: E731
+    acc = lambda rows: (f"{statistics.mean(r['accuracy'] for r in rows):.3f} ± "  # noqa: E731
+                        f"{statistics.stdev(r['accuracy'] for r in rows):.3f}")
     print(f"| {name} | {label_a} | {med(a, 'wall'):.2f} s | {1000 * med(a, 'epoch'):.1f} ms | {acc(a)} |")
     print(f"| {name} | {label_b} | {med(b, 'wall'):.2f} s | {1000 * med(b, 'epoch'):.1f} ms | {acc(b)} |")
     print(f"| {name} | ratio {label_a} / {label_b} | {med(a, 'wall') / med(b, 'wall'):.3f}x | "
@@ -91,7 +92,7 @@ def main() -> None:
         defaults["script"].append(script("typical", seed, args.epochs, terminal=True))
         defaults["regexp"].append(regexp(seed, args.epochs, terminal=True, extra=[]))
         print(f"round {seed + 1}/{args.repeats} done", file=sys.stderr, flush=True)
-    print(f"| benchmark | what | median process | median epoch | test accuracy |\n|---|---|---|---|---|")
+    print("| benchmark | what | median process | median epoch | test accuracy |\n|---|---|---|---|---|")
     summary("overhead (same settings)", overhead["regexp"], overhead["script"], "regexp train -q", "matched script")
     summary("defaults (in a terminal)", defaults["script"], defaults["regexp"], "typical script", "regexp train")
 

@@ -45,8 +45,32 @@ class SweepStopped(Exception):
 
 
 class SweepInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a sweep: running trials are marked interrupted; the same command resumes it."""
+    """Ctrl-C or SIGTERM during a sweep: running trials are marked interrupted; the same command resumes it."""
 
-    def __init__(self, sweep_path):
-        self.sweep_path = sweep_path
-        super().__init__(f"{sweep_path}: interrupted")
+    def __init__(self, sweep_path, how: str = "Ctrl-C"):
+        self.sweep_path, self.how = sweep_path, how
+        super().__init__(f"{sweep_path}: interrupted ({how})")
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The one line that run.json and sweep.json keep for an exception (error.txt keeps the traceback)."""
+    import errno
+
+    if getattr(exc, "reason", None):
+        return exc.reason
+    if isinstance(exc, UserError):
+        return "; ".join(exc.problems)
+    if isinstance(exc, OSError):
+        full = " (free some space, then resume)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        return f"cannot write {exc.filename or 'a file'}: {os_reason(exc)}{full}"
+    return f"{type(exc).__name__}: {first_line(str(exc))}"
+
+
+def os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def first_line(message: str, limit: int = 200) -> str:
+    text = message.strip()
+    line = text.split("\n", 1)[0][:limit]
+    return line if line == text else line + " …"

@@ -38,7 +38,8 @@ def budget(examples: int) -> settings:
 
 def invoke(args: list[str]) -> None:
     result = CliRunner().invoke(app, args)
-    crashed = "Traceback" in result.output or (result.exception is not None and not isinstance(result.exception, SystemExit))
+    crashed = "Traceback" in result.output or (result.exception is not None and not isinstance(result.exception,
+                                                                                               SystemExit))
     OUTCOMES[(args[0], "traceback" if crashed else result.exit_code)] += 1
     assert not crashed, (args, result.output[-2000:], repr(result.exception))
     assert result.exit_code in (0, 1, 2), (args, result.exit_code, result.output[-2000:])
@@ -56,7 +57,8 @@ def values(small: bool = False):
     numbers = (st.integers(-3, 64) | st.floats(-2.0, 2.0)) if small else (
         st.integers(-10**12, 10**12) | st.floats(allow_nan=True, allow_infinity=True))
     scalars = st.none() | st.booleans() | numbers | st.text(max_size=12)
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8),
+                                                                                             inner, max_size=3),
                         max_leaves=6)
 
 
@@ -93,7 +95,8 @@ def mutated(draw, base: dict, small: bool = False):
 
 
 def example_specs():
-    return st.sampled_from(EXAMPLES).flatmap(lambda file: mutated(yaml.safe_load(file.read_text())).map(lambda s: (file, s)))
+    return st.sampled_from(EXAMPLES).flatmap(lambda file: mutated(yaml.safe_load(file.read_text())).map(
+        lambda s: (file, s)))
 
 
 # --------------------------------------------------------------------------------------- properties
@@ -184,7 +187,8 @@ def check_damaged(trained_run: Path, damages: list[tuple[str, str]], seed: int) 
         for file, how in damages:
             damage(broken, file, how, rng)
         before = digest(intact)
-        for args in (["report", "--runs-dir", str(runs)], ["report", "--runs-dir", str(runs), "--format", "json", "--expand"],
+        for args in (["report", "--runs-dir", str(runs)], ["report", "--runs-dir", str(runs), "--format", "json",
+                                                           "--expand"],
                      ["show", str(broken)], ["diff", str(broken), str(intact)],
                      ["diagnose", str(broken)], ["resume", str(broken), "-q"]):
             invoke(args)

@@ -11,14 +11,16 @@ import yaml
 BASE_CONFIG = {
     "name": "exp", "description": "", "tags": ["t1"], "seed": 0,
     "data": {"dataset": "digits", "split": {"train": 0.6, "val": 0.2, "test": 0.2, "stratify": True}},
-    "model": {"defaults": {"dropout": 0.0, "l2": 0.0}, "layers": [{"type": "dense", "units": 8, "dropout": 0.0, "l2": 0.0}]},
+    "model": {"defaults": {"dropout": 0.0, "l2": 0.0}, "layers": [{"type": "dense", "units": 8, "dropout": 0.0,
+                                                                   "l2": 0.0}]},
     "training": {"epochs": 3, "optimizer": {"name": "adam", "learning_rate": 0.001}, "metrics": ["accuracy"]},
 }
 
 
 def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0, name: str = "exp",
              status: str = "completed", val_accuracy: float = 0.9, val_loss: float = 0.3, epochs: int = 3,
-             started: str | None = None, pid: int | None = None, tags=("t1",), write=("run", "config", "metrics", "history"),
+             started: str | None = None, pid: int | None = None, tags=("t1",), write=("run", "config", "metrics",
+                                                                                      "history"),
              fold: int | None = None, parent: str | None = None, l2: float = 0.0) -> Path:
     path = runs_dir / run_id
     path.mkdir(parents=True)
@@ -30,9 +32,11 @@ def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0
     if fold is not None:
         config["cv"] = {"folds": 3, "stratify": True, "fold": fold}
     history = [{"epoch": e, "loss": 1.0 / e, "accuracy": 0.5 + 0.1 * e, "val_loss": val_loss + 0.1 * (epochs - e),
-                "val_accuracy": val_accuracy - 0.01 * (epochs - e), "lr": 0.001, "seconds": 0.1} for e in range(1, epochs + 1)]
+                "val_accuracy": val_accuracy - 0.01 * (epochs - e), "lr": 0.001, "seconds": 0.1}
+               for e in range(1, epochs + 1)]
     if "run" in write:
-        info = {"id": run_id, "name": name, "status": status, "started": started or f"2026-11-01T00:00:{seed:02d}.000+00:00",
+        info = {"id": run_id, "name": name, "status": status,
+                "started": started or f"2026-11-01T00:00:{seed:02d}.000+00:00",
                 "ended": None, "duration_s": 10.0 + seed, "seed": seed, "host": socket.gethostname(),
                 "pid": pid if pid is not None else os.getpid(), "error": "boom" if status == "failed" else None,
                 "parent": parent}

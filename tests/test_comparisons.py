@@ -61,7 +61,8 @@ def test_a_failed_rerun_does_not_replace_the_completed_run(runner, tmp_path):
     make_run(tmp_path, "failed0", seed=0, status="failed", started="2026-11-05T00:00:00.000+00:00")
     (row,) = report(runner, tmp_path)["rows"]
     assert row["n"] == 2 and row["values"]["val_accuracy"]["mean"] == pytest.approx(0.85)
-    assert row["notes"] == ["exp: seed 0 ran twice; done0 (the latest completed run) counts, the other is ignored (failed0)"]
+    assert row["notes"] == ["exp: seed 0 ran twice; done0 (the latest completed run) counts, the other is ignored "
+                            "(failed0)"]
 
 
 def test_cv_folds_of_one_seed_are_distinct_replicates_and_pair_by_fold(runner, tmp_path):
@@ -108,7 +109,8 @@ def test_every_comparison_of_a_report_is_adjusted_together(runner, tmp_path, cor
         comparison = row_named(data, name)["baseline"]
         assert comparison["p"] == pytest.approx(raw[name])
         assert comparison["p_adjusted"] == pytest.approx(expected[name])
-        verdict = ("better" if comparison["diff"] > 0 else "worse") if expected[name] < 0.05 else "no significant difference"
+        verdict = ("better" if comparison["diff"] > 0 else "worse") if expected[
+            name] < 0.05 else "no significant difference"
         assert comparison["verdict"] == verdict
     assert data["comparison"]["correction"] == correction
     label = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no correction"}[correction]
@@ -257,7 +259,8 @@ def test_against_compares_two_columns_of_the_same_runs(runner, tmp_path):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["--baseline", "base", "--correction", "bonferroni"], "--correction bonferroni: not a correction (allowed: holm | bh | none)"),
+    (["--baseline", "base", "--correction", "bonferroni"], "--correction bonferroni: not a correction (allowed: holm | "
+                                                           "bh | none)"),
     (["--detect", "0.01"], "--detect: needs --baseline"),
     (["--against", "val_nothing"], "--against val_nothing: unknown column"),
     (["--against", "val_loss", "--baseline", "base"], "give one"),

@@ -81,7 +81,8 @@ def test_image_folder(write_spec, tmp_path):
         (tmp_path / "imgs" / label).mkdir(parents=True)
         for i in range(10):
             Image.fromarray(np.full((6, 5), value + i, dtype=np.uint8)).save(tmp_path / "imgs" / label / f"{i}.png")
-    spec = merged(TINY, data=from_file(path="imgs"), model={"layers": [{"type": "conv2d", "filters": 2}, {"type": "flatten"}]})
+    spec = merged(TINY, data=from_file(path="imgs"), model={"layers": [{"type": "conv2d", "filters": 2},
+                                                                       {"type": "flatten"}]})
     data = prepare(load_spec(write_spec(spec)))
     assert data.classes == ["cat", "dog"] and data.shape == (6, 5, 1) and data.task == "binary"
     Image.fromarray(np.zeros((9, 9), dtype=np.uint8)).save(tmp_path / "imgs" / "cat" / "big.png")
@@ -116,19 +117,22 @@ def test_metric_that_does_not_fit_the_task_names_the_key(runner, write_spec, tmp
     path = write_spec(merged(TINY, data={"dataset": "regression"}, training={"metrics": ["accuracy"]}))
     result = runner.invoke(app, ["train", str(path), "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 2
-    assert "training.metrics.0: accuracy does not apply to a regression task (allowed: mae, mse, rmse, r2)" in " ".join(result.output.split())
+    expected = "training.metrics.0: accuracy does not apply to a regression task (allowed: mae, mse, rmse, r2)"
+    assert expected in " ".join(result.output.split())
 
 
 def test_keras_dataset_missing_from_cache_says_how_to_get_it(runner, write_spec, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras"))
     path = write_spec(merged(TINY, data={"dataset": "mnist"}))
     result = runner.invoke(app, ["train", str(path), "--runs-dir", str(tmp_path / "runs")])
-    assert result.exit_code == 2 and "not in the Keras cache" in result.output and "regexp data fetch mnist" in result.output
+    assert result.exit_code == 2
+    assert "not in the Keras cache" in result.output and "regexp data fetch mnist" in result.output
 
 
 def write_csv(path, rows: int, shift: float, labels=(0, 1, 2)) -> None:
     rng = np.random.default_rng(int(shift * 10))
-    lines = ["a,b,label"] + [f"{rng.normal() + shift},{rng.normal() - shift},{labels[i % len(labels)]}" for i in range(rows)]
+    lines = ["a,b,label"] + [
+        f"{rng.normal() + shift},{rng.normal() - shift},{labels[i % len(labels)]}" for i in range(rows)]
     path.write_text("\n".join(lines) + "\n")
 
 

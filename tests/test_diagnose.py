@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from regexp.cli import app
-from regexp.trial.gradcheck import BUG, check_model, float64
 from regexp.spec import load_spec
+from regexp.trial.gradcheck import BUG, check_model, float64
 from regexp.trial.train import train
 
 from conftest import REPO, TINY, merged
@@ -79,7 +79,8 @@ def write_metrics(run, train_acc, val_acc, test_acc, **extra):
 
 def test_groups_average_their_members_and_mismatch_is_seen(runner, tmp_path):
     for seed, (tr, va, te) in enumerate([(0.995, 0.985, 0.90), (0.985, 0.975, 0.88)]):
-        write_metrics(make_run(tmp_path, f"r{seed}", seed=seed), tr, va, te, sizes={"train": 600, "val": 200, "test": 200})
+        write_metrics(make_run(tmp_path, f"r{seed}", seed=seed), tr, va, te, sizes={"train": 600, "val": 200,
+                                                                                    "test": 200})
     # seed 0 trained again earlier, with other numbers: the latest run of a seed is the one that counts
     write_metrics(make_run(tmp_path, "old0", seed=0, started="2026-10-01T00:00:00.000+00:00"), 0.5, 0.5, 0.5,
                   sizes={"train": 600, "val": 200, "test": 200})
@@ -139,9 +140,9 @@ def test_gradcheck_passes_the_recipes(runner, config, after_steps):
 
 def test_gradcheck_after_steps_checks_moved_weights():
     from regexp.data import prepare
-    from regexp.trial.gradcheck import train_steps
-    from regexp.net.scoring import loss as task_loss
     from regexp.net.model import build_model
+    from regexp.net.scoring import loss as task_loss
+    from regexp.trial.gradcheck import train_steps
 
     loaded = load_spec(REPO / "configs" / "seed-elu-he-maxnorm.yaml")
     data = prepare(loaded)
@@ -172,7 +173,8 @@ def test_gradcheck_flags_exactly_the_layer_with_the_planted_bug(runner, monkeypa
     with float64():
         keras.utils.set_random_seed(0)
         inputs = keras.Input((5,))
-        x = keras.layers.Dense(4, activation="tanh", name="before", kernel_regularizer=keras.regularizers.L2(0.01))(inputs)
+        x = keras.layers.Dense(4, activation="tanh", name="before",
+                               kernel_regularizer=keras.regularizers.L2(0.01))(inputs)
         x = BuggyScale(name="buggy")(x)
         outputs = keras.layers.Dense(3, activation="softmax", name="after")(x)
         model = keras.Model(inputs, outputs)

@@ -37,7 +37,8 @@ def cli(*args, code: str | None = None, timeout: float = 600, env: dict | None =
 
 def test_mirrored_training_on_two_logical_cpus_matches_one_device(tmp_path):
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(merged(TINY, data={"dataset": "digits"}, model={"layers": [{"type": "dense", "units": 32}]},
+    spec.write_text(yaml.safe_dump(merged(TINY, data={"dataset": "digits"}, model={"layers": [{"type": "dense",
+                                                                                               "units": 32}]},
                                           training={"epochs": 12, "batch_size": 32})))
     one = cli("train", str(spec), "--runs-dir", str(tmp_path / "one"), "-q")
     two = cli("train", str(spec), "--set", "training.distribute=mirrored", "--runs-dir", str(tmp_path / "two"), "-q",
@@ -57,7 +58,8 @@ def tf_config(workers: int) -> str:
         with socket.socket() as free:
             free.bind(("localhost", 0))
             ports.append(free.getsockname()[1])
-    return json.dumps({"cluster": {"worker": [f"localhost:{port}" for port in ports]}, "task": {"type": "worker", "index": 0}})
+    return json.dumps({"cluster": {"worker": [f"localhost:{port}" for port in ports]}, "task": {"type": "worker",
+                                                                                                "index": 0}})
 
 
 def test_multi_worker_trains_on_the_tf_config_cluster_and_refuses_one_keras_cannot_fit(tmp_path, write_spec):

@@ -24,16 +24,19 @@ def test_export_logs_params_history_tags_and_model_once(runner, trained_run, tmp
     for attempt in range(2):
         result = runner.invoke(app, ["export", "mlflow", "--runs-dir", str(runs), "--tracking-uri", uri])
         assert result.exit_code == 0, result.output
-        assert ("2 runs exported" if attempt == 0 else "0 runs exported, 0 replaced (their status changed), 2 already there") in result.output
+        assert ("2 runs exported" if attempt == 0 else "0 runs exported, 0 replaced (their status changed), 2 already "
+                                                       "there") in result.output
 
     client = tracking.MlflowClient(tracking_uri=uri)
     record = read_run(runs / trained_run.name)
     (exported,) = client.search_runs([client.get_experiment_by_name(record.name).experiment_id],
                                      filter_string=f"tags.`regexp.run_id` = '{record.id}'")
     assert exported.data.params["model.layers.0.units"] == "8" and exported.data.params["seed"] == str(record.seed)
-    assert exported.data.tags["status"] == "completed" and exported.data.tags["group"] == f"{record.name}@{record.info.spec_hash}"
+    assert exported.data.tags["status"] == "completed" and exported.data.tags[
+        "group"] == f"{record.name}@{record.info.spec_hash}"
     history = client.get_metric_history(exported.info.run_id, "val_loss")
-    assert [(m.step, m.value) for m in history] == [(int(r["epoch"]), pytest.approx(r["val_loss"])) for r in record.history]
+    assert [(m.step, m.value) for m in history] == [(int(r["epoch"]),
+                                                     pytest.approx(r["val_loss"])) for r in record.history]
     assert exported.data.metrics["final/test_loss"] == pytest.approx(record.metrics.test["loss"])
     assert exported.info.status == "FINISHED"
     assert [a.path for a in client.list_artifacts(exported.info.run_id)] == ["model.keras"]
@@ -61,7 +64,7 @@ def test_a_run_whose_status_changed_replaces_its_export(runner, tmp_path, monkey
 
 def test_export_does_not_import_tensorflow(tmp_path):
     make_run(tmp_path / "runs", "r1")
-    code = ("import sys; from regexp.cli.commands import app\n"
+    code = ("import sys; from regexp.cli import app\n"
             f"app(['export', 'mlflow', '--runs-dir', {str(tmp_path / 'runs')!r}, '--tracking-uri', "
             f"{'sqlite:///' + str(tmp_path / 'm.db')!r}], standalone_mode=False)\n"
             "print('tensorflow' in sys.modules)")

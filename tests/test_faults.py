@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from regexp.cli import app
-from regexp.store.folders import read_run
 from regexp.net.saved import load_model_file
+from regexp.store.folders import read_run
 
 from conftest import REPO, TINY, merged
 
@@ -56,7 +56,8 @@ def resume(runner, run: Path):
 
 # --- process deaths ----------------------------------------------------------------------------
 
-def test_kill_9_reads_crashed_with_intact_history_and_resume_continues_exactly(write_spec, tmp_path, runner, monkeypatch):
+def test_kill_9_reads_crashed_with_intact_history_and_resume_continues_exactly(write_spec, tmp_path, runner,
+                                                                               monkeypatch):
     process = start(write_spec(LONG), tmp_path / "runs", "train")
     run = wait_for_epochs(tmp_path / "runs", 10, process)
     process.send_signal(signal.SIGKILL)
@@ -79,7 +80,8 @@ def test_kill_9_reads_crashed_with_intact_history_and_resume_continues_exactly(w
 
 
 @pytest.mark.parametrize("sig, code, how", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
-def test_a_signal_leaves_interrupted_and_nothing_of_the_finished_epochs_is_lost(write_spec, tmp_path, runner, sig, code, how):
+def test_a_signal_leaves_interrupted_and_nothing_of_the_finished_epochs_is_lost(write_spec, tmp_path, runner, sig,
+                                                                                code, how):
     # default checkpoint interval (10 s): the resume point is written when the signal arrives
     process = start(write_spec(LONG), tmp_path / "runs", "train", checkpoint_s="10")
     run = wait_for_epochs(tmp_path / "runs", 5, process)
@@ -158,7 +160,8 @@ def test_a_nan_loss_fails_the_run_with_the_epoch(write_spec, tmp_path, runner):
     assert read_run(run).status == "failed"
 
 
-def test_a_failure_with_a_long_message_keeps_one_line_in_run_json_and_all_of_it_in_error_txt(write_spec, tmp_path, runner, monkeypatch):
+def test_a_failure_with_a_long_message_keeps_one_line_in_run_json_and_all_of_it_in_error_txt(write_spec, tmp_path,
+                                                                                             runner, monkeypatch):
     # TensorFlow's errors print whole tensors over many lines; run.json and the report want one line
     def fails(*args, **kwargs):
         raise ValueError("Attempt to convert a value (PerReplica:{\n  0: <tf.Tensor: shape=(16, 64)>\n})")
@@ -167,17 +170,20 @@ def test_a_failure_with_a_long_message_keeps_one_line_in_run_json_and_all_of_it_
                                  "--runs-dir", str(tmp_path / "runs"), "-q"])
     assert result.exit_code == 1
     (run,) = (tmp_path / "runs").iterdir()
-    assert json.loads((run / "run.json").read_text())["error"] == "ValueError: Attempt to convert a value (PerReplica:{ …"
+    assert json.loads((run / "run.json").read_text())[
+        "error"] == "ValueError: Attempt to convert a value (PerReplica:{ …"
     assert "shape=(16, 64)" in (run / "error.txt").read_text()
 
 
 # --- full disks and bad places -----------------------------------------------------------------
 
 def folder_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(
+        folder.rglob("*")) if p.is_file()}
 
 
-def test_disk_full_while_saving_the_model_fails_the_run_and_keeps_everything_else(trained_run, write_spec, tmp_path, runner, monkeypatch):
+def test_disk_full_while_saving_the_model_fails_the_run_and_keeps_everything_else(trained_run, write_spec, tmp_path,
+                                                                                  runner, monkeypatch):
     earlier_run = tmp_path / "runs" / trained_run.name  # a finished run beside the one that fails
     shutil.copytree(trained_run, earlier_run)
     earlier = folder_digest(earlier_run)
@@ -307,7 +313,8 @@ def interrupted_run(write_spec, tmp_path, runner, monkeypatch, at_epoch: int, **
 
 
 @pytest.mark.parametrize("schedule", [None, {"name": "exponential", "decay_rate": 0.5}])
-def test_resume_set_lowers_the_learning_rate_mid_run_and_records_it(write_spec, tmp_path, runner, monkeypatch, schedule):
+def test_resume_set_lowers_the_learning_rate_mid_run_and_records_it(write_spec, tmp_path, runner, monkeypatch,
+                                                                    schedule):
     """The notes' babysitting: watch a run, stop it, continue at a lower rate."""
     run = interrupted_run(write_spec, tmp_path, runner, monkeypatch, 3,
                           optimizer={"learning_rate": 0.01}, lr_schedule=schedule)
@@ -319,7 +326,8 @@ def test_resume_set_lowers_the_learning_rate_mid_run_and_records_it(write_spec, 
     assert len(lrs) == 8
     decay = [1.0, 0.5, 0.25, 0.125, 0.0625] if schedule else [1.0] * 5
     assert lrs[:3] == pytest.approx([0.01 * d for d in decay[:3]])
-    assert lrs[3:] == pytest.approx([0.001 * (0.5 ** e if schedule else 1) for e in range(3, 8)])  # the schedule goes on from a0 = 0.001
+    # the schedule goes on from a0 = 0.001
+    assert lrs[3:] == pytest.approx([0.001 * (0.5 ** e if schedule else 1) for e in range(3, 8)])
     (entry,) = record.info.resumed
     assert entry.at_epoch == 3 and entry.changes == {"training.optimizer.learning_rate": {"from": 0.01, "to": 0.001},
                                                      "training.epochs": {"from": 6, "to": 8}}

@@ -54,7 +54,8 @@ def serve_as(monkeypatch, name, remotes):
     monkeypatch.setitem(fetching.REMOTES, name, remotes)
 
 
-def test_fetch_downloads_checks_the_hash_and_then_trains_offline(runner, server, cache, monkeypatch, write_spec, tmp_path):
+def test_fetch_downloads_checks_the_hash_and_then_trains_offline(runner, server, cache, monkeypatch, write_spec,
+                                                                 tmp_path):
     base, folder = server
     serve_as(monkeypatch, "mnist", [Remote("mnist.npz", base + "mnist.npz", stand_in_mnist(folder), "sha256")])
     result = runner.invoke(app, ["data", "fetch", "mnist", "-q"])
@@ -107,8 +108,10 @@ def test_cached_fashion_mnist_and_cifar10_read_as_keras_gives_them(cache):
     (cache / "fashion-mnist").mkdir(parents=True)
     images, labels = np.arange(3 * 784, dtype=np.uint8).reshape(3, 28, 28), np.array([1, 2, 3], np.uint8)
     for prefix in ("train", "t10k"):
-        (cache / "fashion-mnist" / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\0" * 8 + labels.tobytes()))
-        (cache / "fashion-mnist" / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\0" * 16 + images.tobytes()))
+        (cache / "fashion-mnist" / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(
+            b"\0" * 8 + labels.tobytes()))
+        (cache / "fashion-mnist" / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(
+            b"\0" * 16 + images.tobytes()))
     x_train, y_train, x_test, y_test = fetching.load_cached("fashion_mnist")
     assert np.array_equal(x_train, images) and np.array_equal(y_test, labels)
 

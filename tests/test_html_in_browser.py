@@ -26,7 +26,8 @@ def test_html_report_renders_table_and_plots(runner, tmp_path):
         make_run(tmp_path / "runs", f"g{seed}", seed=seed, val_accuracy=0.9 + 0.01 * seed, epochs=6)
     make_run(tmp_path / "runs", "solo", name="solo", dropout=0.5, epochs=6)
     page = tmp_path / "report.html"
-    result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--format", "html", "--output", str(page)])
+    result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--format", "html", "--output",
+                                 str(page)])
     assert result.exit_code == 0, result.output
 
     dom = chromium(tmp_path, "--dump-dom", page.as_uri())

@@ -39,7 +39,8 @@ def test_regularizers_initializers_and_constraints_reach_the_dense_layer(write_s
 def test_per_layer_values_override_defaults(write_spec):
     model, _ = build(write_spec, model={"defaults": {"l2": 0.01, "dropout": 0.5, "activation": "tanh"},
                                         "layers": [{"type": "dense", "units": 8},
-                                                   {"type": "dense", "units": 4, "l2": 0.0, "dropout": 0.1, "activation": "elu"}]})
+                                                   {"type": "dense", "units": 4, "l2": 0.0, "dropout": 0.1,
+                                                    "activation": "elu"}]})
     assert model.get_layer("l0").kernel_regularizer.l2 == pytest.approx(0.01)
     assert model.get_layer("l1").kernel_regularizer is None
     assert model.get_layer("l0_dropout").rate == 0.5 and model.get_layer("l1_dropout").rate == 0.1
@@ -83,7 +84,8 @@ def test_instance_norm_normalizes_each_feature_map_of_a_conv_layer(write_spec):
 
 
 @pytest.mark.parametrize("kind, cls", [
-    ("standard", keras.layers.Dropout), ("alpha", keras.layers.AlphaDropout), ("gaussian", keras.layers.GaussianDropout),
+    ("standard", keras.layers.Dropout), ("alpha", keras.layers.AlphaDropout), ("gaussian",
+                                                                               keras.layers.GaussianDropout),
 ])
 def test_dropout_kinds_and_rates(write_spec, kind, cls):
     model, _ = build(write_spec, model={"defaults": {"dropout": 0.3, "dropout_type": kind}})
@@ -113,7 +115,8 @@ def test_conv_net_with_spatial_dropout_and_pooling(write_spec):
 
 
 @pytest.mark.parametrize("dataset, task, units, activation", [
-    ("iris", "classification", 3, "softmax"), ("breast_cancer", "binary", 1, "sigmoid"), ("regression", "regression", 1, "linear"),
+    ("iris", "classification", 3, "softmax"), ("breast_cancer", "binary", 1, "sigmoid"), ("regression", "regression",
+                                                                                          1, "linear"),
 ])
 def test_output_layer_follows_the_task(write_spec, dataset, task, units, activation):
     model, data = build(write_spec, data={"dataset": dataset},

@@ -19,7 +19,8 @@ def build(write_spec, **sections):
 
 
 def test_batch_norm_momentum_epsilon_center_scale_and_no_bias_reach_keras(write_spec):
-    model, _, loaded = build(write_spec, model={"defaults": {"batch_norm": "before", "use_bias": False, "bn_momentum": 0.9,
+    model, _, loaded = build(write_spec, model={"defaults": {"batch_norm": "before", "use_bias": False,
+                                                             "bn_momentum": 0.9,
                                                              "bn_epsilon": 1e-5, "bn_center": True, "bn_scale": False},
                                                 "layers": [{"type": "dense", "units": 8}]})
     bn = model.get_layer("l0_bn")
@@ -29,7 +30,8 @@ def test_batch_norm_momentum_epsilon_center_scale_and_no_bias_reach_keras(write_
 
 
 def test_default_dense_layer_keeps_its_bias_before_batch_norm(write_spec):
-    model, _, _ = build(write_spec, model={"defaults": {"batch_norm": "before"}, "layers": [{"type": "dense", "units": 8}]})
+    model, _, _ = build(write_spec, model={"defaults": {"batch_norm": "before"}, "layers": [{"type": "dense",
+                                                                                             "units": 8}]})
     assert model.get_layer("l0").use_bias  # documented: Keras's default, cancelled by BN's beta
 
 
@@ -48,7 +50,8 @@ def test_variance_scaling_draws_the_notes_randn_times_sqrt_k_over_n(write_spec):
 
 
 def test_activation_noise_sits_after_the_activation_before_dropout_training_only(write_spec):
-    model, data, _ = build(write_spec, model={"defaults": {"activation_noise": 0.3, "dropout": 0.2, "batch_norm": "after"},
+    model, data, _ = build(write_spec, model={"defaults": {"activation_noise": 0.3, "dropout": 0.2,
+                                                           "batch_norm": "after"},
                                               "layers": [{"type": "dense", "units": 8}]})
     names = [layer.name for layer in model.layers]
     assert names.index("l0_relu") < names.index("l0_bn") < names.index("l0_noise") < names.index("l0_dropout")
@@ -77,7 +80,8 @@ def test_output_bias_regularizer_writes_note_001_exactly(write_spec):
 
 def test_acc_and_val_acc_are_accepted_as_keras_accepts_them(write_spec):
     loaded = load_spec(write_spec(merged(TINY, training={"metrics": ["acc"], "early_stopping": {"monitor": "val_acc"}},
-                                         search={"params": {"model.defaults.l2": [0.0]}, "objective": {"metric": "val_acc"}})))
+                                         search={"params": {"model.defaults.l2": [0.0]},
+                                                 "objective": {"metric": "val_acc"}})))
     t = loaded.spec.training
     assert t.metrics == ["accuracy"] and t.early_stopping.monitor == "val_accuracy"
     assert loaded.spec.search.objective.metric == "val_accuracy"
@@ -108,6 +112,7 @@ def write_rows(path, with_target: bool):
 
 def test_predict_gives_classes_and_probabilities_per_row(runner, iris_runs, tmp_path):
     import csv as csvlib
+
     from regexp.cli import app
 
     truth = write_rows(tmp_path / "new.csv", with_target=True)  # the target column is dropped
@@ -128,13 +133,15 @@ def test_predict_gives_classes_and_probabilities_per_row(runner, iris_runs, tmp_
 
 def test_predict_mc_dropout_std_is_zero_without_dropout_and_positive_with_it(runner, iris_runs, tmp_path):
     import csv as csvlib
+
     from regexp.cli import app
 
     write_rows(tmp_path / "new.csv", with_target=False)
     stds = {}
     for rate, run in iris_runs.items():
         out = tmp_path / f"p{rate}.csv"
-        result = runner.invoke(app, ["predict", str(run), str(tmp_path / "new.csv"), "--mc-dropout", "20", "--output", str(out)])
+        result = runner.invoke(app, ["predict", str(run), str(tmp_path / "new.csv"), "--mc-dropout", "20", "--output",
+                                     str(out)])
         assert result.exit_code == 0, result.output
         rows = list(csvlib.DictReader(out.read_text().splitlines()))
         assert {"std_0", "std_1", "std_2", "entropy"} <= set(rows[0])

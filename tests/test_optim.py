@@ -75,7 +75,8 @@ def test_per_step_schedule_advances_every_optimizer_step(write_spec, tmp_path):
 
 def test_plateau_cuts_the_rate_after_each_epoch_without_improvement(write_spec, tmp_path):
     schedule = {"name": "plateau", "monitor": "val_loss", "factor": 0.5, "patience": 0}
-    spec = merged(TINY, training={"epochs": 8, "optimizer": {"name": "sgd", "learning_rate": 3.0}, "lr_schedule": schedule})
+    spec = merged(TINY, training={"epochs": 8, "optimizer": {"name": "sgd", "learning_rate": 3.0},
+                                  "lr_schedule": schedule})
     run = train(load_spec(write_spec(spec)), tmp_path / "runs")
     with (run / "history.csv").open() as f:
         rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]

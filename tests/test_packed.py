@@ -13,21 +13,22 @@ from regexp.cli import app
 from regexp.data import prepare
 from regexp.net.draws import epoch_orders
 from regexp.net.model import build_model
-from regexp.packed import trainer as packed_trainer
-from regexp.packed.optimizer import PackedOptimizer
-from regexp.packed.grouping import group, unpackable
-from regexp.packed.stack import Stack
 from regexp.net.pipeline import EpochOrder, train_batches
-from regexp.store.folders import read_run
+from regexp.packed import trainer as packed_trainer
+from regexp.packed.grouping import group, unpackable
+from regexp.packed.optimizer import PackedOptimizer
+from regexp.packed.stack import Stack
 from regexp.spec import load_spec
 from regexp.spec.training import Optimizer
+from regexp.store.folders import read_run
 from regexp.trial.train import resume, train
 from tests.conftest import TINY, merged
 
 # digits, small: 64 features, 10 classes; dropout off so that a pack and a trial alone compute the same
 DIGITS = merged(TINY, data={"dataset": "digits", "subsample": 400}, model={"layers": [{"type": "dense", "units": 16}]},
                 training={"epochs": 6, "batch_size": 32, "optimizer": {"name": "adam", "learning_rate": 0.003}})
-ARMS = [["seed=3"], ["seed=4", "model.defaults.l2=0.001", "model.output.bias_l2=0.01"], ["seed=5", "training.optimizer.learning_rate=0.01"],
+ARMS = [["seed=3"], ["seed=4", "model.defaults.l2=0.001", "model.output.bias_l2=0.01"], ["seed=5",
+                                                                                         "training.optimizer.learning_rate=0.01"],
         ["seed=3", "training.lr_schedule={name: exponential, decay_rate: 0.7}"]]
 
 
@@ -53,7 +54,8 @@ CNN = merged(TINY, data={"dataset": "digits", "subsample": 300, "shape": [8, 8, 
              training={"epochs": 2, "batch_size": 32, "optimizer": {"name": "sgd", "learning_rate": 0.05}})
 CNN_LAYERS = {
     "bn, max_pool, valid conv, flatten": [
-        {"type": "conv2d", "filters": 4, "kernel_size": 3, "batch_norm": "before"}, {"type": "max_pool", "pool_size": 2},
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "batch_norm": "before"}, {"type": "max_pool",
+                                                                                     "pool_size": 2},
         {"type": "conv2d", "filters": 6, "kernel_size": [2, 3], "padding": "valid", "max_norm": 0.5},
         {"type": "flatten"}, {"type": "dense", "units": 8}],
     "strides, layer norm, avg_pool, global pool": [
@@ -63,6 +65,9 @@ CNN_LAYERS = {
 CNN_ARMS = [["seed=3"], ["seed=4", "training.optimizer.learning_rate=0.1", "model.output.l2=0.01"]]
 
 
+KEYS = [f"trial{i}" for i in range(8)]  # sweep.json keys; the tests pass fewer trials
+
+
 @pytest.mark.parametrize("layers", CNN_LAYERS, ids=list(CNN_LAYERS))
 def test_a_conv_pack_starts_from_and_reproduces_each_trial_alone(write_spec, tmp_path, layers):
     spec = write_spec(merged(CNN, model={"layers": CNN_LAYERS[layers]}))
@@ -70,14 +75,15 @@ def test_a_conv_pack_starts_from_and_reproduces_each_trial_alone(write_spec, tmp
     assert unpackable(specs[0]) is None
     data = [prepare(s) for s in specs]
     stack = Stack(specs, data)
-    for k, (loaded, d) in enumerate(zip(specs, data)):  # (kh, kw, in, filters) kernels drawn as the trial's Conv2D draws them
+    for k, (loaded, d) in enumerate(zip(specs,
+                                        data)):  # (kh, kw, in, filters) kernels drawn as the trial's Conv2D draws them
         alone = build_model(loaded.spec.model, d, seed=loaded.spec.seed)
         assert np.array_equal(alone.get_layer("l0").kernel.numpy(), stack.layers[0].kernel[k].numpy())
         assert np.array_equal(alone.get_layer("output").kernel.numpy(), stack.output_kernel[k].numpy())
-    results = packed_trainer.run_pack(str(spec), CNN_ARMS, str(tmp_path / "packed"), "test", "val_loss", "p")
+    results = packed_trainer.run_pack(str(spec), CNN_ARMS, str(tmp_path / "packed"), "test", "val_loss", "p", KEYS)
     for arm, result in zip(CNN_ARMS, results):
-        assert result["status"] == "completed", result
-        packed = read_run(tmp_path / "packed" / result["run"])
+        assert result.status == "completed", result
+        packed = read_run(tmp_path / "packed" / result.run)
         alone = read_run(train(load_spec(spec, arm), tmp_path / "alone"))
         for a, b in zip(packed.history, alone.history, strict=True):
             for column in ("loss", "val_loss", "accuracy", "penalty"):
@@ -100,7 +106,8 @@ def test_a_slice_predicts_what_its_keras_model_predicts(write_spec, layers):
     logits = stack(tf.constant(x), training=False).numpy()
     for k, (loaded, d) in enumerate(zip(specs, data)):
         alone = build_model(loaded.spec.model, d, seed=loaded.spec.seed)
-        np.testing.assert_allclose(tf.nn.softmax(logits[k]).numpy(), alone.predict(x[k], verbose=0), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(tf.nn.softmax(logits[k]).numpy(), alone.predict(x[k], verbose=0), rtol=1e-4,
+                                   atol=1e-6)
     assert not np.allclose(stack.offset[0].numpy(), stack.offset[1].numpy())  # each seed's own split
 
 
@@ -145,10 +152,10 @@ def test_a_pack_reproduces_each_trials_history_and_early_stopping(digits, tmp_pa
     order than single ones (about 1e-7 relative per op); over 6 epochs of Adam the loss agrees to
     1e-4 relative, and early stopping picks the same epoch."""
     arms = [[*arm, "training.early_stopping={monitor: val_loss, patience: 1, min_delta: 0.1}"] for arm in ARMS]
-    results = packed_trainer.run_pack(str(digits), arms, str(tmp_path / "packed"), "test", "val_loss", "p")
+    results = packed_trainer.run_pack(str(digits), arms, str(tmp_path / "packed"), "test", "val_loss", "p", KEYS)
     for arm, result in zip(arms, results):
-        assert result["status"] == "completed", result
-        packed = read_run(tmp_path / "packed" / result["run"])
+        assert result.status == "completed", result
+        packed = read_run(tmp_path / "packed" / result.run)
         alone = read_run(train(load_spec(digits, arm), tmp_path / "alone"))
         assert packed.info.packed.size == 4 and packed.info.parent == "test"
         assert [r["epoch"] for r in packed.history] == [r["epoch"] for r in alone.history]
@@ -160,18 +167,18 @@ def test_a_pack_reproduces_each_trials_history_and_early_stopping(digits, tmp_pa
         for part in ("train", "val", "test"):
             for key, value in alone.metrics.part(part).items():
                 assert packed.metrics.part(part)[key] == pytest.approx(value, rel=1e-4, abs=1e-6), (part, key)
-    assert any(read_run(tmp_path / "packed" / r["run"]).metrics.early_stopped for r in results)
+    assert any(read_run(tmp_path / "packed" / r.run).metrics.early_stopped for r in results)
 
 
 def test_a_diverging_slice_fails_alone(digits, tmp_path):
     arms = [["seed=3"], ["seed=4", "training.optimizer={name: sgd, learning_rate: 1.0e+12}"], ["seed=5"]]
     arms = [[*a, "training.optimizer.name=sgd"] if i != 1 else a for i, a in enumerate(arms)]
-    results = packed_trainer.run_pack(str(digits), arms, str(tmp_path), "test", "val_loss", "p")
-    assert [r["status"] for r in results] == ["completed", "failed", "completed"]
-    assert "non-finite loss" in results[1]["error"]
-    assert read_run(tmp_path / results[1]["run"]).status == "failed"
+    results = packed_trainer.run_pack(str(digits), arms, str(tmp_path), "test", "val_loss", "p", KEYS)
+    assert [r.status for r in results] == ["completed", "failed", "completed"]
+    assert "non-finite loss" in results[1].error
+    assert read_run(tmp_path / results[1].run).status == "failed"
     for r in (results[0], results[2]):
-        run = read_run(tmp_path / r["run"])
+        run = read_run(tmp_path / r.run)
         assert run.metrics.epochs_run == 6 and np.isfinite(run.metrics.val["loss"])
 
 
@@ -185,14 +192,14 @@ def test_an_interrupted_pack_leaves_every_slice_resumable_alone(digits, tmp_path
             raise KeyboardInterrupt("SIGTERM")
         return real(self, part)
     monkeypatch.setattr(packed_trainer.PackTrainer, "_evaluate", interrupt_in_epoch_3)
-    results = packed_trainer.run_pack(str(digits), ARMS[:2], str(tmp_path / "runs"), "test", "val_loss", "p")
+    results = packed_trainer.run_pack(str(digits), ARMS[:2], str(tmp_path / "runs"), "test", "val_loss", "p", KEYS)
     monkeypatch.undo()
-    assert [r["status"] for r in results] == ["interrupted", "interrupted"]
+    assert [r.status for r in results] == ["interrupted", "interrupted"]
     for r in results:
-        folder = tmp_path / "runs" / r["run"]
+        folder = tmp_path / "runs" / r.run
         assert read_run(folder).status == "interrupted"
         assert json.loads((folder / "checkpoint" / "state.json").read_text())["epoch"] == 2
-    folder = tmp_path / "runs" / results[1]["run"]
+    folder = tmp_path / "runs" / results[1].run
     resume(folder)  # alone, in its own folder
     continued = read_run(folder)
     assert continued.status == "completed" and [r["epoch"] for r in continued.history] == [1, 2, 3, 4, 5, 6]
@@ -203,7 +210,8 @@ def test_an_interrupted_pack_leaves_every_slice_resumable_alone(digits, tmp_path
 
 def test_the_plan_says_which_trials_pack_and_why_others_run_alone(write_spec):
     grouped = merged(TINY, data={"dataset": "digits", "shape": [8, 8, 1]},
-                     model={"layers": [{"type": "conv2d", "filters": 4, "norm": "group", "groups": 2}, {"type": "flatten"}]})
+                     model={"layers": [{"type": "conv2d", "filters": 4, "norm": "group", "groups": 2},
+                                       {"type": "flatten"}]})
     assert "group norm is not packed" in unpackable(load_spec(write_spec(grouped)))
     plain = write_spec(merged(TINY, repeat=4), name="plain.yaml")
     specs = [load_spec(plain, [f"seed={s}"]) for s in range(4)] + [load_spec(plain, ["training.batch_size=8"])]

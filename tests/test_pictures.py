@@ -30,7 +30,8 @@ def titles(figure) -> list[str]:
 
 def baseline_id(runs) -> str:
     report = build_report([], runs)
-    return next(r.id for r in report.rows if r.params["model.defaults.l2"] == 0.0 and r.params["model.defaults.dropout"] == 0.0)
+    return next(r.id for r in report.rows if r.params["model.defaults.l2"] == 0.0 and r.params[
+        "model.defaults.dropout"] == 0.0)
 
 
 def test_every_row_on_one_axis_with_the_baseline_emphasized(grid_runs):
@@ -62,7 +63,8 @@ def test_forest_plot_and_heatmap_follow_the_comparisons(grid_runs):
 def test_random_search_scatter_uses_a_log_axis_where_the_search_did(write_spec, runner, tmp_path):
     spec = write_spec(merged(TINY, training={"epochs": 2}, search={
         "method": "random", "trials": 4, "refine": {"rounds": 2, "keep": 2},
-        "params": {"training.optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]}, "model.defaults.dropout": [0.0, 0.2]}}))
+        "params": {"training.optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]}, "model.defaults.dropout": [0.0,
+                                                                                                                 0.2]}}))
     assert runner.invoke(app, ["sweep", str(spec), "--runs-dir", str(tmp_path), "-q"]).exit_code == 0
     figure = draw(build_report([], tmp_path))
     scatter = {ax.get_xlabel(): ax for ax in figure.axes if ax.get_title(loc="left").endswith("per trial")}

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from regexp.cli import app
-from regexp.store.folders import read_run
 from regexp.spec import load_spec
+from regexp.store.folders import read_run
 from regexp.trial.train import train
 
 from conftest import TINY, merged
@@ -22,7 +22,8 @@ def test_layer_stats_show_l1_sparsity_rising_with_l1(write_spec, tmp_path):
     """L1's subgradient pulls every weight toward 0 by lr * l1 per step; L2 and no penalty do not."""
     stats = {}
     for l1 in (0.0, 0.01):
-        run = run_with(write_spec, tmp_path, "logging={layer_stats: true, sparsity_threshold: 0.01}", f"model.defaults.l1={l1}")
+        run = run_with(write_spec, tmp_path, "logging={layer_stats: true, sparsity_threshold: 0.01}",
+                       f"model.defaults.l1={l1}")
         rows = [r for r in run.layer_stats() if r["layer"] == "l0"]
         assert [r["epoch"] for r in rows] == list(range(1, 9))
         stats[l1] = [r["sparsity"] for r in rows]
@@ -38,7 +39,8 @@ def test_layer_stats_measure_weights_gradients_activations_and_bn(write_spec, tm
     import keras
 
     model = keras.saving.load_model(run.path / "model.keras")
-    assert last["l0"]["weight_norm"] == pytest.approx(float(np.linalg.norm(model.get_layer("l0").kernel.numpy())), rel=1e-5)
+    assert last["l0"]["weight_norm"] == pytest.approx(float(np.linalg.norm(model.get_layer("l0").kernel.numpy())),
+                                                      rel=1e-5)
     bn = model.get_layer("l0_bn")
     assert last["l0"]["bn_moving_var"] == pytest.approx(float(np.mean(bn.moving_variance.numpy())), rel=1e-5)
     assert last["output"]["bn_moving_mean"] is None

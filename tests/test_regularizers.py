@@ -12,8 +12,8 @@ from regexp.cli import app
 from regexp.data import prepare
 from regexp.net.layers import NoisyDense, mc_dropout_model
 from regexp.net.mc_dropout import mc_summary
-from regexp.net.pipeline import EpochOrder, mixup, train_batches
 from regexp.net.model import build_model
+from regexp.net.pipeline import EpochOrder, mixup, train_batches
 from regexp.spec import load_spec
 
 from conftest import TINY, merged
@@ -175,7 +175,8 @@ def test_weight_noise_acts_in_training_calls_only_and_never_reaches_the_stored_w
     model, data = build(write_spec, model={"defaults": {"weight_noise": 0.2}})
     layer = model.get_layer("l0")
     assert isinstance(layer, NoisyDense) and layer.weight_noise == 0.2
-    assert isinstance(model.get_layer("output"), keras.layers.Dense) and not isinstance(model.get_layer("output"), NoisyDense)
+    assert isinstance(model.get_layer("output"), keras.layers.Dense) and not isinstance(model.get_layer("output"),
+                                                                                        NoisyDense)
     x = data.x_train[:32]
     kernel = layer.kernel.numpy().copy()
     assert not np.allclose(numpy(model(x, training=True)), numpy(model(x, training=True)))
@@ -239,7 +240,8 @@ def catalogue_run(tmp_path_factory):
                   evaluation={"mc_dropout": 10})
     spec["model"]["defaults"] = {"weight_noise": 0.05}
     (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
-    result = CliRunner().invoke(app, ["train", str(folder / "spec.yaml"), "--runs-dir", str(folder / "runs"), "--quiet"])
+    result = CliRunner().invoke(app, ["train", str(folder / "spec.yaml"), "--runs-dir", str(folder / "runs"),
+                                      "--quiet"])
     assert result.exit_code == 0, result.output
     (run,) = (folder / "runs").iterdir()
     return run
@@ -261,7 +263,8 @@ def test_a_saved_model_with_these_layers_reloads_in_safe_mode_and_predicts_the_s
     loaded = load_spec(catalogue_run / "config.yaml")
     data = prepare(loaded)
     accuracy = np.mean(model.predict(data.x_test, verbose=0).argmax(axis=1) == data.y_test)
-    assert accuracy == pytest.approx(json.loads((catalogue_run / "metrics.json").read_text())["test"]["accuracy"], abs=1e-6)
+    assert accuracy == pytest.approx(json.loads((catalogue_run / "metrics.json").read_text())["test"]["accuracy"],
+                                     abs=1e-6)
 
     mc = mc_dropout_model(model)  # the MC wrapper round-trips too
     mc.save(tmp_path / "mc.keras")
@@ -289,7 +292,8 @@ def test_an_image_folder_trains_a_cnn_with_augmentation(write_spec, tmp_path, ru
     spec = write_spec(merged(TINY, data={"dataset": None, "path": str(tmp_path / "imgs")},
                              model={"layers": [{"type": "conv2d", "filters": 4}, {"type": "global_avg_pool"}]},
                              training={"epochs": 8, "augment": [{"flip": "horizontal_and_vertical"}, {"crop": [8, 8]}],
-                                       # 2 steps per epoch: Adam's default rate needs ~30 epochs from some seeds' weights
+                                       # 2 steps per epoch: Adam's default rate needs ~30 epochs from some seeds'
+                                       # weights
                                        "optimizer": {"name": "adam", "learning_rate": 0.02}}))
     result = runner.invoke(app, ["train", str(spec), "--runs-dir", str(tmp_path / "runs"), "--quiet"])
     assert result.exit_code == 0, result.output

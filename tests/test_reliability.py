@@ -129,7 +129,8 @@ def test_a_control_character_in_a_spec_is_a_file_line_error(runner, tmp_path, ch
         result = runner.invoke(app, [command, str(spec), "--runs-dir", str(tmp_path / "runs")] if command == "train"
                                else [command, str(spec)])
         assert result.exit_code == 2, result.output
-        assert f"{spec}:3: invalid YAML: control character U+{ord(char):04X} at column 8" in " ".join(result.output.split())
+        assert f"{spec}:3: invalid YAML: control character U+{ord(char):04X} at column 8" in " ".join(
+            result.output.split())
         assert result.exception is None or isinstance(result.exception, SystemExit)
     assert not (tmp_path / "runs").exists()
 
@@ -233,7 +234,8 @@ def test_report_alongside_a_live_writer(runner, tmp_path):
 # ------------------------------------------------------------------------------- a damaged resume point
 @pytest.mark.parametrize("state, fragment", [({}, "a damaged resume point"), ([1], "a damaged resume point"),
                                              ({"epoch": 2, "weights": "../../etc/passwd"}, "a damaged resume point"),
-                                             ({"epoch": 2, "weights": "epoch-2.weights.h5"}, "epoch-2.weights.h5 is missing")])
+                                             ({"epoch": 2, "weights": "epoch-2.weights.h5"}, "epoch-2.weights.h5 is "
+                                                                                             "missing")])
 def test_a_damaged_resume_point_is_refused_before_anything_changes(trained_run, tmp_path, runner, state, fragment):
     """Found by the fuzzer: a bad checkpoint/state.json used to end `regexp resume` in a TypeError."""
     import shutil

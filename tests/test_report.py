@@ -62,14 +62,17 @@ def test_sort_follows_the_metric_direction(runner, tmp_path, column, order):
     make_run(tmp_path, "broken", seed=3, status="failed", epochs=0, write=("run", "config"))
     data = report_json(runner, tmp_path, "--sort", column, "--no-groups")
     assert [r["id"] for r in data["rows"]] == [*order, "broken"]  # no value: last
-    assert [r["id"] for r in report_json(runner, tmp_path, "--sort", column, "--no-groups", "--limit", "2")["rows"]] == order[:2]
+    assert [r["id"] for r in report_json(runner, tmp_path, "--sort", column, "--no-groups", "--limit",
+                                         "2")["rows"]] == order[:2]
 
 
 def test_filters_on_name_tag_status_and_config_values(runner, tmp_path):
     make_run(tmp_path, "a", name="mlp-small", dropout=0.5, tags=("baseline",))
     make_run(tmp_path, "b", name="mlp-big", seed=1, dropout=0.2)
     make_run(tmp_path, "c", name="cnn", seed=2, status="failed", write=("run", "config"))
-    ids = lambda *f: sorted(r["id"] for r in report_json(runner, tmp_path, "--no-groups", *sum((["--filter", x] for x in f), []))["rows"])
+    ids = lambda *f: sorted(r["id"] for r in report_json(runner, tmp_path, "--no-groups", *sum((["--filter",
+                                                                                                 x] for x in f),
+                                                                                               []))["rows"])
     assert ids("name=mlp-*") == ["a", "b"]
     assert ids("tag=baseline") == ["a"]
     assert ids("status=failed") == ["c"]
@@ -96,7 +99,8 @@ def test_repeats_collapse_into_a_group_with_mean_std_and_ci(runner, tmp_path):
 
 def _t_tail(t: float, df: float) -> float:
     """Two-sided p-value of Student's t, by Simpson integration of the density (independent of scipy)."""
-    pdf = lambda x: math.gamma((df + 1) / 2) / (math.sqrt(df * math.pi) * math.gamma(df / 2)) * (1 + x * x / df) ** (-(df + 1) / 2)
+    pdf = lambda x: math.gamma((df + 1) / 2) / (math.sqrt(df * math.pi) * math.gamma(df / 2)) * (
+        1 + x * x / df) ** (-(df + 1) / 2)
     a, b, n = abs(t), abs(t) + 400.0, 200_000
     h = (b - a) / n
     total = pdf(a) + pdf(b) + sum((4 if i % 2 else 2) * pdf(a + i * h) for i in range(1, n))
@@ -142,7 +146,8 @@ def test_paired_test_when_seeds_match_and_honest_when_not_significant(runner, tm
     same = next(r for r in data["rows"] if r["name"] == "same")["baseline"]
     assert same["p"] > 0.05 and same["verdict"] == "no significant difference"
     # Holm over the two comparisons: the smaller p doubled, the larger kept (not below the first)
-    assert new["p_adjusted"] == pytest.approx(min(1.0, 2 * p)) and same["p_adjusted"] == pytest.approx(max(same["p"], 2 * p))
+    assert new["p_adjusted"] == pytest.approx(min(1.0, 2 * p)) and same["p_adjusted"] == pytest.approx(max(same["p"],
+                                                                                                           2 * p))
 
 
 def test_a_single_run_baseline_says_no_test(runner, tmp_path):
@@ -165,7 +170,7 @@ def test_damaged_and_unfinished_runs_are_listed_with_warnings(runner, tmp_path):
     truncated = make_run(tmp_path, "truncated", seed=6, status="failed", write=("run", "config", "history"))
     with (truncated / "history.csv").open("a") as f:
         f.write("4,0.2,0.9")  # the process died mid-line
-    noconfig = make_run(tmp_path, "noconfig", seed=7, write=("run", "metrics", "history"))
+    make_run(tmp_path, "noconfig", seed=7, write=("run", "metrics", "history"))
     (tmp_path / "not-a-run").mkdir()
     result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path), "--format", "json", "--no-groups"])
     assert result.exit_code == 0, result.output
@@ -174,7 +179,8 @@ def test_damaged_and_unfinished_runs_are_listed_with_warnings(runner, tmp_path):
     assert status == {"ok": "completed", "running": "running", "crashed": "crashed", "interrupted": "interrupted",
                       "nometrics": "completed", "badjson": "incomplete", "truncated": "failed", "noconfig": "completed"}
     rows = {r["id"]: r for r in data["rows"]}
-    assert values(rows["interrupted"], "epochs_run") == 3 and values(rows["interrupted"], "val_accuracy") == pytest.approx(0.9)
+    assert values(rows["interrupted"], "epochs_run") == 3 and values(rows["interrupted"],
+                                                                     "val_accuracy") == pytest.approx(0.9)
     assert values(rows["truncated"], "epochs_run") == 3
     warnings = " | ".join(data["warnings"])
     for expected in ("nometrics: metrics.json is missing", "badjson: run.json is unreadable",
@@ -227,7 +233,8 @@ def test_every_format(runner, tmp_path):
     page = out("html").stdout
     assert page.startswith("<!doctype html>") and "<table id=\"runs\">" in page and "data:image/png;base64," in page
     target = tmp_path / "out.md"
-    assert runner.invoke(app, ["report", "--runs-dir", str(tmp_path), "--format", "md", "--output", str(target)]).exit_code == 0
+    assert runner.invoke(app, ["report", "--runs-dir", str(tmp_path), "--format", "md", "--output",
+                               str(target)]).exit_code == 0
     assert target.read_text().startswith("| run |")
     table = runner.invoke(app, ["report", "--runs-dir", str(tmp_path)], terminal_width=200)
     assert "95% CI" in table.stdout and "± " in table.stdout.replace("\n±", "± ")
@@ -240,7 +247,8 @@ def test_plot_files(runner, tmp_path, suffix):
     for seed in range(2):
         make_run(tmp_path / "runs", f"g{seed}", seed=seed)
     target = tmp_path / f"curves{suffix}"
-    result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--plot", str(target), "--smooth", "0.6"])
+    result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--plot", str(target), "--smooth",
+                                 "0.6"])
     assert result.exit_code == 0, result.output
     head = target.read_bytes()[:64]
     assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in target.read_bytes()[:2000]
@@ -276,9 +284,11 @@ def test_build_report_is_usable_as_a_library(tmp_path):
 
 
 @pytest.mark.parametrize("file, key", [
-    ("run.json", "started"), ("run.json", "status"), ("run.json", "seed"), ("run.json", "duration_s"), ("run.json", "name"),
+    ("run.json", "started"), ("run.json", "status"), ("run.json", "seed"), ("run.json", "duration_s"), ("run.json",
+                                                                                                        "name"),
     ("run.json", "host"), ("run.json", "pid"),
-    ("metrics.json", "train"), ("metrics.json", "directions"), ("metrics.json", "best_epoch"), ("metrics.json", "early_stopped"),
+    ("metrics.json", "train"), ("metrics.json", "directions"), ("metrics.json", "best_epoch"), ("metrics.json",
+                                                                                                "early_stopped"),
 ])
 @pytest.mark.parametrize("odd", [None, "x", [1]])
 def test_odd_values_in_run_files_never_crash(runner, tmp_path, file, key, odd):

@@ -33,7 +33,8 @@ def test_a_second_identical_report_is_answered_from_the_cache(runner, runs, monk
 
     first = report(runner, runs)
     assert cache_file(runs).is_file() and not any(p.name.startswith(".") for p in runs.iterdir())  # runs/ untouched
-    monkeypatch.setattr(regexp.report, "build_report", lambda *a, **k: pytest.fail("recomputed although nothing changed"))
+    monkeypatch.setattr(regexp.report, "build_report", lambda *a,
+                        **k: pytest.fail("recomputed although nothing changed"))
     assert report(runner, runs) == first
     monkeypatch.undo()
     assert report(runner, runs, "--no-groups") != first  # other options: another answer
@@ -58,7 +59,8 @@ def test_a_run_being_written_and_one_whose_process_died_are_seen(runner, tmp_pat
         path = make_run(tmp_path / "runs", "r0", status="running", pid=sleeper.pid, epochs=2)
 
         def epochs_run() -> float:
-            return json.loads(report(runner, tmp_path / "runs", "--format", "json"))["rows"][0]["values"]["epochs_run"]["mean"]
+            return json.loads(report(runner, tmp_path / "runs", "--format",
+                                     "json"))["rows"][0]["values"]["epochs_run"]["mean"]
         assert epochs_run() == 2
         with (path / "history.csv").open("a") as f:  # the next epoch arrives
             f.write("3,0.3,0.8,0.4,0.8,0.001,0.1\n")

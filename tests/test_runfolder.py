@@ -6,25 +6,46 @@ import json
 import pytest
 import yaml
 
-from regexp.store import docs as runfolder_docs
 from regexp.report.collect import run_values
-from regexp.store.contract import (MetricKey, RunInfo, RunMetrics, Status, SweepState, TrialEntry, TrialStatus,
-                              best_epoch, generalization_gap)
+from regexp.store.contract import (
+    MetricKey,
+    RunInfo,
+    RunMetrics,
+    Status,
+    SweepState,
+    TrialEntry,
+    TrialStatus,
+    best_epoch,
+    generalization_gap,
+)
 from regexp.store.folders import read_run
+from regexp.views import reference
 
 from conftest import REPO
 from runfolders import make_run
 
 
 def test_docs_run_folder_md_is_generated_from_the_models():
-    assert (REPO / "docs" / "run-folder.md").read_text() == runfolder_docs.markdown(), "run `make docs`"
+    assert (REPO / "docs" / "run-folder.md").read_text() == reference.run_folder_page(), "run `make docs`"
+
+
+def test_docs_spec_md_is_generated_from_the_spec_models():
+    page = (REPO / "docs" / "spec.md").read_text()
+    assert page == reference.spec_page(), "run `make docs`"
+    # every section a spec can hold has its table, with each key's default and range
+    for heading in ("## model.defaults", "## model.layers[] (Conv2D)", "## training.lr_schedule (Cosine)",
+                    "## search.params"):
+        assert heading in page
+    assert "| `dropout` | float | `0.0` | >= 0.0, < 1.0 | Dropout rate after the activation. |" in page
 
 
 def test_every_model_round_trips_through_json():
     info = RunInfo(id="x", name="n", status=Status.RUNNING, started="2026-11-01T00:00:00.000+00:00", seed=3,
-                   sizes={"train": 6, "val": 2, "test": 2}, resumed=[{"at_epoch": 2, "time": "t", "previous_status": "crashed"}],
+                   sizes={"train": 6, "val": 2, "test": 2}, resumed=[{"at_epoch": 2, "time": "t",
+                                                                      "previous_status": "crashed"}],
                    config={"seed": 3}, extra_key_from_a_newer_writer=1)
-    metrics = RunMetrics(task="classification", train={"loss": 0.2, "accuracy": 0.9}, val={"loss": 0.5, "accuracy": 0.8},
+    metrics = RunMetrics(task="classification", train={"loss": 0.2, "accuracy": 0.9}, val={"loss": 0.5,
+                                                                                           "accuracy": 0.8},
                          directions={"loss": "min", "accuracy": "max"}, best_epoch=4, epochs_run=6, early_stopped=True)
     state = SweepState(kind="repeat", name="n", spec="s.yaml", spec_hash="h", started="t",
                        objective={"metric": "val_loss", "mode": "min"}, trials=[TrialEntry(key="k", seed=0)])
@@ -37,7 +58,8 @@ def test_every_model_round_trips_through_json():
 
 
 def test_derived_facts_are_computed_from_the_stored_ones():
-    m = RunMetrics(train={"loss": 0.2, "accuracy": 0.95, "penalty": 0.1}, val={"loss": 0.5, "accuracy": 0.8}, epochs_run=7)
+    m = RunMetrics(train={"loss": 0.2, "accuracy": 0.95, "penalty": 0.1}, val={"loss": 0.5, "accuracy": 0.8},
+                   epochs_run=7)
     stored = m.to_json()
     assert stored["stopped_epoch"] == 7  # SPEC.md's name, always epochs_run
     assert stored["generalization_gap"] == pytest.approx({"loss": -0.3, "accuracy": 0.15})
@@ -56,7 +78,8 @@ def test_an_old_metrics_json_with_its_own_stored_gap_reads_through_the_models(tm
 
 
 @pytest.mark.parametrize("file, key, value", [("run.json", "seed", "zero"), ("run.json", "status", "exploded"),
-                                              ("metrics.json", "train", {"loss": "low"}), ("metrics.json", "best_epoch", [2])])
+                                              ("metrics.json", "train", {"loss": "low"}), ("metrics.json",
+                                                                                           "best_epoch", [2])])
 def test_a_wrong_value_is_dropped_with_a_warning_and_the_rest_is_read(tmp_path, file, key, value):
     run = make_run(tmp_path, "r", val_accuracy=0.87)
     data = json.loads((run / file).read_text())
@@ -81,12 +104,14 @@ def test_a_wrong_value_is_dropped_with_a_warning_and_the_rest_is_read(tmp_path, 
 ])
 def test_metric_keys(text, part, name, column, history, direction):
     key = MetricKey.parse(text)
-    assert (key.part, key.name, key.column, key.history_column, key.direction) == (part, name, column, history, direction)
+    assert (key.part, key.name, key.column, key.history_column, key.direction) == (part, name, column, history,
+                                                                                   direction)
 
 
 def test_best_epoch_follows_the_monitor_direction_and_takes_the_first_tie():
     history = [{"epoch": 1, "val_loss": 0.5, "val_accuracy": 0.7}, {"epoch": 2, "val_loss": 0.3, "val_accuracy": 0.9},
-               {"epoch": 3, "val_loss": 0.3, "val_accuracy": 0.9}, {"epoch": 4, "val_loss": float("nan"), "val_accuracy": 0.8}]
+               {"epoch": 3, "val_loss": 0.3, "val_accuracy": 0.9}, {"epoch": 4, "val_loss": float("nan"),
+                                                                    "val_accuracy": 0.8}]
     assert best_epoch(history, "val_loss") == 2 and best_epoch(history, "val_accuracy") == 2
     assert best_epoch([{"epoch": 1, "val_loss": float("nan")}], "val_loss") is None
 
@@ -142,14 +167,14 @@ def test_keras_cutmix_transformation_has_the_mask_and_permutation_the_pipeline_r
 
 def test_keras_saving_recomputes_its_skipsets_unless_the_pack_trainer_stores_them(tmp_path):
     """Keras 3.15 stores saving_lib's attribute skipsets under a key it never reads, so each save
-    builds them again; packed.trainer.cache_keras_saving_skipsets stores them where they are read.
+    builds them again; compat.cache_keras_saving_skipsets stores them where they are read.
     If Keras fixes the key, the first assertion fails and the workaround can go."""
     import threading
 
     import keras
     from keras.src.backend.common import global_state
 
-    from regexp.packed.trainer import cache_keras_saving_skipsets
+    from regexp.compat import cache_keras_saving_skipsets
 
     def skipsets_built_by_a_save(workaround: bool) -> list[str]:
         built, real = [], global_state.set_global_attribute

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from regexp.cli import app
-from regexp.spec import load_spec
 from regexp.errors import SpecError
+from regexp.spec import load_spec
 
 from conftest import REPO
 
@@ -28,9 +28,11 @@ def errors_of(runner, path, *args) -> str:
      "less than 1 (got 1.5)"),
     ("name: x\ndata: {dataset: digits}\ntraining:\n  optimizer: {name: adamm}\n", 4, "training.optimizer.name",
      "allowed: sgd | momentum | nesterov | rmsprop | adam | adamw | nadam"),
-    ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4}\n    - {type: dens, units: 3}\n",
+    ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4}\n    - {type: dens, units: "
+     "3}\n",
      6, "model.layers.1", "did you mean 'dense'"),
-    ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: conv2d}\n", 5, "model.layers.0.filters", "required"),
+    ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: conv2d}\n", 5, "model.layers.0.filters",
+     "required"),
     ("name: x\ndata: {dataset: digits}\ntraining: {batch_size: half}\n", 3, "training.batch_size", "full"),
     ("name: x\ndata: {dataset: digits, split: {train: 0.5, val: 0.2, test: 0.2}}\n", 2, "data.split",
      "must be 1"),
@@ -38,23 +40,30 @@ def errors_of(runner, path, *args) -> str:
     ("name: x\ndata: {dataset: digits}\ndata: {dataset: iris}\n", 3, "data", "duplicate key (first written at"),
     ("name: x\ndata: {dataset: digits}\ncv: {folds: 1}\n", 3, "cv.folds", "greater than or equal to 2 (got 1)"),
     ("name: x\ndata: {dataset: digits}\nrepeat: [1, 1]\n", 3, "repeat", "seeds must be distinct"),
-    ("name: x\ndata: {dataset: digits}\nsearch:\n  params:\n    seed: [1, 2]\n", 5, "search.params.seed", "cannot be searched"),
+    ("name: x\ndata: {dataset: digits}\nsearch:\n  params:\n    seed: [1, 2]\n", 5, "search.params.seed",
+     "cannot be searched"),
     ("name: x\ndata: {dataset: digits}\nsearch:\n  params:\n    model.defaults.l2: {log_uniform: [0.1, 0.01]}\n", 5,
      "search.params.model.defaults.l2", "low must be below high"),
-    ("name: x\ndata: {dataset: digits}\nevaluation: {mc_dropot: 3}\n", 3, "evaluation.mc_dropot", "did you mean 'mc_dropout'"),
-    ("name: x\ndata: {dataset: digits}\nevaluation: {bayes_error: -0.1}\n", 3, "evaluation.bayes_error", "greater than or equal to 0"),
+    ("name: x\ndata: {dataset: digits}\nevaluation: {mc_dropot: 3}\n", 3, "evaluation.mc_dropot", "did you mean "
+                                                                                                  "'mc_dropout'"),
+    ("name: x\ndata: {dataset: digits}\nevaluation: {bayes_error: -0.1}\n", 3, "evaluation.bayes_error",
+     "greater than or equal to 0"),
     ("name: x\ndata: {dataset: digits}\ntraining: {mixup: {alpha: 0}}\n", 3, "training.mixup.alpha", "greater than 0"),
-    ("name: x\ndata: {dataset: digits}\ntraining:\n  augment: [{flip: sideways}]\n", 4, "training.augment.0.flip", "allowed: horizontal"),
+    ("name: x\ndata: {dataset: digits}\ntraining:\n  augment: [{flip: sideways}]\n", 4, "training.augment.0.flip",
+     "allowed: horizontal"),
     ("name: x\ndata: {dataset: digits}\ntraining:\n  augment: [{rotate: 0.1, zoom: 0.1}]\n", 4, "training.augment.0",
      "each augment item is one of"),
-    ("name: x\ndata: {dataset: digits}\nmodel: {defaults: {weight_noise: -1}}\n", 3, "model.defaults.weight_noise", "greater than or equal to 0"),
+    ("name: x\ndata: {dataset: digits}\nmodel: {defaults: {weight_noise: -1}}\n", 3, "model.defaults.weight_noise",
+     "greater than or equal to 0"),
     ("name: x\ndata: {dataset: digits}\ntraining:\n  lr_schedule: {name: step, boundaries: [10, 5]}\n", 4,
      "training.lr_schedule.boundaries", "strictly increasing"),
     ("name: x\ndata: {dataset: digits, split: {train: 0.8, val: 0.0, test: 0.2}}\ntraining:\n  early_stopping: 3\n",
      4, "training.early_stopping.monitor", "data.split.val is 0"),
-    ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: conv2d, filters: 4}\n    - {type: dense, units: 3}\n",
+    ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: conv2d, filters: 4}\n    - {type: dense, "
+     "units: 3}\n",
      6, "model.layers.1", "flatten"),
-    ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4, dropout: 0.2, dropout_type: spatial}\n",
+    ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4, dropout: 0.2, dropout_type: "
+     "spatial}\n",
      5, "model.layers.0.dropout_type", "conv2d layers only"),
     ("name: x\ndata: {dataset: digits, path: a.csv}\n", 2, "data", "exactly one of"),
     ("name: x\n", 1, "data", "required"),
@@ -85,7 +94,8 @@ def test_hostile_or_broken_yaml_is_a_clean_error(runner, write_spec, text, fragm
 
 
 BOMB = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [
-    f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
+    f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+    f"*a{i - 1}]"
     for i in range(1, 9)]  # 10^9 values once expanded
 
 
@@ -100,13 +110,15 @@ def test_alias_bomb_fails_fast_in_a_file_and_in_an_override(runner, write_spec):
 
 def test_an_error_quotes_a_big_value_briefly(runner, write_spec):
     spec = write_spec("name: x\ndata: {dataset: digits}\n")
-    big = "description={a: &a [x,x,x,x,x,x,x,x,x,x], b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a], c: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]}"
+    big = ("description={a: &a [x,x,x,x,x,x,x,x,x,x], b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a], "
+           "c: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]}")
     out = errors_of(runner, spec, "--set", big)
     assert "description: input should be a valid string" in out and len(out) < 2 * len(big) + 600
 
 
 @pytest.mark.parametrize("content, fragment", [
-    ("name: x\ndata: {dataset: digits}\ndescription: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 100 levels deep"),
+    ("name: x\ndata: {dataset: digits}\ndescription: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 100 levels "
+                                                                                         "deep"),
     ("name: x\ndata: {dataset: digits}\ndescription: '" + "a" * 1_100_000 + "'\n", "at most 1,000,000 are read"),
     (b"name: x\ndata: {dataset: digits}\ndescription: \xff\xfe\n", "not UTF-8 text (byte 45)"),
     ("name: ../../escape\ndata: {dataset: digits}\n", "name: string should match pattern"),
@@ -127,7 +139,8 @@ def test_a_python_tag_runs_nothing(runner, write_spec, tmp_path):
 
 
 def test_extends_deep_merges_and_errors_point_into_the_right_file(runner, write_spec):
-    base = write_spec("name: base\ndata: {dataset: digits}\nmodel:\n  defaults: {l2: 0.01, dropout: 0.3}\n", "base.yaml")
+    base = write_spec("name: base\ndata: {dataset: digits}\nmodel:\n  defaults: {l2: 0.01, dropout: 0.3}\n",
+                      "base.yaml")
     child = write_spec("extends: base.yaml\nname: child\nmodel:\n  defaults: {dropout: 0.5}\n", "child.yaml")
     spec = load_spec(child).spec
     assert (spec.name, spec.model.defaults.l2, spec.model.defaults.dropout) == ("child", 0.01, 0.5)
@@ -162,7 +175,8 @@ def test_set_overrides_parse_yaml_values_and_list_indices(write_spec):
     ("model.layers.3.units=2", "--set model.layers.3.units=2: model.layers: is not written in the spec"),
     ("data.split.train.x=2", "--set data.split.train.x=2: data.split.train.x: cannot set a key inside a float"),
     ("training.epochs=abc", "--set training.epochs=abc: training.epochs: input should be a valid integer"),
-    ("model.defaults.dropuot=0.1", "--set model.defaults.dropuot=0.1: model.defaults.dropuot: unknown key; did you mean 'dropout'"),
+    ("model.defaults.dropuot=0.1", "--set model.defaults.dropuot=0.1: model.defaults.dropuot: unknown key; did you "
+                                   "mean 'dropout'"),
     ("training.epochs", "expected dotted.key=value"),
 ])
 def test_set_errors_name_the_override(runner, write_spec, override, fragment):
@@ -177,7 +191,7 @@ def test_validate_checks_data_paths(runner, write_spec):
 
 
 @pytest.mark.parametrize("optimizer, key, hint", [
-    ("{name: rmsprop, beta_2: 0.999}", "beta_2", "did you mean 'rho'?"),  # the notes' β2 of RMSprop, at its default value
+    ("{name: rmsprop, beta_2: 0.999}", "beta_2", "did you mean 'rho'?"),  # RMSprop's β2, at its default value
     ("{name: adam, momentum: 0.5}", "momentum", "did you mean 'beta_1'?"),
     ("{name: sgd, momentum: 0.9}", "momentum", "use name: momentum"),
 ])
@@ -188,11 +202,13 @@ def test_an_optimizer_key_the_optimizer_ignores_is_an_error_in_its_own_file(runn
 
 
 def test_an_inherited_optimizer_key_the_optimizer_ignores_is_a_warning(runner, write_spec, tmp_path):
-    (tmp_path / "base.yaml").write_text("name: base\ndata: {dataset: digits}\ntraining:\n  optimizer: {name: adam, beta_1: 0.8}\n")
+    (tmp_path / "base.yaml").write_text("name: base\ndata: {dataset: digits}\ntraining:\n  optimizer: {name: adam, "
+                                        "beta_1: 0.8}\n")
     path = write_spec("name: x\nextends: base.yaml\ntraining:\n  optimizer: {name: momentum}\n")
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
-    assert "base.yaml:4: training.optimizer.beta_1: is not used by optimizer momentum" in " ".join(result.output.split())
+    assert "base.yaml:4: training.optimizer.beta_1: is not used by optimizer momentum" in " ".join(
+        result.output.split())
 
 
 def test_a_run_config_with_every_default_written_is_not_refused(tmp_path):
@@ -200,13 +216,15 @@ def test_a_run_config_with_every_default_written_is_not_refused(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "run.json").write_text("{}")
-    (run / "config.yaml").write_text("name: x\ndata: {dataset: digits}\ntraining:\n  optimizer: {name: sgd, momentum: 0.9, "
+    (run / "config.yaml").write_text("name: x\ndata: {dataset: digits}\ntraining:\n  optimizer: {name: sgd, momentum: "
+                                     "0.9, "
                                      "beta_1: 0.9, beta_2: 0.999, rho: 0.9}\n")
     assert load_spec(run / "config.yaml").warnings == ()
 
 
 def test_dense_instance_norm_is_refused_with_the_reason(runner, write_spec):
-    path = write_spec("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 8, norm: instance}\n")
+    path = write_spec("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 8, norm: "
+                      "instance}\n")
     out = " ".join(errors_of(runner, path).split())
     assert "spec.yaml:5: model.layers.0.norm: instance norm normalizes each unit over its own single value" in out
     assert "norm: layer" in out and "norm: group" in out
@@ -282,7 +300,8 @@ def test_spec_error_lists_problems():
 def test_a_list_replaced_by_the_child_takes_its_locations_from_the_child(runner, write_spec):
     write_spec("name: base\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4}\n"
                "    - {type: dense, units: 4}\n    - {type: dense, units: 4}\n", "base.yaml")
-    child = write_spec("extends: base.yaml\nname: child\nmodel:\n  layers:\n    - {type: dense, units: 0}\n", "child.yaml")
+    child = write_spec("extends: base.yaml\nname: child\nmodel:\n  layers:\n    - {type: dense, units: 0}\n",
+                       "child.yaml")
     assert f"{child}:5: model.layers.0.units" in errors_of(runner, child)
     assert len(load_spec(child, ["model.layers.0.units=3"]).spec.model.layers) == 1
 
@@ -290,7 +309,8 @@ def test_a_list_replaced_by_the_child_takes_its_locations_from_the_child(runner,
 def test_set_on_a_written_list_checks_the_index(runner, write_spec):
     path = write_spec("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4}\n")
     out = errors_of(runner, path, "--set", "model.layers.2.units=8")
-    assert "--set model.layers.2.units=8: model.layers.2: no such list item (the list has 1: indices 0 to 0)" in " ".join(out.split())
+    expected = "--set model.layers.2.units=8: model.layers.2: no such list item (the list has 1: indices 0 to 0)"
+    assert expected in " ".join(out.split())
 
 
 def test_validate_hints_where_a_value_looks_like_the_notes_form(runner, write_spec):

@@ -10,8 +10,10 @@ import yaml
 
 from regexp.cli import app
 from regexp.data import prepare
-from regexp.sweep.trials import plan_round
 from regexp.spec import load_spec
+from regexp.store.contract import TrialStatus
+from regexp.sweep.trials import plan_round
+from regexp.trial.result import TrialResult
 
 from conftest import REPO, TINY, merged
 
@@ -41,7 +43,8 @@ def test_a_section_can_be_switched_on_and_off_by_the_grid(write_spec):
 
 def test_a_sweep_with_a_section_in_its_grid_resumes(runner, write_spec, tmp_path):
     """sweep.json gives the points back as plain dicts: a resumed sweep must still rank them."""
-    spec = write_spec(merged(TINY, training={"epochs": 1}, search={"params": {"training.mixup": [None, {"alpha": 0.2}]}}))
+    spec = write_spec(merged(TINY, training={"epochs": 1}, search={"params": {"training.mixup": [None,
+                                                                                                 {"alpha": 0.2}]}}))
     for _ in range(2):  # the second invocation finds the sweep folder and resumes it
         result = runner.invoke(app, ["sweep", str(spec), "--runs-dir", str(tmp_path), "--workers", "1", "--quiet"])
         assert result.exit_code == 0, result.output
@@ -49,7 +52,8 @@ def test_a_sweep_with_a_section_in_its_grid_resumes(runner, write_spec, tmp_path
 
 
 def test_random_points_are_seeded(write_spec):
-    search = {"method": "random", "trials": 6, "params": {"training.optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]}}}
+    search = {"method": "random", "trials": 6, "params": {"training.optimizer.learning_rate": {"log_uniform": [1e-4,
+                                                                                                               1e-1]}}}
     points = lambda **extra: [t.point for t in plan_round(spec_with(write_spec, search={**search, **extra}), [])]
     assert points() == points()
     assert points(seed=7) == points(seed=7) != points()
@@ -141,29 +145,32 @@ def test_train_with_repeat_and_cv_runs_every_child_and_report_groups_them(runner
 def test_resume_runs_only_the_missing_trials(runner, write_spec, tmp_path, monkeypatch):
     import regexp.sweep.runner as sweep_module
 
-    path = write_spec(merged(TINY, repeat=2, training={"epochs": 1}, search={"params": {"model.defaults.dropout": [0.0, 0.3]}}))
-    real, calls = sweep_module.run_trial, []
+    path = write_spec(merged(TINY, repeat=2, training={"epochs": 1}, search={"params": {"model.defaults.dropout": [0.0,
+                                                                                                                   0.3]}}))
+    real, calls = sweep_module.train_alone, []
 
     def interrupt_third(*args):
         calls.append(args)
         if len(calls) == 3:
-            return {"status": "interrupted", "run": None, "objective": None, "error": "interrupted"}
+            return [TrialResult(TrialStatus.INTERRUPTED, error="interrupted (Ctrl-C)")]
         return real(*args)
-    monkeypatch.setattr(sweep_module, "run_trial", interrupt_third)
-    args = ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q", "--pack", "off"]  # counts run_trial calls
+    monkeypatch.setattr(sweep_module, "train_alone", interrupt_third)
+    args = ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q", "--pack",
+            "off"]  # counts train_alone calls
     first = runner.invoke(app, args)
     assert first.exit_code == 130
     state = sweep_state(tmp_path / "runs")
     assert state["status"] == "interrupted"
     assert [t["status"] for t in state["trials"]] == ["completed", "completed", "interrupted", "pending"]
     calls.clear()
-    monkeypatch.setattr(sweep_module, "run_trial", lambda *a: (calls.append(a), real(*a))[1])
+    monkeypatch.setattr(sweep_module, "train_alone", lambda *a: (calls.append(a), real(*a))[1])
     second = runner.invoke(app, args)  # the same command resumes
     assert second.exit_code == 0, second.output
     assert len(calls) == 2
     state = sweep_state(tmp_path / "runs")
     assert state["status"] == "completed" and all(t["status"] == "completed" for t in state["trials"])
-    assert state["best"]["n"] == 2 and state["best"]["point"] in ({"model.defaults.dropout": 0.0}, {"model.defaults.dropout": 0.3})
+    assert state["best"]["n"] == 2 and state["best"]["point"] in ({"model.defaults.dropout": 0.0},
+                                                                  {"model.defaults.dropout": 0.3})
     assert len(list((tmp_path / "runs").iterdir())) == 5  # 4 runs + the sweep folder
 
 
@@ -182,8 +189,10 @@ def test_failures_are_recorded_and_k_in_a_row_stop_the_sweep(runner, write_spec,
 
 
 def test_refine_samples_around_the_best_points(write_spec):
-    loaded = spec_with(write_spec, search={"method": "random", "trials": 8, "refine": {"rounds": 2, "keep": 1, "shrink": 0.2},
-                                           "params": {"training.optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]}}})
+    loaded = spec_with(write_spec, search={"method": "random", "trials": 8, "refine": {"rounds": 2, "keep": 1,
+                                                                                       "shrink": 0.2},
+                                           "params": {"training.optimizer.learning_rate": {"log_uniform": [1e-4,
+                                                                                                           1e-1]}}})
     first = plan_round(loaded, [], 1)
     results = {t.point: abs(math.log10(dict(t.point)["training.optimizer.learning_rate"]) + 2) for t in first}
     best = dict(min(results, key=results.get))["training.optimizer.learning_rate"]
@@ -199,7 +208,8 @@ def test_parallel_workers_share_the_cores(runner, write_spec, tmp_path):
     assert result.exit_code == 0, result.output
     import os
     expected = max(1, (os.cpu_count() or 1) // 2)
-    runs = [json.loads((p / "run.json").read_text()) for p in (tmp_path / "runs").iterdir() if not p.name.endswith("_sweep")]
+    folders = [p for p in (tmp_path / "runs").iterdir() if not p.name.endswith("_sweep")]
+    runs = [json.loads((p / "run.json").read_text()) for p in folders]
     assert len(runs) == 2 and len({r["pid"] for r in runs}) == 2  # two worker processes
     assert all(r["threads"] == {"intra_op": expected, "inter_op": expected} for r in runs)
     assert all(r["parent"].endswith("_sweep") for r in runs)
@@ -215,13 +225,13 @@ def test_trials_run_from_the_sweep_snapshot_not_the_edited_spec(runner, write_sp
     import regexp.sweep.runner as sweep_module
 
     path = write_spec(merged(TINY, repeat=2, training={"epochs": 1}))
-    real = sweep_module.run_trial
+    real = sweep_module.train_alone
 
     def edit_spec_after_first(*args):
         result = real(*args)
         path.write_text(path.read_text().replace("units: 8", "units: 3"))  # the user edits the spec mid-sweep
         return result
-    monkeypatch.setattr(sweep_module, "run_trial", edit_spec_after_first)
+    monkeypatch.setattr(sweep_module, "train_alone", edit_spec_after_first)
     result = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q",
                                  "--set", "training.batch_size=30", "--pack", "off"])
     assert result.exit_code == 0, result.output

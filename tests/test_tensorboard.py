@@ -25,7 +25,8 @@ def scalar(events, tag) -> list[tuple[int, float]]:
 def test_a_sweep_with_tensorboard_writes_scalars_and_hparams_per_run(runner, write_spec, tmp_path):
     spec = write_spec(merged(TINY, training={"epochs": 3}, logging={"layer_stats": True, "per_step": True},
                              search={"params": {"model.defaults.l2": [0.0, 0.01]}}))
-    result = runner.invoke(app, ["sweep", str(spec), "--runs-dir", str(tmp_path), "--tensorboard", "--workers", "1", "-q"])
+    result = runner.invoke(app, ["sweep", str(spec), "--runs-dir", str(tmp_path), "--tensorboard", "--workers", "1",
+                                 "-q"])
     assert result.exit_code == 0, result.output
     runs = sorted(p for p in tmp_path.iterdir() if (p / "run.json").is_file())
     assert len(runs) == 2
@@ -33,8 +34,10 @@ def test_a_sweep_with_tensorboard_writes_scalars_and_hparams_per_run(runner, wri
         record = read_run(run)
         events = read_events(run / "tensorboard")
         tags = events.Tags()["tensors"]
-        assert scalar(events, "epoch/val_loss") == [(r["epoch"], pytest.approx(r["val_loss"], rel=1e-6)) for r in record.history]
-        assert {"epoch/loss", "epoch/penalty", "epoch/lr", "step/loss", "layers/l0/sparsity", "final/test_loss"} <= set(tags)
+        assert scalar(events, "epoch/val_loss") == [(r["epoch"], pytest.approx(r["val_loss"],
+                                                                               rel=1e-6)) for r in record.history]
+        assert {"epoch/loss", "epoch/penalty", "epoch/lr", "step/loss", "layers/l0/sparsity",
+                "final/test_loss"} <= set(tags)
         assert scalar(events, "final/test_loss")[0][1] == pytest.approx(record.metrics.test["loss"], rel=1e-6)
         assert len(scalar(events, "step/loss")) == len(record.steps())
         # the HParams summary: the plugin's session-start data holds the run's point and seed

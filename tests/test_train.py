@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from regexp.cli import app
-from regexp.store.contract import RUN_FILES
 from regexp.spec import load_spec
+from regexp.store.contract import RUN_FILES
 from regexp.trial.train import train
 
 from conftest import TINY, merged
@@ -34,7 +34,8 @@ def test_a_run_folder_holds_every_file(trained_run):
     for part in ("train", "val", "test"):
         assert set(metrics[part]) == {"loss", "accuracy", "penalty"}
     assert metrics["epochs_run"] == 4 and 1 <= metrics["best_epoch"] <= 4
-    assert metrics["generalization_gap"]["accuracy"] == pytest.approx(metrics["train"]["accuracy"] - metrics["val"]["accuracy"])
+    assert metrics["generalization_gap"]["accuracy"] == pytest.approx(metrics["train"]["accuracy"] - metrics[
+        "val"]["accuracy"])
     params = 4 * 8 + 8 + 8 * 3 + 3  # hidden dense + output; the scaling statistics are constants
     assert metrics["parameters"] == {"total": params, "trainable": params, "non_trainable": 0}
     assert "epoch 4:" in (trained_run / "log.txt").read_text()
@@ -88,8 +89,8 @@ def test_label_smoothing_trains_on_smoothed_targets_but_measures_against_true_la
     """A smoothing arm's val_loss must be comparable with a plain arm's: cross-entropy against the
     true labels (the smoothed one has the smoothed distribution's entropy as its floor)."""
     from regexp.data import prepare
-    from regexp.trial.evaluate import evaluate_run
     from regexp.net.scoring import targets
+    from regexp.trial.evaluate import evaluate_run
 
     spec = merged(TINY, model={"defaults": {"l2": 0.01}},
                   training={"batch_size": "full", "label_smoothing": 0.3, "metrics": ["accuracy", "ece"]})
@@ -158,7 +159,8 @@ def test_a_bad_spec_stops_before_any_training(runner, write_spec, tmp_path):
 
 def test_diverging_loss_fails_the_run_with_the_epoch(runner, write_spec, tmp_path):
     spec = merged(TINY, data={"dataset": "regression"}, training={"epochs": 5, "metrics": None,
-                                                                  "optimizer": {"name": "sgd", "learning_rate": 1000.0}})
+                                                                  "optimizer": {"name": "sgd",
+                                                                                "learning_rate": 1000.0}})
     result = runner.invoke(app, ["train", str(write_spec(spec)), "--runs-dir", str(tmp_path / "runs"), "-q"])
     assert result.exit_code == 1
     (run,) = (tmp_path / "runs").iterdir()
@@ -195,7 +197,8 @@ def test_resolved_config_reproduces_the_run(trained_run, tmp_path):
     again = train(load_spec(trained_run / "config.yaml"), tmp_path / "runs")
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
     assert strip(history(again)) == strip(history(trained_run))
-    assert yaml.safe_load((again / "config.yaml").read_text()) == yaml.safe_load((trained_run / "config.yaml").read_text())
+    assert yaml.safe_load((again / "config.yaml").read_text()) == yaml.safe_load((
+        trained_run / "config.yaml").read_text())
 
 
 @pytest.mark.parametrize("data, task, metrics", [
@@ -207,7 +210,8 @@ def test_resolved_config_reproduces_the_run(trained_run, tmp_path):
 def test_metrics_and_task_reach_training(write_spec, tmp_path, data, task, metrics):
     spec = merged(TINY, data=data, model={"task": task}, training={"epochs": 1, "metrics": metrics})
     run = train(load_spec(write_spec(spec)), tmp_path / "runs")
-    assert list(history(run)[0]) == ["epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "penalty", "lr", "seconds"]
+    assert list(history(run)[0]) == ["epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "penalty",
+                                     "lr", "seconds"]
     result = json.loads((run / "metrics.json").read_text())
     assert set(result["test"]) == {"loss", "penalty", *metrics}
     assert result["directions"] == {"loss": "min", **{m: "min" if m in ("mae", "rmse") else "max" for m in metrics}}

@@ -26,7 +26,7 @@ from pathlib import Path
 import click
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: no C++ start-up chatter
-from regexp.cli.commands import app  # noqa: E402
+from regexp.cli import app  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SMOKE = ["repeat=2", "training.epochs=2", "search.trials=2"]  # every claim, end to end, in seconds
@@ -135,14 +135,17 @@ def page(results: list[dict], smoke: bool, workers: int) -> str:
            ""]
     if smoke:
         out += ["**Smoke run (2 seeds, 2 epochs): these numbers test the pipeline, not the claims.**", ""]
-    out += [f"Trained with `--workers {workers}` and `--pack auto` (packed trials where the model is packable) on this machine.", "",
-            "| claim | arm vs baseline | metric | predicted | n | Δ | 95% CI of Δ | effect | p adj | min detectable | verdict |",
+    out += [f"Trained with `--workers {workers}` and `--pack auto` (packed trials where the model is packable) on this "
+            "machine.", "",
+            "| claim | arm vs baseline | metric | predicted | n | Δ | 95% CI of Δ | effect | p adj | min detectable | "
+            "verdict |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for result in results:
         for line in summary_lines(result):
             ci = f"[{line['ci'][0]:+.4f}, {line['ci'][1]:+.4f}]" if line["ci"] else ""
             out.append(f"| {line['claim']} | {line['arm']} | {line['metric']} | {line['expect']} | {line['n']} | "
-                       f"{line['diff']:+.4f} | {ci} | {number(line['effect'], '+.2f')} | {number(line['p_adjusted'], '.3g')} | "
+                       f"{line['diff']:+.4f} | {ci} | {number(line['effect'], '+.2f')} | "
+                       f"{number(line['p_adjusted'], '.3g')} | "
                        f"{number(line['min_detectable'], '.4f')} | **{line['verdict']}** |")
     for result in results:
         fields = result["fields"]
@@ -157,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/claims"))
     parser.add_argument("--out", type=Path, default=Path("docs/claims.md"))
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--smoke", action="store_true", help="2 seeds, 2 epochs, 2 search trials: checks every claim runs")
+    parser.add_argument("--smoke", action="store_true", help="2 seeds, 2 epochs, 2 search trials: checks every claim "
+                                                             "runs")
     parser.add_argument("--only", help="run only the claim specs whose file name contains this")
     args = parser.parse_args(argv)
     results = [run_claim(spec, fields, args.runs_dir, args.workers, args.smoke)

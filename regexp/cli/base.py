@@ -2,9 +2,9 @@
 option types, and loading specs. The commands themselves are in commands.py."""
 
 
+import contextlib
 import functools
 import os
-import signal
 from functools import cache
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +17,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ star
 
 app = typer.Typer(help="Run and compare regularization experiments on neural networks from YAML specs.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option(
+        "--verbose", help="Also show TensorFlow's own start-up and log lines (absl, oneDNN, CUDA probing).")] = False):
+    """Run and compare regularization experiments on neural networks from YAML specs."""
+    from regexp.compat import QuietTensorFlowImport
+
+    if verbose:
+        os.environ["REGEXP_VERBOSE"] = "1"  # spawned workers read it too
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    else:
+        QuietTensorFlowImport.install()
 
 
 @cache
@@ -51,14 +64,15 @@ def problems(lines: list[str], code: int):
 
 def command(trains: bool = False, group: typer.Typer | None = None, name: str | None = None):
     """Register a command (on `group`, a sub-app such as `data`, else the main app) with the one error
-    path; `trains`: SIGTERM interrupts it like Ctrl-C."""
+    path; `trains`: Ctrl-C and SIGTERM ask training to stop at the next step boundary (interrupts.py)."""
     def register(fn):
         @functools.wraps(fn)
         def run(*args, **kwargs):
-            if trains:
-                signal.signal(signal.SIGTERM, sigterm)
+            from regexp.trial import interrupts
+
             try:
-                return fn(*args, **kwargs)
+                with interrupts.handled() if trains else contextlib.nullcontext():
+                    return fn(*args, **kwargs)
             except UserError as exc:
                 problems(exc.problems, 2)
             except RunFailed as exc:
@@ -66,27 +80,35 @@ def command(trains: bool = False, group: typer.Typer | None = None, name: str | 
                 raise typer.Exit(1)
             except SweepStopped as exc:
                 problems([f"sweep stopped: {exc}"], 1)
-            except SweepInterrupted:
-                err().print("[red]interrupted[/]: running trials are marked interrupted; run the same command to resume")
-                raise typer.Exit(130)
+            except SweepInterrupted as exc:
+                err().print(f"[red]interrupted[/] ({exc.how}): running trials are marked interrupted; "
+                            "run the same command to resume", highlight=False, soft_wrap=True)
+                raise typer.Exit(exit_code(exc.how))
             except KeyboardInterrupt as exc:
                 interrupted(exc)
+            except OSError as exc:  # a full disk or a folder that vanished: where, and what to do
+                problems([f"cannot write {exc.filename or 'a file'}: {exc.strerror or exc}. Nothing that was "
+                          "recorded is lost: free some space (or fix the folder), then run the same command "
+                          "again; finished trials are kept and unfinished ones resume"], 1)
         return (group or app).command(name)(run)
     return register
 
 
-def sigterm(signum, frame):
-    raise KeyboardInterrupt("SIGTERM")  # a run stopped by `kill` is interrupted and resumable, like Ctrl-C
+def exit_code(how: str) -> int:
+    return 143 if how == "SIGTERM" else 130
 
 
 def interrupted(exc: KeyboardInterrupt):
     from rich.markup import escape
 
-    how = getattr(exc, "how", "Ctrl-C")
-    where = f" {exc.run_path}" if getattr(exc, "run_path", None) else ""
-    err().print(f"[red]interrupted[/] ({how}): the run folder{escape(where)} is marked interrupted; "
-                f"`regexp resume{escape(where) or ' RUN'}` continues it", highlight=False, soft_wrap=True)
-    raise typer.Exit(143 if how == "SIGTERM" else 130)
+    how = getattr(exc, "how", None) or (exc.args[0] if exc.args and exc.args[0] in ("SIGTERM", "Ctrl-C") else "Ctrl-C")
+    where = getattr(exc, "run_path", None)
+    if where is None:
+        err().print(f"[red]interrupted[/] ({how}) before training began: no run folder was made", highlight=False)
+    else:
+        err().print(f"[red]interrupted[/] ({how}): the run folder {escape(str(where))} is marked interrupted; "
+                    f"`regexp resume {escape(str(where))}` continues it", highlight=False, soft_wrap=True)
+    raise typer.Exit(exit_code(how))
 
 
 def run_failed(exc: RunFailed) -> None:

@@ -11,9 +11,9 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from regexp.data.sources import load_raw
+from regexp.metrics import METRICS
 from regexp.spec import LoadedSpec
 from regexp.spec.schema import SPATIAL
-from regexp.metrics import METRICS
 
 MAX_AUTO_CLASSES = 50  # integer labels with more distinct values than this are read as regression
 
@@ -55,8 +55,9 @@ def prepare(loaded: LoadedSpec) -> Prepared:
     metrics = spec.training.metrics or (["mae"] if task == "regression" else ["accuracy"])
     for i, metric in enumerate(metrics):
         if task not in METRICS[metric]:
-            raise loaded.error(f"training.metrics.{i}", f"{metric} does not apply to a {task} task "
-                                                        f"(allowed: {', '.join(m for m, t in METRICS.items() if task in t)})")
+            allowed = ", ".join(m for m, t in METRICS.items() if task in t)
+            raise loaded.error(f"training.metrics.{i}",
+                               f"{metric} does not apply to a {task} task (allowed: {allowed})")
     if task == "regression" and spec.training.label_smoothing > 0:
         raise loaded.error("training.label_smoothing", "label smoothing applies to classification only")
     shape = _shape(loaded, raw.shape, raw.x.shape[1])
@@ -93,7 +94,8 @@ def _encode(y: np.ndarray, task: str) -> tuple[np.ndarray, list[str]]:
     return codes.astype(np.int32), [str(v) for v in values]
 
 
-def _own_file(loaded: LoadedSpec, key: str, features: int, classes: list[str], task: str) -> tuple[np.ndarray, np.ndarray]:
+def _own_file(loaded: LoadedSpec, key: str, features: int, classes: list[str], task: str
+              ) -> tuple[np.ndarray, np.ndarray]:
     """data.val_path / data.test_path: samples with the columns and classes of data.path."""
     raw = load_raw(loaded, f"data.{key}")
     if raw.x.shape[1] != features:
@@ -127,8 +129,8 @@ def _split(loaded: LoadedSpec, x, y, task, test, val=None) -> tuple[np.ndarray, 
             rx, px, ry, py = train_test_split(x, y, test_size=fraction, random_state=seed,
                                               stratify=y if stratify else None)
         except ValueError as exc:
-            raise loaded.error("data.split", f"cannot split {len(y)} samples this way: {exc}"
-                                             + (" (set stratify: false or use fewer parts)" if stratify else "")) from None
+            hint = " (set stratify: false or use fewer parts)" if stratify else ""
+            raise loaded.error("data.split", f"cannot split {len(y)} samples this way: {exc}{hint}") from None
         return rx, ry, px, py
 
     if test is None:
@@ -175,7 +177,8 @@ def _shape(loaded: LoadedSpec, natural: tuple[int, ...] | None, features: int) -
     shape = loaded.spec.data.shape
     if shape is not None:
         if int(np.prod(shape)) != features:
-            raise loaded.error("data.shape", f"{shape} holds {int(np.prod(shape))} values but each sample has {features} features")
+            raise loaded.error("data.shape", f"{shape} holds {int(np.prod(shape))} values but each sample has "
+                                             f"{features} features")
         return tuple(shape)
     training = loaded.spec.training
     needs_shape = any(layer.type in SPATIAL for layer in loaded.spec.model.layers)

@@ -42,7 +42,8 @@ def load_raw(loaded: LoadedSpec, key: str = "data.path") -> Raw:
         return _image_folder(loaded, path, key)
     reader = FILE_READERS.get(path.suffix.lower())
     if reader is None:
-        raise loaded.error(key, f"cannot read {path.name} (allowed: {', '.join(FILE_READERS)} files, or a folder of images)")
+        raise loaded.error(key, f"cannot read {path.name} (allowed: {', '.join(FILE_READERS)} files, or a folder of "
+                                "images)")
     return reader(loaded, path, key)
 
 
@@ -71,13 +72,15 @@ def _synthetic(loaded: LoadedSpec) -> Raw:
     if d.dataset == "moons":
         x, y = datasets.make_moons(n, noise=d.noise if d.noise is not None else 0.1, random_state=DATASET_SEED)
     elif d.dataset == "circles":
-        x, y = datasets.make_circles(n, noise=d.noise if d.noise is not None else 0.1, factor=0.5, random_state=DATASET_SEED)
+        x, y = datasets.make_circles(n, noise=d.noise if d.noise is not None else 0.1, factor=0.5,
+                                     random_state=DATASET_SEED)
     elif d.dataset == "classification":
         features, classes = d.features or 20, d.classes or 2
         informative = max(2, min(features, features // 2))
         if classes * 2 > 2**informative:
             raise loaded.error("data.classes", f"{classes} classes need more informative features "
-                                               f"(got features: {features}; use at least {2 * int(np.ceil(np.log2(classes * 2)))})")
+                                               f"(got features: {features}; use at least "
+                                               f"{2 * int(np.ceil(np.log2(classes * 2)))})")
         x, y = datasets.make_classification(n, n_features=features, n_informative=informative, n_redundant=0,
                                             n_classes=classes, random_state=DATASET_SEED)
     else:  # regression
@@ -120,22 +123,14 @@ DATASETS: dict[str, Callable[[LoadedSpec], Raw]] = {
 # ------------------------------------------------------------------------------------- files
 def _table(loaded: LoadedSpec, path: Path, columns: dict[str, list], key: str) -> Raw:
     """Features and target from named columns; every feature must be numeric and present."""
-    names = list(columns)
-    target = loaded.spec.data.target or names[-1]
-    if target not in columns:
-        raise loaded.error("data.target", f"{path.name} has no column {target!r} (columns: {', '.join(names)})")
-    features = [n for n in names if n != target]
-    if not features:
-        raise loaded.error(key, f"{path.name} has no feature columns besides the target {target!r}")
+    target, features = target_and_features(loaded, path, list(columns), key)
     x = np.empty((len(columns[target]), len(features)), dtype=np.float32)
     for j, name in enumerate(features):
         for i, cell in enumerate(columns[name]):
             try:
                 x[i, j] = float(cell)
             except (TypeError, ValueError):
-                what = "a missing value" if cell in (None, "") else f"a non-numeric value {cell!r}"
-                raise loaded.error(key, f"{path.name} row {i + 1}, column {name!r}: {what} "
-                                                "(features must be numbers)") from None
+                raise not_a_number(loaded, path, key, i, name, cell) from None
     if not np.isfinite(x).all():
         i, j = np.argwhere(~np.isfinite(x))[0]
         raise loaded.error(key, f"{path.name} row {i + 1}, column {features[j]!r}: {x[i, j]} is not a finite number")
@@ -147,6 +142,22 @@ def _table(loaded: LoadedSpec, path: Path, columns: dict[str, list], key: str) -
     except ValueError:
         pass  # string class labels
     return Raw(x, y, None, None)
+
+
+def target_and_features(loaded: LoadedSpec, path: Path, names: list[str], key: str) -> tuple[str, list[str]]:
+    """The label column (data.target, default the last) and the feature columns of a table."""
+    target = loaded.spec.data.target or names[-1]
+    if target not in names:
+        raise loaded.error("data.target", f"{path.name} has no column {target!r} (columns: {', '.join(names)})")
+    features = [n for n in names if n != target]
+    if not features:
+        raise loaded.error(key, f"{path.name} has no feature columns besides the target {target!r}")
+    return target, features
+
+
+def not_a_number(loaded: LoadedSpec, path: Path, key: str, row: int, column: str, cell):
+    what = "a missing value" if cell in (None, "") else f"a non-numeric value {cell!r}"
+    return loaded.error(key, f"{path.name} row {row + 1}, column {column!r}: {what} (features must be numbers)")
 
 
 def _csv(loaded: LoadedSpec, path: Path, key: str) -> Raw:
@@ -212,7 +223,8 @@ def _image_folder(loaded: LoadedSpec, root: Path, key: str) -> Raw:
                 raise loaded.error(key, f"{file}: not a readable image ({exc})") from None
             if images and array.shape != images[0].shape:
                 raise loaded.error(key, f"{file} is {array.shape[1]}x{array.shape[0]}, the first image "
-                                                f"{images[0].shape[1]}x{images[0].shape[0]}: set data.image_size to resize")
+                                                f"{images[0].shape[1]}x{images[0].shape[0]}: set data.image_size to "
+                                                "resize")
             images.append(array)
             labels.append(label)
     if not images:

@@ -1,1 +1,2 @@
-"""Building and using the network: Keras model, layers, optimizers, losses and metrics, input pipeline, seeded draws, saved models."""
+"""Building and using the network: the Keras model and layers, optimizers, losses and metrics, the
+input pipeline, seeded draws, saved models and predictions."""

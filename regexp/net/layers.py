@@ -70,7 +70,8 @@ class AlwaysOn(keras.layers.Layer):
         return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.layer)}
 
 
-DROPOUTS = (keras.layers.Dropout, keras.layers.AlphaDropout, keras.layers.GaussianDropout, keras.layers.SpatialDropout2D)
+DROPOUTS = (keras.layers.Dropout, keras.layers.AlphaDropout, keras.layers.GaussianDropout,
+            keras.layers.SpatialDropout2D)
 
 
 def mc_dropout_model(model: keras.Model) -> keras.Model | None:

@@ -114,7 +114,8 @@ def initializer(name, seed: int, layer: int) -> keras.initializers.Initializer:
     """Keras's initializer `name` (or a VarianceScaling spec), seeded for this layer: the same weights
     for the same trial, alone or packed."""
     if not isinstance(name, str):  # {name: variance_scaling, scale, mode, distribution}
-        return keras.initializers.VarianceScaling(name.scale, name.mode, name.distribution, seed=layer_seed(seed, layer))
+        return keras.initializers.VarianceScaling(name.scale, name.mode, name.distribution,
+                                                  seed=layer_seed(seed, layer))
     init = keras.initializers.get(name)
     config = init.get_config()
     if "seed" in config:  # the random ones (Keras has no public base class to test for)

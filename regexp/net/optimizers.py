@@ -8,7 +8,7 @@ LearningRateScheduler at the start of each epoch; `plateau` is Keras's ReduceLRO
 
 import keras
 
-from regexp.spec.training import Optimizer, Training
+from regexp.spec.training import OPTIMIZERS, Optimizer, Training
 
 
 @keras.saving.register_keras_serializable(package="regexp")
@@ -59,18 +59,8 @@ def build_optimizer(training: Training, steps_per_epoch: int) -> keras.optimizer
     common = {"learning_rate": lr, "clipnorm": o.clipnorm}
     if o.weight_decay is not None:
         common["weight_decay"] = o.weight_decay
-    adam_family = {"beta_1": o.beta_1, "beta_2": o.beta_2, "epsilon": o.epsilon}
-    opt = keras.optimizers
-    builders = {
-        "sgd": lambda: opt.SGD(momentum=0.0, **common),
-        "momentum": lambda: opt.SGD(momentum=o.momentum, **common),
-        "nesterov": lambda: opt.SGD(momentum=o.momentum, nesterov=True, **common),
-        "rmsprop": lambda: opt.RMSprop(rho=o.rho, epsilon=o.epsilon, **common),
-        "adam": lambda: opt.Adam(**adam_family, **common),
-        "adamw": lambda: opt.AdamW(**adam_family, **common),  # Keras's default weight_decay 0.004 unless set
-        "nadam": lambda: opt.Nadam(**adam_family, **common),
-    }
-    return builders[o.name]()
+    keras_class, keys, fixed = OPTIMIZERS[o.name]  # the registry in spec/training.py
+    return getattr(keras.optimizers, keras_class)(**{key: getattr(o, key) for key in keys}, **fixed, **common)
 
 
 def schedule_callbacks(training: Training, monitor_mode) -> list[keras.callbacks.Callback]:

@@ -46,7 +46,8 @@ def train_batches(x: np.ndarray, targets: np.ndarray, shape: tuple[int, ...] | N
     if training.mixup is not None:
         ds = ds.map(lambda x, y: mixup(x, y, training.mixup.alpha, seed))
     else:
-        alpha = training.cutmix.alpha  # a (lo, hi) factor: Keras draws α from U(lo, hi) per batch; a float f means U(0, f)
+        # a (lo, hi) factor: Keras draws α from U(lo, hi) per batch; a float f means U(0, f)
+        alpha = training.cutmix.alpha
         cutmix = keras.layers.CutMix(factor=(alpha, alpha), seed=seed)
 
         def cut(x, y):

@@ -2,8 +2,8 @@
 
 Each row gets the predicted class and one probability per class (regression: the value). With
 MC dropout (Gal & Ghahramani, 2016) the probabilities are the mean over K passes with dropout on,
-with their standard deviation per class and the entropy of the mean (note 002 reads them per
-instance); regression gets the mean and its std.
+with their standard deviation per class and the entropy of the mean, read per instance as the
+model's uncertainty; regression gets the mean and its std.
 """
 
 import csv
@@ -16,8 +16,8 @@ import numpy as np
 from regexp.data.sources import IMAGE_SUFFIXES
 from regexp.errors import SpecError
 from regexp.net.layers import mc_dropout_model
-from regexp.store.folders import read_run
 from regexp.net.saved import load_model_file
+from regexp.store.folders import read_run
 
 
 def predict_csv(run_path: Path, input_path: Path, mc_dropout: int = 0) -> tuple[str, list[str]]:
@@ -86,7 +86,8 @@ def read_inputs(path: Path, features: int, data: dict) -> tuple[list[str], np.nd
             x = arrays[key].reshape(len(arrays[key]), -1).astype(np.float32)
         ids = [str(i) for i in range(len(x))]
     else:
-        raise SpecError(f"{path}: cannot read {path.suffix or 'a file without suffix'} (allowed: .csv, .npz, a folder of images)")
+        raise SpecError(f"{path}: cannot read {path.suffix or 'a file without suffix'} (allowed: .csv, .npz, a folder "
+                        "of images)")
     if x.shape[1] != features:
         raise SpecError(f"{path}: each row has {x.shape[1]} features but the model takes {features}")
     return ids, x
@@ -105,7 +106,8 @@ def _csv(path: Path, features: int, target: str | None) -> tuple[list[str], np.n
         try:
             x[i] = [float(row[j]) for j in keep]
         except (ValueError, IndexError):
-            raise SpecError(f"{path} line {i + 2}: expected {len(keep)} numbers in columns {', '.join(header[j] for j in keep)}") from None
+            raise SpecError(f"{path} line {i + 2}: expected {len(keep)} numbers in columns "
+                            f"{', '.join(header[j] for j in keep)}") from None
     return [str(i) for i in range(len(x))], x
 
 
@@ -124,5 +126,6 @@ def _images(root: Path, data: dict) -> tuple[list[str], np.ndarray]:
                 img = img.resize((size[1], size[0]))
             arrays.append(np.asarray(img, np.float32).ravel())
     if len({a.size for a in arrays}) > 1:
-        raise SpecError(f"{root}: the images differ in size; the run's data.image_size resizes them only when it is set")
+        raise SpecError(
+            f"{root}: the images differ in size; the run's data.image_size resizes them only when it is set")
     return [str(f.relative_to(root)) for f in files], np.stack(arrays)

@@ -51,7 +51,9 @@ def metric(name: str, task: str) -> keras.metrics.Metric:
     """The Keras metric of a training.metrics name."""
     m = keras.metrics
     if name == "accuracy":  # argmax of a mixed label is its primary sample's label (see mixed_batches)
-        return m.CategoricalAccuracy(name=name) if task == "classification" else m.MeanMetricWrapper(_binary_accuracy, name=name)
+        if task == "classification":
+            return m.CategoricalAccuracy(name=name)
+        return m.MeanMetricWrapper(_binary_accuracy, name=name)
     return {
         "auc": lambda: m.AUC(name=name), "precision": lambda: m.Precision(name=name),
         "recall": lambda: m.Recall(name=name), "top3_accuracy": lambda: m.TopKCategoricalAccuracy(k=3, name=name),

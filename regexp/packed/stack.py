@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from regexp import compat
 from regexp.data import Prepared
 from regexp.net.model import LAYERS, initializer
 from regexp.spec import LoadedSpec
@@ -92,7 +93,8 @@ class Stack:
                 shape = (*shape[:-1], units)
             else:
                 kernel_shape, units = (*_pair(layer.kernel_size), shape[-1], layer.filters), layer.filters
-                conv = {"strides": _pair(layer.strides), "padding": layer.padding.upper()}
+                conv = {"strides": _pair(layer.strides), "padding": layer.padding.upper(),
+                        "grouped": compat.grouped_conv_trains()}
                 shape = keras.layers.Conv2D(units, layer.kernel_size, strides=layer.strides, padding=layer.padding
                                             ).compute_output_shape((None, *shape))[1:]
             kernel = self._kernels(specs, mine, i, kernel_shape)
@@ -106,7 +108,8 @@ class Stack:
                 max_norm=per_slice([m.max_norm or np.inf for m in mine]), **hyper,
                 bn=None if layer.batch_norm == "none" else {
                     "gamma": tf.Variable(ones), "beta": tf.Variable(zeros),
-                    "moving_mean": tf.Variable(zeros, trainable=False), "moving_variance": tf.Variable(ones, trainable=False)},
+                    "moving_mean": tf.Variable(zeros, trainable=False),
+                                                            "moving_variance": tf.Variable(ones, trainable=False)},
                 ln=None if layer.norm != "layer" else {"gamma": tf.Variable(ones), "beta": tf.Variable(zeros)},
             ))
         self.flatten_input = self.image is not None and not spatial  # an MLP on images: Flatten after scaling
@@ -136,8 +139,8 @@ class Stack:
         self.scale, self.offset = tf.constant(scale), tf.constant(offset)
 
     def _kernels(self, specs, layers, index: int, shape: tuple[int, ...]) -> np.ndarray:
-        return np.stack([keras.ops.convert_to_numpy(initializer(layer.initializer, s.spec.seed, index)(shape, dtype="float32"))
-                         for s, layer in zip(specs, layers)])
+        draw = lambda s, layer: initializer(layer.initializer, s.spec.seed, index)(shape, dtype="float32")  # noqa: E731
+        return np.stack([keras.ops.convert_to_numpy(draw(s, layer)) for s, layer in zip(specs, layers)])
 
     @property
     def variables(self) -> dict[tuple[str, str], tf.Variable]:
@@ -229,16 +232,30 @@ def _units(vector: tf.Tensor, rank: int) -> tf.Tensor:
     return tf.reshape(vector, [vector.shape[0]] + [1] * (rank - 2) + [vector.shape[-1]])
 
 
-def _conv(x, kernel, strides, padding):
+def _conv(x, kernel, strides, padding, grouped: bool):
     """Keras's Conv2D for every slice at once: (K, B, H, W, C) * (K, kh, kw, C, F) -> (K, B, H', W', F).
     One grouped convolution: slice k's C channels are group k of K*C input channels, and its F filters
     the k-th block of K*F (tf.nn.conv2d takes the groups from the filter's input depth). On this CPU
     it ran 2x faster than the same work as patches and a batched matmul (bench/README.md)."""
     k, (kh, kw, c, f), b = kernel.shape[0], kernel.shape[1:], tf.shape(x)[1]
+    if not grouped:  # this TensorFlow cannot train a grouped convolution (compat.grouped_conv_trains)
+        return _conv_as_matmul(x, kernel, strides, padding)
     grouped = tf.reshape(tf.transpose(x, [1, 2, 3, 0, 4]), [b, x.shape[2], x.shape[3], k * c])
     filters = tf.reshape(tf.transpose(kernel, [1, 2, 3, 0, 4]), [kh, kw, c, k * f])
     y = tf.nn.conv2d(grouped, filters, strides, padding)
     return tf.transpose(tf.reshape(y, [b, y.shape[1], y.shape[2], k, f]), [3, 0, 1, 2, 4])
+
+
+def _conv_as_matmul(x, kernel, strides, padding):
+    """_conv as image patches times each slice's kernel (one batched matmul): the same numbers up to
+    float rounding, for where TensorFlow cannot take the gradient of a grouped convolution."""
+    k, (kh, kw, c, f), b = kernel.shape[0], kernel.shape[1:], tf.shape(x)[1]
+    sh, sw = _pair(strides)
+    patches = tf.image.extract_patches(tf.reshape(x, [-1, x.shape[2], x.shape[3], c]), sizes=[1, kh, kw, 1],
+                                       strides=[1, sh, sw, 1], rates=[1, 1, 1, 1], padding=padding)
+    h, w = patches.shape[1], patches.shape[2]  # each patch is (kh, kw, c) row-major, as the kernel's first axes
+    y = tf.matmul(tf.reshape(patches, [k, -1, kh * kw * c]), tf.reshape(kernel, [k, kh * kw * c, f]))
+    return tf.reshape(y, [k, b, h, w, f])
 
 
 def _l1l2(w: tf.Variable, l1: tf.Tensor, l2: tf.Tensor) -> tf.Tensor:

@@ -6,101 +6,91 @@ per epoch one tf.function runs all steps of all slices (each slice gathers its o
 own order, draws its own dropout masks and noise, and steps with its own learning rate); the
 slices are scored on their own validation parts; history rows, NaN checks and early stopping are
 per slice. At the end each slice is scored, and saved as the plain Keras model that the trial alone
-would have built (model.keras), with metrics.json from the same numbers a trial alone computes.
+would have built (model.keras). Every run-folder file is written by trial/lifecycle.py, the code a
+trial alone goes through, from the same numbers a trial alone computes.
 
 The pack's loss is the sum of its slices' losses: d(sum)/d(slice k) is slice k's own gradient,
-unscaled by K. A slice that stops early or fails is masked out of every later update.
+unscaled by K. A slice that stops early or fails is masked out of every later update. A stop asked
+for by Ctrl-C or SIGTERM (trial/interrupts.py) is taken after the epoch in progress; any exception
+fails every slice that had not ended, each with error.txt.
 """
 
-import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from regexp.trial.resume_point import FOLDER as CHECKPOINT
+from regexp import compat
 from regexp.data import Prepared, prepare
+from regexp.errors import failure_reason
 from regexp.net.draws import epoch_orders
-from regexp.errors import SpecError
-from regexp.net.scoring import EVAL_BATCH, loss, loss_metrics, metric, targets
-from regexp.net.mc_dropout import mc_dropout_metrics
 from regexp.net.model import build_model
 from regexp.net.optimizers import build_optimizer, build_schedule
+from regexp.net.scoring import EVAL_BATCH, loss, loss_metrics, metric, targets
 from regexp.packed import measures
-from regexp.packed.stopping import EarlyStop
 from regexp.packed.optimizer import PackedOptimizer
 from regexp.packed.stack import Stack, lead, per_slice
-from regexp.sweep.trials import objective_of
-from regexp.store.contract import ResumeState, RunMetrics, Status, TrialStatus, best_epoch, default_monitor, direction, history_columns
-from regexp.store.folders import Run, csv_cell, write_atomic, write_json
+from regexp.packed.stopping import EarlyStop
 from regexp.spec import LoadedSpec, load_spec
-from regexp.trial.train import RunLog, first_line, parameter_counts, run_facts, summary_table
-
-
-def cache_keras_saving_skipsets() -> None:
-    """Keras 3.15's saving_lib.get_attr_skipset stores each set under 'saving_attr_skipset_<type>'
-    but looks it up under 'saving_attr_skiplist_<type>', so every model.save builds reference Layer,
-    Metric and Optimizer objects again: 6 of a pack trial's 16 ms of saving. Store each set under
-    the key it is read from (thread-local Keras state: call it in the thread that saves)."""
-    from keras.src.backend.common import global_state
-    from keras.src.saving import saving_lib
-
-    for kind in ("Operation", "Layer", "Functional", "Sequential", "Metric", "Optimizer", "Loss"):
-        global_state.set_global_attribute(f"saving_attr_skiplist_{kind}", saving_lib.get_attr_skipset(kind))
+from regexp.store.contract import TrialStatus, default_monitor, direction
+from regexp.trial import interrupts, resume_point
+from regexp.trial.lifecycle import TrialRun, parameter_counts, run_facts
+from regexp.trial.result import TrialResult, failed_before_start
 
 
 def run_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: str, metric: str,
-             pack_id: str) -> list[dict]:
-    """Every trial of a pack (one override list each), in a worker or in-process; one result per trial,
-    as sweep.run_trial returns it. Never raises for a failed trial; Ctrl-C marks them all interrupted."""
+             pack_id: str, keys: list[str]) -> list[TrialResult]:
+    """Every trial of a pack (one override list and one sweep key each), in a worker or in-process;
+    one result per trial. Never raises for a failed trial; Ctrl-C or SIGTERM marks them interrupted."""
     started = time.perf_counter()
-    loaded = [load_spec(spec_file, o) for o in overrides]
-    results: list[dict | None] = [None] * len(loaded)
+    results: list[TrialResult | None] = [None] * len(overrides)
+    loaded: list[LoadedSpec | None] = []
     data: list[Prepared | None] = []
-    for i, spec in enumerate(loaded):
-        try:
-            data.append(prepare(spec))
-        except SpecError as exc:  # as a trial alone: no run folder, the reason in sweep.json
+    for i, o in enumerate(overrides):
+        try:  # as a trial alone: a point whose spec or data is wrong fails before it has a folder
+            loaded.append(load_spec(spec_file, o))
+            data.append(prepare(loaded[-1]))
+        except Exception as exc:
+            loaded += [None] * (len(loaded) == i)
             data.append(None)
-            results[i] = {"status": TrialStatus.FAILED, "run": None, "objective": None, "error": str(exc)}
+            results[i] = failed_before_start(failure_reason(exc))
     groups: dict[tuple, list[int]] = {}
     for i, d in enumerate(data):
         if d is not None:  # equal shapes in the spec can still mean unequal parts (cv folds differ by one)
             groups.setdefault((tuple(d.sizes().values()), d.features, tuple(d.classes), d.task), []).append(i)
     for g, members in enumerate(groups.values()):
-        trainer = PackTrainer([loaded[i] for i in members], [data[i] for i in members], Path(runs_dir), parent,
+        trainer = PackTrainer([loaded[i] for i in members], [data[i] for i in members],
                               pack_id if len(groups) == 1 else f"{pack_id}.{g}")
-        for i, result in zip(members, trainer.run(metric)):
+        for i, result in zip(members, trainer.run(Path(runs_dir), parent, [keys[i] for i in members], metric)):
             results[i] = result
-    seconds = round((time.perf_counter() - started) / max(1, len(loaded)), 3)  # each trial's share of the pack
-    return [{**r, "seconds": seconds} if r["status"] == TrialStatus.COMPLETED else r for r in results]
+    seconds = round((time.perf_counter() - started) / max(1, len(overrides)), 3)  # each trial's share of the pack
+    for result in results:
+        if result.status == TrialStatus.COMPLETED:
+            result.seconds = seconds
+    return results
 
 
 @dataclass
 class _Slice:
-    loaded: LoadedSpec
-    data: Prepared
-    run: Run
-    log: RunLog
+    trial: TrialRun
     stop: EarlyStop | None
-    rows: list[dict] = field(default_factory=list)
-    failure: str | None = None
+    result: TrialResult | None = None  # set once the slice's folder has ended
 
 
 class PackTrainer:
-    def __init__(self, specs: list[LoadedSpec], data: list[Prepared], runs_dir: Path, parent: str, pack_id: str):
-        self.specs, self.data, self.k = specs, data, len(specs)
+    def __init__(self, specs: list[LoadedSpec], data: list[Prepared], pack_id: str):
+        self.specs, self.data, self.k, self.pack_id = specs, data, len(specs), pack_id
         first, training = specs[0].spec, specs[0].spec.training
         self.task, self.metrics = data[0].task, data[0].metrics
         self.n = len(data[0].y_train)
-        self.batch = self.n if training.batch_size == "full" else min(training.batch_size, self.n)
-        self.steps, self.epochs = math.ceil(self.n / self.batch), training.epochs
+        self.batch, self.steps = training.batches(self.n)
+        self.epochs = training.epochs
         self.has_val = len(data[0].y_val) > 0
         keras.utils.set_random_seed(first.seed)
-        cache_keras_saving_skipsets()  # K saves follow
+        compat.cache_keras_saving_skipsets()  # K saves follow
         self.noise = tf.random.Generator.from_seed(hash(tuple(s.spec.seed for s in specs)) % (2**31))
         self.stack = Stack(specs, data)
         self.optimizer = PackedOptimizer(training.optimizer.name, [s.spec.training.optimizer for s in specs],
@@ -112,18 +102,21 @@ class PackTrainer:
         self.parts = {part: (tf.constant(np.stack([getattr(d, f"x_{part}") for d in data]).astype(np.float32)),
                              tf.constant(np.stack([targets(getattr(d, f"y_{part}"), d) for d in data])))
                       for part in ("train", "val", "test") if len(getattr(data[0], f"y_{part}"))}
-        self.slices = [self._open(s, d, runs_dir, parent, pack_id, slot) for slot, (s, d) in enumerate(zip(specs, data))]
         self.monitor = default_monitor(training.early_stopping and training.early_stopping.monitor, self.has_val)
-        self.columns = history_columns(self.metrics)
+        self.slices: list[_Slice] = []
 
     # ----------------------------------------------------------------------------------- the loop
-    def run(self, objective_metric: str) -> list[dict]:
+    def run(self, runs_dir: Path, parent: str, keys: list[str], objective_metric: str) -> list[TrialResult]:
+        """Open every slice's run folder, train, finish each folder; whatever happens, every folder ends."""
         active = np.ones(self.k, bool)
-        orders = np.stack([epoch_orders(s.spec.seed, self.n, 0, self.epochs) for s in self.specs]).astype(np.int32)
-        rates = np.stack([self._rates(s) for s in self.specs])
         snapshot = None
         try:
+            for slot, (spec, data, key) in enumerate(zip(self.specs, self.data, keys)):
+                self.slices.append(self._open(spec, data, runs_dir, parent, key, slot))
+            orders = np.stack([epoch_orders(s.spec.seed, self.n, 0, self.epochs) for s in self.specs]).astype(np.int32)
+            rates = np.stack([self._rates(s) for s in self.specs])
             for epoch in range(self.epochs):
+                interrupts.check()  # a stop asked for during the last epoch: every slice resumes after it
                 if not active.any():
                     break
                 started = time.perf_counter()
@@ -141,23 +134,24 @@ class PackTrainer:
                 if keep.any():
                     self._keep_best(tf.constant(keep))
                 snapshot = (epoch + 1, [v.numpy() for v in self._state()], self._optimizer_state())
+            restore = np.array([s.stop is not None and s.stop.restore and s.stop.has_best_weights for s in self.slices])
+            if restore.any():
+                self._restore_best(tf.constant(restore))
+            self._finish(objective_metric)
+            return [s.result for s in self.slices]
         except KeyboardInterrupt as exc:
-            how = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "Ctrl-C"
-            return self._interrupted(snapshot, active, how)
-        restore = np.array([s.stop is not None and s.stop.restore and s.stop.has_best_weights for s in self.slices])
-        if restore.any():
-            self._restore_best(tf.constant(restore))
-        return self._finish(objective_metric)
+            how = interrupts.how(exc)
+            self._interrupted(snapshot, active, how)
+            unopened = TrialResult(TrialStatus.INTERRUPTED, error=f"interrupted ({how})")
+        except Exception as exc:  # the pack itself failed: every slice that had not ended says why
+            for s in self.slices:
+                s.result = s.result or s.trial.fail(exc)
+            unopened = failed_before_start(f"its pack failed before its run folder was made: {failure_reason(exc)}")
+        return [s.result for s in self.slices] + [unopened] * (self.k - len(self.slices))
 
     def _record(self, s: _Slice, row: dict, epoch: int) -> tuple[bool, bool]:
         """Write one history row; (still active, keep these weights as its best)."""
-        s.rows.append(row)
-        with (s.run.path / "history.csv").open("a", newline="") as f:
-            f.write(",".join(csv_cell(row.get(c)) for c in self.columns) + "\n")
-        shown = "  ".join(f"{c} {row[c]:.4f}" for c in self.columns[1:-3] if c in row)
-        s.log.print(f"epoch {epoch + 1}: {shown}  lr {row['lr']:.3g}")
-        if not math.isfinite(row["loss"]):
-            s.failure = f"non-finite loss at epoch {epoch + 1}"
+        if not s.trial.record_epoch(row):
             return False, False
         if s.stop is None:
             return True, False
@@ -242,72 +236,43 @@ class PackTrainer:
         return values if per_step else np.repeat(values, self.steps)
 
     # --------------------------------------------------------------------------- run folders
-    def _open(self, loaded: LoadedSpec, data: Prepared, runs_dir: Path, parent: str, pack_id: str, slot: int) -> _Slice:
-        spec = loaded.spec
-        run = Run.create(runs_dir, spec.name, loaded.spec_hash(), loaded.resolved(), extra={
-            **run_facts(data, parent), "batch_size": self.batch, "steps_per_epoch": self.steps, "distribute": {"strategy": "none", "replicas": 1},
-            "packed": {"id": pack_id, "slot": slot, "size": self.k}})
-        write_atomic(run.path / "history.csv", ",".join(history_columns(data.metrics)) + "\n")
-        log = RunLog(run.path / "log.txt", None)
-        sizes = data.sizes()
-        log.print(f"[bold]{spec.name}[/] -> {run.path}")
-        log.print(f"packed: slot {slot} of {self.k} in pack {pack_id}")
-        log.print(f"data: {data.task}, {sizes['train']}/{sizes['val']}/{sizes['test']} train/val/test samples, "
-                  f"{data.features} features; batch {self.batch}, {self.steps} steps/epoch")
-        es = spec.training.early_stopping
+    def _open(self, loaded: LoadedSpec, data: Prepared, runs_dir: Path, parent: str, key: str, slot: int) -> _Slice:
+        facts = {**run_facts(data, parent, key), "batch_size": self.batch, "steps_per_epoch": self.steps,
+                 "distribute": {"strategy": "none", "replicas": 1},
+                 "packed": {"id": self.pack_id, "slot": slot, "size": self.k}}
+        trial = TrialRun.create(loaded, data, runs_dir, facts, console=None)
+        trial.header(self.batch, self.steps, packed=f"slot {slot} of {self.k} in pack {self.pack_id}")
+        trial.start_history()
+        es = loaded.spec.training.early_stopping
         stop = None if es is None else EarlyStop(es.monitor, es.patience, es.min_delta,
                                                    direction(es.monitor) == "max", es.restore_best_weights)
-        return _Slice(loaded, data, run, log, stop)
+        return _Slice(trial, stop)
 
-    def _finish(self, objective_metric: str) -> list[dict]:
+    def _finish(self, objective_metric: str) -> None:
         scores = {part: self._evaluate(part) for part in self.parts}
         penalty = self.stack.penalty().numpy()
         final = ([v.numpy() for v in self._state()], self._optimizer_state())  # read once, not once per slice
-        results = []
         for k, s in enumerate(self.slices):
-            if s.failure is not None:
-                results.append(self._fail(s, s.failure))
+            if s.trial.failure is not None:
+                s.result = s.trial.fail(s.trial.failure)
                 continue
             try:
-                results.append(self._complete(s, k, scores, float(penalty[k]), objective_metric, final))
+                results = {part: {**measures.means(sums, k, self.metrics), "penalty": float(penalty[k])}
+                           for part, sums in scores.items()}
+                results = {part: {**{m: r[m] for m in self.metrics}, "loss": r["loss"], "penalty": r["penalty"]}
+                           for part, r in results.items()}
+                model = self.keras_model(s, k, *final)
+                s.result = s.trial.complete(model, results, self.monitor, parameter_counts(model), objective_metric)
             except Exception as exc:  # this slice's bookkeeping failed (a full disk): it alone fails
-                results.append(self._fail(s, f"{type(exc).__name__}: {first_line(str(exc))}"))
-        return results
-
-    def _complete(self, s: _Slice, k: int, scores: dict, penalty: float, objective_metric: str, final: tuple) -> dict:
-        spec, data = s.loaded.spec, s.data
-        results = {part: {**measures.means(sums, k, self.metrics), "penalty": penalty} for part, sums in scores.items()}
-        results = {part: {**{m: r[m] for m in self.metrics}, "loss": r["loss"], "penalty": r["penalty"]}
-                   for part, r in results.items()}
-        model = self.keras_model(s, k, *final)
-        if spec.evaluation.mc_dropout and len(data.y_test):
-            mc = mc_dropout_metrics(model, data, spec.evaluation.mc_dropout)
-            if mc is None:
-                s.log.print("[yellow]warning:[/] evaluation.mc_dropout: the model has no dropout layer; MC dropout skipped")
-            else:
-                results["test"].update(mc)
-        params = parameter_counts(model)
-        metrics = RunMetrics(
-            task=data.task, classes=data.classes, sizes=data.sizes(), **results, monitor=self.monitor,
-            directions={m: direction(m) for m in ["loss", *data.metrics]}, best_epoch=best_epoch(s.rows, self.monitor),
-            epochs_run=len(s.rows), early_stopped=len(s.rows) < self.epochs, parameters=params,
-            mc_dropout=spec.evaluation.mc_dropout)
-        partial = s.run.path / ".model.partial.keras"
-        model.save(partial)
-        partial.replace(s.run.path / "model.keras")
-        write_json(s.run.path / "metrics.json", metrics.to_json())
-        s.run.finish(Status.COMPLETED)
-        s.log.print(summary_table(results, metrics, s.run.path))
-        s.log.close()
-        return {"status": TrialStatus.COMPLETED, "run": s.run.path.name,
-                "objective": objective_of(metrics, objective_metric), "error": None}
+                s.result = s.trial.fail(exc)
 
     def keras_model(self, s: _Slice, k: int, values: list[np.ndarray], optimizer: dict) -> keras.Model:
-        """Slice k as the compiled Keras model its trial alone builds (net/model.py, net/optimizers.py), holding
-        its weights and optimizer state (`values` in _state()'s order, `optimizer` from _optimizer_state)."""
-        spec, data = s.loaded.spec, s.data
+        """Slice k as the compiled Keras model its trial alone builds (net/model.py, net/optimizers.py),
+        holding its weights and optimizer state (`values` in _state()'s order, `optimizer` from _optimizer_state)."""
+        spec, data = s.trial.loaded.spec, s.trial.data
         model = build_model(spec.model, data, name=spec.name, training=spec.training, seed=spec.seed)
-        model.compile(optimizer=build_optimizer(spec.training, self.steps), loss=loss(data.task, spec.training.label_smoothing),
+        model.compile(optimizer=build_optimizer(spec.training, self.steps),
+                      loss=loss(data.task, spec.training.label_smoothing),
                       metrics=[*loss_metrics(data.task, spec.training.label_smoothing),
                                *(metric(n, data.task) for n in data.metrics)])
         by_name = dict(zip(self.stack.variables, values))
@@ -315,62 +280,42 @@ class PackTrainer:
             _weight(model, layer, weight).assign(value[k])
         opt = model.optimizer
         opt.build(model.trainable_variables)  # as a trial alone saves it: slots included
-        state = optimizer
         slots = {v.name: v for v in opt.variables}  # Keras names a slot <variable path with _>_<slot>
-        opt.iterations.assign(state["iterations"])
+        opt.iterations.assign(optimizer["iterations"])
         trainable = [key for key, v in self.stack.variables.items() if v.trainable]  # the optimizer's order
-        for name, per_variable in state["slots"].items():
+        for name, per_variable in optimizer["slots"].items():
             for (layer, weight), value in zip(trainable, per_variable):
                 slots[f"{_weight(model, layer, weight).path.replace('/', '_')}_{name}"].assign(value[k])
         return model
-
-    def _fail(self, s: _Slice, reason: str) -> dict:
-        s.log.print(f"[red]failed[/]: {reason}")
-        s.run.finish(Status.FAILED, reason)
-        s.log.close()
-        return {"status": TrialStatus.FAILED, "run": s.run.path.name, "objective": None, "error": reason}
 
     def _optimizer_state(self) -> dict:
         return {"iterations": int(self.optimizer.iterations.numpy()),
                 "slots": {name: [v.numpy() for v in slots] for name, slots in self.optimizer.slots.items()}}
 
-    def _interrupted(self, snapshot, active: np.ndarray, how: str) -> list[dict]:
-        """Every running slice gets a resume point in a trial's own format (trial/resume_point.py) and ends
+    def _interrupted(self, snapshot, active: np.ndarray, how: str) -> None:
+        """Every slice that had not ended gets a resume point in a trial's own format and ends
         interrupted: `regexp resume RUN` continues it alone from the last completed epoch."""
-        results = []
         for k, s in enumerate(self.slices):
-            if s.failure is not None or not active[k]:  # it had finished training: finish its folder
-                results.append(self._fail(s, s.failure) if s.failure else
-                               self._interrupt_one(s, None, how))
+            if s.result is not None:
                 continue
-            results.append(self._interrupt_one(s, (snapshot, k) if snapshot else None, how))
-        return results
-
-    def _interrupt_one(self, s: _Slice, at, how: str) -> dict:
-        if at is not None:
-            (epoch, values, optimizer), k = at
-            self._write_resume_point(s, k, epoch, values, optimizer)
-        s.log.print(f"[red]interrupted[/] ({how}): {s.run.path}; continue with `regexp resume {s.run.path}`")
-        s.run.finish(Status.INTERRUPTED, f"interrupted ({how})")
-        s.log.close()
-        return {"status": TrialStatus.INTERRUPTED, "run": s.run.path.name, "objective": None, "error": "interrupted"}
+            if s.trial.failure is not None:
+                s.result = s.trial.fail(s.trial.failure)
+                continue
+            # a slice that had stopped early gets no resume point: resuming would train it on
+            write = None if snapshot is None or not active[k] else (lambda s=s,
+                                                                    k=k: self._write_resume_point(s, k, *snapshot))
+            s.result = s.trial.interrupt(how, write)
 
     def _write_resume_point(self, s: _Slice, k: int, epoch: int, values: list, optimizer: dict) -> None:
         model = self.keras_model(s, k, values, optimizer)
-        folder = s.run.path / CHECKPOINT
-        folder.mkdir(exist_ok=True)
-        weights = f"epoch-{epoch}.weights.h5"
-        model.save_weights(folder / weights)
         best = None
         if s.stop is not None and s.stop.has_best_weights:
-            best_model = self.keras_model(s, k, [b.numpy() for b in self.best], optimizer)  # get_weights(): Keras's order
-            best = f"best-{s.stop.best_epoch + 1}.npz"
-            with (folder / best).open("wb") as f:
-                np.savez(f, **{f"w{i}": w for i, w in enumerate(best_model.get_weights())})
+            best_model = self.keras_model(s, k, [b.numpy() for b in self.best],
+                                          optimizer)  # get_weights(): Keras's order
+            best = (s.stop.best_epoch, best_model.get_weights())
         counters = {} if s.stop is None else {"EarlyStopping": {
             "wait": s.stop.wait, "best": s.stop.best, "best_epoch": s.stop.best_epoch}}
-        write_json(folder / "state.json", ResumeState(epoch=epoch, weights=weights, counters=counters,
-                                                      best_weights=best).model_dump())
+        resume_point.save(s.trial.path, model, epoch, counters, best)
 
 
 def _weight(model: keras.Model, layer: str, weight: str):
@@ -383,4 +328,3 @@ def _add(a: dict, b: dict) -> dict:
 
 def _numpy(sums: dict) -> dict:
     return {key: value.numpy() for key, value in sums.items()}
-

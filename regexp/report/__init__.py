@@ -4,12 +4,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from regexp.errors import UserError
-from regexp.report.collect import (MC_DROPOUT, Row, build_rows, mark_differing, matches, other_metrics, run_values, sort_rows,
-                                   sweep_objective, sweep_objectives)
+from regexp.report.collect import (
+    MC_DROPOUT,
+    Row,
+    build_rows,
+    mark_differing,
+    matches,
+    other_metrics,
+    run_values,
+    sort_rows,
+    sweep_objective,
+    sweep_objectives,
+)
 from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, compare, summarize
 from regexp.store.contract import direction
 from regexp.store.folders import RunRecord, find_runs, read_run
-
 
 FORMATS = ("table", "md", "csv", "json", "html")  # report --format: what views/report.py renders
 

@@ -64,7 +64,8 @@ def store(runs_dir: Path, cache_key: str, text: str, warnings: list[str], runnin
 
 
 def cache_file(runs_dir: Path) -> Path:
-    root = os.environ.get("REGEXP_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "regexp"
+    user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    root = os.environ.get("REGEXP_CACHE_DIR") or user_cache / "regexp"
     folder = hashlib.sha256(str(runs_dir.resolve()).encode()).hexdigest()[:16]
     return Path(root) / f"report-{folder}.json"
 

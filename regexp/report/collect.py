@@ -21,14 +21,21 @@ from typing import Any
 import orjson
 import yaml
 
-from regexp.store.contract import (MetricKey, Status, SweepState, best_epoch, default_monitor, direction,
-                              generalization_gap)
-from regexp.store.folders import RunRecord
+from regexp.store.contract import (
+    MetricKey,
+    Status,
+    best_epoch,
+    default_monitor,
+    direction,
+    generalization_gap,
+)
+from regexp.store.folders import RunRecord, read_sweep_state
 
 GROUP_IGNORED = ("seed", "cv.fold", "description", "tags")  # differ between repeats/folds of one experiment
 PARAM_HIDDEN = ("name", "description", "tags")     # shown in their own columns, never as params
 MISSING = "<unset>"
-MC_DROPOUT = ("mc_accuracy", "mc_loss", "mc_entropy", "mc_entropy_right", "mc_entropy_wrong", "mc_std")  # test keys a run with evaluation.mc_dropout writes
+MC_DROPOUT = ("mc_accuracy", "mc_loss", "mc_entropy", "mc_entropy_right", "mc_entropy_wrong",
+              "mc_std")  # test keys a run with evaluation.mc_dropout writes
 
 
 @dataclass
@@ -68,7 +75,8 @@ class Row:
 
     def by_replicate(self, column: str) -> dict[tuple, float]:
         """{(seed, fold): value} over the members that count: what a paired test pairs on."""
-        return {self.replicates[run_id]: values[column] for run_id, values in self.member_values.items() if column in values}
+        return {self.replicates[run_id]: values[column] for run_id,
+                values in self.member_values.items() if column in values}
 
     def mean(self, column: str) -> float | None:
         values = self.column(column)
@@ -125,8 +133,8 @@ def run_values(run: RunRecord, metric: str) -> dict[str, float]:
         parts = {"train": train, "val": val, "gap": generalization_gap(train, val)}
         stopping = mapping(mapping(run.config.get("training")).get("early_stopping")).get("monitor")
         values["epochs_run"] = len(history)
-        values["best_epoch"] = best_epoch(history, default_monitor(stopping if isinstance(stopping, str) else None,
-                                                                   bool(val)))
+        values["best_epoch"] = best_epoch(history,
+                                          default_monitor(stopping if isinstance(stopping, str) else None, bool(val)))
     else:
         parts = {}
     for part, found in parts.items():  # one pass per part: 10,000 runs in a report
@@ -191,7 +199,8 @@ def replicate_text(key: tuple) -> str:
     return f"seed {seed}" + ("" if fold is None else f" fold {fold}") + (" of one config" if len(key) > 2 else "")
 
 
-def one_run_per_replicate(runs: list[RunRecord], by_config: bool = False) -> tuple[dict[tuple, RunRecord], list[RunRecord], list[str]]:
+def one_run_per_replicate(runs: list[RunRecord], by_config: bool = False
+                          ) -> tuple[dict[tuple, RunRecord], list[RunRecord], list[str]]:
     """({replicate: the run that counts for it}, the re-runs set aside, a note per re-run seed).
 
     The latest completed run of a seed counts (the latest run when none completed); copies of
@@ -214,7 +223,8 @@ def one_run_per_replicate(runs: list[RunRecord], by_config: bool = False) -> tup
             else:
                 latest = "latest completed" if kept.status == Status.COMPLETED else "latest"
                 which = f"{kept.id} (the {latest} run) counts, the other{others} ignored"
-            notes.append(f"{kept.name}: {replicate_text(key)} ran {times}; {which} ({', '.join(r.id for r in ignored)})")
+            notes.append(
+                f"{kept.name}: {replicate_text(key)} ran {times}; {which} ({', '.join(r.id for r in ignored)})")
     return members, reruns, notes
 
 
@@ -255,7 +265,8 @@ def _summarize_layers(rows: list[Row], flats: list[dict]) -> None:
     """When the rows have different numbers of layers, compare the stacks as one `model.layers`
     value ('dense 64 -> dense 32') instead of listing every key of layers some rows lack."""
     stacks = [mapping(row.members[0].config.get("model")).get("layers") for row in rows]
-    stacks = [[layer for layer in stack if isinstance(layer, dict)] if isinstance(stack, list) else [] for stack in stacks]
+    stacks = [[layer for layer in stack if isinstance(layer, dict)] if isinstance(stack, list) else []
+              for stack in stacks]
     if len({len(stack) for stack in stacks}) <= 1:
         return
     for flat, stack in zip(flats, stacks):
@@ -324,10 +335,7 @@ def sweep_objectives(runs: list[RunRecord]) -> dict[str, str]:
     that are sweeps (a cv or repeat parent has no search objective)."""
     out = {}
     for parent, run in {run.info.parent: run for run in runs if run.info.parent}.items():
-        try:
-            state = SweepState.parse(json.loads((run.path.parent / parent / "sweep.json").read_text()), "sweep.json", [])
-        except (OSError, ValueError):
-            continue
+        state = read_sweep_state(run.path.parent / parent, warnings=[])  # a damaged one: no objective note
         if state is not None and state.kind == "sweep":
             out[parent] = MetricKey.parse(state.objective.metric).column
     return out

@@ -12,7 +12,6 @@
 matplotlib is imported by the caller (figure.py); these functions draw on axes they are given.
 """
 
-import json
 import math
 
 import yaml
@@ -20,6 +19,7 @@ import yaml
 from regexp.report import Report
 from regexp.report.collect import Row
 from regexp.store.contract import SweepState, direction
+from regexp.store.folders import read_sweep_state
 
 VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red", "higher": "tab:blue", "lower": "tab:purple"}
 
@@ -70,11 +70,13 @@ def draw_forest(ax, report: Report) -> bool:
         ax.plot([low, high], [y, y], color=colour, linewidth=2)
         ax.plot([comparison.diff], [y], "o", color=colour)
         p = comparison.p_adjusted
-        ax.annotate(f"{comparison.verdict.replace('no significant difference', 'n.s.') or 'n.s.'} (p adj {p:.2g})" if p is not None else comparison.n,
+        verdict = comparison.verdict.replace("no significant difference", "n.s.") or "n.s."
+        ax.annotate(f"{verdict} (p adj {p:.2g})" if p is not None else comparison.n,
                     (high, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
     ax.axvline(0, color="black", linewidth=1)
     ax.set_yticks(range(len(items)), [label(row) for row, _ in items], fontsize=7)
-    ax.set_xlabel(f"Δ {report.focus} vs baseline ({label(report.baseline) if report.baseline else report.against}), 95% CI")
+    ax.set_xlabel(f"Δ {report.focus} vs baseline ({label(report.baseline) if report.baseline else report.against}), "
+                  "95% CI")
     ax.set_title(f"difference from the baseline: {report.comparing.split(':', 1)[1].split(';')[0].strip()}"
                  if report.comparing else "difference from the baseline", fontsize=9, loc="left")
     ax.grid(alpha=0.3, axis="x")
@@ -143,10 +145,12 @@ def searches(report: Report) -> list[tuple[SweepState, dict]]:
                 continue
             seen.add(parent)
             folder = run.path.parent / parent
+            state = read_sweep_state(folder, warnings=[])  # a damaged one: no search picture
             try:
-                state = SweepState.parse(json.loads((folder / "sweep.json").read_text()), "sweep.json", [])
                 spec = yaml.safe_load((folder / "spec.yaml").read_text()) or {}
-            except (OSError, ValueError, yaml.YAMLError):
+            except (OSError, yaml.YAMLError):
+                continue
+            if state is None:
                 continue
             search = spec.get("search") or {}
             if search.get("method") == "random" and search.get("params"):

@@ -198,7 +198,8 @@ def _curve_notes(row: Row, config: dict) -> list[str]:
              + (f" (early stopping, patience {patience})" if any(early) else "")]
     if any(early):
         if best <= 2:
-            notes.append("early stopping triggered very early: the learning rate may be too high, or try a larger patience")
+            notes.append("early stopping triggered very early: the learning rate may be too high, or try a larger "
+                         "patience")
         else:
             notes.append("early stopping worked: the restored weights are those of the best epoch")
     elif best >= ran - 1:
@@ -256,7 +257,9 @@ def learning_curve(loaded, overrides: list[str], runs_dir: Path, fractions: list
         run = train(trial, runs_dir, console=None)
         metrics = RunMetrics.model_validate_json((run / "metrics.json").read_text())
         metric, regression = error_metric(metrics.task, next(m for m in metrics.directions if m != "loss"))
-        error = (lambda part: metrics.part(part)[metric]) if regression else (lambda part: 1 - metrics.part(part)[metric])
+        def error(part: str) -> float:
+            value = metrics.part(part)[metric]
+            return value if regression else 1 - value
         points.append(CurvePoint(fraction, metrics.sizes.train, error("train"), error("val"), run.name))
         if console is not None:
             console.print(f"  {fraction:>5.0%} of the train part ({metrics.sizes.train} samples): "

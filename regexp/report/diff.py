@@ -4,7 +4,9 @@ from regexp.report.collect import MISSING, flatten, main_metric, run_values
 from regexp.store.contract import direction
 from regexp.store.folders import RunRecord
 
-def diff(a: RunRecord, b: RunRecord) -> tuple[list[tuple[str, object, object]], list[tuple[str, float, float, float, str]]]:
+
+def diff(a: RunRecord, b: RunRecord) -> tuple[list[tuple[str, object, object]],
+                                              list[tuple[str, float, float, float, str]]]:
     """(config key, a, b) for every differing key; (metric, a, b, b - a, better) for shared metrics."""
     fa, fb = flatten(a.config), flatten(b.config)
     keys = sorted(set(fa) | set(fb))

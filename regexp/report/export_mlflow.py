@@ -61,7 +61,8 @@ def export(runs: list[RunRecord], tracking_uri: str) -> Exported:
         started = _millis(run.info.started)
         mlflow_run = client.create_run(experiment_id, start_time=started, run_name=run.id)
         run_id = mlflow_run.info.run_id
-        tags = {RUN_ID_TAG: run.id, "status": status, "seed": str(run.seed), "group": f"{run.name}@{run.info.spec_hash}",
+        tags = {RUN_ID_TAG: run.id, "status": status, "seed": str(run.seed),
+                "group": f"{run.name}@{run.info.spec_hash}",
                 "sweep": run.info.parent or ""}
         metrics = [Metric(key, float(value), started, int(row["epoch"])) for row in run.history
                    for key, value in row.items() if key != "epoch" and value is not None]

@@ -9,10 +9,14 @@ dashed line and an early stop with a dotted one. matplotlib is imported only her
 import io
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from regexp.report import Report
 from regexp.report import comparison_plots as pictures
 from regexp.report.collect import Row
+
+if TYPE_CHECKING:  # matplotlib loads inside draw: report's other formats never pay for it
+    from matplotlib.figure import Figure
 
 
 def ewma(values: list[float | None], beta: float) -> list[float | None]:
@@ -53,7 +57,7 @@ def _curve(row: Row, key: str, beta: float | None) -> tuple[list[int], list[floa
 PER_ROW_LIMIT = 4  # up to this many rows also get their own train-vs-val panel; beyond, the overlay says it
 
 
-def draw(report: Report, beta: float | None = None) -> "matplotlib.figure.Figure":
+def draw(report: Report, beta: float | None = None) -> "Figure":
     """The comparison pictures first (comparison_plots.py), then per row: train vs val curves (few rows),
     the per-step loss and the layer statistics (when recorded)."""
     import matplotlib
@@ -63,7 +67,8 @@ def draw(report: Report, beta: float | None = None) -> "matplotlib.figure.Figure
 
     rows = report.rows or []
     cells = pictures.grid(report)
-    searched = [(state, path, sampled) for state, params in pictures.searches(report) for path, sampled in params.items()]
+    searched = [(state, path, sampled) for state, params in pictures.searches(report)
+                for path, sampled in params.items()]
     forest = any(c.diff_ci95 is not None for c in report.comparisons.values())
     single = [("forest",)] * forest + [("heatmap",)] * (cells is not None)  # full-width panels
     pairs = [searched[i:i + 2] for i in range(0, len(searched), 2)]
@@ -109,7 +114,8 @@ def _draw_row(loss_ax, metric_ax, row: Row, report: Report, beta: float | None) 
             epochs, mean, std = _curve(row, key, beta)
             if not epochs:
                 continue
-            (line,) = ax.plot(epochs, mean, style, label=key.replace("val_", "val ") if key.startswith("val") else f"train {key}")
+            label = key.replace("val_", "val ") if key.startswith("val") else f"train {key}"
+            (line,) = ax.plot(epochs, mean, style, label=label)
             if any(std):
                 ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                                 color=line.get_color(), alpha=0.2)
@@ -162,7 +168,8 @@ def _draw_steps(ax, other, row: Row, beta: float | None) -> None:
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"{row.id}: per-step loss" + ("" if len(row.members) == 1 else " of its first run"), fontsize=9, loc="left")
+    ax.set_title(f"{row.id}: per-step loss" + ("" if len(row.members) == 1 else " of its first run"), fontsize=9,
+                 loc="left")
     other.axis("off")
 
 

@@ -5,10 +5,10 @@ from collections.abc import Callable
 from typing import Optional
 
 from regexp.metrics import METRICS
-from regexp.store.contract import MetricKey
 from regexp.spec.datasets import builtin_checks, notes_form_hints
 from regexp.spec.schema import SPATIAL, SYNTHETIC_DATASETS, WEIGHTED, Distribution, Model, Search, Spec
 from regexp.spec.training import COMMON_OPTIMIZER_PARAMS, OPTIMIZER_PARAMS, Optimizer
+from regexp.store.contract import MetricKey
 
 # A key the chosen optimizer ignores, and the key that means what the user probably meant (the
 # notes write RMSprop's decay as beta_2 and momentum's as beta).
@@ -37,7 +37,8 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
                       "features": ("classification", "regression"), "classes": ("classification",)}
     for key, allowed in synthetic_keys.items():
         if getattr(data, key) is not None and data.dataset not in allowed:
-            errors.append((f"data.{key}", f"applies only to data.dataset {' | '.join(allowed)} (got dataset {data.dataset})"))
+            errors.append((f"data.{key}", f"applies only to data.dataset {' | '.join(allowed)} (got dataset "
+                                          f"{data.dataset})"))
 
     seen_spatial = False  # after a conv/pool layer the tensor is 4-D until flatten/global pool
     for i, layer in enumerate(model.resolved_layers()):
@@ -53,7 +54,8 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
             errors.append((f"{where}.dropout_type", "spatial dropout drops whole feature maps: conv2d layers only "
                                                     "(allowed for dense: standard | alpha | gaussian)"))
         if isinstance(layer, WEIGHTED) and layer.batch_norm != "none" and layer.norm is not None:
-            errors.append((f"{where}.norm", f"choose one normalization (got batch_norm: {layer.batch_norm} and norm: {layer.norm})"))
+            errors.append((f"{where}.norm", f"choose one normalization (got batch_norm: {layer.batch_norm} and norm: "
+                                            f"{layer.norm})"))
         if layer.type == "dense" and layer.norm == "instance":
             key = f"{where}.norm" if model.layers[i].norm is not None else "model.defaults.norm"
             errors.append((key, f"instance norm normalizes each unit over its own single value on a dense layer "
@@ -62,7 +64,8 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
         if isinstance(layer, WEIGHTED) and layer.norm == "group":
             width = layer.units if layer.type == "dense" else layer.filters
             if width % layer.groups:
-                errors.append((f"{where}.groups", f"groups must divide the layer's {width} units/filters (got {layer.groups})"))
+                errors.append((f"{where}.groups", f"groups must divide the layer's {width} units/filters (got "
+                                                  f"{layer.groups})"))
 
     monitors = []
     if training.early_stopping is not None:
@@ -74,8 +77,10 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
             errors.append(("training.lr_schedule.unit", "plateau reacts to epoch metrics: use unit: epoch"))
     if schedule is not None and schedule.name == "piecewise" and len(schedule.values) != len(schedule.boundaries) + 1:
         errors.append(("training.lr_schedule.values", f"needs one more value than boundaries "
-                                                      f"(got {len(schedule.values)} values, {len(schedule.boundaries)} boundaries)"))
-    if schedule is not None and schedule.name in ("step", "piecewise") and schedule.boundaries != sorted(set(schedule.boundaries)):
+                                                      f"(got {len(schedule.values)} values, {len(schedule.boundaries)} "
+                                                      "boundaries)"))
+    if (schedule is not None and schedule.name in ("step", "piecewise")
+            and schedule.boundaries != sorted(set(schedule.boundaries))):
         errors.append(("training.lr_schedule.boundaries", f"must be strictly increasing (got {schedule.boundaries})"))
     for key, monitor in monitors:
         column = MetricKey.parse(monitor)
@@ -84,7 +89,8 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
         # a monitor is a history.csv column: loss, accuracy, val_loss, ... (train_loss and test_ are not)
         base = column.name if column.part in ("train", "val") and column.history_column == monitor else monitor
         if base != "loss" and base not in METRICS:
-            errors.append((key, f"unknown metric {monitor!r} (allowed: loss, val_loss, or a metric of training.metrics with or without val_)"))
+            errors.append((key, f"unknown metric {monitor!r} (allowed: loss, val_loss, or a metric of training.metrics "
+                                "with or without val_)"))
         elif base != "loss" and base not in (training.metrics or ["accuracy", "mae"]):
             errors.append((key, f"{monitor} is not tracked: add {base} to training.metrics"))
 
@@ -114,7 +120,8 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
 
 def unused_optimizer_keys(optimizer: Optimizer, defaults_too: bool = False) -> list[str]:
     """Keys written (with a value of their own, unless `defaults_too`) that the chosen optimizer never reads."""
-    return [key for key in sorted(optimizer.model_fields_set - COMMON_OPTIMIZER_PARAMS - OPTIMIZER_PARAMS[optimizer.name])
+    return [key
+            for key in sorted(optimizer.model_fields_set - COMMON_OPTIMIZER_PARAMS - OPTIMIZER_PARAMS[optimizer.name])
             if defaults_too or getattr(optimizer, key) != type(optimizer).model_fields[key].default]
 
 

@@ -109,11 +109,12 @@ def notes_form_hints(spec: Spec) -> list[tuple[str, str]]:
         (f"model.layers.{i}.l2", layer.l2) for i, layer in enumerate(spec.model.layers) if getattr(layer, "l2", None)]
     for key, l2 in layers:
         if l2 is not None and l2 >= 0.1:
-            example = f"on m = {m} train samples, l2 = {l2:g}/(2·{m}) = {l2 / (2 * m):.2g}" if m else "l2 = λ/(2m) for m train samples"
-            hints.append((key, f"{l2:g} adds {l2:g}·Σw² to the loss (Keras's form, no 1/2m); if this is the notes' λ in "
-                               f"λ/(2m)·‖w‖², {example} (docs/formulas.md)"))
+            example = (f"on m = {m} train samples, l2 = {l2:g}/(2·{m}) = {l2 / (2 * m):.2g}" if m
+                       else "l2 = λ/(2m) for m train samples")
+            hints.append((key, f"{l2:g} adds {l2:g}·Σw² to the loss (Keras's form, no 1/2m); if this is the "
+                               f"notes' λ in λ/(2m)·‖w‖², {example} (docs/formulas.md)"))
     optimizer = spec.training.optimizer
     if optimizer.name == "rmsprop" and optimizer.epsilon <= 1e-8:
-        hints.append(("training.optimizer.epsilon", "Keras's rmsprop adds epsilon inside the root, sqrt(S + ε); the notes' "
-                                                    "ε = 1e-8 sits outside, sqrt(S) + ε (docs/formulas.md)"))
+        hints.append(("training.optimizer.epsilon", "Keras's rmsprop adds epsilon inside the root, sqrt(S + ε); the "
+                                                    "notes' ε = 1e-8 sits outside, sqrt(S) + ε (docs/formulas.md)"))
     return hints

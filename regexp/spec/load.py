@@ -212,7 +212,8 @@ def _split_key(key: str) -> Path_:
     if key.startswith("search.params."):  # the searched path is one key that contains dots
         rest = key.removeprefix("search.params.")
         return ("search", "params", rest)
-    return tuple(int(part) if part.isascii() and part.isdigit() else part for part in key.split("."))  # "¹" is a digit to isdigit
+    # isascii: "¹" is a digit to isdigit
+    return tuple(int(part) if part.isascii() and part.isdigit() else part for part in key.split("."))
 
 
 def _step(node: Any, part: str | int, path: Path_, source: str, create: bool) -> Any:
@@ -342,7 +343,8 @@ def _describe(err: dict, data: dict, locations: Locations, file: Path) -> str:
         tag = ctx.get("tag", value)
         hint = _did_you_mean(str(tag), allowed)
         if kind == "union_tag_not_found":
-            return problem(where, key, f"needs a `{ctx.get('discriminator', 'type').strip(chr(39))}` (allowed: {' | '.join(allowed)})")
+            return problem(where, key, f"needs a `{ctx.get('discriminator', 'type').strip(chr(39))}` (allowed: "
+                                       f"{' | '.join(allowed)})")
         return problem(where, key, f"{tag!r} is not allowed{hint} (allowed: {' | '.join(allowed)})")
     message = err["msg"].removeprefix("Value error, ")
     if kind != "value_error":

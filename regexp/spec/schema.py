@@ -2,8 +2,8 @@
 
 Validation, the JSON Schema (`regexp schema`), the resolved `config.yaml` of a run and the
 cross-field checks (checks.py) all derive from these models; the `training` section lives in
-training.py. Key names and meanings follow SPEC.md. No TensorFlow here: `validate` and `schema`
-must start fast.
+training.py. Key names and meanings are the user-facing contract (docs/spec.md is generated from
+them). No TensorFlow here: `validate` and `schema` must start fast.
 """
 
 from typing import Annotated, Any, Literal, Optional, Union
@@ -55,12 +55,13 @@ class Data(Part):
         None, description="Instead of dataset: a .csv/.parquet/.npz file or a folder of images with one "
         "sub-folder per class; relative to the spec file.")
     val_path: Optional[str] = Field(
-        None, description="Validation samples from their own file (same format and columns as path): the dev set from the "
-        "target distribution while train may come from elsewhere (note 003). Then data.path is split into train and test "
+        None, description="Validation samples from their own file (same format and columns as path): the dev set from "
+                          "the target distribution while train may come from elsewhere. Then data.path is split into "
+                          "train and test "
         "only, in the proportions of split.train and split.test.")
     test_path: Optional[str] = Field(
-        None, description="Test samples from their own file; data.path is then split into train and val only. With both "
-        "val_path and test_path, all of data.path is train.")
+        None, description="Test samples from their own file; data.path is then split into train and val only. With "
+                          "both val_path and test_path, all of data.path is train.")
     target: Optional[str] = Field(None, description="Label column of a csv/parquet file (default: the last column).")
     split: Split = Field(default_factory=Split, description="Stratified train/val/test fractions.")
     scale: Literal["standard", "minmax", "none"] = Field(
@@ -70,9 +71,11 @@ class Data(Part):
     subsample: Optional[Union[Annotated[int, Field(ge=1)], Annotated[float, Field(gt=0.0, le=1.0)]]] = Field(
         None, description="Keep this fraction (0-1] or count of the train part (learning curves).")
     samples: Optional[int] = Field(None, ge=10, description="Synthetic datasets: number of samples (default 1000).")
-    features: Optional[int] = Field(None, ge=1, description="classification/regression: number of features (default 20).")
+    features: Optional[int] = Field(None, ge=1, description="classification/regression: number of features (default "
+                                                            "20).")
     classes: Optional[int] = Field(None, ge=2, description="classification: number of classes (default 2).")
-    noise: Optional[float] = Field(None, ge=0.0, description="Synthetic datasets: noise level (moons/circles 0.1, regression 10).")
+    noise: Optional[float] = Field(None, ge=0.0, description="Synthetic datasets: noise level (moons/circles 0.1, "
+                                                             "regression 10).")
     image_size: Optional[list[Annotated[int, Field(ge=1)]]] = Field(
         None, min_length=2, max_length=2, description="Image folders: resize every image to [height, width].")
 
@@ -94,29 +97,41 @@ Initializer = Union[Literal[INITIALIZERS], VarianceScaling]
 class Defaults(Part):
     activation: Literal[ACTIVATIONS] = Field("relu", description="Keras activation of hidden layers.")
     initializer: Initializer = Field(
-        "he_normal", description="Kernel initializer: a Keras name, or {name: variance_scaling, scale, mode, distribution}.")
-    use_bias: bool = Field(True, description="Add a bias to the dense/conv output. Keras's default, true, keeps it even "
-                           "with batch_norm: before, where BN's shift (center) cancels it: set false there to save "
+        "he_normal", description="Kernel initializer: a Keras name, or {name: variance_scaling, scale, mode, "
+                                 "distribution}.")
+    use_bias: bool = Field(True, description="Add a bias to the dense/conv output. Keras's default, true, keeps it "
+                                             "even with batch_norm: before, where BN's shift (center) cancels it: set "
+                                             "false there to save "
                            "one parameter per unit; the results are the same.")
     l1: NonNegative = Field(0.0, description="Kernel L1 factor: adds l1 * sum(|w|) to the loss.")
-    l2: NonNegative = Field(0.0, description="Kernel L2 factor: adds l2 * sum(w^2) to the loss (Keras convention, no 1/2).")
+    l2: NonNegative = Field(0.0, description="Kernel L2 factor: adds l2 * sum(w^2) to the loss (Keras convention, no "
+                                             "1/2).")
     bias_l1: NonNegative = Field(0.0, description="Bias L1 factor.")
     bias_l2: NonNegative = Field(0.0, description="Bias L2 factor.")
-    max_norm: Optional[float] = Field(None, gt=0.0, description="Max-norm r: each unit's incoming weight vector is rescaled to norm <= r after every step.")
-    batch_norm: Literal["none", "before", "after"] = Field("none", description="Batch normalization before or after the activation.")
-    bn_momentum: float = Field(0.99, gt=0.0, lt=1.0, description="Batch norm: β of the moving averages used at inference "
-                               "(moving = β·moving + (1 − β)·batch); lower forgets the initial values sooner.")
+    max_norm: Optional[float] = Field(None, gt=0.0, description="Max-norm r: each unit's incoming weight vector is "
+                                                                "rescaled to norm <= r after every step.")
+    batch_norm: Literal["none", "before", "after"] = Field("none", description="Batch normalization before or after "
+                                                                               "the activation.")
+    bn_momentum: float = Field(0.99, gt=0.0, lt=1.0, description="Batch norm: β of the moving averages used at "
+                                                                 "inference (moving = β·moving + (1 − β)·batch); lower "
+                                                                 "forgets the initial values sooner.")
     bn_epsilon: float = Field(1e-3, gt=0.0, description="Batch norm: added to the variance before the square root.")
     bn_center: bool = Field(True, description="Batch norm: learn the shift β.")
-    bn_scale: bool = Field(True, description="Batch norm: learn the scale γ (off is fine before relu, which is scale-free).")
-    norm: Optional[Literal["layer", "group", "instance"]] = Field(None, description="Alternative normalization before the activation.")
-    groups: int = Field(4, ge=1, description="Number of groups for norm: group (must divide the layer's units/filters).")
+    bn_scale: bool = Field(True, description="Batch norm: learn the scale γ (off is fine before relu, which is "
+                                             "scale-free).")
+    norm: Optional[Literal["layer", "group", "instance"]] = Field(None, description="Alternative normalization before "
+                                                                                    "the activation.")
+    groups: int = Field(4, ge=1,
+                        description="Number of groups for norm: group (must divide the layer's units/filters).")
     dropout: Rate = Field(0.0, description="Dropout rate after the activation.")
     dropout_type: Literal["standard", "alpha", "gaussian", "spatial"] = Field(
-        "standard", description="standard (inverted) | alpha (for SELU) | gaussian (multiplicative noise) | spatial (conv: whole feature maps).")
-    weight_noise: NonNegative = Field(0.0, description="Stddev of Gaussian noise added to the kernel on every training step (never at inference).")
-    activation_noise: NonNegative = Field(0.0, description="Stddev of Gaussian noise added to the layer's activations "
-                                          "(after the activation and batch_norm: after, before dropout), training only.")
+        "standard", description="standard (inverted) | alpha (for SELU) | gaussian (multiplicative noise) | spatial "
+                                "(conv: whole feature maps).")
+    weight_noise: NonNegative = Field(0.0, description="Stddev of Gaussian noise added to the kernel on every training "
+                                                       "step (never at inference).")
+    activation_noise: NonNegative = Field(0.0, description="Stddev of Gaussian noise added to the layer's "
+                                          "activations (after the activation and batch_norm: after, before dropout), "
+                                          "training only.")
 
 
 def _overridable(model: type[BaseModel], name: str) -> type[BaseModel]:
@@ -130,7 +145,8 @@ def _overridable(model: type[BaseModel], name: str) -> type[BaseModel]:
 
 
 LayerOverrides = _overridable(Defaults, "LayerOverrides")
-IntOrPair = Union[Annotated[int, Field(ge=1)], Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]]
+IntOrPair = Union[Annotated[int, Field(ge=1)],
+                  Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]]
 
 
 class Dense(LayerOverrides):
@@ -171,18 +187,23 @@ class Output(Part):
     l1: NonNegative = Field(0.0, description="Kernel L1 factor of the output layer.")
     l2: NonNegative = Field(0.0, description="Kernel L2 factor of the output layer.")
     bias_l1: NonNegative = Field(0.0, description="Bias L1 factor of the output layer.")
-    bias_l2: NonNegative = Field(0.0, description="Bias L2 factor of the output layer (note 001 penalizes every b).")
+    bias_l2: NonNegative = Field(0.0, description="Bias L2 factor of the output layer (some course notes penalize "
+                                                  "every b, output included).")
 
 
 class Model(Part):
     task: Literal["auto", "classification", "binary", "regression"] = Field(
-        "auto", description="auto: integer/string labels are classification (binary with 2 classes), floats regression.")
+        "auto", description="auto: integer/string labels are classification (binary with 2 classes), floats "
+                            "regression.")
     input_dropout: Rate = Field(0.0, description="Dropout on the inputs.")
-    input_noise: NonNegative = Field(0.0, description="Stddev of Gaussian noise added to the (scaled) inputs, training only.")
-    defaults: Defaults = Field(default_factory=Defaults, description="Applied to every hidden layer unless the layer says otherwise.")
+    input_noise: NonNegative = Field(0.0, description="Stddev of Gaussian noise added to the (scaled) inputs, training "
+                                                      "only.")
+    defaults: Defaults = Field(default_factory=Defaults, description="Applied to every hidden layer unless the layer "
+                                                                     "says otherwise.")
     layers: list[Layer] = Field(
         default_factory=lambda: [Dense(type="dense", units=50)], description="Hidden layers, in order.")
-    output: Output = Field(default_factory=Output, description="The output layer; units, activation and loss follow the task.")
+    output: Output = Field(default_factory=Output, description="The output layer; units, activation and loss follow "
+                                                               "the task.")
 
     def resolved_layers(self) -> list[BaseModel]:
         """Hidden layers with every unset option filled from `defaults`."""
@@ -197,16 +218,19 @@ class Model(Part):
 
 
 class Evaluation(Part):
-    mc_dropout: int = Field(0, ge=0, le=1000, description="> 0: also report test metrics averaged over this many passes with dropout on.")
+    mc_dropout: int = Field(0, ge=0, le=1000, description="> 0: also report test metrics averaged over this many "
+                                                          "passes with dropout on.")
     bayes_error: Optional[float] = Field(
-        None, ge=0.0, description="Best achievable error (e.g. human level), used by `regexp diagnose` for avoidable bias.")
+        None, ge=0.0, description="Best achievable error (e.g. human level), used by `regexp diagnose` for avoidable "
+                                  "bias.")
 
 
 # ------------------------------------------------------------------------------ repeat / cv / search
 class CrossValidation(Part):
     folds: int = Field(5, ge=2, le=100, description="k of k-fold cross-validation over the train+val parts.")
     stratify: bool = Field(True, description="Keep class proportions in every fold (classification only).")
-    fold: Optional[int] = Field(None, ge=0, description="Run only this fold (the planner sets it per trial; null: all folds).")
+    fold: Optional[int] = Field(None, ge=0, description="Run only this fold (the planner sets it per trial; null: all "
+                                                        "folds).")
 
 
 class Distribution(OneOf):
@@ -217,7 +241,8 @@ class Distribution(OneOf):
         None, min_length=2, max_length=2, description="Uniform in log space: for learning rates and penalties.")
     int_uniform: Optional[list[int]] = Field(None, min_length=2, max_length=2, description="An integer in [low, high].")
     log_uniform_1m: Optional[list[Annotated[float, Field(gt=0, lt=1)]]] = Field(
-        None, min_length=2, max_length=2, description="1 - x with x log-uniform: for momentum/beta near 1 (e.g. [0.9, 0.999]).")
+        None, min_length=2, max_length=2, description="1 - x with x log-uniform: for momentum/beta near 1 (e.g. [0.9, "
+                                                      "0.999]).")
 
     @model_validator(mode="after")
     def _low_below_high(self):
@@ -238,19 +263,23 @@ class Refine(Part):
 
 
 class Objective(Part):
-    metric: str = Field("val_loss", description="What ranks the points: loss or a tracked metric, of train_/val_/test_ (val_ for decisions).")
+    metric: str = Field("val_loss", description="What ranks the points: loss or a tracked metric, of train_/val_/test_ "
+                                                "(val_ for decisions).")
 
     _alias = field_validator("metric", mode="before")(lambda value: canonical(value))
-    mode: Optional[Literal["min", "max"]] = Field(None, description="min or max (default: from the metric: losses min, accuracy max).")
+    mode: Optional[Literal["min", "max"]] = Field(None, description="min or max (default: from the metric: losses min, "
+                                                                    "accuracy max).")
 
 
 class Search(Part):
-    method: Literal["grid", "random"] = Field("grid", description="grid: every combination of the lists; random: `trials` sampled points.")
+    method: Literal["grid", "random"] = Field("grid", description="grid: every combination of the lists; random: "
+                                                                  "`trials` sampled points.")
     trials: int = Field(20, ge=1, le=10_000, description="random: points per round.")
     seed: Optional[int] = Field(None, ge=0, description="Seed of the random sampling (default: the spec's seed).")
     params: dict[str, Union[list[Any], Distribution]] = Field(
         description="Dotted path -> a list of values (grid or random choice) or a distribution (random only).")
-    refine: Optional[Refine] = Field(None, description="Coarse to fine: random rounds shrinking around the best points.")
+    refine: Optional[Refine] = Field(None,
+                                     description="Coarse to fine: random rounds shrinking around the best points.")
     objective: Objective = Field(default_factory=Objective, description="The metric that ranks points.")
 
 
@@ -258,7 +287,8 @@ class Logging(Part):
     layer_stats: bool = Field(False, description="Per epoch and weighted layer: weight norm, fraction of |w| below "
                               "sparsity_threshold, gradient norm, activation mean/std, BN moving mean/variance "
                               "(layer_stats.csv; one extra forward/backward pass on a fixed batch per epoch).")
-    sparsity_threshold: float = Field(1e-3, gt=0.0, description="|w| below this counts as zero in layer_stats' sparsity.")
+    sparsity_threshold: float = Field(1e-3, gt=0.0, description="|w| below this counts as zero in layer_stats' "
+                                                                "sparsity.")
     per_step: bool = Field(False, description="The loss of every mini-batch (steps.csv): the noisy curve of mini-batch "
                            "descent. Runs one step per call into TensorFlow, so small models train slower.")
     tensorboard: bool = Field(False, description="Also write the run's numbers as TensorBoard event files in "
@@ -272,14 +302,17 @@ class Spec(Part):
     description: str = Field("", description="Free text.")
     tags: list[str] = Field(default_factory=list, description="Labels for filtering in reports.")
     seed: int = Field(0, ge=0, description="Drives the split, initialization, dropout masks and shuffling.")
-    extends: Optional[str] = Field(None, description="A base spec (path relative to this file), deep-merged; this file wins.")
+    extends: Optional[str] = Field(None, description="A base spec (path relative to this file), deep-merged; this file "
+                                                     "wins.")
     data: Data = Field(description="Where the samples come from and how they are split and scaled.")
     model: Model = Field(default_factory=Model, description="The network.")
     training: Training = Field(default_factory=Training, description="How the weights are fitted.")
     evaluation: Evaluation = Field(default_factory=Evaluation, description="What is measured after training.")
-    repeat: Union[Annotated[int, Field(ge=1, le=1000)], Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]] = Field(
+    repeat: Union[Annotated[int, Field(ge=1, le=1000)],
+                  Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]] = Field(
         1, description="Run with this many seeds (seed, seed+1, ...) or with this list of seeds.")
-    cv: Optional[CrossValidation] = Field(None, description="k-fold cross-validation over train+val; test stays held out.")
+    cv: Optional[CrossValidation] = Field(None, description="k-fold cross-validation over train+val; test stays held "
+                                                            "out.")
     search: Optional[Search] = Field(None, description="Hyperparameter search, run by `regexp sweep`.")
     logging: Logging = Field(default_factory=Logging, description="Opt-in records of what happens inside training.")
 

@@ -8,20 +8,25 @@ from pydantic import Field, field_validator
 from regexp.metrics import METRICS, canonical
 from regexp.spec.parts import NonNegative, OneOf, Part, Rate
 
-OPTIMIZER_PARAMS = {  # which keys of `optimizer` each optimizer reads
-    "sgd": set(),
-    "momentum": {"momentum"},
-    "nesterov": {"momentum"},
-    "rmsprop": {"rho"},
-    "adam": {"beta_1", "beta_2"},
-    "adamw": {"beta_1", "beta_2"},
-    "nadam": {"beta_1", "beta_2"},
+# The optimizers, by name: the keras.optimizers class, the keys of `optimizer` it is given, and fixed
+# arguments. Adding one is a line here (new keys are fields of Optimizer below) plus its test;
+# net/optimizers.py builds any of them, and packs train it alone until packed/optimizer.py knows it.
+OPTIMIZERS = {
+    "sgd": ("SGD", (), {"momentum": 0.0}),
+    "momentum": ("SGD", ("momentum",), {}),
+    "nesterov": ("SGD", ("momentum",), {"nesterov": True}),
+    "rmsprop": ("RMSprop", ("rho", "epsilon"), {}),
+    "adam": ("Adam", ("beta_1", "beta_2", "epsilon"), {}),
+    "adamw": ("AdamW", ("beta_1", "beta_2", "epsilon"), {}),  # Keras's default weight_decay 0.004 unless set
+    "nadam": ("Nadam", ("beta_1", "beta_2", "epsilon"), {}),
 }
 COMMON_OPTIMIZER_PARAMS = {"name", "learning_rate", "epsilon", "weight_decay", "clipnorm"}
+# which keys of `optimizer` each optimizer reads besides the common ones (the rest draw a warning)
+OPTIMIZER_PARAMS = {name: set(keys) - COMMON_OPTIMIZER_PARAMS for name, (_, keys, _) in OPTIMIZERS.items()}
 
 
 class Optimizer(Part):
-    name: Literal[tuple(OPTIMIZER_PARAMS)] = Field("adam", description="sgd | momentum | nesterov | rmsprop | adam | adamw | nadam.")
+    name: Literal[tuple(OPTIMIZERS)] = Field("adam", description=" | ".join(OPTIMIZERS) + ".")
     learning_rate: float = Field(0.001, gt=0.0, description="Initial learning rate (a0 of the schedule).")
     momentum: Rate = Field(0.9, description="momentum/nesterov: the velocity's decay (beta).")
     beta_1: Rate = Field(0.9, description="Adam family: decay of the first-moment (mean) estimate.")
@@ -65,14 +70,16 @@ class Step(_Schedule):
 class Piecewise(_Schedule):
     name: Literal["piecewise"]
     boundaries: list[Annotated[int, Field(ge=1)]] = Field(description="t at which the next value starts.")
-    values: list[Annotated[float, Field(gt=0.0)]] = Field(description="One more value than boundaries; replaces learning_rate.")
+    values: list[Annotated[float, Field(gt=0.0)]] = Field(description="One more value than boundaries; replaces "
+                                                                      "learning_rate.")
 
 
 class Cosine(_Schedule):
     name: Literal["cosine"]
     warmup: int = Field(0, ge=0, description="Linear warm-up from 0 to a0 over this many epochs/steps.")
     alpha: float = Field(0.0, ge=0.0, le=1.0, description="Final rate as a fraction of a0.")
-    decay_steps: Optional[int] = Field(None, ge=1, description="Length of the cosine after warm-up (default: the rest of training).")
+    decay_steps: Optional[int] = Field(None, ge=1, description="Length of the cosine after warm-up (default: the rest "
+                                                               "of training).")
 
 
 class Plateau(_Schedule):
@@ -96,16 +103,20 @@ class Augment(OneOf):
 
     flip: Optional[Literal["horizontal", "vertical", "horizontal_and_vertical"]] = Field(
         None, description="RandomFlip (flipping a 6 can make a 9: label-changing transforms are your call).")
-    rotate: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomRotation: up to this fraction of a full turn.")
-    zoom: Optional[float] = Field(None, gt=0.0, lt=1.0, description="RandomZoom: zoom in or out by up to this fraction.")
-    translate: Optional[float] = Field(None, gt=0.0, lt=1.0, description="RandomTranslation: shift by up to this fraction of the size.")
+    rotate: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomRotation: up to this fraction of a full "
+                                                                      "turn.")
+    zoom: Optional[float] = Field(None, gt=0.0, lt=1.0,
+                                  description="RandomZoom: zoom in or out by up to this fraction.")
+    translate: Optional[float] = Field(None, gt=0.0, lt=1.0, description="RandomTranslation: shift by up to this "
+                                                                         "fraction of the size.")
     crop: Optional[list[Annotated[int, Field(ge=1)]]] = Field(
         None, min_length=2, max_length=2, description="RandomCrop to [height, width] (a center crop at inference).")
     contrast: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomContrast factor.")
     brightness: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomBrightness factor.")
-    shear: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomShear: shear along x and y by up to this factor.")
-    perspective: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomPerspective: move the corners by up to "
-                                                                        "this fraction (applied to every image).")
+    shear: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomShear: shear along x and y by up to this "
+                                                                     "factor.")
+    perspective: Optional[float] = Field(None, gt=0.0, le=1.0, description="RandomPerspective: move the corners by up "
+                                                                           "to this fraction (applied to every image).")
 
 
 class Mixup(Part):
@@ -113,8 +124,8 @@ class Mixup(Part):
 
 
 class CutMix(Part):
-    alpha: float = Field(1.0, gt=0.0, le=1.0, description="The pasted area follows Beta(alpha, alpha); 1 = uniform, as in the "
-                                                          "CutMix paper (Keras's CutMix takes alpha <= 1).")
+    alpha: float = Field(1.0, gt=0.0, le=1.0, description="The pasted area follows Beta(alpha, alpha); 1 = uniform, as "
+                                                          "in the CutMix paper (Keras's CutMix takes alpha <= 1).")
 
 
 class Cutout(Part):
@@ -122,7 +133,8 @@ class Cutout(Part):
 
 
 class EarlyStopping(Part):
-    monitor: str = Field("val_loss", description="Metric watched; its direction (min/max) follows its name (val_acc: val_accuracy).")
+    monitor: str = Field("val_loss", description="Metric watched; its direction (min/max) follows its name (val_acc: "
+                                                 "val_accuracy).")
 
     _alias = field_validator("monitor", mode="before")(lambda value: canonical(value))
     patience: int = Field(5, ge=0, description="Epochs without improvement before stopping.")
@@ -135,15 +147,20 @@ class Training(Part):
     batch_size: Union[Annotated[int, Field(ge=1)], Literal["full"]] = Field(
         32, description="Mini-batch size, or `full` for batch gradient descent.")
     optimizer: Optimizer = Field(default_factory=Optimizer, description="The optimizer and its parameters.")
-    lr_schedule: Optional[Schedule] = Field(None, description="Learning-rate decay (a name alone, e.g. `cosine`, takes its defaults).")
-    early_stopping: Optional[EarlyStopping] = Field(None, description="Stop when the monitored metric stops improving (an integer is a patience).")
+    lr_schedule: Optional[Schedule] = Field(None, description="Learning-rate decay (a name alone, e.g. `cosine`, takes "
+                                                              "its defaults).")
+    early_stopping: Optional[EarlyStopping] = Field(None, description="Stop when the monitored metric stops improving "
+                                                                      "(an integer is a patience).")
     label_smoothing: Rate = Field(0.0, description="Classification: mix one-hot targets with the uniform distribution.")
     mixup: Optional[Mixup] = Field(None, description="Mix pairs of training samples and their labels (any data).")
-    cutmix: Optional[CutMix] = Field(None, description="Paste a patch of another training image, labels mixed by area (images).")
+    cutmix: Optional[CutMix] = Field(None, description="Paste a patch of another training image, labels mixed by area "
+                                                       "(images).")
     cutout: Optional[Cutout] = Field(None, description="Erase a random square of each training image to 0 (images).")
-    augment: list[Augment] = Field(default_factory=list, description="Keras random image layers in order, training only (images).")
+    augment: list[Augment] = Field(default_factory=list, description="Keras random image layers in order, training "
+                                                                     "only (images).")
     metrics: Optional[list[Literal[tuple(METRICS)]]] = Field(
-        None, description="Metrics to track; default [accuracy] for classification, [mae] for regression (acc: accuracy).")
+        None, description="Metrics to track; default [accuracy] for classification, [mae] for regression (acc: "
+                          "accuracy).")
     distribute: Literal["none", "mirrored", "multi_worker"] = Field(
         "none", description="tf.distribute strategy: mirrored (the GPUs of this machine, else its logical CPUs) | "
                             "multi_worker (machines named by TF_CONFIG; Keras 3 cannot fit across 2+ workers yet, "
@@ -151,6 +168,12 @@ class Training(Part):
     steps_per_execution: Union[Literal["epoch"], Annotated[int, Field(ge=1)]] = Field(
         "epoch", description="Training steps per call into TensorFlow; `epoch` runs a whole epoch per call (same "
                              "results, far less Python overhead for small models).")
+
+    def batches(self, n_train: int) -> tuple[int, int]:
+        """(batch size, steps per epoch) on n_train samples: `full` and a batch larger than the data
+        are the whole train part; the last batch of an epoch may be smaller."""
+        size = n_train if self.batch_size == "full" else min(self.batch_size, n_train)
+        return size, -(-n_train // size)
 
     @field_validator("metrics", mode="before")
     @classmethod

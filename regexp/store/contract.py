@@ -1,6 +1,6 @@
 """What a run folder and a sweep folder hold: the typed contract between training and every reader.
 
-SPEC.md names the files; the models below define what is in them, once. Training builds these
+docs/run-folder.md names the files; the models below define what is in them, once. Training builds these
 models and writes them; report, show, diff, diagnose and resume read them back through `parse`,
 which is lenient: a damaged or older file yields what could be read plus one warning per problem,
 never an exception. docs/run-folder.md is generated from this module (docs.py, `make docs`), and a test
@@ -170,6 +170,9 @@ class RunInfo(Record):
     seed: Optional[int] = Field(None, description="The seed of this run (split, initialization, dropout, order).")
     spec_hash: Optional[str] = Field(None, description="Hash of the resolved spec without its seed.")
     parent: Optional[str] = Field(None, description="The sweep folder that ran this trial, or null.")
+    trial: Optional[str] = Field(None, description="The key of the sweep.json trial this run trains, or null: how a "
+                                                   "resumed sweep finds a run that ended after sweep.json was last "
+                                                   "written.")
     host: Optional[str] = Field(None, description="Host name of the training process.")
     pid: Optional[int] = Field(None, description="Its process id (a running run whose process is gone reads crashed).")
     versions: dict[str, str] = Field(default_factory=dict, description="python and regexp versions.")
@@ -178,14 +181,18 @@ class RunInfo(Record):
     device: Optional[str] = Field(None, description="CPU, or GPU xN.")
     task: Optional[str] = Field(None, description="classification | binary | regression.")
     sizes: Optional[Sizes] = Field(None, description="Samples per part.")
-    threads: dict[str, int] = Field(default_factory=dict, description="TensorFlow's intra_op/inter_op threads (0: its choice).")
+    threads: dict[str, int] = Field(default_factory=dict, description="TensorFlow's intra_op/inter_op threads (0: its "
+                                                                      "choice).")
     batch_size: Optional[int] = Field(None, description="The mini-batch size used (`full` resolved to a number).")
     steps_per_epoch: Optional[int] = Field(None, description="Optimizer steps per epoch.")
     distribute: Optional[dict[str, Any]] = Field(None, description="{strategy, replicas} of tf.distribute.")
     resumed: list[Resumed] = Field(default_factory=list, description="One entry per `regexp resume`.")
-    packed: Optional[Packed] = Field(None, description="Set when the trial trained in a pack (`--pack`); null when alone.")
-    error: Optional[str] = Field(None, description="Why it failed or was interrupted, one line (error.txt has the traceback).")
-    config: Optional[dict[str, Any]] = Field(None, description="The resolved spec again, as JSON (config.yaml is its YAML twin; JSON reads ~10x faster).")
+    packed: Optional[Packed] = Field(None, description="Set when the trial trained in a pack (`--pack`); null when "
+                                                       "alone.")
+    error: Optional[str] = Field(None, description="Why it failed or was interrupted, one line (error.txt has the "
+                                                   "traceback).")
+    config: Optional[dict[str, Any]] = Field(None, description="The resolved spec again, as JSON (config.yaml is its "
+                                                               "YAML twin; JSON reads ~10x faster).")
 
 
 class RunMetrics(Record):
@@ -195,18 +202,24 @@ class RunMetrics(Record):
     classes: Optional[list[str]] = Field(None, description="Class labels in output order (null for regression).")
     sizes: Optional[Sizes] = Field(None, description="Samples per part.")
     train: dict[str, float] = Field(default_factory=dict, description="Train part: loss (the data loss: no penalty, "
-                                    "true labels even with label smoothing), penalty (the L1/L2 terms), each tracked metric.")
-    val: dict[str, float] = Field(default_factory=dict, description="Validation part, the same keys (empty without one).")
-    test: dict[str, float] = Field(default_factory=dict, description="Test part, the same keys, plus mc_* under evaluation.mc_dropout.")
+                                    "true labels even with label smoothing), penalty (the L1/L2 terms), each tracked "
+                                    "metric.")
+    val: dict[str, float] = Field(default_factory=dict, description="Validation part, the same keys (empty without "
+                                                                    "one).")
+    test: dict[str, float] = Field(default_factory=dict, description="Test part, the same keys, plus mc_* under "
+                                                                     "evaluation.mc_dropout.")
     monitor: Optional[str] = Field(None, description="The history column that chose best_epoch.")
-    directions: dict[str, Literal["min", "max"]] = Field(default_factory=dict, description="loss and each tracked metric: min or max is better.")
-    best_epoch: Optional[int] = Field(None, description="Epoch (1-based) with the best monitor value; first among ties.")
+    directions: dict[str, Literal["min", "max"]] = Field(default_factory=dict, description="loss and each tracked "
+                                                                                           "metric: min or max is "
+                                                                                           "better.")
+    best_epoch: Optional[int] = Field(None,
+                                      description="Epoch (1-based) with the best monitor value; first among ties.")
     epochs_run: Optional[int] = Field(None, description="Epochs trained (the last history row).")
     early_stopped: Optional[bool] = Field(None, description="Early stopping ended training before training.epochs.")
     parameters: dict[str, int] = Field(default_factory=dict, description="total, trainable and non_trainable weights.")
     mc_dropout: int = Field(0, description="Passes averaged for the test mc_* metrics (0: none).")
 
-    @computed_field(description="SPEC.md's name for the last epoch trained: always equal to epochs_run.")
+    @computed_field(description="The spec contract's name for the last epoch trained: always equal to epochs_run.")
     @property
     def stopped_epoch(self) -> Optional[int]:
         return self.epochs_run
@@ -291,9 +304,13 @@ class ResumeState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     epoch: int = Field(ge=1, description="The last completed epoch: resume continues after it.")
-    weights: str = Field(pattern=r"^epoch-[0-9]+\.weights\.h5$", description="Model and optimizer weights of that epoch, beside state.json.")
-    counters: dict[str, dict[str, Any]] = Field(default_factory=dict, description="EarlyStopping / ReduceLROnPlateau counters by class name.")
-    best_weights: Optional[str] = Field(None, pattern=r"^best-[0-9]+\.npz$", description="Early stopping's best weights so far, beside state.json.")
+    weights: str = Field(pattern=r"^epoch-[0-9]+\.weights\.h5$", description="Model and optimizer weights of that "
+                                                                             "epoch, beside state.json.")
+    counters: dict[str, dict[str, Any]] = Field(default_factory=dict, description="EarlyStopping / ReduceLROnPlateau "
+                                                                                  "counters by class name.")
+    best_weights: Optional[str] = Field(None, pattern=r"^best-[0-9]+\.npz$", description="Early stopping's best "
+                                                                                         "weights so far, beside "
+                                                                                         "state.json.")
 
 
 # ----------------------------------------------------------------------------------- sweep folder
@@ -310,11 +327,13 @@ class TrialEntry(Record):
     point: dict[str, Any] = Field(default_factory=dict, description="Dotted spec key -> value of this search point.")
     seed: int = Field(description="The trial's seed.")
     fold: Optional[int] = Field(None, description="The cv fold, or null.")
-    status: TrialStatus = Field(TrialStatus.PENDING, description="pending | running | completed | failed | interrupted.")
+    status: TrialStatus = Field(TrialStatus.PENDING,
+                                description="pending | running | completed | failed | interrupted.")
     run: Optional[str] = Field(None, description="The trial's run folder (a sibling of the sweep folder).")
     objective: Optional[float] = Field(None, description="The objective metric of the completed run.")
     error: Optional[str] = Field(None, description="Why it failed, one line.")
-    seconds: Optional[float] = Field(None, description="Wall-clock seconds of the trial, data loading included (in a pack: its share).")
+    seconds: Optional[float] = Field(None, description="Wall-clock seconds of the trial, data loading included (in a "
+                                                       "pack: its share).")
 
 
 class Best(BaseModel):
@@ -334,7 +353,8 @@ class SweepState(Record):
     spec: str = Field(description="The spec file as given; the trials run from spec.yaml beside sweep.json.")
     overrides: list[str] = Field(default_factory=list, description="--set overrides of the command.")
     spec_hash: str = Field(description="Hash of the spec with overrides: how re-running the command finds this folder.")
-    status: SweepStatus = Field(SweepStatus.RUNNING, description="running | completed | completed with failures | interrupted | stopped.")
+    status: SweepStatus = Field(SweepStatus.RUNNING, description="running | completed | completed with failures | "
+                                                                 "interrupted | stopped.")
     started: str = Field(description="Start time, UTC.")
     ended: Optional[str] = Field(None, description="End time.")
     message: Optional[str] = Field(None, description="Why it stopped, or how many trials did not complete.")

@@ -1,18 +1,27 @@
-"""Where a sweep's tasks run. The sweep runner (runner.py) does not know which executor it has.
-
-A task is a function and its arguments that trains one trial (runner.run_trial) or one pack of
-trials (packed/trainer.run_pack) and returns one result dict per trial. Every executor offers:
-
-    submit(fn, *args) -> Future          start a task (the in-process one runs it right away)
-    collect(results, runs_dir) -> list   results as the runner records them (Ray unpacks folders)
-    interrupt()                          Ctrl-C: running tasks end with their runs interrupted
-    shutdown(wait, cancel_futures)
-
-InProcess (here), LocalPool (local.py: spawned workers) and RayPool (ray.py: Ray tasks).
+"""Where a sweep's tasks run. The sweep runner (runner.py) knows only the Executor protocol and
+TrialResult: a task (tasks.py) trains one trial alone or one pack and returns one TrialResult per
+trial. InProcess (here), LocalPool (local_pool.py: spawned workers) and RayPool (ray_pool.py: Ray
+tasks) implement it.
 """
 
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Protocol
+
+from regexp.trial.result import TrialResult
+
+
+class Executor(Protocol):
+    def submit(self, fn, *args) -> Future:
+        """Start a task (the in-process executor runs it right away)."""
+
+    def collect(self, results: list[TrialResult], runs_dir: Path) -> list[TrialResult]:
+        """A finished task's results as the runner records them (Ray unpacks shipped run folders)."""
+
+    def interrupt(self) -> None:
+        """Ctrl-C or SIGTERM: running tasks stop at their next step boundary, their runs interrupted."""
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None: ...
 
 
 class InProcess:
@@ -20,14 +29,14 @@ class InProcess:
 
     def submit(self, fn, *args) -> Future:
         future: Future = Future()
-        future.set_result(fn(*args))  # the task functions return failures; KeyboardInterrupt propagates
+        future.set_result(fn(*args))  # tasks return failures and interrupts as results
         return future
 
-    def collect(self, results: list[dict], runs_dir: Path) -> list[dict]:
+    def collect(self, results: list[TrialResult], runs_dir: Path) -> list[TrialResult]:
         return results
 
     def interrupt(self) -> None:
-        pass  # the KeyboardInterrupt already reached the running task in this process
+        pass  # the running task saw the same flag (trial/interrupts.py) in this process
 
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         pass

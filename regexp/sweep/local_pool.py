@@ -7,6 +7,9 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
+from regexp import compat
+from regexp.trial import interrupts
+
 
 class LocalPool(ProcessPoolExecutor):
     def __init__(self, workers: int):
@@ -14,15 +17,10 @@ class LocalPool(ProcessPoolExecutor):
         super().__init__(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,))
 
     def interrupt(self) -> None:
-        """SIGTERM to every worker, which turns it into KeyboardInterrupt: its runs end interrupted."""
-        if hasattr(self, "terminate_workers"):  # Python 3.14+: the public API
-            self.terminate_workers()
-            return
-        for process in list((self._processes or {}).values()):  # before 3.14 there is no public API for this
-            if process.is_alive():
-                os.kill(process.pid, signal.SIGTERM)
+        """SIGTERM to every worker: each stops its trial or pack at the next step boundary, its runs interrupted."""
+        compat.signal_workers(self, signal.SIGTERM)
 
-    def collect(self, results: list[dict], runs_dir: Path) -> list[dict]:
+    def collect(self, results: list, runs_dir: Path) -> list:
         return results
 
 
@@ -32,13 +30,11 @@ def _init_worker(threads: int) -> None:
     os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us with SIGTERM
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which asks us with SIGTERM
+    interrupts.install((signal.SIGTERM,))
+    if not os.environ.get("REGEXP_VERBOSE"):
+        compat.QuietTensorFlowImport.install()
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt

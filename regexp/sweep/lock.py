@@ -51,7 +51,8 @@ class SweepLock:
                     who = (f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}" if holder
                            else "another process")
                     raise UserError(f"{self.label} is already running: {who} (lock {self.path.name}). "
-                                    "Wait for it, or stop it: its unfinished trials resume when you run the command again")
+                                    "Wait for it, or stop it: its unfinished trials resume when you run the command "
+                                    "again")
                 self._take_over(holder)
                 continue
             with os.fdopen(fd, "w") as f:

@@ -1,11 +1,12 @@
 """Sweeps on a Ray cluster: `regexp sweep SPEC --executor ray [--address ADDRESS]`.
 
-Each task (one trial, or one pack of trials) is a Ray task that runs the same function as a local worker, with the CPUs/GPUs
-given on the command line; Ray's own scheduler places it, and a task whose worker process dies
-(killed, out of memory, node lost) is retried once by Ray. Without --address a local Ray instance
-is started and stopped with the sweep. Trials write their run folders to --runs-dir, which must be
-a path every node reaches (a shared filesystem); with `--no-shared-fs` each trial trains into a
-scratch folder on its node and its run folder travels back to the driver as an archive instead.
+Each task (one trial, or one pack of trials) is a Ray task that runs the same function as a local
+worker, with the CPUs/GPUs given on the command line; Ray's own scheduler places it, and a task
+whose worker process dies (killed, out of memory, node lost) is retried once by Ray. Without
+--address a local Ray instance is started and stopped with the sweep. Trials write their run
+folders to --runs-dir, which must be a path every node reaches (a shared filesystem); with `--no-
+shared-fs` each trial trains into a scratch folder on its node and its run folder travels back to
+the driver as an archive instead.
 
 Ray is an optional extra (`pip install 'regexp[ray]'`); nothing here imports it until asked.
 """
@@ -34,7 +35,8 @@ class RayPool:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         threads = str(max(1, int(cpus)))  # each trial's TensorFlow sized to its CPUs, as local workers are
         self.options = {"num_cpus": cpus, "num_gpus": gpus, "max_retries": 1,
-                        "runtime_env": {"env_vars": {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": threads,
+                        "runtime_env": {"env_vars": {"TF_NUM_INTRAOP_THREADS": threads,
+                                                     "TF_NUM_INTEROP_THREADS": threads,
                                                      "OMP_NUM_THREADS": threads, "TF_CPP_MIN_LOG_LEVEL": "3"}}}
         self.task = ray.remote(**self.options)(_remote_trial)
         self.refs: dict[Future, object] = {}
@@ -55,13 +57,13 @@ class RayPool:
         self.refs[future] = ref
         return future
 
-    def collect(self, results: list[dict], runs_dir: Path) -> list[dict]:
+    def collect(self, results: list, runs_dir: Path) -> list:
         """With --no-shared-fs, unpack the run folders that came back with the results."""
         for result in results:
-            archive = result.pop("archive", None)
-            if archive is not None:
-                with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            if result.archive is not None:
+                with tarfile.open(fileobj=io.BytesIO(result.archive), mode="r:gz") as tar:
                     tar.extractall(runs_dir, filter="data")
+                result.archive = None
         return results
 
     def interrupt(self) -> None:
@@ -75,7 +77,7 @@ class RayPool:
             self.ray.shutdown()
 
 
-def _remote_trial(fn, spec_text: str, overrides, runs_dir: str, args: tuple, shared_fs: bool) -> list[dict]:
+def _remote_trial(fn, spec_text: str, overrides, runs_dir: str, args: tuple, shared_fs: bool) -> list:
     """Runs on a Ray worker: the task from a local copy of the snapshot, its folders shared or shipped."""
     with tempfile.TemporaryDirectory(prefix="regexp-trial-") as scratch:
         spec_file = Path(scratch) / "spec.yaml"  # data paths in the snapshot are absolute already
@@ -83,9 +85,9 @@ def _remote_trial(fn, spec_text: str, overrides, runs_dir: str, args: tuple, sha
         target = runs_dir if shared_fs else os.path.join(scratch, "runs")
         results = fn(str(spec_file), overrides, target, *args)
         for result in results if not shared_fs else []:
-            if result.get("run"):
+            if result.run:
                 buffer = io.BytesIO()
                 with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-                    tar.add(os.path.join(target, result["run"]), arcname=result["run"])
-                result["archive"] = buffer.getvalue()
+                    tar.add(os.path.join(target, result.run), arcname=result.run)
+                result.archive = buffer.getvalue()
         return results

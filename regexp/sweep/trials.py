@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from regexp.errors import SpecError
-from regexp.store.contract import MetricKey, RunMetrics, direction
 from regexp.spec import LoadedSpec, load_spec
 from regexp.spec.schema import Distribution, Search
+from regexp.store.contract import MetricKey, RunMetrics, direction
 
 Point = tuple[tuple[str, Any], ...]  # (dotted path, value) pairs, in the order of search.params
 
@@ -83,7 +83,10 @@ def plan_round(loaded: LoadedSpec, overrides: list[str], round_: int = 1,
         points = _grid(search) if search.method == "grid" else sample(search, _seed(loaded), round_, search.trials)
     else:
         points = _refine(search, _seed(loaded), round_, results or {})
-    folds = range(spec.cv.folds) if spec.cv is not None and spec.cv.fold is None else [spec.cv.fold if spec.cv else None]
+    if spec.cv is not None and spec.cv.fold is None:
+        folds = range(spec.cv.folds)
+    else:
+        folds = [spec.cv.fold if spec.cv else None]
     trials = [Trial(round_, point, seed, fold) for point in points for seed in spec.seeds() for fold in folds]
     validate_points(loaded, overrides, trials)
     return trials
@@ -106,8 +109,8 @@ def validate_points(loaded: LoadedSpec, overrides: list[str], trials: list[Trial
             for line in exc.problems:
                 problems.setdefault(line, []).append(name)
     if problems:
-        raise SpecError([f"search point {names[0]}: {line}" + (f" (and {len(names) - 1} more points)" if len(names) > 1 else "")
-                         for line, names in problems.items()])
+        more = lambda names: f" (and {len(names) - 1} more points)" if len(names) > 1 else ""  # noqa: E731
+        raise SpecError([f"search point {names[0]}: {line}{more(names)}" for line, names in problems.items()])
 
 
 def _seed(loaded: LoadedSpec) -> int:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from regexp.data import prepare
 from regexp.net.mc_dropout import mc_dropout_metrics
-from regexp.store.folders import read_run
 from regexp.net.saved import load_model_file
-from regexp.spec import load_spec
 from regexp.net.scoring import score
+from regexp.spec import load_spec
+from regexp.store.folders import read_run
 
 
 def evaluate_run(run_path: Path, mc_dropout: int = 0) -> tuple[dict, dict]:

@@ -69,7 +69,8 @@ def check_model(model: keras.Model, loss_fn, x: np.ndarray, y: np.ndarray, *, sa
 
     def objective() -> tf.Tensor:
         predictions = model(x, training=True)
-        return loss_fn(y, predictions) + tf.add_n([tf.cast(l, tf.float64) for l in model.losses] or [tf.constant(0.0, tf.float64)])
+        penalties = [tf.cast(term, tf.float64) for term in model.losses] or [tf.constant(0.0, tf.float64)]
+        return loss_fn(y, predictions) + tf.add_n(penalties)
 
     with tf.GradientTape() as tape:
         value = objective()
@@ -107,7 +108,8 @@ def check_model(model: keras.Model, loss_fn, x: np.ndarray, y: np.ndarray, *, sa
         by_layer[layer][1].append(exact[picks])
         approx_all.append(approx)
         exact_all.append(exact[picks])
-    layers = {name: max(t.difference for t in tensors if t.layer == name) if all(t.zero for t in tensors if t.layer == name)
+    layers = {name: max(t.difference for t in tensors if t.layer == name) if all(
+        t.zero for t in tensors if t.layer == name)
               else _relative(np.concatenate(a), np.concatenate(e)) for name, (a, e) in by_layer.items()}
     overall = _relative(np.concatenate(approx_all), np.concatenate(exact_all)) if approx_all else 0.0
     return GradCheck(tensors, layers, overall)
@@ -125,8 +127,9 @@ def check_spec(spec_file, overrides: list[str] = (), *, batch: int = 16, samples
     (weights away from their initial values, as the notes advise: some bugs show only there)."""
     from regexp.data import prepare
     from regexp.net.model import build_model
+    from regexp.net.scoring import loss as task_loss
+    from regexp.net.scoring import targets
     from regexp.spec import load_spec
-    from regexp.net.scoring import loss as task_loss, targets
 
     loaded = load_spec(spec_file, overrides)
     quiet = ["model.defaults.dropout=0", "model.defaults.weight_noise=0", "model.defaults.activation_noise=0",
@@ -148,13 +151,13 @@ def check_spec(spec_file, overrides: list[str] = (), *, batch: int = 16, samples
 
 def train_steps(model: keras.Model, loss, spec, data, steps: int) -> None:
     """`steps` mini-batch steps of the spec's optimizer and schedule on its train part, in float64."""
-    from regexp.net.scoring import targets
     from regexp.net.optimizers import build_optimizer
+    from regexp.net.scoring import targets
 
     training = spec.training
     n = len(data.y_train)
-    batch_size = n if training.batch_size == "full" else min(training.batch_size, n)
-    model.compile(optimizer=build_optimizer(training, -(-n // batch_size)), loss=loss)
+    batch_size, steps_per_epoch = training.batches(n)
+    model.compile(optimizer=build_optimizer(training, steps_per_epoch), loss=loss)
     batches = (tf.data.Dataset.from_tensor_slices((data.x_train.astype(np.float64),
                                                    targets(data.y_train, data).astype(np.float64)))
                .shuffle(n, seed=spec.seed).repeat().batch(batch_size))

@@ -3,13 +3,14 @@
 `checkpoint/` in the run folder holds `state.json` (the epoch, the early-stopping and plateau
 counters) and the weights of that epoch, model and optimizer together (`model.save_weights`
 includes the optimizer's variables). Weights go to a file named by the epoch and state.json,
-written atomically last, points to it, so a kill at any moment leaves a consistent pair.
+written atomically last, points to it, so a kill at any moment leaves a consistent pair. `save`
+writes that format for a trial alone (ResumePoint below) and for a slice of a pack alike.
 
-Writing weights takes about 15 ms, a noticeable share of a small model's epoch, so they go to
-disk at most every REGEXP_CHECKPOINT_SECONDS (default 10) and when the run is interrupted (from a
-copy taken at the end of every epoch): Ctrl-C loses at most the epoch in progress, kill -9 at
-most that many seconds.
-Keras's BackupAndRestore writes every epoch and keeps no callback state, hence this class.
+Writing weights takes about 15 ms, a noticeable share of a small model's epoch, so a trial alone
+writes them at most every REGEXP_CHECKPOINT_SECONDS (default 10) and when it is interrupted (from
+a copy taken at the end of every epoch): Ctrl-C loses at most the epoch in progress, kill -9 at
+most that many seconds. Keras's BackupAndRestore writes every epoch and keeps no callback state,
+hence this class.
 """
 
 import os
@@ -50,12 +51,35 @@ def read_state(run_path: Path) -> dict | None:
     return state.model_dump()
 
 
+def save(run_path: Path, model: keras.Model, epoch: int, counters: dict,
+         best: tuple[int, list[np.ndarray]] | None = None) -> None:
+    """Write a resume point: `model` (compiled, its optimizer built) holds the weights after `epoch`;
+    `counters` are the callbacks' by class name; `best` is early stopping's (0-based epoch, get_weights())."""
+    folder = run_path / FOLDER
+    folder.mkdir(exist_ok=True)
+    weights = f"epoch-{epoch}.weights.h5"
+    model.save_weights(folder / weights)
+    best_name = None
+    if best is not None:
+        best_name = f"best-{best[0] + 1}.npz"
+        if not (folder / best_name).exists():  # written once per best epoch, renamed into place
+            tmp = folder / f".{best_name}.tmp"
+            with tmp.open("wb") as f:
+                np.savez(f, **{f"w{i}": w for i, w in enumerate(best[1])})
+            os.replace(tmp, folder / best_name)
+    write_json(folder / "state.json",
+               ResumeState(epoch=epoch, weights=weights, counters=counters, best_weights=best_name).model_dump())
+    for old in folder.iterdir():  # older resume points, once state.json no longer names them
+        if old.name not in ("state.json", weights, best_name):
+            old.unlink(missing_ok=True)
+
+
 class ResumePoint(keras.callbacks.Callback):
     """Last of the callbacks: saves resume points, and restores one when `state` is given."""
 
     def __init__(self, run_path: Path, callbacks: list, state: dict | None = None, every_s: float = EVERY_S):
         super().__init__()
-        self.folder = run_path / FOLDER
+        self.run_path, self.folder = run_path, run_path / FOLDER
         self.stateful = [c for c in callbacks if type(c) in COUNTERS]
         self.state, self.every_s = state, every_s
         self.last_write = time.monotonic()
@@ -78,7 +102,8 @@ class ResumePoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         variables = [v.numpy() for v in self._variables()]  # cheap next to an epoch; used on Ctrl-C
-        counters = {type(c).__name__: {name: _plain(getattr(c, name)) for name in COUNTERS[type(c)]} for c in self.stateful}
+        counters = {type(c).__name__: {name: _plain(getattr(c, name)) for name in COUNTERS[type(c)]}
+                    for c in self.stateful}
         self.snapshot = (epoch + 1, variables, counters)
         if time.monotonic() - self.last_write >= self.every_s:
             self.write()
@@ -90,28 +115,10 @@ class ResumePoint(keras.callbacks.Callback):
         epoch, variables, counters = self.snapshot
         for variable, value in zip(self._variables(), variables):
             variable.assign(value)
-        self.folder.mkdir(exist_ok=True)
-        weights = f"epoch-{epoch}.weights.h5"
-        self.model.save_weights(self.folder / weights)
-        best = self._write_best_weights()
-        write_json(self.folder / "state.json", ResumeState(epoch=epoch, weights=weights, counters=counters,
-                                                           best_weights=best).model_dump())
-        for old in self.folder.iterdir():  # older resume points, once state.json no longer names them
-            if old.name not in ("state.json", weights, best):
-                old.unlink(missing_ok=True)
+        best = next(((c.best_epoch, c.best_weights) for c in self.stateful
+                     if getattr(c, "best_weights", None) is not None), None)
+        save(self.run_path, self.model, epoch, counters, best)
         self.last_write = time.monotonic()
-
-    def _write_best_weights(self) -> str | None:
-        for callback in self.stateful:
-            if getattr(callback, "best_weights", None) is not None:
-                name = f"best-{callback.best_epoch + 1}.npz"
-                if not (self.folder / name).exists():  # written once per best epoch, renamed into place
-                    tmp = self.folder / f".{name}.tmp"
-                    with tmp.open("wb") as f:
-                        np.savez(f, **{f"w{i}": w for i, w in enumerate(callback.best_weights)})
-                    os.replace(tmp, self.folder / name)
-                return name
-        return None
 
     def _variables(self) -> list:
         return [*self.model.variables, *self.model.optimizer.variables]
@@ -119,4 +126,6 @@ class ResumePoint(keras.callbacks.Callback):
 
 def _plain(value):
     """JSON-safe: numpy scalars become Python numbers (json writes inf as Infinity and reads it back)."""
-    return float(value) if isinstance(value, (float, np.floating)) else int(value) if isinstance(value, (int, np.integer)) else value
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    return int(value) if isinstance(value, (int, np.integer)) else value

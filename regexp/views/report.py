@@ -20,7 +20,6 @@ from regexp.report.collect import Row
 from regexp.report.stats import ALPHA, POWER
 from regexp.store.contract import Status
 
-
 JSON_VERSION = 1
 HEADERS = {"epochs_run": "epochs", "best_epoch": "best", "duration_s": "time s"}
 
@@ -78,7 +77,8 @@ def _text_rows(report: Report) -> tuple[list[str], list[list[str]]]:
                 *(_param(row.params.get(p)) for p in report.params), *(_cell(report, row, c) for c in report.columns)]
         if "95% CI" in " ".join(headers):
             ci = report.summaries[row.id].get(report.focus)
-            line.append(f"[{_number(report.focus, ci.ci95[0])}, {_number(report.focus, ci.ci95[1])}]" if ci and ci.ci95 else "")
+            line.append(
+                f"[{_number(report.focus, ci.ci95[0])}, {_number(report.focus, ci.ci95[1])}]" if ci and ci.ci95 else "")
         if report.comparing:
             line += _comparison_cells(report, row, member)
         cells.append(line)
@@ -174,7 +174,8 @@ def to_table(report: Report) -> Table:
     if grouped:
         table.add_column(f"95% CI\n{_short_header(report.focus)}", justify="right", no_wrap=True)
     if report.comparing:
-        table.add_column(f"vs {'baseline' if report.baseline else report.against}\nΔ {_short_header(report.focus, ' ')} [95% CI]",
+        table.add_column(f"vs {'baseline' if report.baseline else report.against}\nΔ "
+                         f"{_short_header(report.focus, ' ')} [95% CI]",
                          overflow="fold", min_width=22, ratio=3)
     for row, member in _lines(report):
         cells = _terminal_cells(report, row, member)
@@ -206,7 +207,8 @@ def to_blocks(report: Report) -> Group:
         if cells["verdict"]:
             lines.append(Text(f"{indent}  vs baseline: " + "; ".join(cells["verdict"].splitlines())))
         blocks.append(Group(*lines))
-    blocks += [Text(line, style="dim") for line in filter(None, [report.comparing, *(f"note: {n}" for n in report.notes)])]
+    blocks += [Text(line, style="dim") for line in filter(None, [report.comparing,
+                                                                 *(f"note: {n}" for n in report.notes)])]
     return Group(*blocks)
 
 
@@ -281,7 +283,8 @@ def to_html(report: Report, plot_png: bytes | None) -> str:
     headers, cells = _text_rows(report)
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr class='{}'>{}</tr>".format(html.escape(line[2].split(" ")[-1]),
-                                                   "".join(f"<td>{html.escape(c)}</td>" for c in line)) for line in cells)
+                                                   "".join(
+                                                       f"<td>{html.escape(c)}</td>" for c in line)) for line in cells)
     plot = (f"<h2>Pictures</h2><img id='curves' alt='val curves of every row, differences from the baseline, "
             f"grid heatmap, search scatter, per-row learning curves' "
             f"src='data:image/png;base64,{base64.b64encode(plot_png).decode()}'>") if plot_png else ""
@@ -303,7 +306,8 @@ tr.interrupted {{ color: #a60; }}
 img {{ max-width: 100%; }}
 </style></head><body>
 <h1>regexp report</h1>
-<p>{len(report.rows)} rows · main metric <b>{html.escape(report.metric)}</b> · statistics on <b>{html.escape(report.focus)}</b></p>
+<p>{len(report.rows)} rows · main metric <b>{html.escape(report.metric)}</b> · statistics on
+<b>{html.escape(report.focus)}</b></p>
 {comparing}
 <div class="table-box"><table id="runs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>
 {plot}

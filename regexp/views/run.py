@@ -33,7 +33,8 @@ def show(run: RunRecord) -> Group:
         if values:
             metrics.add_row(part, *(_fmt(values.get(n)) for n in names))
     if run.metrics is not None:
-        metrics.caption = "  ".join(f"{key}: {getattr(run.metrics, key)}" for key in ("best_epoch", "stopped_epoch", "early_stopped"))
+        metrics.caption = "  ".join(f"{key}: {getattr(run.metrics, key)}"
+                                    for key in ("best_epoch", "stopped_epoch", "early_stopped"))
 
     history = Table(title="history")
     columns = list(run.history[0]) if run.history else []
@@ -43,7 +44,8 @@ def show(run: RunRecord) -> Group:
     for row in run.history:
         history.add_row(*(_fmt(row[c], c) for c in columns), style="bold green" if row.get("epoch") == best else None)
 
-    parts = [info, metrics, history, *_probes(run), Syntax(yaml.safe_dump(run.config, sort_keys=False), "yaml", theme="ansi_dark")]
+    parts = [info, metrics, history, *_probes(run),
+             Syntax(yaml.safe_dump(run.config, sort_keys=False), "yaml", theme="ansi_dark")]
     parts += [f"[yellow]warning:[/] {w}" for w in run.warnings]
     return Group(*parts)
 
@@ -67,8 +69,8 @@ def _probes(run: RunRecord) -> list:
         epochs = sorted({s["epoch"] for s in steps})
         last = [s["loss"] for s in steps if s["epoch"] == epochs[-1]]
         spread = statistics.pstdev(last) if len(last) > 1 else 0.0
-        out.append(f"per-step loss: {len(epochs)} epochs of {len(last)} steps (steps.csv); the last epoch's batch losses "
-                   f"range {min(last):.4f} to {max(last):.4f} (std {spread:.4f})")
+        out.append(f"per-step loss: {len(epochs)} epochs of {len(last)} steps (steps.csv); the last epoch's "
+                   f"batch losses range {min(last):.4f} to {max(last):.4f} (std {spread:.4f})")
     return out
 
 

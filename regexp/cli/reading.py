@@ -1,0 +1,235 @@
+"""The commands that read run folders: report, show, diff, diagnose, gradcheck, export and schema.
+None imports TensorFlow except diagnose --learning-curve and gradcheck, which train."""
+
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from regexp.cli.base import (
+    RunsDir,
+    SetOption,
+    app,
+    command,
+    err,
+    load,
+    out,
+    say,
+    warn,
+)
+from regexp.errors import UserError
+
+
+# ------------------------------------------------------------------------------------------ reading
+@command()
+def report(
+    targets: Annotated[list[str], typer.Argument(help="Run folders, ids (prefixes) or globs; default: every run in "
+                                                      "--runs-dir.", show_default=False)] = None,
+    runs_dir: RunsDir = Path("runs"),
+    sort: Annotated[str, typer.Option(help="Sort by a column, best first by its direction: val_loss ascending, "
+                                           "val_accuracy descending.")] = None,
+    filters: Annotated[list[str], typer.Option("--filter", help="Keep runs matching name=GLOB, tag=T, status=S or a "
+                                                                "config key=value. Repeatable (all must match).")] = [],
+    limit: Annotated[int, typer.Option(help="Show at most N rows (after sorting).", min=1)] = None,
+    all_params: Annotated[bool, typer.Option("--all-params",
+                                             help="Show every config key, not only those that differ.")] = False,
+    expand: Annotated[bool, typer.Option("--expand", help="List the member runs under each group of repeats.")] = False,
+    no_groups: Annotated[bool, typer.Option("--no-groups",
+                                            help="One row per run, even for repeats of one spec.")] = False,
+    group_by: Annotated[str, typer.Option(help="Group by this config key (or name) instead: every distinct config in a "
+                                               "group is one sample, e.g. the trials of two random searches.")] = None,
+    baseline: Annotated[str, typer.Option(help="Run or group (id, name, or a config KEY=VALUE such as "
+                                               "model.defaults.l2=0.0) to compare every other row against: the "
+                                               "difference with its 95% CI, a t-test paired by seed (Welch's when the "
+                                               "seeds differ), adjusted p, effect size.")] = None,
+    metric: Annotated[str, typer.Option("--metric", help="Column for the 95% CI and the baseline test (default: the "
+                                                         "--sort metric, else val_<main metric>).")] = None,
+    correction: Annotated[str, typer.Option(help="Adjust the p-values over the report's comparisons: holm "
+                                                 "(family-wise) | bh (Benjamini-Hochberg, false discovery rate) | "
+                                                 "none.")] = "holm",
+    against: Annotated[str, typer.Option(help="Instead of a baseline row: compare each row's --metric column with this "
+                                              "column of the same runs, paired by run (e.g. --metric test_mc_loss "
+                                              "--against test_loss).")] = None,
+    detect: Annotated[float, typer.Option(help="With --baseline: per arm, the seeds needed to detect a difference of "
+                                               "DELTA with 80% power, from the observed spread.", min=1e-12)] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table (terminal) | md | csv | json (machine interface) | "
+                                                            "html (one self-contained file).")] = "table",
+    output: Annotated[Path, typer.Option(help="Write to this file instead of the terminal.")] = None,
+    plot: Annotated[Path, typer.Option(help="Also draw learning curves to this .png or .svg file.")] = None,
+    smooth: Annotated[float, typer.Option(help="Smooth the plotted curves: EWMA with bias correction, beta in [0, 1).",
+                                          min=0.0, max=0.999)] = None,
+):
+    """Compare runs: one row per run or group of repeats, the params that differ, mean ± std, significance."""
+    from regexp import __version__
+    from regexp.report import FORMATS, cache
+
+    if fmt not in FORMATS:
+        raise UserError(f"--format {fmt}: not a format (allowed: {' | '.join(FORMATS)})")
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
+        raise UserError(f"--plot {plot}: the file must end in .png or .svg")
+    terminal = (200, None, False) if output is not None else (out().width, out().color_system, out().is_terminal)
+    options = dict(sort=sort, filters=filters, limit=limit, all_params=all_params, expand=expand, no_groups=no_groups,
+                   group_by=group_by, baseline=baseline, metric=metric, correction=correction, against=against,
+                   detect=detect, fmt=fmt, smooth=smooth, terminal=terminal, version=__version__)
+    cache_key = cache.key(runs_dir, options) if not targets and plot is None else None  # a plot is always drawn
+    answer = cache.lookup(runs_dir, cache_key) if cache_key else None
+    if answer is None:
+        from regexp.report import build_report
+        from regexp.views import report as view
+
+        result = build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
+                              expand=expand, baseline=baseline, focus=metric, group=not no_groups,
+                              correction=correction,
+                              against=against, detect=detect, group_by=group_by)
+        if not result.rows:
+            say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
+        if plot is not None:
+            from regexp.report import figure as plots
+
+            plots.save(result, plot, smooth)
+        text = view.terminal_text(result, *terminal) if fmt == "table" else view.as_text(result, fmt, smooth)
+        answer = {"text": text, "warnings": result.warnings}
+        if cache_key and result.rows:
+            cache.store(runs_dir, cache_key, text, result.warnings, view.running(result))
+    if output is None:
+        sys.stdout.write(answer["text"])
+    else:
+        output.write_text(answer["text"], encoding="utf-8")
+    for warning in answer["warnings"]:
+        warn(warning)
+
+
+@command()
+def show(run: Annotated[str, typer.Argument(help="A run folder or id (prefix).", show_default=False)],
+         runs_dir: RunsDir = Path("runs")):
+    """Everything about one run: status, metrics, the per-epoch history, config and files."""
+    from regexp.store.folders import find_one_run
+    from regexp.views.run import show as show_run
+
+    out().print(show_run(find_one_run(run, runs_dir)))
+
+
+@command()
+def diff(run_a: Annotated[str, typer.Argument(help="First run (A).", show_default=False)],
+         run_b: Annotated[str, typer.Argument(help="Second run (B).", show_default=False)],
+         runs_dir: RunsDir = Path("runs")):
+    """The config keys that differ between two runs and the metric deltas (B - A)."""
+    from regexp.store.folders import find_one_run
+    from regexp.views.run import diff_tables
+
+    out().print(diff_tables(find_one_run(run_a, runs_dir), find_one_run(run_b, runs_dir)))
+
+
+@command()
+def diagnose(
+    target: Annotated[str, typer.Argument(help="A run or group (id, id prefix or name); with --learning-curve, a spec "
+                                               "file.", show_default=False)],
+    runs_dir: Annotated[Path, typer.Option(
+                            help="Where run folders are read (and, for --learning-curve, written).")] = Path("runs"),
+    bayes_error: Annotated[float, typer.Option(help="Best achievable error (default: the spec's "
+                                                    "evaluation.bayes_error, else 0).", min=0.0)] = None,
+    bias_threshold: Annotated[float, typer.Option(help="Avoidable bias above this is high (default 0.02; regression: "
+                                                       "0.1 x dev error).", min=0.0)] = None,
+    variance_threshold: Annotated[float, typer.Option(help="Dev minus train error above this is high (same default).",
+                                                      min=0.0)] = None,
+    mismatch_threshold: Annotated[float, typer.Option(help="Test minus dev error above this is a mismatch (same "
+                                                           "default).", min=0.0)] = None,
+    learning_curve: Annotated[bool, typer.Option("--learning-curve", help="Train TARGET (a spec) on growing fractions "
+                                                                          "of its train part.")] = False,
+    fractions: Annotated[str, typer.Option(help="Learning curve: fractions of the train part, "
+                                                "comma-separated.")] = "0.1,0.25,0.5,1.0",
+    plot: Annotated[Path, typer.Option(help="Learning curve: write the plot to this PNG.")] = None,
+    overrides: SetOption = [],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="panel (terminal) | json | md.")] = "panel",
+):
+    """Bias or variance? The recipe's verdict and next steps for a run or group, or from a learning curve."""
+    from regexp.report import diagnose as dx
+    from regexp.views import commands as view
+
+    if fmt not in ("panel", "json", "md"):
+        raise UserError(f"--format {fmt}: not a format (allowed: panel | json | md)")
+    if learning_curve:
+        steps = dx.parse_fractions(fractions)
+        (loaded,) = load([Path(target)], overrides)
+        if fmt == "panel":
+            out().print(f"[bold]learning curve of {target}[/] (fractions {', '.join(f'{f:g}' for f in steps)})",
+                        highlight=False)
+        curve = dx.learning_curve(loaded, overrides, runs_dir, steps, bayes=bayes_error, threshold=bias_threshold,
+                                  plot=plot, console=out() if fmt == "panel" else None)
+        text = view.learning_curve_text(curve, fmt)
+        out().print(text, highlight=False) if fmt == "panel" else print(text)
+        return
+    limits = {"bias": bias_threshold, "variance": variance_threshold, "mismatch": mismatch_threshold}
+    result = dx.diagnose_target(target, runs_dir, bayes=bayes_error, thresholds=limits)
+    if fmt == "json":
+        print(view.diagnosis_json(result))
+    elif fmt == "md":
+        print(view.diagnosis_markdown(result), end="")
+    else:
+        out().print(view.diagnosis_panel(result))
+
+
+@command()
+def gradcheck(spec: Annotated[Path,
+                    typer.Argument(help="A spec file: its model is checked in float64, without dropout or noise.",
+                                   show_default=False)],
+    overrides: SetOption = [],
+    samples: Annotated[int, typer.Option(help="Entries checked per tensor (seeded sample); 0 checks every entry.",
+                                         min=0)] = 30,
+    batch: Annotated[int, typer.Option(help="Training samples in the batch.", min=1)] = 16,
+    after_steps: Annotated[int, typer.Option(help="First train this many steps with the spec's optimizer (in float64, "
+                                                  "dropout and noise off): check away from the initial weights.",
+                                             min=0)] = 0,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | json.")] = "table",
+):
+    """Compare backprop's gradients with two-sided numerical differences; exit 1 when one looks like a bug."""
+    load([spec], overrides)
+    from regexp.trial.gradcheck import check_spec
+    from regexp.views.commands import gradcheck_table
+
+    result = check_spec(spec, overrides, batch=batch, samples=samples or None, after_steps=after_steps)
+    if fmt == "json":
+        import json
+
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        out().print(gradcheck_table(result))
+    if result.failed:
+        raise typer.Exit(1)
+
+
+export_app = typer.Typer(help="Send run folders where users already look.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@command(group=export_app, name="mlflow")
+def export_mlflow(
+    targets: Annotated[list[str], typer.Argument(help="Run folders, ids (prefixes) or globs; default: every run in "
+                                                      "--runs-dir.", show_default=False)] = None,
+    runs_dir: RunsDir = Path("runs"),
+    filters: Annotated[list[str], typer.Option("--filter", help="As in report: name=GLOB, tag=T, status=S, "
+                                                                "parent=SWEEP or a config key=value.")] = [],
+    tracking_uri: Annotated[str, typer.Option(help="The MLflow tracking store, e.g. sqlite:///mlflow.db or "
+                                                   "http://host:5000.")] = "sqlite:///mlflow.db",
+):
+    """Log run folders into MLflow (params, per-epoch metrics, tags, model.keras); exporting twice adds nothing."""
+    from regexp.report.collect import matches
+    from regexp.report.export_mlflow import export
+    from regexp.store.folders import find_runs, read_run
+
+    runs = [run for run in map(read_run, find_runs(targets or [], runs_dir)) if all(matches(run, f) for f in filters)]
+    done = export(runs, tracking_uri)
+    say(f"{tracking_uri}: {len(done.created)} runs exported, {len(done.replaced)} replaced (their status changed), "
+        f"{len(done.skipped)} already there")
+
+
+@app.command()
+def schema():
+    """Print the JSON Schema of a spec (for editors: YAML language server)."""
+    import json
+
+    from regexp.spec.schema import Spec
+
+    print(json.dumps(Spec.model_json_schema(), indent=2))

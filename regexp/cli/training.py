@@ -1,0 +1,229 @@
+"""The commands that train or check what will train: train, resume, sweep, validate, evaluate,
+predict and `data fetch`. Each parses its options, calls one library function and hands the result to
+a view (regexp/views/); errors take the one path of base.py's `command`: a UserError (a bad spec, option
+or target) exits with 2 and no traceback; a run that fails after it started with 1; an interrupted one
+with 130 (Ctrl-C) or 143 (SIGTERM). TensorFlow is imported only inside the commands that need it."""
+
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from regexp.cli.base import (
+    PackOption,
+    Quiet,
+    SetOption,
+    SpecFiles,
+    app,
+    command,
+    err,
+    load,
+    out,
+    pack_setting,
+    progress,
+    run_failed,
+    say,
+    warn,
+)
+from regexp.errors import RunFailed, UserError
+
+# ------------------------------------------------------------------------------------------ training
+BoardOption = Annotated[bool, typer.Option("--tensorboard", help="Also write TensorBoard event files with an HParams "
+                                                                "summary per run (as logging.tensorboard: true).")]
+FetchOption = Annotated[bool, typer.Option("--fetch", help="First download a missing mnist/fashion_mnist/cifar10 "
+                                                            "into the Keras cache (as `regexp data fetch`).")]
+
+
+def fetch_missing(loaded: list, quiet: bool) -> None:
+    from regexp.data.fetch import REMOTES, missing
+
+    for name in dict.fromkeys(spec.spec.data.dataset for spec in loaded):
+        if name in REMOTES and missing(name):
+            data_fetch(name, quiet=quiet)
+
+
+@command(trains=True)
+def train(specs: SpecFiles, overrides: SetOption = [],
+          runs_dir: Annotated[Path, typer.Option(help="Where run folders are written.")] = Path("runs"),
+          pack: PackOption = "auto", fetch: FetchOption = False, tensorboard: BoardOption = False,
+          quiet: Quiet = False):
+    """Train each spec in turn; every run writes a folder under --runs-dir (repeat/cv: packed as in sweep)."""
+    pack = pack_setting(pack)
+    overrides = [*overrides, *(["logging.tensorboard=true"] if tensorboard else [])]
+    loaded = load(specs, overrides)  # every spec is checked before the first one trains
+    if fetch:
+        fetch_missing(loaded, quiet)
+    from regexp.store.contract import SweepStatus
+    from regexp.sweep.runner import has_trials, run_trials
+    from regexp.trial.train import train as train_one
+    from regexp.views.commands import sweep_summary
+
+    failed = 0
+    for spec in loaded:
+        if spec.spec.search is not None:
+            say(f"note: {spec.file} has a search; `train` runs the spec as written, "
+                f"`regexp sweep {spec.file}` runs the search", err())
+        if has_trials(spec):
+            sweep = run_trials(spec, overrides, runs_dir, search=False, console=progress(quiet), pack=pack)
+            for line in sweep_summary(sweep):
+                say(line)
+            failed += sweep.state.status != SweepStatus.COMPLETED
+            continue
+        try:
+            say(f"run folder: {train_one(spec, runs_dir, console=progress(quiet))}")
+        except RunFailed as exc:  # the next spec still trains
+            run_failed(exc)
+            failed += 1
+    if failed:
+        raise typer.Exit(1)
+
+
+@command(trains=True)
+def resume(run: Annotated[Path, typer.Argument(help="An interrupted or crashed run folder.", show_default=False)],
+           changes: Annotated[list[str], typer.Option(
+               "--set", metavar="KEY=VALUE", help="Change training.optimizer.learning_rate, training.epochs or "
+                                                  "training.early_stopping.patience from the next epoch on (recorded "
+                                                  "in run.json). Repeatable.")] = [],
+           quiet: Quiet = False):
+    """Continue an interrupted or crashed run from its last completed epoch, in the same folder."""
+    from regexp.trial.train import resume as resume_run
+
+    say(f"run folder: {resume_run(run, console=progress(quiet), changes=changes)}")
+
+
+@command()
+def evaluate(run: Annotated[Path, typer.Argument(help="A run folder with a model.keras.", show_default=False)],
+             mc_dropout: Annotated[int, typer.Option(help="Also average this many test passes with dropout on.", min=0,
+                                                     max=1000)] = 0):
+    """Reload a run's model (Keras safe mode; Lambda layers and foreign classes are refused) and score it again."""
+    from regexp.trial.evaluate import evaluate_run
+    from regexp.views.commands import evaluate_table
+
+    out().print(evaluate_table(run.name, *evaluate_run(run, mc_dropout)))
+
+
+@command()
+def predict(run: Annotated[Path, typer.Argument(help="A completed run folder (its model.keras).", show_default=False)],
+            inputs: Annotated[Path, typer.Argument(help="New rows: a .csv with a header (the run's target column is "
+                                                        "dropped if present), an .npz with x, or a folder of images.",
+                                                   show_default=False)],
+            mc_dropout: Annotated[int, typer.Option(help="Average this many passes with dropout on; adds std per class "
+                                                          "and the entropy.", min=0, max=1000)] = 0,
+            output: Annotated[Path, typer.Option(help="Write the csv here (default: standard output).")] = None):
+    """Predict new rows with a run's model: class and probabilities per row, as csv."""
+    from regexp.net.predict import predict_csv
+
+    text, notes = predict_csv(run, inputs, mc_dropout)
+    for note in notes:
+        warn(note)
+    print(text, end="") if output is None else output.write_text(text, encoding="utf-8")
+
+
+@command(trains=True)
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="A spec with repeat, cv and/or search.", show_default=False)],
+    overrides: SetOption = [],
+    workers: Annotated[int, typer.Option(help="Trials in parallel (default: the number of cores; with Ray, what the "
+                                              "cluster fits).", min=1)] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders and the sweep folder are written (with Ray: a path "
+                                                "every node reaches).")] = Path("runs"),
+    resume: Annotated[Path,
+                      typer.Option(help="Continue this sweep folder: skip completed trials, rerun the rest.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned trials and stop.")] = False,
+    max_failures: Annotated[int, typer.Option(help="Stop after this many trials fail in a row.", min=1)] = 3,
+    executor: Annotated[str, typer.Option(help="local (worker processes here) | ray (Ray tasks; pip install "
+                                               "'regexp[ray]').")] = "local",
+    address: Annotated[str, typer.Option(help="Ray cluster address (default: start a local Ray instance).")] = None,
+    cpus_per_trial: Annotated[float, typer.Option(help="Ray: CPUs each trial reserves.", min=0.0)] = 1.0,
+    gpus_per_trial: Annotated[float, typer.Option(help="Ray: GPUs each trial reserves (fractions share a GPU).",
+                                                  min=0.0)] = 0.0,
+    shared_fs: Annotated[bool, typer.Option(
+        "--shared-fs/--no-shared-fs",
+        help="Ray: --runs-dir is on a filesystem every node shares; otherwise run folders travel back to this "
+             "machine.")] = True,
+    pack: PackOption = "auto",
+    fetch: FetchOption = False,
+    tensorboard: BoardOption = False,
+    quiet: Quiet = False,
+):
+    """Run every trial of a spec: search points × repeat seeds × cv folds, in parallel, resumable."""
+    pack = pack_setting(pack)
+    overrides = [*overrides, *(["logging.tensorboard=true"] if tensorboard else [])]
+    (loaded,) = load([spec], overrides)
+    if fetch:
+        fetch_missing([loaded], quiet)
+    if executor not in ("local", "ray"):
+        raise UserError(f"--executor {executor}: not an executor (allowed: local | ray)")
+    from regexp.views.commands import plan_table, sweep_summary
+
+    if dry_run:
+        from regexp.sweep.runner import pack_lines, plan_packs
+        from regexp.sweep.trials import plan_round, rounds
+
+        trials = plan_round(loaded, overrides)
+        packs = plan_packs(spec, overrides, trials, pack, workers or os.cpu_count() or 1)
+        out().print(plan_table(trials, rounds(loaded), packs))
+        for line in pack_lines(packs, len(trials)):
+            say(line)
+        return
+    pool = None
+    if executor == "ray":
+        from regexp.sweep.ray_pool import RayPool
+
+        pool = RayPool(address, cpus_per_trial, gpus_per_trial, shared_fs)
+        workers = workers or pool.slots
+    from regexp.store.contract import SweepStatus
+    from regexp.sweep.runner import run_trials
+
+    result = run_trials(loaded, overrides, runs_dir, search=True, workers=workers or os.cpu_count() or 1,
+                        resume=resume, max_failures=max_failures, console=progress(quiet), pool=pool, pack=pack)
+    for line in sweep_summary(result):
+        say(line)
+    raise typer.Exit(0 if result.state.status == SweepStatus.COMPLETED else 1)
+
+
+@command()
+def validate(specs: SpecFiles, overrides: SetOption = []):
+    """Check specs (keys, values, data files' columns, every search point) without training."""
+    from regexp.data.columns import check_data
+    from regexp.errors import SpecError
+
+    loaded, problems = load(specs, overrides, check_data=True), []
+    for spec in loaded:
+        try:
+            check_data(spec, overrides)
+        except SpecError as exc:
+            problems += exc.problems
+    if problems:
+        raise SpecError(problems)
+    for spec in loaded:
+        for warning in spec.warnings:
+            warn(warning)
+        print(f"{spec.file}: ok")
+
+
+
+data_app = typer.Typer(help="Datasets on request: the one place regexp downloads.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@command(group=data_app, name="fetch")
+def data_fetch(name: Annotated[str, typer.Argument(help="mnist | fashion_mnist | cifar10.", show_default=False)],
+               force: Annotated[bool, typer.Option("--force",
+                                                   help="Download again even when the files are cached.")] = False,
+               quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False):
+    """Download a dataset into the Keras cache, its hash checked; `train` then reads it offline."""
+    from regexp.data.fetch import cache_dir, fetch
+
+    if quiet:
+        written = fetch(name, None, force)
+    else:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      console=err()) as bar:
+            written = fetch(name, bar, force)
+    say(f"{name}: " + (
+        f"downloaded {len(written)} file(s) to {cache_dir()}" if written else f"already in {cache_dir()}"))

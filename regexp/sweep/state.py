@@ -1,0 +1,135 @@
+"""The sweep folder `<time>_<name>_<hash>_sweep/`: spec.yaml (the snapshot trials run from) and
+sweep.json (every trial with its status, run folder and objective, and the best point so far),
+kept in memory and rewritten atomically after each change. Every reader goes through
+store/folders.py's read_sweep_state. No TensorFlow here."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from regexp.spec import LoadedSpec
+from regexp.store.contract import Best, Status, SweepState, SweepStatus, TrialEntry, TrialStatus, direction
+from regexp.store.folders import now, read_run, read_sweep_state, write_atomic, write_json
+from regexp.sweep.trials import Point, Trial, objective_of, point_of, rounds
+
+
+@dataclass
+class Sweep:
+    path: Path
+    state: SweepState
+    trials: dict[str, TrialEntry] = field(default_factory=dict)  # trial key -> its entry in state.trials
+
+    @classmethod
+    def open(cls, loaded: LoadedSpec, overrides: list[str], runs_dir: Path, resume: Path | None) -> "Sweep":
+        spec_hash = loaded.spec_hash()
+        if resume is None:  # re-running the same command resumes the same sweep
+            matches = sorted(runs_dir.glob(f"*_{loaded.spec.name}_{spec_hash}_sweep")) if runs_dir.is_dir() else []
+            resume = matches[-1] if matches else None
+        if resume is not None:
+            state = read_sweep_state(resume)
+            return cls(resume, state, {t.key: t for t in state.trials})
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        path = runs_dir / f"{now():%Y%m%dT%H%M%SZ}_{loaded.spec.name}_{spec_hash}_sweep"
+        path.mkdir()
+        search = loaded.spec.search
+        metric = search.objective.metric if search else "val_loss"
+        state = SweepState(
+            kind="sweep" if search else "cv" if loaded.spec.cv else "repeat",
+            name=loaded.spec.name, spec=str(loaded.file.resolve()), overrides=overrides, spec_hash=spec_hash,
+            started=now().isoformat(timespec="milliseconds"), rounds=rounds(loaded),
+            objective={"metric": metric, "mode": (search.objective.mode if search else None) or direction(metric)},
+        )
+        # Trials run from this snapshot (data paths absolute, --set applied), not from the user's
+        # file, so editing the spec while a sweep runs or before it resumes cannot change its trials.
+        # As written, not resolved: resolved layers pin the defaults that a search point overrides.
+        write_atomic(path / "spec.yaml", yaml.safe_dump(loaded.as_written(), sort_keys=False))
+        sweep = cls(path, state)
+        sweep.save()
+        return sweep
+
+    @property
+    def spec_file(self) -> str:
+        return str(self.path / "spec.yaml")
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    def save(self) -> None:
+        self.state.best = self.best()
+        write_json(self.path / "sweep.json", self.state.to_json())
+
+    def add(self, trials: list[Trial]) -> None:
+        for trial in trials:
+            if trial.key not in self.trials:
+                entry = TrialEntry(key=trial.key, round=trial.round, point=dict(trial.point), seed=trial.seed,
+                                   fold=trial.fold)
+                self.state.trials.append(entry)
+                self.trials[trial.key] = entry
+        self.save()
+
+    def done(self, trial: Trial) -> bool:
+        """Completed earlier, and its run folder still says so."""
+        entry = self.trials.get(trial.key)
+        if entry is None or entry.status != TrialStatus.COMPLETED or not entry.run:
+            return False
+        return read_run(self.path.parent / entry.run).status == Status.COMPLETED
+
+    def record(self, results: list[tuple[Trial, dict]]) -> None:
+        """Update these trials' entries, then rewrite sweep.json once: a pack's 225 results are one
+        change (saved per trial, the 327 KB file of a 900-trial sweep kept a worker idle for 5 s)."""
+        for trial, fields in results:
+            entry = self.trials[trial.key]
+            for key, value in fields.items():
+                setattr(entry, key, value)
+        self.save()
+
+    def adopt_finished_runs(self) -> int:
+        """Trials that sweep.json still calls running (the sweep ended before it could record them:
+        a full disk, a kill) whose run folder completed: recorded as completed, never trained twice.
+        Run folders name their trial (run.json `trial`); returns how many were adopted."""
+        open_keys = {e.key for e in self.state.trials if e.status == TrialStatus.RUNNING}
+        if not open_keys:
+            return 0
+        adopted = []
+        for folder in sorted(self.path.parent.glob(f"*_{self.state.name}_*")):
+            if not (folder / "run.json").is_file():
+                continue
+            record = read_run(folder)
+            key = getattr(record.info, "trial", None)
+            if key in open_keys and record.info.parent == self.id and record.status == Status.COMPLETED \
+                    and record.metrics is not None:
+                value = objective_of(record.metrics, self.state.objective.metric)
+                adopted.append((self.trials[key], {"status": TrialStatus.COMPLETED, "run": folder.name,
+                                                   "objective": value, "error": None}))
+                open_keys.discard(key)
+        for entry, fields in adopted:
+            for name, value in fields.items():
+                setattr(entry, name, value)
+        if adopted:
+            self.save()
+        return len(adopted)
+
+    def point_results(self, round_: int | None = None) -> dict[Point, float]:
+        """Mean objective per point over its completed seeds/folds."""
+        values: dict[Point, list[float]] = {}
+        for entry in self.state.trials:
+            if entry.status == TrialStatus.COMPLETED and entry.objective is not None and round_ in (None, entry.round):
+                values.setdefault(point_of(entry.point), []).append(entry.objective)
+        return {point: sum(v) / len(v) for point, v in values.items()}
+
+    def best(self) -> Best | None:
+        results = self.point_results()
+        if not results:
+            return None
+        pick = max if self.state.objective.mode == "max" else min
+        point = pick(results, key=results.get)
+        runs = [e.run for e in self.state.trials if point_of(e.point) == point and e.status == TrialStatus.COMPLETED]
+        return Best(point=dict(point), objective=results[point], n=len(runs), runs=runs)
+
+    def finish(self, status: SweepStatus, message: str | None = None) -> None:
+        self.state.status, self.state.ended, self.state.message = status, now().isoformat(
+            timespec="milliseconds"), message
+        self.save()
+
