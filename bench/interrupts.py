@@ -6,7 +6,8 @@
 Each attempt starts a fresh process on a fresh runs folder, waits a uniform random time in
 [0, the command's own duration] (so about a third of the signals land during TensorFlow's import,
 before any folder exists), sends SIGINT or SIGTERM (alternating), and gives it 60 s to exit. A
-clean exit is: exit 130 (SIGINT) or 143 (SIGTERM), or 0 when the command finished first; no
+clean exit is: exit 130 (SIGINT) or 143 (SIGTERM), or 0 when the command finished first, or death
+by the signal within the interpreter's start-up with no output and nothing written; no
 traceback in its output; every run folder `interrupted` (with a resume point whose epoch equals its
 history rows) or `completed`; sweep.json `interrupted` or `completed`. Anything else is listed.
 """
@@ -62,7 +63,10 @@ def attempt(kind: str, delay: float, number: int, template: Path) -> dict:
             code, seconds = "hang", 60.0
         problems = folder_problems(folder / "runs")
         expected = {signal.SIGINT: 130, signal.SIGTERM: 143}[number]
-        clean = code in (expected, 0) and "Traceback" not in output and not problems
+        # killed by the signal's default action before regexp's first line ran (the interpreter's own
+        # start-up): nothing was written, and a shell sees 128 + signal, the same exit status
+        unborn = code == -number and not output.strip()
+        clean = (code in (expected, 0) or unborn) and "Traceback" not in output and not problems
         return {"kind": kind, "code": code, "seconds": seconds, "clean": clean, "problems": problems,
                 "output": "" if clean else output[-2000:]}
 

@@ -71,6 +71,8 @@ def command(trains: bool = False, group: typer.Typer | None = None, name: str | 
             from regexp.trial import interrupts
 
             try:
+                if not trains:
+                    interrupts.restore_defaults()
                 with interrupts.handled() if trains else contextlib.nullcontext():
                     return fn(*args, **kwargs)
             except UserError as exc:
@@ -101,10 +103,12 @@ def exit_code(how: str) -> int:
 def interrupted(exc: KeyboardInterrupt):
     from rich.markup import escape
 
-    how = getattr(exc, "how", None) or (exc.args[0] if exc.args and exc.args[0] in ("SIGTERM", "Ctrl-C") else "Ctrl-C")
+    from regexp.trial import interrupts
+
+    how = interrupts.how(exc)
     where = getattr(exc, "run_path", None)
     if where is None:
-        err().print(f"[red]interrupted[/] ({how}) before training began: no run folder was made", highlight=False)
+        err().print(f"[red]interrupted[/] ({how}) before anything was written", highlight=False)
     else:
         err().print(f"[red]interrupted[/] ({how}): the run folder {escape(str(where))} is marked interrupted; "
                     f"`regexp resume {escape(str(where))}` continues it", highlight=False, soft_wrap=True)

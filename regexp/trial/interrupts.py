@@ -17,10 +17,18 @@ _requested: list[str] = []  # the signals received, by name; empty: keep going
 
 
 def install(numbers: tuple = tuple(NAMES)) -> None:
-    """Route these signals through the flag (main thread only, as Python requires)."""
-    _requested.clear()
+    """Route these signals through the flag (main thread only, as Python requires); a stop already
+    asked for (during start-up) stays asked for."""
     for number in numbers:
         signal.signal(number, _handle)
+
+
+def restore_defaults() -> None:
+    """For the commands that only read: Ctrl-C interrupts at once, as everywhere else; one that came
+    during start-up is honoured now."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    check()
 
 
 @contextmanager
