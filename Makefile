@@ -40,6 +40,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/packed.py dist
 	$(BIN)/python bench/packed.py scale
 	$(BIN)/python bench/packed.py profile
+	$(BIN)/python bench/interrupts.py
+	$(BIN)/python bench/null_rates.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

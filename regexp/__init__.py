@@ -1,3 +1,3 @@
 """regexp: run and compare regularization experiments from YAML specs."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # also keys the report cache: answers of another version are not reused

@@ -17,7 +17,14 @@ METRICS: dict[str, tuple[str, ...]] = {
     "rmse": ("regression",),
     "r2": ("regression",),
 }
-MAXIMIZED = {"accuracy", "auc", "precision", "recall", "top3_accuracy", "r2"}
+MAXIMIZED = {"accuracy", "auc", "precision", "recall", "top3_accuracy", "r2", "mc_accuracy"}
+# diagnostics with no better side: a comparison says "higher" or "lower", never "better" or "worse"
+NEUTRAL = {"mc_entropy", "mc_entropy_right", "mc_entropy_wrong", "mc_std", "penalty"}
+# the range a metric's values (and so its confidence intervals) live in; the rest are unbounded
+UNIT = ("accuracy", "auc", "precision", "recall", "top3_accuracy", "ece", "mc_accuracy")
+NON_NEGATIVE = ("loss", "mae", "mse", "rmse", "mc_loss", "mc_entropy", "mc_entropy_right", "mc_entropy_wrong", "mc_std",
+                "penalty")
+RANGES = {**{name: (0.0, 1.0) for name in UNIT}, **{name: (0.0, None) for name in NON_NEGATIVE}, "r2": (None, 1.0)}
 ALIASES = {"acc": "accuracy"}  # Keras accepts metrics=["acc"]; its history then says accuracy
 
 

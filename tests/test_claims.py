@@ -3,6 +3,7 @@ page with a verdict read from regexp's own report; each claim is specified with 
 
 import importlib.util
 import re
+from pathlib import Path
 
 import pytest
 
@@ -43,11 +44,26 @@ def test_smoke_run_of_every_claim_writes_the_page(tmp_path, capsys):
     page = out.read_text()
     assert "**Smoke run (2 seeds, 2 epochs)" in page
     summary = [line for line in page.splitlines() if line.startswith("| ") and line.rstrip().endswith("** |")]
-    verdicts = re.findall(r"\*\*(confirmed|contradicted|inconclusive)\*\* \|$", "\n".join(summary), re.M)
+    verdicts = re.findall(r"\*\*(supported|not supported|inconclusive)\*\* \|$", "\n".join(summary), re.M)
     assert len(verdicts) == len(summary) >= len(CLAIMS) + 1  # optimizers compares two arms
     for _, fields in CLAIMS:
         assert f"## {fields['Claim']}" in page and f"Report: `regexp report {fields['Compare']}`" in page
     # every claim's own report table is quoted, with its test and correction named
     assert page.count("p adjusted by Holm") == len(CLAIMS)
     printed = capsys.readouterr().out
-    assert len(re.findall(r"^ *(confirmed|contradicted|inconclusive) ", printed, re.M)) == len(summary)
+    assert len(re.findall(r"^ *(supported|not supported|inconclusive) ", printed, re.M)) == len(summary)
+    assert "p adj, page" in page and "in this setup" in page
+
+
+def test_the_page_adjusts_over_every_claim_with_holm():
+    results = [{"fields": {"Claim": f"claim {i}", "Expect": "higher"}, "spec": Path(f"c{i}.yaml"), "report": {
+        "focus": "test_accuracy", "comparison": {"against": None},
+        "rows": [{"params": {}, "name": "arm", "baseline": {"n": "10 pairs", "diff": 0.01, "diff_ci95": [0.0, 0.02],
+                                                             "effect_size": 1.0, "effect_size_name": "d_z",
+                                                             "p": p, "p_adjusted": p, "min_detectable": 0.01}}]}}
+               for i, p in enumerate([0.004, 0.02, 0.03])]
+    lines = claims_run.page_lines(results)
+    assert [line["p_page"] for line in lines] == pytest.approx([0.012, 0.04, 0.04])  # Holm over the 3 claims
+    assert [line["verdict"] for line in lines] == ["supported", "supported", "supported"]
+    results[2]["report"]["rows"][0]["baseline"]["p"] = 0.3
+    assert claims_run.page_lines(results)[2]["verdict"] == "inconclusive"

@@ -63,3 +63,26 @@ def test_a_wide_table_scrolls_in_its_box_and_the_page_keeps_the_window_width(run
     sizes = dict(zip(words[::2], map(int, words[1::2])))
     assert sizes["table"] > sizes["box"], sizes    # the table is wider than its box ...
     assert sizes["page"] <= sizes["window"], sizes  # ... and scrolls inside it, not the page
+
+
+def test_each_comparisons_answer_is_visible_without_scrolling_in_a_1280_px_window(runner, tmp_path):
+    for seed in range(3):
+        for dropout in (0.0, 0.2, 0.5):
+            for l2 in (0.0, 0.001, 0.01):
+                make_run(tmp_path / "runs", f"d{dropout}l{l2}s{seed}", seed=seed, dropout=dropout, l2=l2,
+                         val_accuracy=0.9 + dropout / 20 - l2 + 0.003 * seed * (1 + dropout))
+    page = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--format", "html", "--baseline",
+                                 "dropout=0.0,l2=0.0", "--metric", "val_accuracy", "--output", str(page)])
+    assert result.exit_code == 0, result.output
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text().replace("</body>", "<script>const t = document.getElementById('answers'); "
+                     "const r = t.getBoundingClientRect(); document.body.insertAdjacentHTML('beforeend', "
+                     "`<p id=measured>right ${Math.ceil(r.right)} window ${window.innerWidth} rows "
+                     "${t.tBodies[0].rows.length}</p>`)</script></body>"))
+    dom = chromium(tmp_path, "--window-size=1280,900", "--dump-dom", probe.as_uri())
+    assert dom.returncode == 0, dom.stderr
+    words = dom.stdout.split("id=\"measured\">", 1)[1].split("<", 1)[0].split()
+    sizes = dict(zip(words[::2], map(int, words[1::2])))
+    assert sizes["rows"] == 8 and sizes["right"] <= sizes["window"], sizes  # every arm's Δ, CI and verdict in view
+    assert "95% CI of Δ (unadjusted)" in page.read_text() and "alt='validation curves of 9 rows" in page.read_text()

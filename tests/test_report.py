@@ -124,7 +124,9 @@ def test_welch_test_against_a_hand_computed_value(runner, tmp_path):
     test = row["baseline"]
     assert test["test"] == "Welch's t-test"
     assert test["diff"] == pytest.approx(0.05) and test["p"] == pytest.approx(p, rel=1e-4)
-    assert test["effect_size"] == pytest.approx(0.05 / pooled)  # Cohen's d with the pooled sd
+    hedges = 1 - 3 / (4 * 5 - 1)  # Hedges' g: Cohen's d (pooled sd) times J(5), here its usual approximation
+    assert test["effect_size"] == pytest.approx(0.05 / pooled * hedges, rel=2e-3)
+    assert test["effect_size_name"] == "Hedges' g"
     assert test["p_adjusted"] == test["p"] and test["verdict"] == "better"  # one comparison: nothing to adjust
     half = stats_t.ppf(0.975, df) * math.sqrt(v1 + v2)  # the Welch interval of the difference
     assert test["diff_ci95"] == pytest.approx([0.05 - half, 0.05 + half], rel=1e-6)
@@ -140,11 +142,12 @@ def test_paired_test_when_seeds_match_and_honest_when_not_significant(runner, tm
     t = 0.03 / (0.01 / math.sqrt(3))  # paired differences 0.03, 0.02, 0.04: mean 0.03, sd 0.01, df 2
     p = 2 * (1 - (0.5 + t / (2 * math.sqrt(2 + t * t))))  # t CDF with 2 df, closed form
     assert new["test"] == "paired t-test" and new["p"] == pytest.approx(p, rel=1e-6)
-    assert new["effect_size"] == pytest.approx(3.0)
+    # d_z = 0.03 / 0.01 = 3, times J(2) = Γ(1) / (√1 Γ(1/2)) = 1/√π: the uncorrected d_z is 1.77x too big at n = 3
+    assert new["effect_size"] == pytest.approx(3.0 / math.sqrt(math.pi)) and new["effect_size_name"] == "d_z"
     half = stats_t.ppf(0.975, 2) * 0.01 / math.sqrt(3)
     assert new["diff_ci95"] == pytest.approx([0.03 - half, 0.03 + half])
     same = next(r for r in data["rows"] if r["name"] == "same")["baseline"]
-    assert same["p"] > 0.05 and same["verdict"] == "no significant difference"
+    assert same["p"] > 0.05 and same["verdict"] == "inconclusive"
     # Holm over the two comparisons: the smaller p doubled, the larger kept (not below the first)
     assert new["p_adjusted"] == pytest.approx(min(1.0, 2 * p)) and same["p_adjusted"] == pytest.approx(max(same["p"],
                                                                                                            2 * p))

@@ -9,9 +9,13 @@ direction the claim predicts for the difference (arm minus baseline). `# Also: F
 second spec the comparison needs. The verdict is read from regexp's own report (json) and the
 page quotes its Markdown table, so what docs/claims.md says is what `regexp report` says:
 
-- confirmed: adjusted p < 0.05 and the difference in the predicted direction;
-- contradicted: adjusted p < 0.05 in the other direction;
-- inconclusive: no significant difference (min detectable says what these seeds could see).
+- supported (in this setup): the page-wide adjusted p < 0.05 and the difference in the predicted
+  direction;
+- not supported (in this setup): the page-wide adjusted p < 0.05 in the other direction;
+- inconclusive (in this setup): neither (min detectable says what these seeds could see).
+
+Each claim's report adjusts over its own comparisons (its family); the page adjusts again, with
+Holm over every comparison of every claim, since a reader takes the page as one set of findings.
 """
 
 import argparse
@@ -24,6 +28,8 @@ import tempfile
 from pathlib import Path
 
 import click
+
+from regexp.report.stats import adjusted_p
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: no C++ start-up chatter
 from regexp.cli import app  # noqa: E402
@@ -87,12 +93,23 @@ def run_claim(spec: Path, fields: dict, runs_dir: Path, workers: int, smoke: boo
                 "md": (out / "md").read_text()}
 
 
-def verdict(comparison: dict, expect: str) -> str:
-    if comparison["p_adjusted"] is None:
+def verdict(line: dict) -> str:
+    """From the page-wide adjusted p: one dataset, one architecture, these seeds ("in this setup")."""
+    if line["p_page"] is None or line["p_page"] >= 0.05:
         return "inconclusive"
-    if comparison["p_adjusted"] >= 0.05:
-        return "inconclusive"
-    return "confirmed" if (comparison["diff"] < 0) == (expect == "lower") else "contradicted"
+    return "supported" if (line["diff"] < 0) == (line["expect"] == "lower") else "not supported"
+
+
+def page_lines(results: list[dict]) -> list[dict]:
+    """Every comparison of every claim, its p adjusted again by Holm over all of them."""
+    lines = [line for result in results for line in summary_lines(result)]
+    tested = [line for line in lines if line["p"] is not None]
+    for line, p_page in zip(tested, adjusted_p([line["p"] for line in tested], "holm")):
+        line["p_page"] = p_page
+    for line in lines:
+        line.setdefault("p_page", None)
+        line["verdict"] = verdict(line)
+    return lines
 
 
 def summary_lines(result: dict) -> list[dict]:
@@ -108,8 +125,8 @@ def summary_lines(result: dict) -> list[dict]:
         lines.append({
             "claim": result["fields"]["Claim"], "spec": result["spec"].name, "arm": arm, "n": c["n"],
             "metric": data["focus"] + (f" vs {data['comparison']['against']}" if data["comparison"]["against"] else ""),
-            "diff": c["diff"], "ci": ci, "effect": c["effect_size"], "p_adjusted": c["p_adjusted"],
-            "min_detectable": c["min_detectable"], "expect": expect, "verdict": verdict(c, expect)})
+            "diff": c["diff"], "ci": ci, "effect": c["effect_size"], "effect_name": c.get("effect_size_name"),
+            "p": c["p"], "p_adjusted": c["p_adjusted"], "min_detectable": c["min_detectable"], "expect": expect})
     return lines
 
 
@@ -126,10 +143,15 @@ def page(results: list[dict], smoke: bool, workers: int) -> str:
            "seeds in every arm, so that each comparison is paired by seed (the search claim compares",
            "two sets of 12 trials with Welch's test).",
            "",
-           "Verdict: **confirmed** when the Holm-adjusted p (over the comparisons of that claim's report)",
-           "is below 0.05 and the difference has the predicted sign; **contradicted** when it is",
-           "significant with the other sign; **inconclusive** otherwise (`min detectable` is the",
-           "difference these seeds would have detected with 80% power). Δ is arm minus baseline.",
+           "A *family* is the set of comparisons one correction is made over: the more comparisons, the",
+           "stricter each. Each claim's report adjusts over its own comparisons (`p adj, claim`); this page",
+           "adjusts again with Holm over every comparison of every claim (`p adj, page`), since it is read",
+           "as one set of findings. Verdict, from the page-wide p: **supported** when it is below 0.05 and",
+           "the difference has the predicted sign; **not supported** when it is significant with the other",
+           "sign; **inconclusive** otherwise (`80% power at` is the difference these seeds would have",
+           "found 4 times in 5, an estimate). Each verdict holds *in this setup*: one dataset, one",
+           "architecture, 10 seeds, not the claim in general. Δ is arm minus baseline; the CI of Δ is",
+           "unadjusted.",
            "Claims are judged on test-part columns (or the train-val gap): the sweeps rank their points",
            "by val_loss, and a comparison on the ranking metric would be optimistic.",
            ""]
@@ -137,16 +159,16 @@ def page(results: list[dict], smoke: bool, workers: int) -> str:
         out += ["**Smoke run (2 seeds, 2 epochs): these numbers test the pipeline, not the claims.**", ""]
     out += [f"Trained with `--workers {workers}` and `--pack auto` (packed trials where the model is packable) on this "
             "machine.", "",
-            "| claim | arm vs baseline | metric | predicted | n | Δ | 95% CI of Δ | effect | p adj | min detectable | "
-            "verdict |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for result in results:
-        for line in summary_lines(result):
-            ci = f"[{line['ci'][0]:+.4f}, {line['ci'][1]:+.4f}]" if line["ci"] else ""
-            out.append(f"| {line['claim']} | {line['arm']} | {line['metric']} | {line['expect']} | {line['n']} | "
-                       f"{line['diff']:+.4f} | {ci} | {number(line['effect'], '+.2f')} | "
-                       f"{number(line['p_adjusted'], '.3g')} | "
-                       f"{number(line['min_detectable'], '.4f')} | **{line['verdict']}** |")
+            "| claim | arm vs baseline | metric | predicted | n | Δ | 95% CI of Δ (unadjusted) | effect | "
+            "p adj, claim | p adj, page | 80% power at | verdict in this setup |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for line in page_lines(results):
+        ci = f"[{line['ci'][0]:+.4f}, {line['ci'][1]:+.4f}]" if line["ci"] else ""
+        effect = f"{line['effect_name']} {line['effect']:+.2f}" if line["effect"] is not None else ""
+        out.append(f"| {line['claim']} | {line['arm']} | {line['metric']} | {line['expect']} | {line['n']} | "
+                   f"{line['diff']:+.4f} | {ci} | {effect} | {number(line['p_adjusted'], '.3g')} | "
+                   f"{number(line['p_page'], '.3g')} | {number(line['min_detectable'], '.4f')} | "
+                   f"**{line['verdict']}** |")
     for result in results:
         fields = result["fields"]
         out += ["", f"## {fields['Claim']}", "", f"Source: {fields.get('Source', '')}  ",
@@ -168,10 +190,9 @@ def main(argv: list[str] | None = None) -> int:
                for spec, fields in claims() if not args.only or args.only in spec.name]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(page(results, args.smoke, args.workers))
-    for result in results:
-        for line in summary_lines(result):
-            print(f"{line['verdict']:>12}  {line['spec']}: {line['arm']} {line['metric']} Δ {line['diff']:+.4f} "
-                  f"p adj {number(line['p_adjusted'], '.3g')}")
+    for line in page_lines(results):
+        print(f"{line['verdict']:>13}  {line['spec']}: {line['arm']} {line['metric']} Δ {line['diff']:+.4f} "
+              f"p adj {number(line['p_adjusted'], '.3g')} (page {number(line['p_page'], '.3g')})")
     return 0
 
 

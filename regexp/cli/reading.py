@@ -40,10 +40,11 @@ def report(
                                             help="One row per run, even for repeats of one spec.")] = False,
     group_by: Annotated[str, typer.Option(help="Group by this config key (or name) instead: every distinct config in a "
                                                "group is one sample, e.g. the trials of two random searches.")] = None,
-    baseline: Annotated[str, typer.Option(help="Run or group (id, name, or a config KEY=VALUE such as "
-                                               "model.defaults.l2=0.0) to compare every other row against: the "
-                                               "difference with its 95% CI, a t-test paired by seed (Welch's when the "
-                                               "seeds differ), adjusted p, effect size.")] = None,
+    baseline: Annotated[str, typer.Option(help="Run or group (id, name, or config KEY=VALUE pairs, comma-separated, "
+                                               "full or as the params column shows them: "
+                                               "dropout=0.0,l2=0.001) to compare every other row against: the "
+                                               "difference with its 95% CI, a t-test paired on the seeds both arms "
+                                               "have (Welch's when they share none), adjusted p, effect size.")] = None,
     metric: Annotated[str, typer.Option("--metric", help="Column for the 95% CI and the baseline test (default: the "
                                                          "--sort metric, else val_<main metric>).")] = None,
     correction: Annotated[str, typer.Option(help="Adjust the p-values over the report's comparisons: holm "
@@ -56,6 +57,19 @@ def report(
                                                "DELTA with 80% power, from the observed spread.", min=1e-12)] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table (terminal) | md | csv | json (machine interface) | "
                                                             "html (one self-contained file).")] = "table",
+    margin: Annotated[float, typer.Option(help="With --baseline: also test equivalence (TOST, two one-sided tests on "
+                                               "the same pairing): an arm whose 90% CI of Δ lies within ±MARGIN, "
+                                               "adjusted over the same family, is 'equivalent'.", min=1e-12)] = None,
+    test: Annotated[str, typer.Option("--test", help="t (paired or Welch t-test) | permutation (sign-flip for paired "
+                                                     "arms, exact up to 16 pairs; label permutation otherwise; "
+                                                     "bootstrap CI of Δ).")] = "t",
+    cv_folds: Annotated[str, typer.Option("--cv-folds", help="Cross-validation: average (the folds of a seed "
+                                                             "averaged, n = seeds) | nadeau-bengio (fold-level "
+                                                             "corrected resampled t-test).")] = "average",
+    failures: Annotated[str, typer.Option(help="drop: a comparison pairs only seeds with a value (the default) | "
+                                               "worst: a failed or crashed seed counts as its arm's worst value, so "
+                                               "an arm that fails more cannot gain from losing its bad seeds.")
+                        ] = "drop",
     output: Annotated[Path, typer.Option(help="Write to this file instead of the terminal.")] = None,
     plot: Annotated[Path, typer.Option(help="Also draw learning curves to this .png or .svg file.")] = None,
     smooth: Annotated[float, typer.Option(help="Smooth the plotted curves: EWMA with bias correction, beta in [0, 1).",
@@ -72,7 +86,9 @@ def report(
     terminal = (200, None, False) if output is not None else (out().width, out().color_system, out().is_terminal)
     options = dict(sort=sort, filters=filters, limit=limit, all_params=all_params, expand=expand, no_groups=no_groups,
                    group_by=group_by, baseline=baseline, metric=metric, correction=correction, against=against,
-                   detect=detect, fmt=fmt, smooth=smooth, terminal=terminal, version=__version__)
+                   detect=detect, failures=failures, margin=margin, test=test, cv_folds=cv_folds, fmt=fmt,
+                   smooth=smooth,
+                   terminal=terminal, version=__version__)
     cache_key = cache.key(runs_dir, options) if not targets and plot is None else None  # a plot is always drawn
     answer = cache.lookup(runs_dir, cache_key) if cache_key else None
     if answer is None:
@@ -81,8 +97,8 @@ def report(
 
         result = build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
                               expand=expand, baseline=baseline, focus=metric, group=not no_groups,
-                              correction=correction,
-                              against=against, detect=detect, group_by=group_by)
+                              correction=correction, against=against, detect=detect, group_by=group_by,
+                              failures=failures, margin=margin, test=test, folds=cv_folds)
         if not result.rows:
             say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
         if plot is not None:

@@ -1,12 +1,15 @@
 """`regexp report`: compare runs from their folders only (never TensorFlow, never the trainer)."""
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from regexp.errors import UserError
+from regexp.metrics import NEUTRAL, RANGES
 from regexp.report.collect import (
     MC_DROPOUT,
     Row,
+    all_match,
     build_rows,
     mark_differing,
     matches,
@@ -16,11 +19,15 @@ from regexp.report.collect import (
     sweep_objective,
     sweep_objectives,
 )
-from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, compare, summarize
-from regexp.store.contract import direction
+from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, compare, family_level, summarize
+from regexp.store.contract import MetricKey, direction
 from regexp.store.folders import RunRecord, find_runs, read_run
 
 FORMATS = ("table", "md", "csv", "json", "html")  # report --format: what views/report.py renders
+FAILURES = ("drop", "worst")                      # report --failures
+TESTS = ("t", "permutation")                      # report --test
+CV_FOLDS = ("average", "nadeau-bengio")           # report --cv-folds
+LOST = ("failed", "crashed")                      # statuses that --failures worst counts as the worst value
 
 
 @dataclass
@@ -39,6 +46,11 @@ class Report:
     detect: float | None = None      # --detect: the difference seeds_needed plans for
     notes: list[str] = field(default_factory=list)                         # re-runs set aside, selection
     warnings: list[str] = field(default_factory=list)
+    family: int = 0                  # comparisons the correction was over (every row's, before --limit)
+    failures: str = "drop"           # --failures: drop failed seeds, or count them as the arm's worst value
+    margin: float | None = None      # --margin: equivalence (TOST) within ±margin
+    test: str = "t"                  # --test: t or permutation
+    folds: str = "average"           # --cv-folds: average within a seed, or nadeau-bengio fold-level
 
     @property
     def comparing(self) -> str | None:
@@ -46,18 +58,25 @@ class Report:
         if self.baseline is None and self.against is None:
             return None
         tests = sorted({c.test for c in self.comparisons.values() if c.test})
-        tested = sum(1 for c in self.comparisons.values() if c.p is not None)
+        tested = self.family
         what = f"{self.focus} vs baseline {self.baseline.id}" if self.baseline else f"{self.focus} vs {self.against}"
+        worst = " a failed or crashed seed counts as its arm's worst value;" if self.failures == "worst" else ""
+        folds = " cv folds averaged within each seed (n = seeds);" if any(
+            c.folds_averaged for c in self.comparisons.values()) else ""
+        tost = (f" equivalence: TOST within ±{self.margin:g}, its p adjusted over the same family;"
+                if self.margin is not None else "")
         return (f"{what}: {' / '.join(tests) or 'no test'}, p adjusted by {CORRECTIONS[self.correction]} over "
-                f"{tested} comparison{'s' if tested != 1 else ''} (α = 0.05, two-sided); Δ with its 95% CI; "
-                f"min detectable at 80% power")
+                f"{tested} comparison{'s' if tested != 1 else ''} (α = 0.05, two-sided); paired on the seeds both "
+                f"arms have;{folds}{worst}{tost} Δ with its unadjusted 95% CI; effect d_z (paired) or Hedges' g, "
+                "small-sample corrected; power: an estimate from the observed spread at the family's adjusted α")
 
 
 def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (), sort: str | None = None,
                  limit: int | None = None, all_params: bool = False, expand: bool = False,
                  baseline: str | None = None, focus: str | None = None, group: bool = True,
                  correction: str = "holm", against: str | None = None, detect: float | None = None,
-                 group_by: str | None = None) -> Report:
+                 group_by: str | None = None, failures: str = "drop", margin: float | None = None,
+                 test: str = "t", folds: str = "average") -> Report:
     strays: list[str] = []
     runs: list[RunRecord] = [read_run(path) for path in find_runs(targets, runs_dir, strays)]
     runs = [run for run in runs if all(matches(run, rule) for rule in filters)]
@@ -72,6 +91,14 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     for option, column in (("--metric", focus), ("--against", against)):
         if column is not None and column not in columns:
             raise UserError(f"{option} {column}: unknown column (allowed: {', '.join(columns)})")
+    if folds not in CV_FOLDS:
+        raise UserError(f"--cv-folds {folds}: not a choice (allowed: {' | '.join(CV_FOLDS)})")
+    if test not in TESTS:
+        raise UserError(f"--test {test}: not a test (allowed: {' | '.join(TESTS)})")
+    if margin is not None and baseline is None:
+        raise UserError("--margin: needs --baseline: equivalence is to a baseline row")
+    if failures not in FAILURES:
+        raise UserError(f"--failures {failures}: not a policy (allowed: {' | '.join(FAILURES)})")
     if correction not in CORRECTIONS:
         raise UserError(f"--correction {correction}: not a correction (allowed: {' | '.join(CORRECTIONS)})")
     if against is not None and baseline is not None:
@@ -83,6 +110,8 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     focus = focus or (sort if sort not in (None, "duration_s", "epochs_run", "best_epoch") else f"val_{metric}")
     rows = sort_rows(rows, sort)
     base_row = find_row(rows, baseline, option="--baseline") if baseline else None
+    family = rows  # every comparison the report makes counts in the correction, whatever --limit shows
+    picked = rows[0] if limit is not None and sort is not None and rows and rows[0] is not base_row else None
     if limit is not None:
         rows = rows[:limit] + ([base_row] if base_row is not None and base_row not in rows[:limit] else [])
     params = mark_differing(rows, all_params)
@@ -91,12 +120,13 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
         for row in rows:
             row.params = {group_by: row.id.partition("=")[2]}
     report = Report(rows, params, metric, focus, columns, base_row,
-                    correction=correction, against=against, detect=detect)
+                    correction=correction, against=against, detect=detect, failures=failures, margin=margin,
+                    test=test, folds=folds)
     if strays:
         report.warnings.append(f"{runs_dir}: {len(strays)} entries are not run folders and were skipped "
                                f"({', '.join(strays[:3])}{', ...' if len(strays) > 3 else ''})")
     for row in rows:
-        report.summaries[row.id] = {c: s for c in columns if (s := summarize(row.column(c))) is not None}
+        report.summaries[row.id] = {c: s for c in columns if (s := summarize(row.column(c), _range(c))) is not None}
         report.warnings.extend(row.warnings)
         report.notes.extend(row.notes)
         if expand and row.kind == "group":
@@ -105,38 +135,99 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
             report.expanded[row.id] = members
             for member in members:
                 member.params = dict(row.params, seed=member.seeds[0])
-                report.summaries[member.id] = {c: s for c in columns if (s := summarize(member.column(c))) is not None}
+                report.summaries[member.id] = {c: s for c in columns
+                                               if (s := summarize(member.column(c), _range(c))) is not None}
     if base_row is not None or against is not None:
-        _compare_rows(report, runs)
+        _compare_rows(report, runs, family, picked, sort)
+        shown = {row.id for row in rows}
+        report.family = len([c for c in report.comparisons.values() if c.p is not None])
+        report.comparisons = {key: c for key, c in report.comparisons.items() if key in shown}
     return report
 
 
-def _compare_rows(report: Report, runs: list[RunRecord]) -> None:
-    """Every row against the baseline row (or its own --against column), adjusted together."""
-    for row in report.rows:
+def _compare_rows(report: Report, runs: list[RunRecord], family: list[Row], picked: Row | None,
+                  sort: str | None) -> None:
+    """Every row of the family (all rows, before --limit) against the baseline row (or its own
+    --against column), adjusted together; a selected row says that its comparison is optimistic."""
+    for row in family:
         if row is report.baseline:
             continue
-        base = report.baseline.by_replicate(report.focus) if report.baseline else row.by_replicate(report.against)
-        comparison = compare(base, row.by_replicate(report.focus))
-        if comparison is not None:
-            report.comparisons[row.id] = comparison
-    # a gap, an epoch count or a duration has no better side: its verdict says higher or lower
-    neutral = report.focus.startswith("gap_") or report.focus in ("epochs_run", "best_epoch", "duration_s")
-    adjust(list(report.comparisons.values()), report.correction, None if neutral else direction(report.focus))
-    selected = sweep_objectives(runs)  # sweep -> the column it chose its best point by
-    for row in report.rows:
-        comparison = report.comparisons.get(row.id)
+        if report.baseline:
+            base = _values(report, report.baseline)
+            why = {"baseline": report.baseline.missing(report.focus), "arm": row.missing(report.focus)}
+        else:
+            base, why = row.by_replicate(report.against), {}
+        better = None if _neutral(report.focus) else direction(report.focus)
+        comparison = compare(base, _values(report, row), why, report.test, better, folds=report.folds)
         if comparison is None:
             continue
+        report.comparisons[row.id] = comparison
+        if report.baseline:
+            comparison.counts = {"baseline": _counts(report.baseline), "arm": _counts(row)}
+            lost = {side: sum(counts.get(s, 0) for s in LOST) for side, counts in comparison.counts.items()}
+            if lost["arm"] != lost["baseline"]:
+                report.warnings.append(
+                    f"{row.id}: {lost['arm']} failed or crashed runs, the baseline {lost['baseline']}: when failures "
+                    "track bad outcomes, leaving them out favours the arm that fails more (--failures worst counts "
+                    "each as its arm's worst value)")
+    adjust(list(report.comparisons.values()), report.correction,
+           None if _neutral(report.focus) else direction(report.focus), report.margin)
+    level = family_level(sum(c.p is not None for c in report.comparisons.values()), report.correction)
+    for comparison in report.comparisons.values():
         if report.detect is not None and comparison.design is not None:
-            comparison.seeds_needed = comparison.design.seeds_needed(report.detect)
-        sweeps = {run.info.parent for r in (row, report.baseline) if r for run in r.members} & set(selected)
-        if any(selected[s] == report.focus for s in sweeps):
-            test_column = "test_" + report.focus.partition("_")[2]
-            comparison.note = (f"optimistic: the sweep chose its best point by {report.focus}; "
-                               f"compare on {test_column} (--metric {test_column})")
-    if any(c.note for c in report.comparisons.values()):
-        report.notes.append(next(c.note for c in report.comparisons.values() if c.note))
+            comparison.seeds_needed = comparison.design.seeds_needed(report.detect, level)
+    focus = MetricKey.parse(report.focus)
+    test_column = f"test_{focus.name}"
+    for parent, objective in sweep_objectives(runs).items():  # the point each sweep chose as its best
+        best = _best_row(family, parent, objective)
+        if best is not None and MetricKey.parse(objective).part == focus.part != "test":
+            _note(report, best, f"optimistic: the sweep chose this point as its best by {objective}, on the same "
+                                f"{focus.part} part; compare on {test_column} (--metric {test_column})")
+    if picked is not None and sort is not None and MetricKey.parse(sort).part == focus.part != "test":
+        _note(report, picked, f"optimistic: this row was picked as the best of {len(family)} by --sort {sort}; "
+                              f"compare on {test_column} (--metric {test_column})")
+
+
+def _neutral(column: str) -> bool:
+    """A gap, an epoch count, a duration or a diagnostic has no better side: higher or lower."""
+    return (column.startswith("gap_") or column in ("epochs_run", "best_epoch", "duration_s")
+            or MetricKey.parse(column).name in NEUTRAL)
+
+
+def _values(report: Report, row: Row) -> dict[tuple, float]:
+    """The focus column by replicate; with --failures worst a failed or crashed seed gets the arm's worst value."""
+    values = row.by_replicate(report.focus)
+    if report.failures == "worst" and values:
+        worst = (min if direction(report.focus) == "max" else max)(values.values())
+        values.update({key: worst for key, why in row.missing(report.focus).items() if why in LOST})
+    return values
+
+
+def _counts(row: Row) -> dict[str, int]:
+    return dict(Counter(str(run.status) for run in row.members))
+
+
+def _best_row(rows: list[Row], parent: str, objective: str) -> Row | None:
+    """The row of a sweep's best point: the best mean of its objective among that sweep's rows."""
+    mine = [row for row in rows if any(run.info.parent == parent for run in row.members) and row.mean(objective)
+            is not None]
+    if not mine:
+        return None
+    pick = max if direction(objective) == "max" else min
+    return pick(mine, key=lambda row: row.mean(objective))
+
+
+def _note(report: Report, row: Row, text: str) -> None:
+    comparison = report.comparisons.get(row.id)
+    if comparison is not None and comparison.note is None:
+        comparison.note = text
+        report.notes.append(f"{row.id}: {text}")
+
+
+def _range(column: str) -> tuple[float | None, float | None]:
+    """The range of a column's values: accuracy [0, 1], losses >= 0; gaps and durations unbounded."""
+    key = MetricKey.parse(column)
+    return (None, None) if key.part == "gap" else RANGES.get(key.name, (None, None))
 
 
 def find_row(rows: list[Row], wanted: str, option: str = "") -> Row:
@@ -144,7 +235,7 @@ def find_row(rows: list[Row], wanted: str, option: str = "") -> Row:
     prefixes the error)."""
     where = f"{option} " if option else ""
     by_config = "=" in wanted and not any(r.id == wanted or r.name == wanted for r in rows)
-    for test in ((lambda r: matches(r.members[0], wanted)),) if by_config else (
+    for test in ((lambda r: all_match(r.members[0], wanted)),) if by_config else (
             lambda r: r.id == wanted, lambda r: r.name == wanted,
             lambda r: r.id.startswith(wanted) or any(run.id.startswith(wanted) for run in r.members)):
         found = [r for r in rows if test(r)]

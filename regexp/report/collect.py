@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,12 @@ class Row:
         return {self.replicates[run_id]: values[column] for run_id,
                 values in self.member_values.items() if column in values}
 
+    def missing(self, column: str) -> dict[tuple, str]:
+        """{replicate: why it has no value of `column`}: its run failed, crashed, ... or lacks the value."""
+        counted = self.by_replicate(column)
+        return {key: (f"no {column}" if run.status == Status.COMPLETED else str(run.status))
+                for run in self.members if (key := self.replicates.get(run.id)) is not None and key not in counted}
+
     def mean(self, column: str) -> float | None:
         values = self.column(column)
         return sum(values) / len(values) if values else None
@@ -126,6 +133,8 @@ def run_values(run: RunRecord, metric: str) -> dict[str, float]:
         names = tuple(dict.fromkeys([*names, *m.directions]))  # every tracked metric (ece, auc, ...)
         parts = {"train": m.train, "val": m.val, "test": m.test, "gap": m.generalization_gap or {}}
         values.update(epochs_run=m.epochs_run, best_epoch=m.best_epoch)
+    elif run.status == Status.COMPLETED:  # metrics.json unreadable: damaged, never filled in from history
+        parts = {}
     elif run.history:  # running, failed, interrupted, crashed: what the epochs so far say
         history, last = run.history, run.history[-1]
         train = {name: last[name] for name in names if last.get(name) is not None}
@@ -313,6 +322,7 @@ def matches(run: RunRecord, rule: str) -> bool:
     if key == "status":
         return run.status == wanted
     flat = flatten(run.config)
+    key = full_key(key, flat)
     if key not in flat:
         return False
     value = flat[key]
@@ -320,6 +330,21 @@ def matches(run: RunRecord, rule: str) -> bool:
     if isinstance(parsed, list):
         parsed = tuple(parsed)
     return value == parsed or (isinstance(value, str) and fnmatch.fnmatch(value, wanted))
+
+
+SHORT_PREFIXES = ("model.defaults.", "training.", "model.", "data.")  # the params column drops these
+
+
+def full_key(key: str, flat: dict) -> str:
+    """A config key as the params column shows it (dropout, optimizer.learning_rate) -> its dotted path."""
+    if key in flat:
+        return key
+    return next((prefix + key for prefix in SHORT_PREFIXES if prefix + key in flat), key)
+
+
+def all_match(run: RunRecord, rules: str) -> bool:
+    """Several KEY=VALUE rules at once, comma-separated: dropout=0.0,l2=0.001."""
+    return all(matches(run, rule.strip()) for rule in re.split(r",(?=\s*[\w.]+=)", rules))
 
 
 def sweep_objective(runs: list[RunRecord]) -> str | None:

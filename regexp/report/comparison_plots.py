@@ -70,15 +70,16 @@ def draw_forest(ax, report: Report) -> bool:
         ax.plot([low, high], [y, y], color=colour, linewidth=2)
         ax.plot([comparison.diff], [y], "o", color=colour)
         p = comparison.p_adjusted
-        verdict = comparison.verdict.replace("no significant difference", "n.s.") or "n.s."
+        verdict = comparison.verdict.replace("inconclusive", "n.s.") or "n.s."
         ax.annotate(f"{verdict} (p adj {p:.2g})" if p is not None else comparison.n,
                     (high, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
     ax.axvline(0, color="black", linewidth=1)
     ax.set_yticks(range(len(items)), [label(row) for row, _ in items], fontsize=7)
     ax.set_xlabel(f"Δ {report.focus} vs baseline ({label(report.baseline) if report.baseline else report.against}), "
                   "95% CI")
-    ax.set_title(f"difference from the baseline: {report.comparing.split(':', 1)[1].split(';')[0].strip()}"
-                 if report.comparing else "difference from the baseline", fontsize=9, loc="left")
+    ax.set_title(f"difference from the baseline: {report.comparing.split(':', 1)[1].split(';')[0].strip()}; "
+                 "bars: unadjusted 95% CIs" if report.comparing else "difference from the baseline",
+                 fontsize=9, loc="left")
     ax.grid(alpha=0.3, axis="x")
     return True
 

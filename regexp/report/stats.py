@@ -6,7 +6,7 @@ imported only when a group or a baseline needs it, so a plain `regexp report` st
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ALPHA = 0.05     # two-sided; every CI is the matching 95% interval
 POWER = 0.80     # min_detectable and seeds_needed: the difference found 4 times in 5
@@ -26,7 +26,9 @@ class Summary:
         return {"mean": self.mean, "std": self.std, "n": self.n, "ci95": list(self.ci95) if self.ci95 else None}
 
 
-def summarize(values: list[float]) -> Summary | None:
+def summarize(values: list[float], bounds: tuple[float | None, float | None] = (None, None)) -> Summary | None:
+    """Mean, std and the t interval of the mean, clipped to the metric's range (`bounds`): an
+    accuracy's interval over 3 seeds can otherwise reach past 1."""
     if not values:
         return None
     n = len(values)
@@ -35,7 +37,9 @@ def summarize(values: list[float]) -> Summary | None:
         return Summary(mean, None, 1, None)
     std = _std(values)
     half = _t_quantile(n - 1) * std / math.sqrt(n)
-    return Summary(mean, std, n, (mean - half, mean + half))
+    low, high = bounds
+    return Summary(mean, std, n, (max(mean - half, low if low is not None else -math.inf),
+                                  min(mean + half, high if high is not None else math.inf)))
 
 
 @dataclass
@@ -59,13 +63,13 @@ class Design:
         df = (va + vb) ** 2 / (va ** 2 / (n_a - 1) + vb ** 2 / (n_b - 1)) if va + vb > 0 else n_a + n_b - 2
         return math.sqrt(va + vb), df
 
-    def power(self, delta: float, n: int | None = None) -> float:
-        """P(the two-sided t-test at ALPHA rejects) when the true difference is `delta`: the
+    def power(self, delta: float, n: int | None = None, alpha: float = ALPHA) -> float:
+        """P(the two-sided t-test at `alpha` rejects) when the true difference is `delta`: the
         noncentral t distribution with noncentrality delta / se."""
         from scipy.stats import nct
 
         se, df = self.se_df(n)
-        crit, nc = _t_quantile(df), abs(delta) / se
+        crit, nc = _t_quantile(df, alpha), abs(delta) / se
         upper, lower = float(nct.sf(crit, df, nc)), float(nct.cdf(-crit, df, nc))
         return upper + (lower if math.isfinite(lower) else 0.0)  # scipy's far tail can be NaN: it is ~0
 
@@ -74,79 +78,127 @@ class Design:
         sizes = (self.n_a,) if self.paired else (self.n_a, self.n_b)
         return min(sizes) >= MIN_POWER_N and self.se_df()[0] > 0
 
-    def min_detectable(self) -> float | None:
-        """The smallest |difference| these seeds detect with POWER (None without spread or seeds)."""
+    def min_detectable(self, alpha: float = ALPHA) -> float | None:
+        """An estimate, from the observed spread, of the smallest |difference| these seeds detect with
+        POWER at `alpha` (the family's adjusted level); None without spread or seeds."""
         if not self.plannable:
             return None
         from scipy.optimize import brentq
 
         se, df = self.se_df()
-        return float(brentq(lambda d: self.power(d) - POWER, 0.0, se * (_t_quantile(df) + 6)))
+        return float(brentq(lambda d: self.power(d, alpha=alpha) - POWER, 0.0, se * (_t_quantile(df, alpha) + 8)))
 
-    def seeds_needed(self, delta: float) -> int | None:
-        """The fewest seeds per arm (pairs, when paired) that detect `delta` with POWER; None when
-        there is no spread to plan with or it takes more than MAX_SEEDS."""
-        if not self.plannable or self.power(delta, MAX_SEEDS) < POWER:
+    def seeds_needed(self, delta: float, alpha: float = ALPHA) -> int | None:
+        """The fewest seeds per arm (pairs, when paired) that detect `delta` with POWER at `alpha`;
+        None when there is no spread to plan with or it takes more than MAX_SEEDS."""
+        if not self.plannable or self.power(delta, MAX_SEEDS, alpha) < POWER:
             return None
         low, high = 2, 2  # power grows with n: double until enough, then bisect
-        while self.power(delta, high) < POWER:
+        while self.power(delta, high, alpha) < POWER:
             low, high = high, high * 2
         while low < high:
             mid = (low + high) // 2
-            low, high = (mid + 1, high) if self.power(delta, mid) < POWER else (low, mid)
+            low, high = (mid + 1, high) if self.power(delta, mid, alpha) < POWER else (low, mid)
         return high
 
 
 @dataclass
 class Comparison:
-    diff: float                           # other mean minus baseline mean
-    n: str                                # "10 pairs", "5 vs 4"
+    diff: float                           # other minus baseline: the mean of the paired differences
+    n: str                                # "10 pairs", "9 pairs (1 left out)", "5 vs 4"
     test: str | None = None               # "paired t-test", "Welch's t-test"; None when n is too small
-    diff_ci95: tuple[float, float] | None = None
+    diff_ci95: tuple[float, float] | None = None  # unadjusted 95% interval of the difference
     p: float | None = None
-    effect: float | None = None           # Cohen's d (Welch, pooled std) or d_z (paired): in std units
+    effect: float | None = None           # effect_name's value, small-sample corrected
+    effect_name: str | None = None        # "d_z" (paired: mean difference / its std) or "Hedges' g" (unpaired)
     design: Design | None = None
     p_adjusted: float | None = None       # filled by adjust(), over every comparison of the report
     verdict: str = ""
-    min_detectable: float | None = None
+    min_detectable: float | None = None   # an estimate: the |Δ| found with 80% power at the adjusted α
     seeds_needed: int | None = None       # with --detect
     note: str | None = None               # e.g. the metric chose the sweep's best point
+    left_out: list[str] = field(default_factory=list)  # replicates only one arm has, and why
+    folds_averaged: bool = False          # cross-validation: folds averaged within each seed, n = seeds
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # per arm: runs by status
+    equivalence: dict | None = None       # --margin: TOST on the same pairing (see `equivalence`)
+    p_improvement: dict | None = None     # paired: P(arm beats the baseline on a seed) with its 95% CI
+    pairs: list[float] = field(default_factory=list, repr=False)  # paired differences (or both arms, unpaired)
 
     def to_json(self) -> dict:
         return {"diff": self.diff, "diff_ci95": list(self.diff_ci95) if self.diff_ci95 else None,
-                "test": self.test, "n": self.n, "p": self.p, "p_adjusted": self.p_adjusted,
-                "effect_size": self.effect, "verdict": self.verdict, "min_detectable": self.min_detectable,
-                "seeds_needed": self.seeds_needed, "note": self.note}
+                "diff_ci95_adjusted": False, "test": self.test, "n": self.n, "p": self.p,
+                "p_adjusted": self.p_adjusted, "effect_size": self.effect, "effect_size_name": self.effect_name,
+                "verdict": self.verdict, "min_detectable": self.min_detectable, "seeds_needed": self.seeds_needed,
+                "note": self.note, "left_out": self.left_out, "folds_averaged": self.folds_averaged,
+                "counts": self.counts, "equivalence": self.equivalence, "p_improvement": self.p_improvement}
 
 
-def compare(base: dict, other: dict) -> Comparison | None:
-    """`other` against `base` ({replicate: value}): paired by replicate when both ran exactly the
-    same seeds (and folds), Welch's t-test otherwise."""
+def by_seed(values: dict[tuple, float]) -> dict[tuple, float]:
+    """Cross-validation folds of one seed share their data: they are one replicate, their mean."""
+    groups: dict[tuple, list[float]] = {}
+    for (seed, fold, *rest), value in values.items():
+        groups.setdefault((seed, None, *rest), []).append(value)
+    return {key: sum(v) / len(v) for key, v in groups.items()}
+
+
+def compare(base: dict, other: dict, why: dict[str, dict] | None = None, test: str = "t",
+            better: str | None = None, seed: int = 0, folds: str = "average") -> Comparison | None:
+    """`other` against `base` ({(seed, fold): value}): paired on the replicates both arms have (the
+    others are left out and named, with `why` = {"baseline": {replicate: reason}, "arm": {...}});
+    cross-validation folds are paired fold by fold and then averaged within each seed; Welch's
+    t-test only when the arms share no seed. `test` "permutation": a sign-flip (paired) or label
+    (unpaired) permutation test with a bootstrap CI instead of t. `better`: the focus's direction,
+    for P(improvement)."""
     if not base or not other:
         return None
+    why = why or {}
+    shared = set(base) & set(other)
+    # a replicate only one arm has is named with why the other lacks it (failed, crashed, no value, not run)
+    left_out = [f"{_replicate_text(k)} ({lacking}: {why.get(lacking, {}).get(k, 'not run')})"
+                for lacking, present in (("arm", base), ("baseline", other))
+                for k in sorted(set(present) - shared, key=repr)]
+    cv = any(len(k) > 1 and k[1] is not None for k in (*base, *other))
+    if shared:
+        base, other = {k: base[k] for k in shared}, {k: other[k] for k in shared}
+    if cv and folds == "nadeau-bengio" and shared:
+        return _corrected_resampled(base, other, left_out)
+    if cv:
+        base, other = by_seed(base), by_seed(other)
+    folds = cv
     b, o = list(base.values()), list(other.values())
-    diff = sum(o) / len(o) - sum(b) / len(b)
-    paired = set(base) == set(other)
-    n = f"{len(b)} pairs" if paired else f"{len(b)} vs {len(o)}"
+    paired = bool(shared)
+    if paired:
+        keys = sorted(base, key=repr)
+        pairs = [other[k] - base[k] for k in keys]
+        diff = sum(pairs) / len(pairs)
+        n = f"{len(keys)} {'seeds' if folds else 'pairs'}" + (f" ({len(left_out)} left out)" if left_out else "")
+    else:
+        diff = sum(o) / len(o) - sum(b) / len(b)
+        n = f"{len(b)} vs {len(o)}"
+    comparison = Comparison(diff, n, left_out=left_out, folds_averaged=folds)
     if len(b) < 2 or len(o) < 2:
-        return Comparison(diff, n, verdict="no test: needs 2 or more seeds per arm (repeat: 10)")
+        comparison.verdict = "no test: needs 2 or more seeds per arm (repeat: 10)"
+        return comparison
     import warnings
 
     from scipy import stats
 
     warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)  # near-identical values: caught below
+    comparison.pairs = pairs if paired else [*o, *b]
+    if paired and better is not None:
+        comparison.p_improvement = p_improvement(pairs, better)
     if paired:
-        keys = sorted(base, key=repr)
-        pairs = [other[k] - base[k] for k in keys]
         result = stats.ttest_rel([other[k] for k in keys], [base[k] for k in keys])
         sd = _std(pairs)
-        comparison = Comparison(diff, n, "paired t-test", effect=diff / sd if sd else None,
-                                design=Design(True, sd, len(pairs)))
+        comparison.test, comparison.design = "paired t-test", Design(True, sd, len(pairs))
+        comparison.effect_name = "d_z"
+        comparison.effect = _effect(diff, sd, len(pairs) - 1)
     else:
         result = stats.ttest_ind(o, b, equal_var=False)
         pooled = math.sqrt(((len(o) - 1) * _std(o) ** 2 + (len(b) - 1) * _std(b) ** 2) / (len(o) + len(b) - 2))
-        comparison = Comparison(diff, n, "Welch's t-test", effect=diff / pooled if pooled else None,
-                                design=Design(False, _std(b), len(b), _std(o), len(o)))
+        comparison.test, comparison.design = "Welch's t-test", Design(False, _std(b), len(b), _std(o), len(o))
+        comparison.effect_name = "Hedges' g"
+        comparison.effect = _effect(diff, pooled, len(o) + len(b) - 2)
     p = float(result.pvalue)
     spread = comparison.design.se_df()[0]
     scale = max(abs(v) for v in (*b, *o)) or 1.0
@@ -155,23 +207,113 @@ def compare(base: dict, other: dict) -> Comparison | None:
         return comparison
     ci = result.confidence_interval(1 - ALPHA)
     comparison.p, comparison.diff_ci95 = p, (float(ci.low), float(ci.high))
-    comparison.min_detectable = comparison.design.min_detectable()
+    if test == "permutation":
+        from regexp.report.resampling import permutation_test
+
+        comparison.test = "sign-flip permutation test" if paired else "permutation test (arm labels)"
+        comparison.p, comparison.diff_ci95 = permutation_test(pairs if paired else (o, b), paired, seed)
     return comparison
 
 
-def adjust(comparisons: list[Comparison], correction: str, better: str | None) -> None:
+def _corrected_resampled(base: dict, other: dict, left_out: list[str]) -> Comparison:
+    """Fold-level inference by the corrected resampled t-test (Nadeau & Bengio, 2003): the variance
+    of the mean difference over J = seeds x folds is inflated from s²/J to (1/J + n_test/n_train)·s²,
+    where k-fold cross-validation has n_test/n_train = 1/(k - 1), since the folds overlap in their
+    training data; df = J - 1."""
+    from scipy.stats import t as student
+
+    keys = sorted(base, key=repr)
+    d = [other[k] - base[k] for k in keys]
+    j, k = len(d), len({key[1] for key in keys})
+    diff = sum(d) / j
+    comparison = Comparison(diff, f"{j} seed x fold pairs", left_out=left_out)
+    if j < 2 or k < 2:
+        comparison.verdict = "no test: needs 2 or more folds and pairs"
+        return comparison
+    sd = _std(d)
+    se = math.sqrt((1 / j + 1 / (k - 1)) * sd * sd)
+    comparison.test = "corrected resampled t-test (Nadeau-Bengio)"
+    comparison.design = Design(True, se * math.sqrt(j), j)  # its se is the corrected one
+    if se <= 0:
+        comparison.verdict = "no test: no variance"
+        return comparison
+    half = float(student.ppf(1 - ALPHA / 2, j - 1)) * se
+    comparison.p = float(2 * student.sf(abs(diff) / se, j - 1))
+    comparison.diff_ci95 = (diff - half, diff + half)
+    comparison.pairs = d
+    return comparison
+
+
+def equivalence(c: Comparison, margin: float) -> dict | None:
+    """TOST (Schuirmann, 1987) on the comparison's own pairing: two one-sided t-tests of Δ <= -margin
+    and Δ >= +margin; equivalent at α when both reject, i.e. the 90% CI lies within ±margin."""
+    if c.design is None or c.p is None:
+        return None
+    from scipy.stats import t as student
+
+    se, df = c.design.se_df()
+    lower = float(student.sf((c.diff + margin) / se, df))  # H0: Δ <= -margin
+    upper = float(student.cdf((c.diff - margin) / se, df))  # H0: Δ >= +margin
+    half = float(student.ppf(1 - ALPHA, df)) * se
+    return {"margin": margin, "ci90": [c.diff - half, c.diff + half], "p": max(lower, upper), "p_adjusted": None,
+            "equivalent": False}
+
+
+def p_improvement(pairs: list[float], better: str) -> dict:
+    """P(the arm beats the baseline on a seed) over the paired seeds, ties counting half, with the
+    Wilson 95% interval (Wilson, 1927); the seeds are the trials."""
+    wins = sum(1.0 if (d < 0 if better == "min" else d > 0) else 0.5 if d == 0 else 0.0 for d in pairs)
+    n, z = len(pairs), 1.959963984540054
+    share = wins / n
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return {"p": share, "ci95": [max(0.0, centre - half), min(1.0, centre + half)], "n": n}
+
+
+def _effect(diff: float, sd: float, df: int) -> float | None:
+    """diff / sd times Hedges' correction J(df) = Γ(df/2) / (√(df/2) Γ((df-1)/2)), exact (Hedges, 1981);
+    d_z takes it with df = pairs - 1 (Lakens, 2013). At df = 2 it is 0.56: an uncorrected d_z at n = 3
+    is 1.77x too big. None without spread or below df 2 (J(1) is 0: one degree of freedom says nothing)."""
+    if not sd or df < 2:
+        return None
+    return diff / sd * math.exp(math.lgamma(df / 2) - math.lgamma((df - 1) / 2)) / math.sqrt(df / 2)
+
+
+def _replicate_text(key: tuple) -> str:
+    seed, fold = (key + (None,))[:2]
+    return f"seed {seed}" + ("" if fold is None else f" fold {fold}")
+
+
+def adjust(comparisons: list[Comparison], correction: str, better: str | None, margin: float | None = None) -> None:
     """Adjust the p-values over the comparisons that have one and read each verdict from its
-    adjusted p. `better` is the focus column's direction: "min", "max", or None (higher/lower)."""
+    adjusted p. `better` is the focus column's direction: "min", "max", or None (higher/lower).
+    With `margin`, each also gets a TOST, adjusted over the same family, and "equivalent" when it
+    is equivalent and not significantly different."""
     tested = [c for c in comparisons if c.p is not None]
+    if margin is not None:
+        for c in tested:
+            c.equivalence = equivalence(c, margin)
+        for c, p_adjusted in zip(tested, adjusted_p([c.equivalence["p"] for c in tested], correction)):
+            c.equivalence.update(p_adjusted=p_adjusted, equivalent=p_adjusted < ALPHA)
+    # min detectable is planned at the level the family's smallest p must reach: α/m under Holm or BH
+    level = family_level(len(tested), correction)
     for c, p_adjusted in zip(tested, adjusted_p([c.p for c in tested], correction)):
         c.p_adjusted = p_adjusted
+        c.min_detectable = c.design.min_detectable(level)
         if p_adjusted < ALPHA and better is None:
             c.verdict = "higher" if c.diff > 0 else "lower"
         elif p_adjusted < ALPHA:
             improved = (c.diff < 0) == (better == "min")
             c.verdict = "better" if improved else "worse"
+        elif c.equivalence and c.equivalence["equivalent"]:
+            c.verdict = "equivalent"
         else:
-            c.verdict = "no significant difference"
+            c.verdict = "inconclusive"
+
+
+def family_level(m: int, correction: str) -> float:
+    """The α that the family's smallest p must reach: α/m under Holm and BH, α without a correction."""
+    return ALPHA / m if correction != "none" and m else ALPHA
 
 
 def adjusted_p(ps: list[float], correction: str) -> list[float]:
@@ -190,10 +332,10 @@ def adjusted_p(ps: list[float], correction: str) -> list[float]:
     return out
 
 
-def _t_quantile(df: float) -> float:
+def _t_quantile(df: float, alpha: float = ALPHA) -> float:
     from scipy.special import stdtrit
 
-    return float(stdtrit(df, 1 - ALPHA / 2))
+    return float(stdtrit(df, 1 - alpha / 2))
 
 
 def _std(values: list[float]) -> float:

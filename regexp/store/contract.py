@@ -201,13 +201,16 @@ class RunMetrics(Record):
     task: Optional[str] = Field(None, description="classification | binary | regression.")
     classes: Optional[list[str]] = Field(None, description="Class labels in output order (null for regression).")
     sizes: Optional[Sizes] = Field(None, description="Samples per part.")
-    train: dict[str, float] = Field(default_factory=dict, description="Train part: loss (the data loss: no penalty, "
-                                    "true labels even with label smoothing), penalty (the L1/L2 terms), each tracked "
-                                    "metric.")
-    val: dict[str, float] = Field(default_factory=dict, description="Validation part, the same keys (empty without "
-                                                                    "one).")
-    test: dict[str, float] = Field(default_factory=dict, description="Test part, the same keys, plus mc_* under "
-                                                                     "evaluation.mc_dropout.")
+    train: dict[str, Optional[float]] = Field(
+        default_factory=dict, description="Train part: loss (the data loss: no penalty, true labels even with label "
+                                          "smoothing), penalty (the L1/L2 terms), each tracked metric; null where "
+                                          "the value was not a finite number (see non_finite).")
+    val: dict[str, Optional[float]] = Field(default_factory=dict,
+                                            description="Validation part, the same keys (empty without one).")
+    test: dict[str, Optional[float]] = Field(default_factory=dict, description="Test part, the same keys, plus mc_* "
+                                                                               "under evaluation.mc_dropout.")
+    non_finite: dict[str, str] = Field(default_factory=dict, description="part.metric -> nan | inf | -inf: values "
+                                       "written as null, since JSON has no NaN (the report leaves them out of n).")
     monitor: Optional[str] = Field(None, description="The history column that chose best_epoch.")
     directions: dict[str, Literal["min", "max"]] = Field(default_factory=dict, description="loss and each tracked "
                                                                                            "metric: min or max is "
@@ -241,9 +244,10 @@ class RunMetrics(Record):
         return value if value is not None and math.isfinite(value) else None
 
 
-def generalization_gap(train: dict[str, float], val: dict[str, float]) -> dict[str, float]:
-    """train minus val for every name both parts have (the report's gap_ columns)."""
-    return {name: train[name] - val[name] for name in train if name in val and name != "penalty"}
+def generalization_gap(train: dict[str, float | None], val: dict[str, float | None]) -> dict[str, float]:
+    """train minus val for every name both parts have a value of (the report's gap_ columns)."""
+    return {name: train[name] - val[name] for name in train
+            if name in val and name != "penalty" and train[name] is not None and val[name] is not None}
 
 
 def best_epoch(history: list[dict], monitor: str) -> int | None:

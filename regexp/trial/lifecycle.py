@@ -132,8 +132,12 @@ class TrialRun:
                                "skipped")
             else:
                 results["test"].update(mc)
+        non_finite = {f"{part}.{name}": str(value).lower() for part, values in results.items()
+                      for name, value in values.items() if not math.isfinite(value)}
+        finite = {part: {name: value if math.isfinite(value) else None for name, value in values.items()}
+                  for part, values in results.items()}  # JSON has no NaN: null, named in non_finite
         metrics = RunMetrics(
-            task=data.task, classes=data.classes, sizes=data.sizes(), **results, monitor=monitor,
+            task=data.task, classes=data.classes, sizes=data.sizes(), **finite, non_finite=non_finite, monitor=monitor,
             directions={m: direction(m) for m in ["loss", *data.metrics]}, best_epoch=best_epoch(self.rows, monitor),
             epochs_run=len(self.rows), early_stopped=len(self.rows) < spec.training.epochs, parameters=parameters,
             mc_dropout=spec.evaluation.mc_dropout)
@@ -145,6 +149,8 @@ class TrialRun:
             tensorboard.finish(hparams_of(self.loaded), results, self.path.name)
         self.run.finish(Status.COMPLETED)
         shutil.rmtree(self.path / RESUME_POINT, ignore_errors=True)  # model.keras holds what a completed run needs
+        if non_finite:
+            self.log.print(f"[yellow]warning:[/] not finite, written as null: {', '.join(non_finite)}")
         self.log.print(summary_table(results, metrics))
         self.log.close()
         value = objective_of(metrics, objective) if objective else None

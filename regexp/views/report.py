@@ -67,9 +67,9 @@ def _text_rows(report: Report) -> tuple[list[str], list[list[str]]]:
     if any(row.kind == "group" for row in report.rows):
         headers.append(f"95% CI {_header(report.focus)}")
     if report.comparing:
-        headers += [f"Δ {_header(report.focus)}", "95% CI of Δ", "test", "p", "p adj", "effect",
-                    "min detectable", *([f"seeds for Δ {report.detect:g}"] if report.detect is not None else []),
-                    "verdict"]
+        headers += [f"Δ {_header(report.focus)}", "95% CI of Δ (unadjusted)", "test", "n pairs", "p", "p adj",
+                    "effect", "80% power at |Δ| ≈", *([f"seeds for Δ {report.detect:g}"] if report.detect is not None
+                                                     else []), "verdict"]
     cells = []
     for row, member in _lines(report):
         n = str(len(row.member_values)) if row.kind == "group" else ""
@@ -87,15 +87,23 @@ def _text_rows(report: Report) -> tuple[list[str], list[list[str]]]:
 
 def _comparison_cells(report: Report, row: Row, member: bool) -> list[str]:
     c = report.comparisons.get(row.id)
-    blank = [""] * (8 if report.detect is not None else 7)
+    blank = [""] * (9 if report.detect is not None else 8)
     if row is report.baseline:
         return [*blank, "baseline"]
     if c is None:
         return [*blank, "" if member else "no values"]
     detect = [_maybe(c.seeds_needed, "{}", "")] if report.detect is not None else []
-    return [f"{c.diff:+.4f}", _interval(c.diff_ci95), c.test or "", _maybe(c.p, "{:.3g}"),
-            _maybe(c.p_adjusted, "{:.3g}"), _maybe(c.effect, "{:+.2f}"), _maybe(c.min_detectable, "{:.4f}"),
-            *detect, c.verdict]
+    return [f"{c.diff:+.4f}", _interval(c.diff_ci95), c.test or "", _pairs(c), _maybe(c.p, "{:.3g}"),
+            _maybe(c.p_adjusted, "{:.3g}"), _effect(c), _maybe(c.min_detectable, "{:.4f}"), *detect, c.verdict]
+
+
+def _effect(c) -> str:
+    return "" if c.effect is None else f"{c.effect_name} {c.effect:+.2f}"
+
+
+def _pairs(c) -> str:
+    """n, and the replicates left out of the pairing with why (seed 3: crashed)."""
+    return c.n + "".join(f"; {text}" for text in c.left_out)
 
 
 def _maybe(value, fmt: str, empty: str = "") -> str:
@@ -132,9 +140,10 @@ def _terminal_cells(report: Report, row: Row, member: bool) -> dict[str, str]:
     elif c is not None:
         lines = [f"{c.diff:+.4f} {_interval(c.diff_ci95)}".strip(), c.verdict]
         if c.p_adjusted is not None:
-            lines[-1] += f", p adj {c.p_adjusted:.3g}" + ("" if c.effect is None else f", d {c.effect:+.2f}")
+            lines[-1] += f", p adj {c.p_adjusted:.3g}" + ("" if c.effect is None else f", {_effect(c)}")
+        lines.append(_pairs(c))
         if c.min_detectable is not None:
-            lines.append(f"detects ≥ {c.min_detectable:.4f}")
+            lines.append(f"≈80% power at |Δ| ≈ {c.min_detectable:.4f} (estimate)")
         if report.detect is not None:
             lines.append(f"seeds for {report.detect:g}: " + _maybe(c.seeds_needed, "{}", "n/a"))
         verdict = "\n".join(lines)
@@ -224,7 +233,7 @@ def to_markdown(report: Report) -> str:
 
 
 COMPARISON_CSV = ("diff", "diff_ci95_low", "diff_ci95_high", "test", "n", "p", "p_adjusted", "effect_size",
-                  "min_detectable", "seeds_needed", "verdict", "note")
+                  "effect_size_name", "min_detectable", "seeds_needed", "verdict", "note", "left_out")
 
 
 def to_csv(report: Report) -> str:
@@ -244,6 +253,7 @@ def to_csv(report: Report) -> str:
             c = report.comparisons.get(row.id)
             found = c.to_json() if c else {"verdict": "baseline" if row is report.baseline else ""}
             found["diff_ci95_low"], found["diff_ci95_high"] = found.pop("diff_ci95", None) or ("", "")
+            found["left_out"] = "; ".join(found.get("left_out") or [])
             tail = ["" if found.get(key) is None else found[key] for key in COMPARISON_CSV]
         writer.writerow(["member" if member else row.kind, row.id, row.name, row.status, len(row.member_values),
                          *(_param(row.params.get(p)) for p in report.params), *values, *tail,
@@ -285,12 +295,12 @@ def to_html(report: Report, plot_png: bytes | None) -> str:
     body = "".join("<tr class='{}'>{}</tr>".format(html.escape(line[2].split(" ")[-1]),
                                                    "".join(
                                                        f"<td>{html.escape(c)}</td>" for c in line)) for line in cells)
-    plot = (f"<h2>Pictures</h2><img id='curves' alt='val curves of every row, differences from the baseline, "
-            f"grid heatmap, search scatter, per-row learning curves' "
+    plot = (f"<h2>Pictures</h2><img id='curves' alt='{html.escape(_picture_alt(report), quote=True)}' "
             f"src='data:image/png;base64,{base64.b64encode(plot_png).decode()}'>") if plot_png else ""
     warnings = "".join(f"<h2>{title}</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in items) + "</ul>"
                        for title, items in (("Notes", report.notes), ("Warnings", report.warnings)) if items)
     comparing = f"<p id='comparing'>{html.escape(report.comparing)}</p>" if report.comparing else ""
+    answers = _answers_html(report)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>regexp report</title>
 <style>
@@ -304,16 +314,49 @@ td:nth-child(-n+3), th:nth-child(-n+3) {{ text-align: left; }}
 tr.failed, tr.crashed, tr.incomplete {{ color: #b00; }}
 tr.interrupted {{ color: #a60; }}
 img {{ max-width: 100%; }}
+/* the answers: one narrow line per comparison, readable without scrolling in a 1280 px window */
+#answers td, #answers th {{ white-space: normal; }}
+#answers td.verdict {{ font-weight: bold; text-align: left; }}
 </style></head><body>
 <h1>regexp report</h1>
 <p>{len(report.rows)} rows · main metric <b>{html.escape(report.metric)}</b> · statistics on
 <b>{html.escape(report.focus)}</b></p>
 {comparing}
+{answers}
+<h2>Every row</h2>
 <div class="table-box"><table id="runs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>
 {plot}
 {warnings}
 </body></html>
 """
+
+
+def _picture_alt(report: Report) -> str:
+    """What the figure shows, in words, for a reader who cannot see it."""
+    parts = [f"validation curves of {len(report.rows)} rows overlaid (mean and spread over seeds)"]
+    if report.comparisons:
+        parts.append(f"a forest plot of each arm's difference in {report.focus} from the baseline with its unadjusted "
+                     "95% CI and adjusted verdict")
+    parts.append("per-row train and validation learning curves")
+    return "; ".join(parts)
+
+
+def _answers_html(report: Report) -> str:
+    """The comparisons first, narrow: each arm's Δ, CI, adjusted p and verdict (the wide table follows)."""
+    if not report.comparisons:
+        return ""
+    head = ("<tr><th>arm</th><th>params</th><th>n</th><th>Δ " + html.escape(report.focus) +
+            "</th><th>95% CI of Δ (unadjusted)</th><th>p adj</th><th>verdict</th></tr>")
+    lines = []
+    for row in report.rows:
+        c = report.comparisons.get(row.id)
+        if c is None:
+            continue
+        params = ", ".join(f"{k.rsplit('.', 1)[-1]}={_param(v)}" for k, v in row.params.items() if v is not None)
+        lines.append(f"<tr><td>{html.escape(row.id)}</td><td>{html.escape(params)}</td><td>{html.escape(_pairs(c))}"
+                     f"</td><td>{c.diff:+.4f}</td><td>{_interval(c.diff_ci95)}</td>"
+                     f"<td>{_maybe(c.p_adjusted, '{:.3g}')}</td><td class='verdict'>{html.escape(c.verdict)}</td></tr>")
+    return f"<h2>Answers</h2><table id='answers'><thead>{head}</thead><tbody>{''.join(lines)}</tbody></table>"
 
 
 def terminal_text(report: Report, width: int, color_system: str | None, terminal: bool) -> str:
