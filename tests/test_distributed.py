@@ -131,3 +131,19 @@ def test_without_a_shared_filesystem_run_folders_travel_back(tmp_path):
     runs = [p for p in (tmp_path / "runs").iterdir() if not p.name.endswith("_sweep")]
     assert len(runs) == 2 and all(read_run(run).status == "completed" for run in runs)
     assert all((run / "model.keras").exists() for run in runs)
+
+
+def test_a_data_error_in_one_point_under_ray_fails_that_point_alone(tmp_path):
+    table = tmp_path / "table.csv"
+    table.write_text("a,b,target\n" + "".join(f"{i % 7 / 7},{i % 3 / 3},{int(i % 7 > 3)}\n" for i in range(60)))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(merged(TINY, data={"dataset": None, "path": str(table)}, training={"epochs": 2},
+                                          search={"params": {"data.target": ["nosuchcolumn", "target"]}})))
+    result = cli("sweep", str(spec), "--executor", "ray", "--workers", "2", "--runs-dir", str(tmp_path / "runs"),
+                 "-q", "--pack", "off")
+    assert result.returncode == 1, result.stdout + result.stderr  # completed with failures
+    (folder,) = (tmp_path / "runs").glob("*_sweep")
+    trials = {t["point"]["data.target"]: t for t in json.loads((folder / "sweep.json").read_text())["trials"]}
+    assert trials["nosuchcolumn"]["status"] == "failed" and trials["nosuchcolumn"]["run"] is None
+    assert "has no column 'nosuchcolumn'" in trials["nosuchcolumn"]["error"]
+    assert trials["target"]["status"] == "completed"
