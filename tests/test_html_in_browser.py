@@ -21,6 +21,18 @@ def chromium(tmp_path, *args) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+def measured(tmp_path, page, script: str, window: str) -> dict[str, int]:
+    """Open `page` in Chromium at `window` size with `script` (JavaScript that sets `m`, a
+    'name value ...' string) appended, and return what the layout measured."""
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text().replace("</body>", f"<script>{script}; document.body.insertAdjacentHTML("
+                                              "'beforeend', `<p id=measured>${m}</p>`)</script></body>"))
+    dom = chromium(tmp_path, f"--window-size={window}", "--dump-dom", probe.as_uri())
+    assert dom.returncode == 0, dom.stderr
+    words = dom.stdout.split("id=\"measured\">", 1)[1].split("<", 1)[0].split()
+    return dict(zip(words[::2], map(int, words[1::2])))
+
+
 def test_html_report_renders_table_and_plots(runner, tmp_path):
     for seed in range(3):
         make_run(tmp_path / "runs", f"g{seed}", seed=seed, val_accuracy=0.9 + 0.01 * seed, epochs=6)
@@ -52,15 +64,9 @@ def test_a_wide_table_scrolls_in_its_box_and_the_page_keeps_the_window_width(run
     result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--all-params", "--format", "html",
                                  "--output", str(page)])
     assert result.exit_code == 0, result.output
-    probe = tmp_path / "probe.html"  # the page plus a script that writes what the layout measured into the DOM
-    probe.write_text(page.read_text().replace("</body>", "<script>document.body.insertAdjacentHTML('beforeend', "
-                     "`<p id=measured>page ${document.documentElement.scrollWidth} window ${window.innerWidth} "
-                     "table ${document.getElementById('runs').scrollWidth} box ${document.querySelector('.table-box')"
-                     ".clientWidth}</p>`)</script></body>"))
-    dom = chromium(tmp_path, "--window-size=900,800", "--dump-dom", probe.as_uri())
-    assert dom.returncode == 0, dom.stderr
-    words = dom.stdout.split("id=\"measured\">", 1)[1].split("<", 1)[0].split()
-    sizes = dict(zip(words[::2], map(int, words[1::2])))
+    sizes = measured(tmp_path, page, "const m = `page ${document.documentElement.scrollWidth} window "
+                     "${window.innerWidth} table ${document.getElementById('runs').scrollWidth} box "
+                     "${document.querySelector('.table-box').clientWidth}`", "900,800")
     assert sizes["table"] > sizes["box"], sizes    # the table is wider than its box ...
     assert sizes["page"] <= sizes["window"], sizes  # ... and scrolls inside it, not the page
 
@@ -75,14 +81,8 @@ def test_each_comparisons_answer_is_visible_without_scrolling_in_a_1280_px_windo
     result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--format", "html", "--baseline",
                                  "dropout=0.0,l2=0.0", "--metric", "val_accuracy", "--output", str(page)])
     assert result.exit_code == 0, result.output
-    probe = tmp_path / "probe.html"
-    probe.write_text(page.read_text().replace("</body>", "<script>const t = document.getElementById('answers'); "
-                     "const r = t.getBoundingClientRect(); document.body.insertAdjacentHTML('beforeend', "
-                     "`<p id=measured>right ${Math.ceil(r.right)} window ${window.innerWidth} rows "
-                     "${t.tBodies[0].rows.length}</p>`)</script></body>"))
-    dom = chromium(tmp_path, "--window-size=1280,900", "--dump-dom", probe.as_uri())
-    assert dom.returncode == 0, dom.stderr
-    words = dom.stdout.split("id=\"measured\">", 1)[1].split("<", 1)[0].split()
-    sizes = dict(zip(words[::2], map(int, words[1::2])))
+    sizes = measured(tmp_path, page, "const t = document.getElementById('answers'), r = t.getBoundingClientRect(), "
+                     "m = `right ${Math.ceil(r.right)} window ${window.innerWidth} rows ${t.tBodies[0].rows.length}`",
+                     "1280,900")
     assert sizes["rows"] == 8 and sizes["right"] <= sizes["window"], sizes  # every arm's Δ, CI and verdict in view
     assert "95% CI of Δ (unadjusted)" in page.read_text() and "alt='validation curves of 9 rows" in page.read_text()
