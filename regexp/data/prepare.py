@@ -8,7 +8,6 @@ net/model.py), so the saved model takes raw inputs and val/test never leak into 
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from regexp.data.sources import load_raw
 from regexp.metrics import METRICS
@@ -117,6 +116,8 @@ def _encode_like(y: np.ndarray, classes: list[str], task: str) -> np.ndarray:
 def _split(loaded: LoadedSpec, x, y, task, test, val=None) -> tuple[np.ndarray, ...]:
     """train/val/test of (x, y); `test` or `val` given (their own files, or a shipped test part) are not
     cut from x, and the remaining fractions keep their proportions."""
+    from sklearn.model_selection import train_test_split  # here: `validate` imports this module, never splits
+
     split, seed = loaded.spec.data.split, loaded.spec.seed
     stratify = split.stratify and task != "regression"
 
@@ -165,6 +166,8 @@ def _subsample(loaded: LoadedSpec, x, y, task) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(keep, int) and keep > len(y):
             raise loaded.error("data.subsample", f"asks for {keep} samples but the train part has {len(y)}")
         return x, y
+    from sklearn.model_selection import train_test_split
+
     stratify = y if loaded.spec.data.split.stratify and task != "regression" else None
     try:
         kx, _, ky, _ = train_test_split(x, y, train_size=keep, random_state=loaded.spec.seed, stratify=stratify)

@@ -318,3 +318,9 @@ class Spec(Part):
 
     def seeds(self) -> list[int]:
         return list(self.repeat) if isinstance(self.repeat, list) else [self.seed + i for i in range(self.repeat)]
+
+    def reads_files(self) -> bool:
+        """Its data, or a search point's, comes from files whose columns `validate` can check."""
+        data = self.data
+        searched = self.search is not None and any(key.startswith("data.") for key in self.search.params)
+        return searched or any(p is not None for p in (data.path, data.val_path, data.test_path))
