@@ -85,7 +85,7 @@ def command(trains: bool = False, group: typer.Typer | None = None, name: str | 
             except SweepInterrupted as exc:
                 err().print(f"[red]interrupted[/] ({exc.how}): running trials are marked interrupted; "
                             "run the same command to resume", highlight=False, soft_wrap=True)
-                raise typer.Exit(exit_code(exc.how))
+                raise typer.Exit(interrupts.exit_code(exc.how))
             except KeyboardInterrupt as exc:
                 interrupted(exc)
             except OSError as exc:  # a full disk or a folder that vanished: where, and what to do
@@ -94,10 +94,6 @@ def command(trains: bool = False, group: typer.Typer | None = None, name: str | 
                           "again; finished trials are kept and unfinished ones resume"], 1)
         return (group or app).command(name)(run)
     return register
-
-
-def exit_code(how: str) -> int:
-    return 143 if how == "SIGTERM" else 130
 
 
 def interrupted(exc: KeyboardInterrupt):
@@ -112,7 +108,7 @@ def interrupted(exc: KeyboardInterrupt):
     else:
         err().print(f"[red]interrupted[/] ({how}): the run folder {escape(str(where))} is marked interrupted; "
                     f"`regexp resume {escape(str(where))}` continues it", highlight=False, soft_wrap=True)
-    raise typer.Exit(exit_code(how))
+    raise typer.Exit(interrupts.exit_code(how))
 
 
 def run_failed(exc: RunFailed) -> None:

@@ -8,6 +8,8 @@ imported only when a group or a baseline needs it, so a plain `regexp report` st
 import math
 from dataclasses import dataclass, field
 
+from regexp.report.collect import replicate_text
+
 ALPHA = 0.05     # two-sided; every CI is the matching 95% interval
 POWER = 0.80     # min_detectable and seeds_needed: the difference found 4 times in 5
 MIN_POWER_N = 3  # below 3 seeds the observed spread says too little to plan with
@@ -154,7 +156,7 @@ def compare(base: dict, other: dict, why: dict[str, dict] | None = None, test: s
     why = why or {}
     shared = set(base) & set(other)
     # a replicate only one arm has is named with why the other lacks it (failed, crashed, no value, not run)
-    left_out = [f"{_replicate_text(k)} ({lacking}: {why.get(lacking, {}).get(k, 'not run')})"
+    left_out = [f"{replicate_text(k)} ({lacking}: {why.get(lacking, {}).get(k, 'not run')})"
                 for lacking, present in (("arm", base), ("baseline", other))
                 for k in sorted(set(present) - shared, key=repr)]
     cv = any(len(k) > 1 and k[1] is not None for k in (*base, *other))
@@ -277,11 +279,6 @@ def _effect(diff: float, sd: float, df: int) -> float | None:
     if not sd or df < 2:
         return None
     return diff / sd * math.exp(math.lgamma(df / 2) - math.lgamma((df - 1) / 2)) / math.sqrt(df / 2)
-
-
-def _replicate_text(key: tuple) -> str:
-    seed, fold = (key + (None,))[:2]
-    return f"seed {seed}" + ("" if fold is None else f" fold {fold}")
 
 
 def adjust(comparisons: list[Comparison], correction: str, better: str | None, margin: float | None = None) -> None:
