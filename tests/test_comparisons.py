@@ -414,7 +414,7 @@ def test_an_accuracy_interval_stays_within_0_and_1(runner, tmp_path):
 def test_failures_are_counted_per_arm_warned_about_and_can_count_as_the_worst_value(runner, tmp_path):
     """The arm diverges (fails) on its two worst seeds: dropping them flatters it."""
     base = [0.90, 0.91, 0.92, 0.93, 0.94, 0.95]
-    arm = [0.91, 0.92, 0.935, 0.94, 0.80, 0.79]  # seeds 4 and 5 would be bad; they fail instead
+    arm = [0.912, 0.925, 0.937, 0.941, 0.80, 0.79]  # seeds 4 and 5 would be bad; they fail instead
     for seed in range(6):
         make_run(tmp_path, f"b{seed}", name="base", seed=seed, val_accuracy=base[seed])
         make_run(tmp_path, f"a{seed}", name="arm", seed=seed, val_accuracy=arm[seed],
@@ -423,12 +423,56 @@ def test_failures_are_counted_per_arm_warned_about_and_can_count_as_the_worst_va
     comparison = row_named(dropped, "arm")["baseline"]
     assert comparison["counts"] == {"baseline": {"completed": 6}, "arm": {"completed": 4, "failed": 2}}
     assert comparison["n"] == "4 pairs (2 left out)" and comparison["diff"] > 0
-    assert any("2 failed or crashed runs, the baseline 0" in w for w in dropped["warnings"])
+    assert any("2 failed or crashed runs, the baseline 0, left out" in w for w in dropped["warnings"])
     worst = row_named(report(runner, tmp_path, "--baseline", "base", "--metric", "val_accuracy", "--failures",
                              "worst"), "arm")["baseline"]
-    filled = arm[:4] + [min(arm[:4])] * 2  # each failed seed counts as the arm's worst completed value
+    filled = arm[:4] + [min(arm[:4])] * 2  # each failed seed counts as the arm's worst completed value in Δ
     assert worst["n"] == "6 pairs" and worst["diff"] == pytest.approx(np.mean(np.subtract(filled, base)))
-    assert worst["p"] == pytest.approx(stats.ttest_rel(filled, base).pvalue)
+    # the test ranks a failure below every completed value: the two failures tie at the top rank
+    assert worst["test"] == "Wilcoxon signed-rank (failures ranked last)"
+    assert worst["p"] == pytest.approx(signed_rank_p([a - b for a, b in zip(arm[:4], base)] + [-math.inf] * 2))
+
+
+def signed_rank_p(d: list[float]) -> float:
+    """Wilcoxon's two-sided signed-rank p by enumerating every sign pattern (ties at their mean rank,
+    zeros at rank 0 as Pratt): an independent computation of the exact null distribution."""
+    import itertools
+
+    ranks = stats.rankdata(np.abs(d)) * (np.asarray(d) != 0)
+    observed = float(np.sum(np.sign(d) * ranks))
+    null = [float(np.dot(signs, ranks)) for signs in itertools.product((-1, 1), repeat=len(d))]
+    tail = min(np.mean([t >= observed - 1e-9 for t in null]), np.mean([t <= observed + 1e-9 for t in null]))
+    return min(1.0, 2 * tail)
+
+
+def test_the_failures_last_rank_tests_match_independent_computations():
+    """Paired: Wilcoxon's signed rank with a failure below every value (two failures on one seed tie,
+    at rank 0); unpaired: Mann-Whitney U, exact by permuting the labels."""
+    from regexp.report.stats import compare
+
+    plain = [0.011, -0.004, 0.017, 0.025, 0.009, 0.031, -0.002]  # no ties, no failures: scipy's exact test
+    assert signed_rank_p(plain) == pytest.approx(stats.wilcoxon(plain, method="exact").pvalue)
+    base = {(s, None): v for s, v in enumerate([0.90, 0.91, math.nan, 0.93, 0.94, 0.95, 0.96])}
+    arm = {(s, None): v for s, v in enumerate([0.921, 0.903, math.nan, 0.955, math.nan, 0.987, 0.999])}
+    c = compare(base, arm, better="max")
+    d = [0.021, -0.007, 0.0, 0.025, -math.inf, 0.037, 0.039]
+    assert c.n == "7 pairs" and c.p == pytest.approx(signed_rank_p(d))
+    loss = {k: -v for k, v in arm.items()}, {k: -v for k, v in base.items()}  # a loss: a failure is its highest
+    assert compare(loss[1], loss[0], better="min").p == pytest.approx(c.p)
+    apart = {(s + 10, None): v for (s, _), v in arm.items() if s != 2}  # no shared seed: unpaired, one failure
+    done = {k: v for k, v in base.items() if not math.isnan(v)}
+    u = compare(done, apart, better="max")
+    stand_in = lambda values: [-1.0 if math.isnan(v) else v for v in values.values()]  # below everything
+    assert u.test == "Mann-Whitney U (failures ranked last)"  # no ties: scipy's exact U distribution applies
+    assert u.p == pytest.approx(stats.mannwhitneyu(stand_in(apart), stand_in(done), method="exact").pvalue)
+
+
+def test_failures_worst_needs_a_column_with_a_better_side(runner, tmp_path):
+    for seed in range(3):
+        make_run(tmp_path, f"b{seed}", name="base", seed=seed, val_accuracy=0.9)
+    result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path), "--baseline", "base", "--metric",
+                                 "gap_accuracy", "--failures", "worst"])
+    assert result.exit_code == 2 and "--failures worst: gap_accuracy has no better side" in result.output
 
 
 # ---------------------------------------------------------------- equivalence and permutation tests

@@ -1,5 +1,6 @@
 """`regexp report`: compare runs from their folders only (never TensorFlow, never the trainer)."""
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +61,8 @@ class Report:
         tests = sorted({c.test for c in self.comparisons.values() if c.test})
         tested = self.family
         what = f"{self.focus} vs baseline {self.baseline.id}" if self.baseline else f"{self.focus} vs {self.against}"
-        worst = " a failed or crashed seed counts as its arm's worst value;" if self.failures == "worst" else ""
+        worst = (" a failed or crashed seed ranks below every completed value (the test) and counts as its arm's "
+                 "worst value (Δ);" if self.failures == "worst" else "")
         folds = " cv folds averaged within each seed (n = seeds);" if any(
             c.folds_averaged for c in self.comparisons.values()) else ""
         tost = (f" equivalence: TOST within ±{self.margin:g}, its p adjusted over the same family;"
@@ -108,6 +110,9 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     if detect is not None and baseline is None and against is None:
         raise UserError("--detect: needs --baseline (or --against): it plans seeds for a comparison")
     focus = focus or (sort if sort not in (None, "duration_s", "epochs_run", "best_epoch") else f"val_{metric}")
+    if failures == "worst" and _neutral(focus):
+        raise UserError(f"--failures worst: {focus} has no better side (a gap, a count or a diagnostic), so a failed "
+                        "seed cannot rank last on it; compare on a loss or a metric (--metric val_loss)")
     rows = sort_rows(rows, sort)
     base_row = find_row(rows, baseline, option="--baseline") if baseline else None
     family = rows  # every comparison the report makes counts in the correction, whatever --limit shows
@@ -165,11 +170,12 @@ def _compare_rows(report: Report, runs: list[RunRecord], family: list[Row], pick
         if report.baseline:
             comparison.counts = {"baseline": _counts(report.baseline), "arm": _counts(row)}
             lost = {side: sum(counts.get(s, 0) for s in LOST) for side, counts in comparison.counts.items()}
-            if lost["arm"] != lost["baseline"]:
+            if report.failures == "drop" and (lost["arm"] or lost["baseline"]):
                 report.warnings.append(
-                    f"{row.id}: {lost['arm']} failed or crashed runs, the baseline {lost['baseline']}: when failures "
-                    "track bad outcomes, leaving them out favours the arm that fails more (--failures worst counts "
-                    "each as its arm's worst value)")
+                    f"{row.id}: {lost['arm']} failed or crashed runs, the baseline {lost['baseline']}, left out: valid "
+                    "only if a failure says nothing about how the seed would have scored; when failures track bad "
+                    "outcomes, leaving them out flatters the arm that fails more (--failures worst ranks each failure "
+                    "below every completed value, a test that holds either way)")
     adjust(list(report.comparisons.values()), report.correction,
            None if _neutral(report.focus) else direction(report.focus), report.margin)
     level = family_level(sum(c.p is not None for c in report.comparisons.values()), report.correction)
@@ -195,11 +201,11 @@ def _neutral(column: str) -> bool:
 
 
 def _values(report: Report, row: Row) -> dict[tuple, float]:
-    """The focus column by replicate; with --failures worst a failed or crashed seed gets the arm's worst value."""
+    """The focus column by replicate; with --failures worst a failed or crashed seed is NaN, which
+    stats.compare ranks below every completed value (and counts as the arm's worst value in Δ)."""
     values = row.by_replicate(report.focus)
     if report.failures == "worst" and values:
-        worst = (min if direction(report.focus) == "max" else max)(values.values())
-        values.update({key: worst for key, why in row.missing(report.focus).items() if why in LOST})
+        values.update({key: math.nan for key, why in row.missing(report.focus).items() if why in LOST})
     return values
 
 

@@ -163,10 +163,16 @@ def compare(base: dict, other: dict, why: dict[str, dict] | None = None, test: s
     if shared:
         base, other = {k: base[k] for k in shared}, {k: other[k] for k in shared}
     if cv and folds == "nadeau-bengio" and shared:
-        return _corrected_resampled(base, other, left_out)
+        return _corrected_resampled(_at_worst(base, better), _at_worst(other, better), left_out)
     if cv:
-        base, other = by_seed(base), by_seed(other)
+        base, other = by_seed(base), by_seed(other)  # a seed with a failed fold (NaN) is a failed seed
     folds = cv
+    # --failures worst marks a failed seed NaN: Δ counts it as its arm's worst value, the test ranks it last
+    ranked = (base, other) if any(math.isnan(v) for v in (*base.values(), *other.values())) else None
+    if ranked:
+        base, other = _at_worst(base, better), _at_worst(other, better)
+        if not base or not other:
+            return Comparison(math.nan, "", verdict="no test: every seed of an arm failed", left_out=left_out)
     b, o = list(base.values()), list(other.values())
     paired = bool(shared)
     if paired:
@@ -214,7 +220,22 @@ def compare(base: dict, other: dict, why: dict[str, dict] | None = None, test: s
 
         comparison.test = "sign-flip permutation test" if paired else "permutation test (arm labels)"
         comparison.p, comparison.diff_ci95 = permutation_test(pairs if paired else (o, b), paired, seed)
+    if ranked:
+        from regexp.report.resampling import failures_last_test
+
+        comparison.test = ("Wilcoxon signed-rank (failures ranked last)" if paired
+                           else "Mann-Whitney U (failures ranked last)")
+        comparison.p = failures_last_test(*ranked, paired, better or "max", seed)
     return comparison
+
+
+def _at_worst(values: dict, better: str | None) -> dict:
+    """A failed replicate (NaN) at its arm's worst completed value; an arm with none is empty."""
+    done = [v for v in values.values() if not math.isnan(v)]
+    if not done:
+        return {}
+    worst = (max if better == "min" else min)(done)
+    return {k: worst if math.isnan(v) else v for k, v in values.items()}
 
 
 def _corrected_resampled(base: dict, other: dict, left_out: list[str]) -> Comparison:
