@@ -21,7 +21,7 @@ def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0
              status: str = "completed", val_accuracy: float = 0.9, val_loss: float = 0.3, epochs: int = 3,
              started: str | None = None, pid: int | None = None, tags=("t1",), write=("run", "config", "metrics",
                                                                                       "history"),
-             fold: int | None = None, parent: str | None = None, l2: float = 0.0) -> Path:
+             fold: int | None = None, parent: str | None = None, l2: float = 0.0, trial: str | None = None) -> Path:
     path = runs_dir / run_id
     path.mkdir(parents=True)
     config = json.loads(json.dumps(BASE_CONFIG))
@@ -39,7 +39,7 @@ def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0
                 "started": started or f"2026-11-01T00:00:{seed:02d}.000+00:00",
                 "ended": None, "duration_s": 10.0 + seed, "seed": seed, "host": socket.gethostname(),
                 "pid": pid if pid is not None else os.getpid(), "error": "boom" if status == "failed" else None,
-                "parent": parent}
+                "parent": parent, "trial": trial}
         (path / "run.json").write_text(json.dumps(info))
     if "config" in write:
         (path / "config.yaml").write_text(yaml.safe_dump(config))

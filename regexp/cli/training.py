@@ -163,6 +163,12 @@ def sweep(
         from regexp.sweep.trials import plan_round, rounds
 
         trials = plan_round(loaded, overrides)
+        if loaded.spec.decide is not None:  # the first look: each point's first batch of seeds
+            from regexp.sweep import decide
+
+            baseline, others = decide.arms(loaded)
+            trials = decide.look_trials(loaded, 1, [baseline, *others])
+            say(decide.plan_line(loaded))
         packs = plan_packs(spec, overrides, trials, pack, workers or os.cpu_count() or 1)
         out().print(plan_table(trials, rounds(loaded), packs))
         for line in pack_lines(packs, len(trials)):

@@ -20,6 +20,7 @@ from regexp.report.collect import (
     sweep_objective,
     sweep_objectives,
 )
+from regexp.report.decisions import Decisions, read_decisions
 from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, compare, family_level, summarize
 from regexp.store.contract import MetricKey, direction
 from regexp.store.folders import RunRecord, find_runs, read_run
@@ -52,6 +53,7 @@ class Report:
     margin: float | None = None      # --margin: equivalence (TOST) within ±margin
     test: str = "t"                  # --test: t or permutation
     folds: str = "average"           # --cv-folds: average within a seed, or nadeau-bengio fold-level
+    decisions: Decisions | None = None  # a decide: sweep's arms, how each ended, its looks
 
     @property
     def comparing(self) -> str | None:
@@ -127,6 +129,7 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     report = Report(rows, params, metric, focus, columns, base_row,
                     correction=correction, against=against, detect=detect, failures=failures, margin=margin,
                     test=test, folds=folds)
+    report.decisions = read_decisions(runs, rows)
     if strays:
         report.warnings.append(f"{runs_dir}: {len(strays)} entries are not run folders and were skipped "
                                f"({', '.join(strays[:3])}{', ...' if len(strays) > 3 else ''})")

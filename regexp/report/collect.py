@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import yaml
 
+from regexp.spec.checks import SHORT_PREFIXES
 from regexp.store.contract import (
     MetricKey,
     Status,
@@ -330,9 +331,6 @@ def matches(run: RunRecord, rule: str) -> bool:
     if isinstance(parsed, list):
         parsed = tuple(parsed)
     return value == parsed or (isinstance(value, str) and fnmatch.fnmatch(value, wanted))
-
-
-SHORT_PREFIXES = ("model.defaults.", "training.", "model.", "data.")  # the params column drops these
 
 
 def full_key(key: str, flat: dict) -> str:

@@ -18,8 +18,9 @@ import yaml
 
 from regexp.report import Report
 from regexp.report.collect import Row
-from regexp.store.contract import SweepState, direction
+from regexp.store.contract import direction
 from regexp.store.folders import read_sweep_state
+from regexp.store.sweep_file import SweepState
 
 VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red", "higher": "tab:blue", "lower": "tab:purple"}
 

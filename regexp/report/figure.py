@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from regexp.report import Report
+from regexp.report import Report, decisions
 from regexp.report import comparison_plots as pictures
 from regexp.report.collect import Row
 
@@ -70,7 +70,8 @@ def draw(report: Report, beta: float | None = None) -> "Figure":
     searched = [(state, path, sampled) for state, params in pictures.searches(report)
                 for path, sampled in params.items()]
     forest = any(c.diff_ci95 is not None for c in report.comparisons.values())
-    single = [("forest",)] * forest + [("heatmap",)] * (cells is not None)  # full-width panels
+    single = ([("forest",)] * forest + [("heatmap",)] * (cells is not None)  # full-width panels
+              + [("decide",)] * bool(report.decisions and report.decisions.record.looks))
     pairs = [searched[i:i + 2] for i in range(0, len(searched), 2)]
     own = rows if len(rows) <= PER_ROW_LIMIT else []
     extras = [(kind, row) for row in rows for kind, has in (("steps", _first(row, "steps")),
@@ -89,7 +90,12 @@ def draw(report: Report, beta: float | None = None) -> "Figure":
         for ax in next(at):
             ax.remove()
         wide = fig.add_subplot(spec[i, :])  # the whole row
-        pictures.draw_forest(wide, report) if kind == ("forest",) else pictures.draw_heatmap(wide, fig, report, cells)
+        if kind == ("forest",):
+            pictures.draw_forest(wide, report)
+        elif kind == ("heatmap",):
+            pictures.draw_heatmap(wide, fig, report, cells)
+        else:
+            decisions.draw(wide, report.decisions)
     for pair in pairs:
         pair_axes = next(at)
         for ax, (state, path, sampled) in zip(pair_axes, pair):

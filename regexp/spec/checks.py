@@ -1,12 +1,16 @@
 """Rules that span several keys of a spec (pydantic checks one key at a time): errors and warnings
 as (dotted key, message) pairs, which load.py turns into FILE:LINE problems."""
 
+import itertools
+import re
 from collections.abc import Callable
-from typing import Optional
+from typing import Any, Optional
 
-from regexp.metrics import METRICS
+import yaml
+
+from regexp.metrics import METRICS, NEUTRAL
 from regexp.spec.datasets import builtin_checks, notes_form_hints
-from regexp.spec.schema import SPATIAL, SYNTHETIC_DATASETS, WEIGHTED, Distribution, Model, Search, Spec
+from regexp.spec.schema import SPATIAL, SYNTHETIC_DATASETS, WEIGHTED, Decide, Distribution, Model, Search, Spec
 from regexp.spec.training import COMMON_OPTIMIZER_PARAMS, OPTIMIZER_PARAMS, Optimizer
 from regexp.store.contract import MetricKey
 
@@ -108,6 +112,8 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
         errors.append(("cv", "cross-validation needs train+val samples"))
     if spec.search is not None:
         errors.extend(_search_checks(spec.search, training.metrics))
+    if spec.decide is not None:
+        errors.extend(_decide_checks(spec, training.metrics))
 
     errors.extend(builtin_checks(spec))
     warnings.extend(notes_form_hints(spec))
@@ -161,6 +167,66 @@ def _search_checks(search: Search, metrics: Optional[list[str]]) -> list[tuple[s
     if base != "loss" and base not in (metrics or ["accuracy", "mae"]):
         errors.append(("search.objective.metric", f"{search.objective.metric} is not tracked (allowed: loss or "
                                                   f"a metric of training.metrics, with train_/val_/test_)"))
+    return errors
+
+
+SHORT_PREFIXES = ("model.defaults.", "training.", "model.", "data.")  # the report's params column drops these
+
+
+def grid_points(search: Search) -> list[dict[str, Any]]:
+    """Every point of a grid search, {dotted path: value}, in the order the sweep plans them."""
+    paths = list(search.params)
+    return [dict(zip(paths, values)) for values in itertools.product(*(search.params[p] for p in paths))]
+
+
+def find_grid_point(search: Search, wanted: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The one grid point that KEY=VALUE rules joined by commas name (keys as dotted paths, the
+    report's short names or a path's last part when no other searched key ends so; values as YAML):
+    (point, None), or (None, what is wrong)."""
+    rules = {}
+    for rule in re.split(r",(?=\s*[\w.]+=)", wanted):
+        key, sep, text = rule.strip().partition("=")
+        named = [p for p in search.params
+                 if key in (p, p.rsplit(".", 1)[-1], *(p.removeprefix(x) for x in SHORT_PREFIXES))]
+        path = named[0] if len(named) == 1 else None
+        if not sep or path is None:
+            return None, (f"{rule.strip()!r} is not KEY=VALUE of a searched key (searched: "
+                          f"{', '.join(search.params)})")
+        rules[path] = yaml.safe_load(text) if text else None
+    found = [point for point in grid_points(search) if all(point[p] == v for p, v in rules.items())]
+    if len(found) != 1:
+        shown = "; ".join(",".join(f"{p}={v}" for p, v in point.items()) for point in grid_points(search)[:4])
+        return None, (f"{wanted} matches {len(found)} grid points (name every searched key; the grid has: "
+                      f"{shown}{', ...' if len(grid_points(search)) > 4 else ''})")
+    return found[0], None
+
+
+def _decide_checks(spec: Spec, metrics: Optional[list[str]]) -> list[tuple[str, str]]:
+    decide: Decide = spec.decide
+    search = spec.search
+    if search is None or search.method != "grid" or search.refine is not None:
+        return [("decide", "needs a grid search (search.method: grid, no refine): each grid point is an arm "
+                           "compared with the baseline point")]
+    errors = []
+    if spec.repeat != 1:
+        errors.append(("repeat", "decide chooses the seeds (batches of decide.batch from seed, up to "
+                                 "decide.max_seeds): drop repeat"))
+    if decide.max_seeds < decide.batch:
+        errors.append(("decide.max_seeds", f"must be at least decide.batch = {decide.batch} (got "
+                                           f"{decide.max_seeds})"))
+    if all(not isinstance(v, Distribution) for v in search.params.values()):
+        point, problem = find_grid_point(search, decide.baseline)
+        if problem:
+            errors.append(("decide.baseline", problem))
+        elif len(grid_points(search)) < 2:
+            errors.append(("decide.baseline", "the grid has no other point to compare with it"))
+    key = MetricKey.parse(decide.metric)
+    if key.part not in ("val", "test") or key.name in NEUTRAL:
+        errors.append(("decide.metric", f"{decide.metric}: decide on a val_ or test_ loss or metric with a better "
+                                        "side (a gap or a diagnostic has none)"))
+    elif key.name != "loss" and key.name not in (metrics or ["accuracy", "mae"]):
+        errors.append(("decide.metric", f"{decide.metric} is not tracked (allowed: loss or a metric of "
+                                        "training.metrics, with val_/test_)"))
     return errors
 
 

@@ -283,6 +283,22 @@ class Search(Part):
     objective: Objective = Field(default_factory=Objective, description="The metric that ranks points.")
 
 
+class Decide(Part):
+    """Sequential decisions on a grid (regexp/sweep/decide.py): seeds in batches until each arm is
+    better, worse or equivalent to the baseline, with anytime-valid confidence sequences."""
+
+    baseline: str = Field(description="The grid point the arms are compared with, as KEY=VALUE joined by commas "
+                                      "(model.defaults.dropout=0.0,model.defaults.l2=1.0e-3; short names as in the "
+                                      "report's params column).")
+    metric: str = Field("test_accuracy", description="What the decision is about: a val_ or test_ column.")
+    _alias = field_validator("metric", mode="before")(lambda value: canonical(value))
+    margin: float = Field(gt=0.0, description="Differences within ±margin count as equivalent (the metric's units).")
+    alpha: float = Field(0.05, gt=0.0, le=0.2, description="The chance of any wrong decision, over all arms and "
+                                                          "looks.")
+    batch: int = Field(5, ge=2, le=100, description="Seeds added per look to every undecided arm (and the baseline).")
+    max_seeds: int = Field(40, ge=2, le=1000, description="The budget of seeds per arm.")
+
+
 class Logging(Part):
     layer_stats: bool = Field(False, description="Per epoch and weighted layer: weight norm, fraction of |w| below "
                               "sparsity_threshold, gradient norm, activation mean/std, BN moving mean/variance "
@@ -314,6 +330,8 @@ class Spec(Part):
     cv: Optional[CrossValidation] = Field(None, description="k-fold cross-validation over train+val; test stays held "
                                                             "out.")
     search: Optional[Search] = Field(None, description="Hyperparameter search, run by `regexp sweep`.")
+    decide: Optional[Decide] = Field(None, description="Sequential decisions on a grid search: seeds until each arm "
+                                                       "is decided (`regexp sweep`).")
     logging: Logging = Field(default_factory=Logging, description="Opt-in records of what happens inside training.")
 
     def seeds(self) -> list[int]:

@@ -24,7 +24,8 @@ import yaml
 
 import regexp
 from regexp.errors import UserError
-from regexp.store.contract import RunInfo, RunMetrics, Status, SweepState
+from regexp.store.contract import RunInfo, RunMetrics, Status
+from regexp.store.sweep_file import SweepState
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on 1,000 configs
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the same text, 0.4 ms instead of 2 ms a run

@@ -40,7 +40,7 @@ def has_trials(loaded: LoadedSpec) -> bool:
 def run_trials(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, search: bool, **options) -> Sweep:
     """repeat × cv (× the search when `search`: `regexp sweep`; `regexp train` runs a spec as written)."""
     if not search and loaded.spec.search is not None:
-        overrides = [*overrides, "search=null"]
+        overrides = [*overrides, "search=null", "decide=null"]
         loaded = load_spec(loaded.file, overrides)
     return run_sweep(loaded, overrides, runs_dir, **options)
 
@@ -82,6 +82,10 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
 
 def _run_rounds(sweep: Sweep, runner: "_Runner") -> None:
     base = load_spec(sweep.spec_file)  # plan from the snapshot: a resumed sweep continues the same plan
+    if base.spec.decide is not None:
+        from regexp.sweep.decide import run_looks
+
+        return run_looks(sweep, runner, base, runner.console)
     for round_ in range(1, rounds(base) + 1):
         previous = sweep.point_results(round_ - 1) if round_ > 1 else None
         trials = plan_round(base, [], round_, previous)

@@ -9,8 +9,9 @@ from pathlib import Path
 import yaml
 
 from regexp.spec import LoadedSpec
-from regexp.store.contract import Best, Status, SweepState, SweepStatus, TrialEntry, TrialStatus, direction
+from regexp.store.contract import Status, SweepStatus, TrialStatus, direction
 from regexp.store.folders import now, read_run, read_sweep_state, write_atomic, write_json
+from regexp.store.sweep_file import Best, SweepState, TrialEntry
 from regexp.sweep.trials import Point, Trial, objective_of, point_of, rounds
 
 

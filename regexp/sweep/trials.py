@@ -51,7 +51,7 @@ class Trial:
     def overrides(self) -> list[str]:
         """--set overrides that turn the base spec into this trial (values as JSON, which is YAML)."""
         out = [f"{path}={json.dumps(value)}" for path, value in self.point]
-        out += [f"seed={self.seed}", "repeat=1", "search=null"]
+        out += [f"seed={self.seed}", "repeat=1", "search=null", "decide=null"]
         return out + ([f"cv.fold={self.fold}"] if self.fold is not None else [])
 
     @property
@@ -80,16 +80,19 @@ def plan_round(loaded: LoadedSpec, overrides: list[str], round_: int = 1,
     if search is None:
         points: list[Point] = [()]
     elif round_ == 1:
-        points = _grid(search) if search.method == "grid" else sample(search, _seed(loaded), round_, search.trials)
+        points = grid(search) if search.method == "grid" else sample(search, _seed(loaded), round_, search.trials)
     else:
         points = _refine(search, _seed(loaded), round_, results or {})
-    if spec.cv is not None and spec.cv.fold is None:
-        folds = range(spec.cv.folds)
-    else:
-        folds = [spec.cv.fold if spec.cv else None]
-    trials = [Trial(round_, point, seed, fold) for point in points for seed in spec.seeds() for fold in folds]
+    trials = expand(loaded, round_, points, spec.seeds())
     validate_points(loaded, overrides, trials)
     return trials
+
+
+def expand(loaded: LoadedSpec, round_: int, points: list[Point], seeds: list[int]) -> list[Trial]:
+    """points × seeds × the spec's cv folds (one fold when cv.fold is set, none without cv)."""
+    cv = loaded.spec.cv
+    folds = range(cv.folds) if cv is not None and cv.fold is None else [cv.fold if cv else None]
+    return [Trial(round_, point, seed, fold) for point in points for seed in seeds for fold in folds]
 
 
 def rounds(loaded: LoadedSpec) -> int:
@@ -118,7 +121,7 @@ def _seed(loaded: LoadedSpec) -> int:
     return search.seed if search.seed is not None else loaded.spec.seed
 
 
-def _grid(search: Search) -> list[Point]:
+def grid(search: Search) -> list[Point]:
     paths = list(search.params)
     return [tuple(zip(paths, map(frozen, values))) for values in itertools.product(*(search.params[p] for p in paths))]
 

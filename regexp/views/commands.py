@@ -51,7 +51,13 @@ def sweep_summary(sweep) -> list[str]:
     """The lines after a sweep: its folder and status, the best point, how to compare its runs."""
     state = sweep.state
     lines = [f"{state.kind} folder: {sweep.path}  ({state.status})"]
-    if state.best is not None:
+    if state.decide is not None:
+        from regexp.report.decisions import ended, point_text
+
+        spent = sum(1 for t in state.trials if t.status == "completed")
+        lines.append(f"decided against {state.decide.baseline} on {state.decide.metric} ({spent} trials):")
+        lines += [f"  {point_text(arm.point)}: {ended(arm, state.decide)}" for arm in state.decide.arms]
+    elif state.best is not None:
         point = ", ".join(f"{k}={v}" for k, v in state.best.point.items()) or "the spec"
         lines.append(f"best: {point}: {state.objective.metric} {state.best.objective:.4f} (mean of {state.best.n})")
     lines.append(f"compare: regexp report --filter parent={sweep.path.name}")

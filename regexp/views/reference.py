@@ -1,7 +1,7 @@
 """The reference pages, generated from the models that validate and write them (`make docs`; a
 test checks that the committed pages are current): docs/spec.md from the spec models
 (spec/schema.py, spec/training.py) and docs/run-folder.md from the run-folder contract
-(store/contract.py). No TensorFlow here."""
+(store/contract.py, store/sweep_file.py). No TensorFlow here."""
 
 import sys
 from enum import StrEnum
@@ -17,14 +17,12 @@ from regexp.store.contract import (
     LAYER_STATS_COLUMNS,
     RUN_FILES,
     STEPS_COLUMNS,
-    Best,
     ResumeState,
     RunInfo,
     RunMetrics,
     Status,
-    SweepState,
-    TrialEntry,
 )
+from regexp.store.sweep_file import ArmDecision, Best, Decision, Look, SweepState, TrialEntry
 
 
 def spec_page() -> str:
@@ -104,8 +102,8 @@ def _constraints(metadata) -> str:
 def run_folder_page() -> str:
     """docs/run-folder.md: every file of the contract and every key, from its models."""
     lines = ["# The run folder", "",
-             "Generated from `regexp/store/contract.py` by `make docs` (regexp/views/reference.py); a test checks",
-             "that it is current.",
+             "Generated from `regexp/store/contract.py` and `sweep_file.py` by `make docs`",
+             "(regexp/views/reference.py); a test checks that it is current.",
              "The run folder is the API between training and reporting; this page says what each key holds. Readers "
              "accept older folders:",
              "a missing key reads as its default and a key with a wrong value is ignored with a warning.", "",
@@ -119,7 +117,9 @@ def run_folder_page() -> str:
              "a reader concludes them (a running run whose process is gone; no readable run.json).", ""]
     for title, model in (("run.json", RunInfo), ("metrics.json", RunMetrics), ("checkpoint/state.json", ResumeState),
                          ("sweep.json", SweepState), ("sweep.json: each of `trials`", TrialEntry),
-                         ("sweep.json: `best`", Best)):
+                         ("sweep.json: `best`", Best), ("sweep.json: `decide`", Decision),
+                         ("sweep.json: `decide.looks`", Look), ("sweep.json: each arm of a look and of `decide.arms`",
+                                                                ArmDecision)):
         lines += [f"## {title}", "", _first_line(model.__doc__), "", "| key | type | meaning |", "|---|---|---|"]
         fields = {**model.model_fields, **model.model_computed_fields}
         for key, field in fields.items():

@@ -192,7 +192,8 @@ def to_table(report: Report) -> Table:
                 *(_cell(report, row, c).replace(" ± ", "\n±") for c in shown),
                 *([cells["ci"]] if grouped else []), *([cells["verdict"]] if report.comparing else [])]
         table.add_row(*line, style=STYLE.get(row.status))
-    table.caption = "\n".join(filter(None, [report.comparing, *(f"note: {n}" for n in report.notes)])) or None
+    table.caption = "\n".join(filter(None, [report.comparing, *(f"note: {n}" for n in report.notes),
+                                            *_decided(report)])) or None
     table.caption_justify = "left"
     return table
 
@@ -217,7 +218,8 @@ def to_blocks(report: Report) -> Group:
             lines.append(Text(f"{indent}  vs baseline: " + "; ".join(cells["verdict"].splitlines())))
         blocks.append(Group(*lines))
     blocks += [Text(line, style="dim") for line in filter(None, [report.comparing,
-                                                                 *(f"note: {n}" for n in report.notes)])]
+                                                                 *(f"note: {n}" for n in report.notes),
+                                                                 *_decided(report)])]
     return Group(*blocks)
 
 
@@ -229,7 +231,14 @@ def to_markdown(report: Report) -> str:
     out += ["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(esc(c) for c in line) + " |" for line in cells]
     out += ["", *(f"- note: {note}" for note in report.notes)] if report.notes else []
+    if report.decisions:
+        out += ["", report.decisions.heading, "", *(f"- {line}" for line in report.decisions.lines())]
     return "\n".join(out) + "\n"
+
+
+def _decided(report: Report) -> list[str]:
+    """A decide: sweep's heading and one line per arm (how it ended)."""
+    return [report.decisions.heading, *report.decisions.lines()] if report.decisions else []
 
 
 COMPARISON_CSV = ("diff", "diff_ci95_low", "diff_ci95_high", "test", "n", "p", "p_adjusted", "effect_size",
@@ -283,6 +292,7 @@ def to_json(report: Report) -> str:
         "params": report.params, "baseline": report.baseline.id if report.baseline else None,
         "comparison": comparison, "rows": [row_json(row) for row in report.rows],
         "notes": report.notes, "warnings": report.warnings,
+        "decide": report.decisions.to_json() if report.decisions else None,
     }, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
 
 
@@ -298,7 +308,8 @@ def to_html(report: Report, plot_png: bytes | None) -> str:
     plot = (f"<h2>Pictures</h2><img id='curves' alt='{html.escape(_picture_alt(report), quote=True)}' "
             f"src='data:image/png;base64,{base64.b64encode(plot_png).decode()}'>") if plot_png else ""
     warnings = "".join(f"<h2>{title}</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in items) + "</ul>"
-                       for title, items in (("Notes", report.notes), ("Warnings", report.warnings)) if items)
+                       for title, items in (("Decisions", _decided(report)), ("Notes", report.notes),
+                                            ("Warnings", report.warnings)) if items)
     comparing = f"<p id='comparing'>{html.escape(report.comparing)}</p>" if report.comparing else ""
     answers = _answers_html(report)
     return f"""<!doctype html>

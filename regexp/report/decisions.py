@@ -1,0 +1,107 @@
+"""A `decide:` sweep's decisions in the report: which row each arm is, how it ended ("better after
+10 seeds") and its interval look by look, read from the sweep's sweep.json (sweep/decide.py writes
+it). No TensorFlow here."""
+
+from dataclasses import dataclass
+
+from regexp.report.collect import Row
+from regexp.store.folders import RunRecord, read_sweep_state
+from regexp.store.sweep_file import ArmDecision, Decision
+
+
+@dataclass
+class Decisions:
+    sweep: str                      # the sweep folder's name
+    record: Decision
+    rows: dict[str, ArmDecision]    # row id -> the arm it is
+    baseline_row: str | None
+
+    @property
+    def heading(self) -> str:
+        r = self.record
+        return (f"decide ({self.sweep}): each arm against {r.baseline} on {r.metric}, margin ±{r.margin:g}; the chance "
+                f"of any wrong decision over all {len(r.arms)} arms and {len(r.looks)} looks is at most {r.alpha:g} "
+                f"({r.method})")
+
+    def lines(self) -> list[str]:
+        """One line per arm: its row and how it ended."""
+        return [f"{row} ({point_text(arm.point)}): {ended(arm, self.record)}" for row, arm in self.rows.items()]
+
+    def to_json(self) -> dict:
+        return {"sweep": self.sweep, **self.record.model_dump(), "baseline_row": self.baseline_row,
+                "rows": {row: arm.model_dump() for row, arm in self.rows.items()}}
+
+
+def point_text(point: dict) -> str:
+    """dropout=0.5,l2=0.001: the last part of each searched key."""
+    return ",".join(f"{path.rsplit('.', 1)[-1]}={value}" for path, value in point.items())
+
+
+def ended(arm: ArmDecision, record: Decision) -> str:
+    """'better after 10 seeds: Δ +0.012, CI [+0.004, +0.020]' or 'undecided at 40 seeds: Δ within [a, b]'."""
+    low, high = ((f"{v:+.4g}" if v is not None else "∞") for v in (arm.ci or [None, None]))
+    if arm.verdict == "undecided":
+        budget = "budget spent" if arm.seeds >= record.max_seeds else "still open"
+        return f"undecided at {arm.seeds} seeds ({budget}): Δ within [{low}, {high}]"
+    return f"{arm.verdict} after {arm.seeds} seeds: Δ {arm.diff:+.4g}, CI [{low}, {high}]"
+
+
+def read_decisions(runs: list[RunRecord], rows: list[Row]) -> Decisions | None:
+    """The decisions of the one `decide:` sweep the rows come from (None for any other report)."""
+    parents = {run.info.parent for run in runs if run.info.parent}
+    for parent in sorted(parents):
+        run = next(r for r in runs if r.info.parent == parent)
+        state = read_sweep_state(run.path.parent / parent, warnings=[])
+        if state is None or state.decide is None:
+            continue
+        record = state.decide
+        point_of_trial = {entry.key: entry.point for entry in state.trials}  # run.json `trial` names the entry
+        by_row, baseline = {}, None
+        for row in rows:
+            point = point_of_trial.get(row.members[0].info.trial)
+            if row.members[0].info.parent != parent or point is None:
+                continue
+            if point == record.baseline_point:
+                baseline = row.id
+            arm = next((a for a in record.arms if a.point == point), None)
+            if arm is not None:
+                by_row[row.id] = arm
+        return Decisions(parent, record, by_row, baseline)
+    return None
+
+
+def draw(ax, decisions: Decisions) -> None:
+    """Each arm's interval look by look against the margin band (drawn on given axes; figure.py owns
+    matplotlib)."""
+    record = decisions.record
+    ax.axhspan(-record.margin, record.margin, color="#dfe8f3", label=f"±margin {record.margin:g}")
+    ax.axhline(0, color="black", lw=0.8)
+    points = {str(arm.point): row for row, arm in decisions.rows.items()}
+    for offset, (key, row) in enumerate(points.items()):
+        xs, mids, lows, highs, open_xs, open_mids = [], [], [], [], [], []
+        for look in record.looks:
+            arm = next((a for a in look.arms if str(a.point) == key), None)
+            x = look.seeds + 0.15 * record.batch * (offset - (len(points) - 1) / 2)
+            if arm is None or arm.diff is None:
+                continue
+            if arm.ci is None or None in arm.ci:  # too few seeds for a finite interval yet
+                open_xs.append(x)
+                open_mids.append(arm.diff)
+                continue
+            xs.append(x)
+            mids.append(arm.diff)
+            lows.append(arm.diff - arm.ci[0])
+            highs.append(arm.ci[1] - arm.diff)
+        final = decisions.rows[row]
+        bars = ax.errorbar(xs, mids, yerr=[lows, highs], fmt="o-", capsize=3, lw=1.2,
+                           label=f"{point_text(final.point)}: {final.verdict}")
+        ax.scatter(open_xs, open_mids, facecolors="none", edgecolors=bars[0].get_color(), s=30)
+    looks = [look.seeds for look in record.looks]
+    ax.set_xticks(looks)
+    ax.set_xlim(0, max(looks) + record.batch / 2)
+    ax.set_xlabel("seeds per arm at the look")
+    ax.set_ylabel(f"Δ {record.metric} vs baseline")
+    ax.set_title(f"decide: each arm's anytime-valid interval look by look (α {record.alpha:g} over all arms and "
+                 "looks; hollow: not yet finite); decided when it leaves 0 or fits in the band", fontsize=9, loc="left")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")

@@ -1,0 +1,97 @@
+"""What a sweep folder's sweep.json holds (a part of the contract with store/contract.py): every
+trial with its status, the best point, and a `decide:` sweep's looks. No TensorFlow here."""
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, Field
+
+from regexp.store.contract import Record, SweepStatus, TrialStatus
+
+
+class Objective(BaseModel):
+    metric: str = Field(description="The metric that ranks points (val_loss, val_accuracy, ...).")
+    mode: Literal["min", "max"] = Field(description="min or max is better.")
+
+
+class TrialEntry(Record):
+    """One planned trial: a search point with one seed and one cv fold."""
+
+    key: str = Field(description="Stable hash of (point, seed, fold): how a resumed sweep recognizes a trial.")
+    round: int = Field(1, description="Search round (refine: 1, 2, ...).")
+    point: dict[str, Any] = Field(default_factory=dict, description="Dotted spec key -> value of this search point.")
+    seed: int = Field(description="The trial's seed.")
+    fold: Optional[int] = Field(None, description="The cv fold, or null.")
+    status: TrialStatus = Field(TrialStatus.PENDING,
+                                description="pending | running | completed | failed | interrupted.")
+    run: Optional[str] = Field(None, description="The trial's run folder (a sibling of the sweep folder).")
+    objective: Optional[float] = Field(None, description="The objective metric of the completed run.")
+    error: Optional[str] = Field(None, description="Why it failed, one line.")
+    seconds: Optional[float] = Field(None, description="Wall-clock seconds of the trial, data loading included (in a "
+                                                       "pack: its share).")
+
+
+class Best(BaseModel):
+    """The best point so far by the objective, averaged over its completed runs."""
+
+    point: dict[str, Any] = Field(description="The best point so far.")
+    objective: float = Field(description="Its mean objective over its completed seeds/folds.")
+    n: int = Field(description="How many runs that mean is over.")
+    runs: list[str] = Field(description="Those run folders.")
+
+
+class ArmDecision(BaseModel):
+    """One arm against the baseline at a look (or, in `arms`, where it ended)."""
+
+    point: dict[str, Any] = Field(description="The arm's grid point.")
+    verdict: Literal["better", "worse", "equivalent", "undecided"] = Field(description="better | worse | "
+                                                                                       "equivalent | undecided.")
+    seeds: int = Field(description="The paired seeds the comparison had (folds averaged within a seed).")
+    diff: Optional[float] = Field(None, description="Mean of the paired differences, arm minus baseline.")
+    ci: Optional[list[Optional[float]]] = Field(None, description="The anytime-valid confidence interval of the "
+                                                                  "difference at this look, at the arm's share of "
+                                                                  "alpha; null bounds: not yet finite.")
+    look: Optional[int] = Field(None, description="The look at which it was decided (null: still open).")
+    left_out: list[str] = Field(default_factory=list, description="Seeds only one of the two has, and why.")
+
+
+class Look(BaseModel):
+    seeds: int = Field(description="Seeds per arm planned up to this look.")
+    arms: list[ArmDecision] = Field(description="Every arm still open at this look.")
+
+
+class Decision(BaseModel):
+    """sweep.json `decide`: the question, the method and what each look found."""
+
+    baseline: str = Field(description="The baseline as the spec names it.")
+    baseline_point: dict[str, Any] = Field(description="Its grid point.")
+    metric: str = Field(description="The column decided on.")
+    margin: float = Field(description="Differences within ±margin are equivalent.")
+    alpha: float = Field(description="The chance of any wrong decision over all arms and looks.")
+    batch: int = Field(description="Seeds added per look.")
+    max_seeds: int = Field(description="The budget of seeds per arm.")
+    method: str = Field(description="How the intervals are made (docs/decide.md).")
+    looks: list[Look] = Field(default_factory=list, description="Each look taken, in order.")
+    arms: list[ArmDecision] = Field(default_factory=list, description="Each arm as it stands: its decision, or "
+                                                                      "undecided with its last interval.")
+
+
+class SweepState(Record):
+    """sweep.json in `<time>_<name>_<hash>_sweep/`: every trial, rewritten atomically after each one."""
+
+    kind: Literal["sweep", "cv", "repeat"] = Field(description="sweep (a search) | cv | repeat.")
+    name: str = Field(description="The spec's name.")
+    spec: str = Field(description="The spec file as given; the trials run from spec.yaml beside sweep.json.")
+    overrides: list[str] = Field(default_factory=list, description="--set overrides of the command.")
+    spec_hash: str = Field(description="Hash of the spec with overrides: how re-running the command finds this folder.")
+    status: SweepStatus = Field(SweepStatus.RUNNING, description="running | completed | completed with failures | "
+                                                                 "interrupted | stopped.")
+    started: str = Field(description="Start time, UTC.")
+    ended: Optional[str] = Field(None, description="End time.")
+    message: Optional[str] = Field(None, description="Why it stopped, or how many trials did not complete.")
+    objective: Objective = Field(description="What ranks the points.")
+    rounds: int = Field(1, description="Search rounds in all.")
+    workers: Optional[int] = Field(None, description="Trials run in parallel by the last invocation.")
+    trials: list[TrialEntry] = Field(default_factory=list, description="Every planned trial, in plan order.")
+    best: Optional[Best] = Field(None, description="The best point so far (mean objective over its runs).")
+    decide: Optional[Decision] = Field(None, description="The spec's `decide:`: its looks and each arm's decision "
+                                                         "(sweep/decide.py); null without one.")
