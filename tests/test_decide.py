@@ -155,15 +155,15 @@ def test_decide_needs_a_grid(write_spec, runner):
     assert result.exit_code == 2 and "decide: needs a grid search" in result.output
 
 
-def test_packed_and_unpacked_sweeps_take_the_same_decisions(write_spec, runner, tmp_path):
+def test_packed_and_pooled_unpacked_sweeps_take_the_same_decisions(write_spec, runner, tmp_path):
     """Real training: learning rate 1e-5 against 0.05 on iris is a clear loss of accuracy."""
     file = write_spec(merged(TINY, training={"epochs": 4}, search={"method": "grid", "params": {
         "training.optimizer.learning_rate": [1.0e-5, 0.05]}}, decide={
         "baseline": "learning_rate=0.05", "metric": "val_loss", "margin": 0.01, "batch": 6, "max_seeds": 6}))
     decided = {}
-    for pack in ("auto", "off"):
+    for pack, workers in (("auto", "1"), ("off", "2")):  # --pack off on the worker pool
         runs = tmp_path / pack
-        result = runner.invoke(app, ["sweep", str(file), "--runs-dir", str(runs), "--pack", pack, "--workers", "1"])
+        result = runner.invoke(app, ["sweep", str(file), "--runs-dir", str(runs), "--pack", pack, "--workers", workers])
         assert result.exit_code == 0, result.output
         assert "look 1 (6 seeds per arm): learning_rate=1e-05: worse" in result.output
         (folder,) = runs.glob("*_sweep")

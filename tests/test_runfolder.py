@@ -12,13 +12,12 @@ from regexp.store.contract import (
     RunInfo,
     RunMetrics,
     Status,
-    SweepState,
-    TrialEntry,
     TrialStatus,
     best_epoch,
     generalization_gap,
 )
 from regexp.store.folders import read_run
+from regexp.store.sweep_file import SweepState, TrialEntry
 from regexp.views import reference
 
 from conftest import REPO
@@ -48,7 +47,14 @@ def test_every_model_round_trips_through_json():
                                                                                            "accuracy": 0.8},
                          directions={"loss": "min", "accuracy": "max"}, best_epoch=4, epochs_run=6, early_stopped=True)
     state = SweepState(kind="repeat", name="n", spec="s.yaml", spec_hash="h", started="t",
-                       objective={"metric": "val_loss", "mode": "min"}, trials=[TrialEntry(key="k", seed=0)])
+                       objective={"metric": "val_loss", "mode": "min"}, trials=[TrialEntry(key="k", seed=0)],
+                       decide={"baseline": "dropout=0.0", "baseline_point": {"model.defaults.dropout": 0.0},
+                               "metric": "test_accuracy", "margin": 0.005, "alpha": 0.05, "batch": 5, "max_seeds": 40,
+                               "method": "m", "looks": [{"seeds": 5, "arms": [
+                                   {"point": {"model.defaults.dropout": 0.5}, "verdict": "undecided", "seeds": 5,
+                                    "diff": 0.01, "ci": [None, None]}]}],
+                               "arms": [{"point": {"model.defaults.dropout": 0.5}, "verdict": "better", "seeds": 10,
+                                         "diff": 0.01, "ci": [0.002, 0.018], "look": 2}]})
     for model in (info, metrics, state):
         text = json.dumps(model.to_json())
         again = type(model).parse(json.loads(text), "file", warnings := [])
