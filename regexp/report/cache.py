@@ -1,7 +1,8 @@
 """The report's answer cache: `regexp report` over 10,000 runs in well under a second when nothing
 changed since the last report with the same options.
 
-The key is a fingerprint of everything a report reads, taken without parsing anything: the names
+The key is a fingerprint of everything a report reads, taken without parsing anything: the report
+code's own files (mtime and size: an edited checkout gives new answers), the names
 in the runs folder and, per folder, (mtime, size, inode) of run.json, config.yaml, metrics.json,
 history.csv and sweep.json. Run files are replaced atomically (a new inode) or appended (a new
 size), so a run that changes status, a deleted or copied-in folder and a run being written all
@@ -27,6 +28,7 @@ KEEP = 8
 def key(runs_dir: Path, options: dict) -> str | None:
     """The cache key of a report over all of runs_dir with these options; None when uncacheable."""
     digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode())
+    digest.update(_code_stamp().encode())
     try:
         with os.scandir(runs_dir) as entries:
             folders = sorted(e.path for e in entries if not e.name.startswith("."))
@@ -41,6 +43,17 @@ def key(runs_dir: Path, options: dict) -> str | None:
             except OSError:
                 digest.update(f"{name}:-;".encode())
     return digest.hexdigest()
+
+
+def _code_stamp() -> str:
+    """The report code's files (mtime, size): an edited checkout (an editable install) never
+    reuses answers its old code gave, whatever __version__ says."""
+    package = Path(__file__).resolve().parent.parent
+    stamps = []
+    for folder in (package / "report", package / "views", package / "store"):
+        with os.scandir(folder) as entries:
+            stamps += [f"{e.name}:{e.stat().st_mtime_ns}:{e.stat().st_size}" for e in entries if e.name.endswith(".py")]
+    return ";".join(sorted(stamps))
 
 
 def lookup(runs_dir: Path, cache_key: str) -> dict | None:

@@ -308,8 +308,10 @@ def to_html(report: Report, plot_png: bytes | None) -> str:
     plot = (f"<h2>Pictures</h2><img id='curves' alt='{html.escape(_picture_alt(report), quote=True)}' "
             f"src='data:image/png;base64,{base64.b64encode(plot_png).decode()}'>") if plot_png else ""
     warnings = "".join(f"<h2>{title}</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in items) + "</ul>"
-                       for title, items in (("Decisions", _decided(report)), ("Notes", report.notes),
-                                            ("Warnings", report.warnings)) if items)
+                       for title, items in (("Notes", report.notes), ("Warnings", report.warnings)) if items)
+    decided = ("<h2>Decisions</h2><p>" + html.escape(report.decisions.heading) + "</p><ul id='decisions'>"
+               + "".join(f"<li>{html.escape(line)}</li>" for line in report.decisions.lines()) + "</ul>"
+               if report.decisions else "")
     comparing = f"<p id='comparing'>{html.escape(report.comparing)}</p>" if report.comparing else ""
     answers = _answers_html(report)
     return f"""<!doctype html>
@@ -334,6 +336,7 @@ img {{ max-width: 100%; }}
 <b>{html.escape(report.focus)}</b></p>
 {comparing}
 {answers}
+{decided}
 <h2>Every row</h2>
 <div class="table-box"><table id="runs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>
 {plot}
