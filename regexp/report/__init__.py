@@ -21,6 +21,7 @@ from regexp.report.collect import (
     sweep_objectives,
 )
 from regexp.report.decisions import Decisions, read_decisions
+from regexp.report.lineage import mixing
 from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, compare, family_level, summarize
 from regexp.store.contract import MetricKey, direction
 from regexp.store.folders import RunRecord, find_runs, read_run
@@ -173,6 +174,10 @@ def _compare_rows(report: Report, runs: list[RunRecord], family: list[Row], pick
         if report.baseline:
             comparison.counts = {"baseline": _counts(report.baseline), "arm": _counts(row)}
             lost = {side: sum(counts.get(s, 0) for s in LOST) for side, counts in comparison.counts.items()}
+            mixed = mixing([report.baseline, row])
+            if mixed:
+                report.warnings.append(f"{row.id}: the arm and the baseline come from different sources ({mixed}); "
+                                       "the difference may be theirs, not the configs'")
             if report.failures == "drop" and (lost["arm"] or lost["baseline"]):
                 report.warnings.append(
                     f"{row.id}: {lost['arm']} failed or crashed runs, the baseline {lost['baseline']}, left out: valid "

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import yaml
 
+from regexp.report.lineage import data_of, split_generations
 from regexp.spec.checks import SHORT_PREFIXES
 from regexp.store.contract import (
     MetricKey,
@@ -178,7 +179,12 @@ def build_rows(runs: list[RunRecord], group: bool = True, group_by: str | None =
             key = f"{group_by}={_param_text(flatten(run.config).get(group_by, MISSING))}"
         else:
             key = _group_key(run) if group and run.config else run.id
+        if data_of(run) is not None and not group_by:  # other data is another experiment, never its seeds
+            key = hashlib.sha256(f"{key}|{data_of(run)}".encode()).hexdigest()
         buckets.setdefault(key, []).append(run)
+    if not group_by:
+        buckets = {new: same for key, bucket in buckets.items()
+                   for new, same in split_generations(key, bucket, replicate).items()}
     rows = []
     for key, runs_of_key in buckets.items():
         kept, reruns, notes = one_run_per_replicate(runs_of_key, by_config=group_by is not None)
@@ -252,7 +258,17 @@ def _group_key_of(config_json: bytes) -> str:
 
 
 def mark_differing(rows: list[Row], all_params: bool = False) -> list[str]:
-    """Fill each row's params with the config keys whose values differ between rows."""
+    """Fill each row's params with the config keys whose values differ between rows (and `data`,
+    the data fingerprint, when rows come from different data)."""
+    keys = _differing_config(rows, all_params)
+    if len({data_of(row.members[0]) for row in rows}) > 1:
+        keys.append("data")
+        for row in rows:
+            row.params["data"] = data_of(row.members[0]) or "(not recorded)"
+    return keys
+
+
+def _differing_config(rows: list[Row], all_params: bool) -> list[str]:
     flats = []
     for row in rows:
         flat = flatten(row.members[0].config)

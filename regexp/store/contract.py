@@ -158,6 +158,26 @@ class Packed(BaseModel):
     size: int = Field(description="Trials in the pack.")
 
 
+class Provenance(BaseModel):
+    """run.json `provenance`: the spec's git state, the data and split fingerprints, the libraries."""
+
+    commit: Optional[str] = Field(None, description="The git commit (40 hex) of the repository holding the spec.")
+    branch: Optional[str] = Field(None, description="Its branch; null on a detached HEAD.")
+    dirty: Optional[bool] = Field(None, description="The spec or a file in its `extends` chain has uncommitted "
+                                                    "changes (or is not committed).")
+    diff: Optional[str] = Field(None, description="The unified diff of those files against the commit; null when "
+                                                  "clean.")
+    repo_dirty: Optional[bool] = Field(None, description="Any other tracked file has uncommitted changes.")
+    git: Optional[str] = Field(None, description="Why the git fields are empty (no repository, git not on PATH, no "
+                                                 "commit), or a caveat (detached HEAD, shallow clone, submodule).")
+    data: Optional[str] = Field(None, description="sha256 of the data file(s), or the built-in dataset and the "
+                                                  "library version that ships it.")
+    split: Optional[str] = Field(None, description="Hash of the train/val/test parts as the run saw them: equal "
+                                                   "when the same samples fell in the same parts.")
+    libraries: dict[str, str] = Field(default_factory=dict, description="Versions that change numbers: regexp, "
+                                                                        "tensorflow, keras, numpy.")
+
+
 class RunInfo(Record):
     """run.json: who ran what, where and how it ended. Rewritten atomically on every change."""
 
@@ -189,6 +209,8 @@ class RunInfo(Record):
     resumed: list[Resumed] = Field(default_factory=list, description="One entry per `regexp resume`.")
     packed: Optional[Packed] = Field(None, description="Set when the trial trained in a pack (`--pack`); null when "
                                                        "alone.")
+    provenance: Optional[Provenance] = Field(None, description="Where the run came from: git, data, split, "
+                                                               "libraries.")
     error: Optional[str] = Field(None, description="Why it failed or was interrupted, one line (error.txt has the "
                                                    "traceback).")
     config: Optional[dict[str, Any]] = Field(None, description="The resolved spec again, as JSON (config.yaml is its "

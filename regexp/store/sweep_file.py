@@ -93,5 +93,8 @@ class SweepState(Record):
     workers: Optional[int] = Field(None, description="Trials run in parallel by the last invocation.")
     trials: list[TrialEntry] = Field(default_factory=list, description="Every planned trial, in plan order.")
     best: Optional[Best] = Field(None, description="The best point so far (mean objective over its runs).")
+    provenance: Optional[dict[str, Any]] = Field(None, description="The git state of the spec when the sweep began "
+                                                                   "(run.json provenance's git fields), which its "
+                                                                   "trials record.")
     decide: Optional[Decision] = Field(None, description="The spec's `decide:`: its looks and each arm's decision "
                                                          "(sweep/decide.py); null without one.")

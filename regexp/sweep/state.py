@@ -13,6 +13,7 @@ from regexp.store.contract import Status, SweepStatus, TrialStatus, direction
 from regexp.store.folders import now, read_run, read_sweep_state, write_atomic, write_json
 from regexp.store.sweep_file import Best, SweepState, TrialEntry
 from regexp.sweep.trials import Point, Trial, objective_of, point_of, rounds
+from regexp.trial.provenance import extends_chain, git_state
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Sweep:
             started=now().isoformat(timespec="milliseconds"), rounds=rounds(loaded),
             objective={"metric": metric, "mode": (search.objective.mode if search else None) or direction(metric)},
         )
+        state.provenance = git_state(extends_chain(loaded.file))  # the snapshot below is not in git; trials take this
         # Trials run from this snapshot (data paths absolute, --set applied), not from the user's
         # file, so editing the spec while a sweep runs or before it resumes cannot change its trials.
         # As written, not resolved: resolved layers pin the defaults that a search point overrides.

@@ -27,6 +27,7 @@ import tensorflow as tf
 from rich.console import Console
 from rich.markup import escape
 
+from regexp import __version__
 from regexp.data import Prepared
 from regexp.errors import failure_reason, os_reason
 from regexp.net.mc_dropout import mc_dropout_metrics
@@ -34,6 +35,7 @@ from regexp.spec import LoadedSpec
 from regexp.store.contract import RunMetrics, Status, TrialStatus, best_epoch, direction, history_columns
 from regexp.store.folders import Run, csv_cell, write_atomic, write_json
 from regexp.sweep.trials import objective_of
+from regexp.trial import provenance
 from regexp.trial.distribute import device_name
 from regexp.trial.result import TrialResult
 from regexp.trial.resume_point import FOLDER as RESUME_POINT
@@ -74,6 +76,9 @@ class TrialRun:
     def create(cls, loaded: LoadedSpec, data: Prepared, runs_dir: Path, facts: dict,
                console: Console | None) -> "TrialRun":
         """A new run folder with config.yaml and run.json (status running); `facts` are run.json's other fields."""
+        libraries = {"regexp": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+                     "numpy": np.__version__}
+        facts = {**facts, "provenance": provenance.for_run(loaded, data, runs_dir, facts.get("parent"), libraries)}
         run = Run.create(runs_dir, loaded.spec.name, loaded.spec_hash(), loaded.resolved(), extra=facts)
         return cls(loaded, data, run, RunLog(run.path / "log.txt", console))
 

@@ -17,6 +17,7 @@ from regexp.store.contract import (
     LAYER_STATS_COLUMNS,
     RUN_FILES,
     STEPS_COLUMNS,
+    Provenance,
     ResumeState,
     RunInfo,
     RunMetrics,
@@ -115,7 +116,8 @@ def run_folder_page() -> str:
                                                                            "run from)", "```", "",
              "Statuses: " + ", ".join(f"`{s}`" for s in Status) + ". `crashed` and `incomplete` are never written: "
              "a reader concludes them (a running run whose process is gone; no readable run.json).", ""]
-    for title, model in (("run.json", RunInfo), ("metrics.json", RunMetrics), ("checkpoint/state.json", ResumeState),
+    for title, model in (("run.json", RunInfo), ("run.json: `provenance`", Provenance),
+                         ("metrics.json", RunMetrics), ("checkpoint/state.json", ResumeState),
                          ("sweep.json", SweepState), ("sweep.json: each of `trials`", TrialEntry),
                          ("sweep.json: `best`", Best), ("sweep.json: `decide`", Decision),
                          ("sweep.json: `decide.looks`", Look), ("sweep.json: each arm of a look and of `decide.arms`",
