@@ -241,6 +241,41 @@ def export_mlflow(
         f"{len(done.skipped)} already there")
 
 
+@command()
+def status(
+    specs: Annotated[list[Path], typer.Argument(help="Spec files or folders (searched for *.yaml); default: configs/.",
+                                                show_default=False)] = None,
+    runs_dir: RunsDir = Path("runs"),
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when any spec is not up to date (for CI and "
+                                                        "pre-commit hooks).")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="text | json.")] = "text",
+):
+    """One line per spec: not run, up to date, stale (and why), running, failed."""
+    import json
+
+    from regexp.sweep.freshness import read_runs, spec_status
+
+    if fmt not in ("text", "json"):
+        raise UserError(f"--format {fmt}: not a format (allowed: text | json)")
+    files = []
+    for target in specs or [Path("configs")]:
+        if target.is_dir():
+            files += sorted(target.rglob("*.yaml"))
+        elif target.is_file():
+            files.append(target)
+        else:
+            raise UserError(f"{target}: no such spec file or folder")
+    runs = read_runs(runs_dir)
+    found = [spec_status(file, runs, runs_dir) for file in files]
+    if fmt == "json":
+        print(json.dumps([s.to_json() for s in found], indent=2))
+    else:
+        for s in found:
+            say(s.line())
+    if check and any(s.state != "up to date" for s in found):
+        raise typer.Exit(1)
+
+
 @app.command()
 def schema():
     """Print the JSON Schema of a spec (for editors: YAML language server)."""

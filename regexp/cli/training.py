@@ -30,10 +30,20 @@ from regexp.cli.base import (
 from regexp.errors import RunFailed, UserError
 
 # ------------------------------------------------------------------------------------------ training
+NeededOption = Annotated[bool, typer.Option("--needed", help="Train only the trials with no up-to-date completed "
+                                                              "run (same resolved config and data) in --runs-dir; "
+                                                              "say what was skipped.")]
 BoardOption = Annotated[bool, typer.Option("--tensorboard", help="Also write TensorBoard event files with an HParams "
                                                                 "summary per run (as logging.tensorboard: true).")]
 FetchOption = Annotated[bool, typer.Option("--fetch", help="First download a missing mnist/fashion_mnist/cifar10 "
                                                             "into the Keras cache (as `regexp data fetch`).")]
+
+
+def up_to_date(loaded, overrides: list[str], runs_dir: Path, search: bool) -> dict[str, str]:
+    """{trial key: its up-to-date run folder} for --needed."""
+    from regexp.sweep.freshness import read_runs, spec_status
+
+    return spec_status(loaded.file, read_runs(runs_dir), runs_dir, overrides, search).runs
 
 
 def fetch_missing(loaded: list, quiet: bool) -> None:
@@ -48,7 +58,7 @@ def fetch_missing(loaded: list, quiet: bool) -> None:
 def train(specs: SpecFiles, overrides: SetOption = [],
           runs_dir: Annotated[Path, typer.Option(help="Where run folders are written.")] = Path("runs"),
           pack: PackOption = "auto", fetch: FetchOption = False, tensorboard: BoardOption = False,
-          quiet: Quiet = False):
+          needed: NeededOption = False, quiet: Quiet = False):
     """Train each spec in turn; every run writes a folder under --runs-dir (repeat/cv: packed as in sweep)."""
     pack = pack_setting(pack)
     overrides = [*overrides, *(["logging.tensorboard=true"] if tensorboard else [])]
@@ -65,8 +75,13 @@ def train(specs: SpecFiles, overrides: SetOption = [],
         if spec.spec.search is not None:
             say(f"note: {spec.file} has a search; `train` runs the spec as written, "
                 f"`regexp sweep {spec.file}` runs the search", err())
+        fresh = up_to_date(spec, overrides, runs_dir, search=False) if needed else {}
+        if fresh and not has_trials(spec):
+            say(f"{spec.file}: skipped, up to date ({next(iter(fresh.values()))}) (--needed)")
+            continue
         if has_trials(spec):
-            sweep = run_trials(spec, overrides, runs_dir, search=False, console=progress(quiet), pack=pack)
+            sweep = run_trials(spec, overrides, runs_dir, search=False, console=progress(quiet), pack=pack,
+                               needed=fresh)
             for line in sweep_summary(sweep):
                 say(line)
             failed += sweep.state.status != SweepStatus.COMPLETED
@@ -91,6 +106,19 @@ def resume(run: Annotated[Path, typer.Argument(help="An interrupted or crashed r
     from regexp.trial.train import resume as resume_run
 
     say(f"run folder: {resume_run(run, console=progress(quiet), changes=changes)}")
+
+
+@command(trains=True)
+def replay(run: Annotated[Path, typer.Argument(help="A completed run folder.", show_default=False)]):
+    """Train a run again from its config.yaml, seed and data (a packed trial with its pack) in a temporary
+    folder; "identical" (exit 0), or the first epoch and column that differ and the likely cause (exit 1)."""
+    from regexp.trial.replay import replay as replay_run
+
+    result = replay_run(run)
+    for line in result.lines():
+        say(line)
+    if not result.identical:
+        raise typer.Exit(1)
 
 
 @command()
@@ -146,6 +174,7 @@ def sweep(
     pack: PackOption = "auto",
     fetch: FetchOption = False,
     tensorboard: BoardOption = False,
+    needed: NeededOption = False,
     quiet: Quiet = False,
 ):
     """Run every trial of a spec: search points × repeat seeds × cv folds, in parallel, resumable."""
@@ -183,8 +212,10 @@ def sweep(
     from regexp.store.contract import SweepStatus
     from regexp.sweep.runner import run_trials
 
+    fresh = up_to_date(loaded, overrides, runs_dir, search=True) if needed and loaded.spec.decide is None else {}
     result = run_trials(loaded, overrides, runs_dir, search=True, workers=workers or os.cpu_count() or 1,
-                        resume=resume, max_failures=max_failures, console=progress(quiet), pool=pool, pack=pack)
+                        resume=resume, max_failures=max_failures, console=progress(quiet), pool=pool, pack=pack,
+                        needed=fresh)
     for line in sweep_summary(result):
         say(line)
     raise typer.Exit(0 if result.state.status == SweepStatus.COMPLETED else 1)

@@ -63,7 +63,7 @@ def export(runs: list[RunRecord], tracking_uri: str) -> Exported:
         run_id = mlflow_run.info.run_id
         tags = {RUN_ID_TAG: run.id, "status": status, "seed": str(run.seed),
                 "group": f"{run.name}@{run.info.spec_hash}",
-                "sweep": run.info.parent or ""}
+                "sweep": run.info.parent or "", **git_tags(run)}
         metrics = [Metric(key, float(value), started, int(row["epoch"])) for row in run.history
                    for key, value in row.items() if key != "epoch" and value is not None]
         if run.metrics is not None:
@@ -89,3 +89,15 @@ def _millis(iso: str | None) -> int:
     if not iso:
         return int(time.time() * 1000)
     return int(datetime.fromisoformat(iso).timestamp() * 1000)
+
+
+def git_tags(run: RunRecord) -> dict[str, str]:
+    """MLflow's own source tags from run.json provenance (mlflow.source.git.commit, ...), plus the dirty flag."""
+    p = run.info.provenance
+    if p is None or p.commit is None:
+        return {}
+    tags = {"mlflow.source.git.commit": p.commit, "regexp.spec_dirty": str(bool(p.dirty)).lower(),
+            "regexp.data": p.data or ""}
+    if p.branch:
+        tags["mlflow.source.git.branch"] = p.branch
+    return tags

@@ -24,7 +24,7 @@ from regexp.sweep.executors import Executor, InProcess
 from regexp.sweep.lock import SweepLock
 from regexp.sweep.state import Sweep
 from regexp.sweep.tasks import train_alone, train_pack
-from regexp.sweep.trials import Trial, plan_round, rounds
+from regexp.sweep.trials import Trial, plan_round, point_of, rounds
 from regexp.trial import interrupts
 from regexp.trial.result import TrialResult
 
@@ -47,7 +47,8 @@ def run_trials(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, sear
 
 def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, workers: int = 1,
               resume: Path | None = None, max_failures: int = MAX_CONSECUTIVE_FAILURES,
-              console: Console | None = None, pool: Executor | None = None, pack: str | int = "auto") -> Sweep:
+              console: Console | None = None, pool: Executor | None = None, pack: str | int = "auto",
+              needed: dict[str, str] | None = None) -> Sweep:
     """Plan and run every round; returns the sweep (raises SweepStopped or SweepInterrupted).
     One process at a time runs a sweep (lock.py): a second invocation is a UserError."""
     if resume is None:
@@ -62,6 +63,12 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
         if adopted and console is not None:
             console.print(f"{adopted} trials had completed after sweep.json was last written; kept, not trained again")
         sweep.state.workers = workers
+        if needed:  # --needed: trials with an up-to-date run elsewhere in runs_dir count as done
+            sweep.add(plan_round(load_spec(sweep.spec_file), []))
+            sweep.record([(entry, {"status": TrialStatus.COMPLETED, "run": run}) for key, run in needed.items()
+                          if (entry := _trial_of(sweep, key)) is not None])
+            if console is not None:
+                console.print(f"{len(needed)} trials skipped: an up-to-date run has them (--needed)")
         runner = _Runner(sweep, runs_dir, workers, max_failures, console, pool, pack)
         try:
             _run_rounds(sweep, runner)
@@ -78,6 +85,11 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
         sweep.finish(SweepStatus.COMPLETED if not failed else SweepStatus.COMPLETED_WITH_FAILURES,
                      f"{failed} trials did not complete" if failed else None)
     return sweep
+
+
+def _trial_of(sweep: Sweep, key: str) -> Trial | None:
+    entry = sweep.trials.get(key)
+    return None if entry is None else Trial(entry.round, point_of(entry.point), entry.seed, entry.fold)
 
 
 def _run_rounds(sweep: Sweep, runner: "_Runner") -> None:

@@ -19,6 +19,8 @@ def show(run: RunRecord) -> Group:
         if value is not None:
             info.add_row(key, str(value))
     info.add_row("folder", str(run.path))
+    for key, value in provenance_rows(run):
+        info.add_row(key, value)
     files = [f"{name} ({(run.path / name).stat().st_size:,} B)" for name in (*RUN_FILES, *OPTIONAL_FILES)
              if (run.path / name).exists()]
     info.add_row("files", ", ".join(files))
@@ -81,12 +83,32 @@ def diff_tables(a: RunRecord, b: RunRecord) -> Group:
         keys.add_column(column)
     for key, va, vb in config:
         keys.add_row(key, str(va), str(vb))
+    pa, pb = dict(provenance_rows(a)), dict(provenance_rows(b))
+    for key in pa.keys() | pb.keys():
+        if pa.get(key) != pb.get(key):
+            keys.add_row(f"({key})", pa.get(key, ""), pb.get(key, ""))
     metrics = Table(title="metrics")
     for column in ("metric", "A", "B", "B - A", "better"):
         metrics.add_column(column, justify="left" if column == "metric" else "right")
     for name, va, vb, delta, better in deltas:
         metrics.add_row(name, _fmt(va, name), _fmt(vb, name), f"{delta:+.4f}", better)
     return Group(keys, metrics, *(f"[yellow]warning:[/] {r.id}: {w}" for r in (a, b) for w in r.warnings))
+
+
+def provenance_rows(run: RunRecord) -> list[tuple[str, str]]:
+    """run.json provenance as (label, text): commit and branch, dirty (with the diff's size), data, split, libraries."""
+    p = run.info.provenance
+    if p is None:
+        return [("provenance", "not recorded (a run older than regexp 0.2's provenance)")]
+    git = f"{p.commit[:12]} on {p.branch or 'a detached HEAD'}" if p.commit else "none"
+    if p.dirty:
+        git += f", spec dirty ({len((p.diff or '').splitlines())} diff lines in run.json)"
+    if p.repo_dirty:
+        git += ", other tracked files changed"
+    rows = [("commit", git + (f" ({p.git})" if p.git else ""))]
+    rows += [("data", p.data or ""), ("split", p.split or ""),
+             ("libraries", ", ".join(f"{k} {v}" for k, v in p.libraries.items()))]
+    return rows
 
 
 def _fmt(value, column: str = "") -> str:
