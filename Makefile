@@ -42,6 +42,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/packed.py profile
 	$(BIN)/python bench/interrupts.py
 	$(BIN)/python bench/null_rates.py
+	$(BIN)/python bench/decide.py
+	$(BIN)/python bench/provenance.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
