@@ -167,3 +167,15 @@ def test_a_val_file_that_does_not_fit_is_a_spec_error(runner, write_spec, tmp_pa
     assert result.exit_code == 2 and "data.val_path:" in result.output and fragment in " ".join(result.output.split())
     result = runner.invoke(app, ["validate", str(path), "--set", "data.test_path=missing.csv"])
     assert result.exit_code == 2 and "data.test_path:" in result.output and "does not exist" in result.output
+
+
+def test_errors_print_plain_values_not_numpy_reprs(write_spec, runner, tmp_path):
+    """A single-class label column: the message says 0.0, not np.float64(0.0)."""
+    from regexp.cli import app
+
+    table = tmp_path / "one.csv"
+    table.write_text("a,label\n" + "".join(f"{i},0\n" for i in range(10)))
+    spec = write_spec(merged(TINY, data=from_file(path=str(table), target="label")))
+    result = runner.invoke(app, ["train", str(spec), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "the labels have a single value (0.0): nothing to learn" in result.output
+    assert "np." not in result.output

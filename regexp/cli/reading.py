@@ -74,6 +74,8 @@ def report(
     plot: Annotated[Path, typer.Option(help="Also draw learning curves to this .png or .svg file.")] = None,
     smooth: Annotated[float, typer.Option(help="Smooth the plotted curves: EWMA with bias correction, beta in [0, 1).",
                                           min=0.0, max=0.999)] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Redraw the table whenever runs change (a running sweep's "
+                                                        "decisions too), until Ctrl-C.")] = False,
 ):
     """Compare runs: one row per run or group of repeats, the params that differ, mean ± std, significance."""
     from regexp import __version__
@@ -89,16 +91,30 @@ def report(
                    detect=detect, failures=failures, margin=margin, test=test, cv_folds=cv_folds, fmt=fmt,
                    smooth=smooth,
                    terminal=terminal, version=__version__)
+
+    def build():
+        from regexp.report import build_report
+
+        return build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
+                            expand=expand, baseline=baseline, focus=metric, group=not no_groups,
+                            correction=correction, against=against, detect=detect, group_by=group_by,
+                            failures=failures, margin=margin, test=test, folds=cv_folds)
+    if watch:
+        if output is not None or plot is not None or fmt != "table":
+            raise UserError("--watch: redraws the terminal table; it takes no --output, --plot or --format")
+        from regexp.views import report as view
+        from regexp.views.watch import watch as watch_runs
+
+        def render() -> tuple[str, int]:
+            result = build()
+            return view.terminal_text(result, *terminal), len(result.rows)
+        return watch_runs(runs_dir, options, render, out())
     cache_key = cache.key(runs_dir, options) if not targets and plot is None else None  # a plot is always drawn
     answer = cache.lookup(runs_dir, cache_key) if cache_key else None
     if answer is None:
-        from regexp.report import build_report
         from regexp.views import report as view
 
-        result = build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
-                              expand=expand, baseline=baseline, focus=metric, group=not no_groups,
-                              correction=correction, against=against, detect=detect, group_by=group_by,
-                              failures=failures, margin=margin, test=test, folds=cv_folds)
+        result = build()
         if not result.rows:
             say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
         if plot is not None:

@@ -69,7 +69,8 @@ def _task(loaded: LoadedSpec, y: np.ndarray, known: str | None) -> str:
     wanted = loaded.spec.model.task
     values = np.unique(y)
     if len(values) < 2:
-        raise loaded.error("data", f"the labels have a single value ({values[0]!r}): nothing to learn")
+        raise loaded.error("data", f"the labels have a single value ({plain(values[0])!r}): nothing to "
+                                   "learn")
     numeric = np.issubdtype(y.dtype, np.number)
     integral = not numeric or bool(np.all(np.mod(y, 1) == 0))
     detected = known or ("regression" if not integral or (numeric and len(values) > MAX_AUTO_CLASSES)
@@ -78,12 +79,17 @@ def _task(loaded: LoadedSpec, y: np.ndarray, known: str | None) -> str:
         return "binary" if detected == "classification" and len(values) == 2 else detected
     if wanted != "regression" and not integral:
         raise loaded.error("model.task", f"{wanted} needs class labels, but the labels are fractional numbers "
-                                         f"(e.g. {values[0]!r}); use task: regression")
+                                         f"(e.g. {plain(values[0])!r}); use task: regression")
     if wanted == "binary" and len(values) != 2:
         raise loaded.error("model.task", f"binary needs 2 classes (got {len(values)}); use task: classification")
     if wanted == "regression" and not numeric:
-        raise loaded.error("model.task", f"regression needs numeric labels (got {values[0]!r})")
+        raise loaded.error("model.task", f"regression needs numeric labels (got {plain(values[0])!r})")
     return wanted
+
+
+def plain(value):
+    """A numpy scalar as the Python value it holds: errors say 0.0 and 'cat', not np.float64(0.0)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _encode(y: np.ndarray, task: str) -> tuple[np.ndarray, list[str]]:

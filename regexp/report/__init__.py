@@ -1,6 +1,8 @@
 """`regexp report`: compare runs from their folders only (never TensorFlow, never the trainer)."""
 
 import math
+import sys
+import types
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,5 +262,17 @@ def find_row(rows: list[Row], wanted: str, option: str = "") -> Row:
                              "name one by its id")
     raise UserError(f"{where}{wanted}: no run or group has this " + ("config value" if by_config else "id or name"))
 
+
+class _CallableModule(types.ModuleType):
+    """`regexp.report(runs_dir=..., baseline=...)` from Python is regexp.api.report: the package of
+    the report's code, called, gives the report (docs/api.md)."""
+
+    def __call__(self, *args, **kwargs):
+        from regexp.api import report
+
+        return report(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["Report", "build_report"]

@@ -132,7 +132,7 @@ def _data(run: RunRecord) -> str | None:
 def _data_readable(loaded: LoadedSpec) -> bool:
     from regexp.spec.load import DATA_PATHS, resolve_data_path
 
-    return all(resolve_data_path(loaded, f"data.{key}").is_file() for key in DATA_PATHS
+    return all(resolve_data_path(loaded, f"data.{key}").exists() for key in DATA_PATHS
                if getattr(loaded.spec.data, key) is not None)
 
 

@@ -92,7 +92,8 @@ def _git(folder: Path, *args: str) -> str | None:
 
 
 def data_fingerprint(loaded: LoadedSpec) -> str:
-    """sha256 of the data file(s) read, or the built-in dataset's name and the library that ships it."""
+    """sha256 of the data file(s) read (every file of an image folder), or the built-in dataset's name
+    and the library that ships it."""
     from regexp.spec.load import DATA_PATHS, resolve_data_path
 
     data = loaded.spec.data
@@ -100,7 +101,9 @@ def data_fingerprint(loaded: LoadedSpec) -> str:
     if files:
         digest = hashlib.sha256()
         for file in files:
-            digest.update(file_sha256(file).encode())
+            # a folder of images: every file in it, by its path inside the folder and its content
+            for member in sorted(p for p in file.rglob("*") if p.is_file()) if file.is_dir() else [file]:
+                digest.update(f"{member.relative_to(file) if file.is_dir() else ''}:{file_sha256(member)};".encode())
         return "sha256:" + digest.hexdigest()[:16]
     from importlib.metadata import version
 
@@ -164,7 +167,11 @@ def for_run(loaded: LoadedSpec, data, runs_dir: Path, parent: str | None, librar
     if git is None:
         git = git_state(extends_chain(loaded.file))
     parts = [(data.x_train, data.y_train), (data.x_val, data.y_val), (data.x_test, data.y_test)]
-    return {**git, "data": data_fingerprint(loaded), "split": split_fingerprint(parts), "libraries": libraries}
+    try:
+        data_print = data_fingerprint(loaded)
+    except OSError as exc:  # the data loaded a moment ago; a fingerprint that fails must not pass for a runs-dir error
+        data_print = f"unreadable ({type(exc).__name__}: {exc.strerror or exc})"
+    return {**git, "data": data_print, "split": split_fingerprint(parts), "libraries": libraries}
 
 
 @functools.lru_cache(maxsize=8)  # a pack's slices share their sweep: sweep.json is read once per process
