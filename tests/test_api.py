@@ -15,9 +15,9 @@ from runfolders import make_run
 
 def test_the_docs_api_example_runs_as_a_notebook_would(tmp_path):
     code = re.search(r"```python\n(.*?)```", (REPO / "docs" / "api.md").read_text(), re.S).group(1)
-    code += "\nimport json, sys\nprint('RESULT', json.dumps({'rows': len(result.rows), 'columns': list(table.columns), " \
-            "'html': html.startswith('<!doctype html>') and 'Every row' in html, " \
-            "'tf_before_train': TF_BEFORE}))\n"
+    code += ("\nimport json, sys\nprint('RESULT', json.dumps({'rows': len(result.rows), "
+             "'columns': list(table.columns), 'html': html.startswith('<!doctype html>') and 'Every row' in html, "
+             "'tf_before_train': TF_BEFORE}))\n")
     code = "import sys\nimport regexp\nTF_BEFORE = 'tensorflow' in sys.modules\n" + code
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
