@@ -80,10 +80,13 @@ def test_validate_checks_each_search_points_data_columns(runner, write_spec, tab
 
 def test_validate_reads_a_text_feature_from_the_first_row(runner, write_spec, tmp_path):
     (tmp_path / "t.csv").write_text("x,color,y\n1,red,0\n2,blue,1\n")
-    spec = write_spec(merged(TINY, data={"dataset": None, "path": str(tmp_path / "t.csv")}))
+    spec = write_spec(merged(TINY, data={"dataset": None, "path": str(tmp_path / "t.csv"), "categorical": ["x"]}))
     result = runner.invoke(app, ["validate", str(spec)])
     assert result.exit_code == 2
-    assert "t.csv row 1, column 'color': a non-numeric value 'red' (features must be numbers)" in result.output
+    assert "t.csv row 1, column 'color': a non-numeric value 'red' (a numeric column; list it in data.categorical" \
+        in result.output
+    auto = write_spec(merged(TINY, data={"dataset": None, "path": str(tmp_path / "t.csv")}), name="auto.yaml")
+    assert runner.invoke(app, ["validate", str(auto)]).exit_code == 0  # categorical: auto takes it as categories
 
 
 def test_an_exception_inside_a_pack_fails_every_slice_with_error_txt(write_spec, tmp_path, monkeypatch):

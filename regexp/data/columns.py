@@ -64,10 +64,20 @@ def _check_csv(loaded: LoadedSpec, path: Path, key: str) -> None:
     _, features = target_and_features(loaded, path, header, key)
     row = dict(zip(header, first))
     for name in features:
+        cell = row.get(name, "")
+        if cell == "" and loaded.spec.data.missing != "error":
+            continue
         try:
-            float(row.get(name, ""))
+            float(cell)
         except ValueError:
-            raise not_a_number(loaded, path, key, 0, name, row.get(name)) from None
+            if not _categorical(loaded, name):
+                raise not_a_number(loaded, path, key, 0, name, row.get(name)) from None
+
+
+def _categorical(loaded: LoadedSpec, name: str) -> bool:
+    """data.categorical takes this column as categories (auto: any column with a non-number in it)."""
+    wanted = loaded.spec.data.categorical
+    return wanted == "auto" or name in wanted
 
 
 def _check_parquet(loaded: LoadedSpec, path: Path, key: str) -> None:
@@ -79,5 +89,7 @@ def _check_parquet(loaded: LoadedSpec, path: Path, key: str) -> None:
     _, features = target_and_features(loaded, path, list(schema.names), key)
     for name in features:
         kind = schema.field(name).type
-        if not (str(kind).startswith(("int", "uint", "float", "double", "bool", "halffloat"))):
-            raise loaded.error(key, f"{path.name} column {name!r} holds {kind} values (features must be numbers)")
+        if not (str(kind).startswith(("int", "uint", "float", "double", "bool", "halffloat"))) \
+                and not _categorical(loaded, name):
+            raise loaded.error(key, f"{path.name} column {name!r} holds {kind} values (a numeric column; list it in "
+                                    "data.categorical, or use categorical: auto, to take it as categories)")

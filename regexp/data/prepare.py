@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from regexp.data.sources import load_raw
+from regexp.data.encoding import Encoded, encode, filled, needs_encoding
+from regexp.data.sources import Raw, load_raw
 from regexp.metrics import METRICS
 from regexp.spec import LoadedSpec
 from regexp.spec.schema import SPATIAL
@@ -28,8 +29,9 @@ class Prepared:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    scale: dict[str, list[float]]         # {"mean", "variance"} or {"min", "max"} or {}
+    scale: dict[str, list[float]]         # {"mean", "variance"} or {"min", "max"} or {}: of the numeric columns
     metrics: list[str]
+    columns: list[Encoded] | None = None  # a table with categories or filled cells: how the model encodes each
 
     @property
     def features(self) -> int:
@@ -47,10 +49,16 @@ def prepare(loaded: LoadedSpec) -> Prepared:
     test = None
     if raw.test is not None:
         test = (raw.test[0], _encode_like(raw.test[1], classes, task))
-    own = {key: _own_file(loaded, key, raw.x.shape[1], classes, task) for key in ("val_path", "test_path")
+    own = {key: _own_file(loaded, key, raw, classes, task) for key in ("val_path", "test_path")
            if getattr(spec.data, key) is not None}
     parts = _split(loaded, raw.x, y, task, own.get("test_path", test), own.get("val_path"))
     x_train, y_train = _subsample(loaded, parts[0], parts[1], task)
+    columns, scaled = None, x_train
+    if needs_encoding(raw.columns, [x_train, parts[2], parts[4]]):
+        columns, (x_train, x_val, x_test) = encode(raw.columns, [x_train, parts[2], parts[4]], spec.data.missing,
+                                                   spec.data.max_onehot, lambda m: loaded.error("data.missing", m))
+        parts = (None, None, x_val, parts[3], x_test, parts[5])
+        scaled = filled(columns, x_train)
     metrics = spec.training.metrics or (["mae"] if task == "regression" else ["accuracy"])
     for i, metric in enumerate(metrics):
         if task not in METRICS[metric]:
@@ -62,7 +70,7 @@ def prepare(loaded: LoadedSpec) -> Prepared:
     shape = _shape(loaded, raw.shape, raw.x.shape[1])
     _check_crops(loaded, shape)
     return Prepared(task, classes, shape, x_train, y_train, parts[2], parts[3], parts[4], parts[5],
-                    _scale_stats(spec.data.scale, x_train, shape), metrics)
+                    _scale_stats(spec.data.scale, scaled, shape), metrics, columns)
 
 
 def _task(loaded: LoadedSpec, y: np.ndarray, known: str | None) -> str:
@@ -99,12 +107,22 @@ def _encode(y: np.ndarray, task: str) -> tuple[np.ndarray, list[str]]:
     return codes.astype(np.int32), [str(v) for v in values]
 
 
-def _own_file(loaded: LoadedSpec, key: str, features: int, classes: list[str], task: str
+def _own_file(loaded: LoadedSpec, key: str, main: Raw, classes: list[str], task: str
               ) -> tuple[np.ndarray, np.ndarray]:
-    """data.val_path / data.test_path: samples with the columns and classes of data.path."""
+    """data.val_path / data.test_path: samples with the columns and classes of data.path (its
+    categories coded as data.path codes them; a value data.path lacks is out of vocabulary)."""
     raw = load_raw(loaded, f"data.{key}")
+    features = main.x.shape[1]
     if raw.x.shape[1] != features:
         raise loaded.error(f"data.{key}", f"its samples have {raw.x.shape[1]} features, data.path's have {features}")
+    for j, (mine, theirs) in enumerate(zip(main.columns or [], raw.columns or [])):
+        if (mine.name, mine.kind) != (theirs.name, theirs.kind):
+            raise loaded.error(f"data.{key}", f"column {j + 1} is {theirs.name!r} ({theirs.kind}), data.path's is "
+                                              f"{mine.name!r} ({mine.kind})")
+        if mine.kind == "categorical":
+            index = {v: i for i, v in enumerate(mine.values)}
+            recode = np.array([index.get(v, np.nan) for v in theirs.values] + [np.nan], np.float32)
+            raw.x[:, j] = recode[np.where(np.isnan(raw.x[:, j]), len(theirs.values), raw.x[:, j]).astype(int)]
     unknown = sorted({str(v) for v in np.unique(raw.y)} - set(classes)) if task != "regression" else []
     if unknown:
         raise loaded.error(f"data.{key}", f"labels {', '.join(unknown[:5])} do not occur in data.path "

@@ -30,6 +30,18 @@ class Raw:
     shape: tuple[int, ...] | None     # natural per-sample shape (images), else None
     task: str | None                  # what a built-in dataset is for; None: detect from y
     test: tuple[np.ndarray, np.ndarray] | None = None  # a fixed test part shipped with the data
+    columns: list["Column"] | None = None  # a table's feature columns; None for arrays and images
+
+
+@dataclass
+class Column:
+    """A table's feature column: numeric (a missing cell is NaN when data.missing allows it), or
+    categorical, coded in x as the index of its value in `values` (this file's sorted values; NaN
+    for an empty cell). prepare.py turns the codes into the train part's vocabulary."""
+
+    name: str
+    kind: str                                  # numeric | categorical
+    values: list[str] | None = None            # categorical: every value in this file, sorted
 
 
 def load_raw(loaded: LoadedSpec, key: str = "data.path") -> Raw:
@@ -122,17 +134,38 @@ DATASETS: dict[str, Callable[[LoadedSpec], Raw]] = {
 
 # ------------------------------------------------------------------------------------- files
 def _table(loaded: LoadedSpec, path: Path, columns: dict[str, list], key: str) -> Raw:
-    """Features and target from named columns; every feature must be numeric and present."""
+    """Features and target from named columns: numbers, or categories (data.categorical), with empty
+    cells allowed as data.missing says."""
     target, features = target_and_features(loaded, path, list(columns), key)
+    data = loaded.spec.data
+    listed = set(data.categorical) if isinstance(data.categorical, list) else set()
+    unknown = sorted(listed - set(features))
+    if unknown:
+        raise loaded.error("data.categorical", f"{path.name} has no feature column {', '.join(map(repr, unknown))} "
+                                               f"(feature columns: {', '.join(features)})")
     x = np.empty((len(columns[target]), len(features)), dtype=np.float32)
+    kinds = []
     for j, name in enumerate(features):
-        for i, cell in enumerate(columns[name]):
+        cells = columns[name]
+        empty = [cell in (None, "") for cell in cells]
+        if any(empty) and data.missing == "error":
+            i = empty.index(True)
+            raise loaded.error(key, f"{path.name} row {i + 1}, column {name!r}: a missing value (set data.missing: "
+                                    "mean, median or indicator to fill it inside the model)")
+        if name in listed or (data.categorical == "auto" and not all(e or _is_number(c) for c, e in zip(cells, empty))):
+            values = sorted({str(c) for c, e in zip(cells, empty) if not e})
+            index = {v: i for i, v in enumerate(values)}
+            x[:, j] = [np.nan if e else index[str(c)] for c, e in zip(cells, empty)]
+            kinds.append(Column(name, "categorical", values))
+            continue
+        for i, cell in enumerate(cells):
             try:
-                x[i, j] = float(cell)
+                x[i, j] = np.nan if empty[i] else float(cell)
             except (TypeError, ValueError):
                 raise not_a_number(loaded, path, key, i, name, cell) from None
-    if not np.isfinite(x).all():
-        i, j = np.argwhere(~np.isfinite(x))[0]
+        kinds.append(Column(name, "numeric"))
+    if np.isinf(x).any():
+        i, j = np.argwhere(np.isinf(x))[0]
         raise loaded.error(key, f"{path.name} row {i + 1}, column {features[j]!r}: {x[i, j]} is not a finite number")
     y = np.asarray(columns[target])
     if any(cell in (None, "") for cell in columns[target]):
@@ -141,7 +174,15 @@ def _table(loaded: LoadedSpec, path: Path, columns: dict[str, list], key: str) -
         y = y.astype(np.float64)
     except ValueError:
         pass  # string class labels
-    return Raw(x, y, None, None)
+    return Raw(x, y, None, None, columns=kinds)
+
+
+def _is_number(cell) -> bool:
+    try:
+        float(cell)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def target_and_features(loaded: LoadedSpec, path: Path, names: list[str], key: str) -> tuple[str, list[str]]:
@@ -157,7 +198,8 @@ def target_and_features(loaded: LoadedSpec, path: Path, names: list[str], key: s
 
 def not_a_number(loaded: LoadedSpec, path: Path, key: str, row: int, column: str, cell):
     what = "a missing value" if cell in (None, "") else f"a non-numeric value {cell!r}"
-    return loaded.error(key, f"{path.name} row {row + 1}, column {column!r}: {what} (features must be numbers)")
+    return loaded.error(key, f"{path.name} row {row + 1}, column {column!r}: {what} (a numeric column; list it in "
+                             "data.categorical, or use categorical: auto, to take it as categories)")
 
 
 def _csv(loaded: LoadedSpec, path: Path, key: str) -> Raw:

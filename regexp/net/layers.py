@@ -85,3 +85,32 @@ def mc_dropout_model(model: keras.Model) -> keras.Model | None:
     mc = keras.models.clone_model(model, clone_function=clone)
     mc.set_weights(model.get_weights())
     return mc
+
+
+@keras.saving.register_keras_serializable(package="regexp")
+class TableColumns(keras.layers.Layer):
+    """Columns of the feature matrix, by index. `fills` (one per column) replace a NaN in the
+    columns listed in `filled` (data.missing); `missing=True` gives instead a was-missing 0/1
+    column for each of those.
+
+    Written by hand: Keras has no column-select or NaN-impute layer, and a Lambda could not be
+    reloaded in safe mode. The fills are the train part's statistics, as the scaling's are."""
+
+    def __init__(self, indices, fills=None, filled=(), missing=False, **kwargs):
+        super().__init__(**kwargs)
+        self.indices, self.fills, self.filled, self.missing = list(indices), fills, list(filled), missing
+
+    def call(self, inputs):
+        x = ops.take(inputs, self.indices, axis=1)
+        if self.missing:
+            return ops.cast(ops.isnan(ops.take(x, self.filled, axis=1)), x.dtype)
+        if not self.filled:
+            return x
+        return ops.where(ops.isnan(x), ops.convert_to_tensor([self.fills], dtype=x.dtype), x)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.filled) if self.missing else len(self.indices))
+
+    def get_config(self):
+        return {**super().get_config(), "indices": self.indices, "fills": self.fills, "filled": self.filled,
+                "missing": self.missing}

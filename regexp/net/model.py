@@ -18,7 +18,7 @@ import numpy as np
 
 from regexp.data import Prepared
 from regexp.net.draws import layer_seed
-from regexp.net.layers import NoisyConv2D, NoisyDense
+from regexp.net.layers import NoisyConv2D, NoisyDense, TableColumns
 from regexp.spec.schema import SPATIAL, Model
 from regexp.spec.training import Training
 
@@ -40,7 +40,7 @@ def build_model(spec: Model, data: Prepared, name: str = "regexp", training: Tra
         # augmentation sees raw pixels (its value ranges and fill value 0 mean something there)
         for layer in _image_augmentation(training, data) if training is not None else []:
             x = layer(x)
-    x = _scaling(data)(x)  # per channel on images, so it also fits a cropped image
+    x = _tabular(data, inputs) if data.columns else _scaling(data)(x)  # per channel on images (fits a crop too)
     if spec.input_noise > 0:
         x = keras.layers.GaussianNoise(spec.input_noise, name="input_noise")(x)
     if spec.input_dropout > 0:
@@ -100,6 +100,32 @@ def _scaling(data: Prepared) -> keras.layers.Layer:
         span = np.where(hi > lo, hi - lo, 1.0)
         return keras.layers.Rescaling(scale=1.0 / span, offset=-lo / span, name="scale")
     return keras.layers.Identity(name="scale")
+
+
+def _tabular(data: Prepared, inputs):
+    """A table with categories or filled cells (data/encoding.py): the numeric columns filled and
+    scaled (indicators beside them), each categorical column one-hot (CategoryEncoding) or
+    embedded (Embedding), side by side."""
+    columns = data.columns
+    numeric = [j for j, c in enumerate(columns) if c.kind == "numeric"]
+    parts = []
+    if numeric:
+        filled = [k for k, j in enumerate(numeric) if columns[j].fill is not None]
+        fills = [columns[j].fill if columns[j].fill is not None else 0.0 for j in numeric]
+        parts.append(_scaling(data)(TableColumns(numeric, fills, filled, name="numeric_columns")(inputs)))
+        if any(columns[j].indicator for j in numeric):
+            parts.append(TableColumns(numeric, fills, filled, missing=True, name="was_missing")(inputs))
+    for j, column in enumerate(columns):
+        if column.kind != "categorical":
+            continue
+        code = TableColumns([j], name=f"code_{j}")(inputs)
+        size = len(column.vocabulary) + 1  # code 0: out of vocabulary
+        if column.encoding == "one_hot":
+            parts.append(keras.layers.CategoryEncoding(size, output_mode="one_hot", name=f"onehot_{j}")(code))
+        else:
+            vector = keras.layers.Embedding(size, column.width, name=f"embed_{j}")(code)
+            parts.append(keras.layers.Flatten(name=f"embedded_{j}")(vector))
+    return parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="table")(parts)
 
 
 def _output_head(data: Prepared) -> tuple[int, str]:

@@ -30,7 +30,8 @@ def predict_csv(run_path: Path, input_path: Path, mc_dropout: int = 0) -> tuple[
     classes = metrics.classes if metrics else []
     model = load_model_file(run_path / "model.keras")
     features = int(model.inputs[0].shape[-1])
-    ids, x = read_inputs(input_path, features, config.get("data", {}))
+    columns = metrics.columns if metrics else None
+    ids, x = read_inputs(input_path, features, config.get("data", {}), columns)
     notes = []
     if mc_dropout:
         mc = mc_dropout_model(model)
@@ -69,11 +70,26 @@ def _table(ids: list[str], samples: np.ndarray, task: str, classes: list[str], m
     return out.getvalue()
 
 
-def read_inputs(path: Path, features: int, data: dict) -> tuple[list[str], np.ndarray]:
+def read_inputs(path: Path, features: int, data: dict, columns: list[dict] | None = None
+                ) -> tuple[list[str], np.ndarray]:
     """Row ids and (n, features) float32 inputs from a csv (header row; the run's target column,
-    when present, is dropped), an npz (array x or x_test) or a folder of images (searched recursively)."""
+    when present, is dropped), an npz (array x or x_test) or a folder of images (searched recursively).
+    With the run's `columns` (categories, filled cells), a csv's raw rows are coded as the run's
+    train part coded them: an unseen category or an empty cell is out of vocabulary."""
     if not path.exists():
         raise SpecError(f"{path}: does not exist")
+    if columns and path.suffix.lower() == ".csv":
+        from regexp.data.encoding import code_rows
+
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        try:
+            x = code_rows(columns, rows[0], rows[1:]) if len(rows) > 1 else None
+        except ValueError as exc:
+            raise SpecError(f"{path}: {exc}") from None
+        if x is None:
+            raise SpecError(f"{path}: needs a header row and at least one data row")
+        return [str(i) for i in range(len(x))], x
     if path.is_dir():
         ids, x = _images(path, data)
     elif path.suffix.lower() == ".csv":

@@ -42,9 +42,26 @@ def split_penalty(values: dict) -> dict:
     return values
 
 
-def _binary_accuracy(y_true, y_pred):
-    """Accuracy against the label that dominates a mixed (soft) target; plain accuracy on hard ones."""
-    return keras.metrics.binary_accuracy(keras.ops.cast(y_true > 0.5, y_pred.dtype), y_pred)
+@keras.saving.register_keras_serializable(package="regexp")
+class MajorityBinaryAccuracy(keras.metrics.Metric):
+    """Accuracy against the label that dominates a mixed (soft) target; plain accuracy on hard ones.
+
+    A registered class, not a wrapped function: a function in a model file's compile config reads
+    as foreign code, and saved.py refused to load every binary model."""
+
+    def __init__(self, name="accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.mean = keras.metrics.Mean()
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        hits = keras.metrics.binary_accuracy(keras.ops.cast(y_true > 0.5, y_pred.dtype), y_pred)
+        self.mean.update_state(hits, sample_weight)
+
+    def result(self):
+        return self.mean.result()
+
+    def reset_state(self):
+        self.mean.reset_state()
 
 
 def metric(name: str, task: str) -> keras.metrics.Metric:
@@ -53,7 +70,7 @@ def metric(name: str, task: str) -> keras.metrics.Metric:
     if name == "accuracy":  # argmax of a mixed label is its primary sample's label (see mixed_batches)
         if task == "classification":
             return m.CategoricalAccuracy(name=name)
-        return m.MeanMetricWrapper(_binary_accuracy, name=name)
+        return MajorityBinaryAccuracy(name=name)
     return {
         "auc": lambda: m.AUC(name=name), "precision": lambda: m.Precision(name=name),
         "recall": lambda: m.Recall(name=name), "top3_accuracy": lambda: m.TopKCategoricalAccuracy(k=3, name=name),

@@ -59,7 +59,11 @@ def run_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: 
             results[i] = failed_before_start(failure_reason(exc))
     groups: dict[tuple, list[int]] = {}
     for i, d in enumerate(data):
-        if d is not None:  # equal shapes in the spec can still mean unequal parts (cv folds differ by one)
+        if d is not None and d.columns:  # categories or filled cells: only a trial's own Keras layers encode them
+            from regexp.trial.train import train_trial
+
+            results[i] = train_trial(loaded[i], Path(runs_dir), parent, metric, keys[i])
+        elif d is not None:  # equal shapes in the spec can still mean unequal parts (cv folds differ by one)
             groups.setdefault((tuple(d.sizes().values()), d.features, tuple(d.classes), d.task), []).append(i)
     for g, members in enumerate(groups.values()):
         trainer = PackTrainer([loaded[i] for i in members], [data[i] for i in members],

@@ -63,6 +63,16 @@ class Data(Part):
         None, description="Test samples from their own file; data.path is then split into train and val only. With "
                           "both val_path and test_path, all of data.path is train.")
     target: Optional[str] = Field(None, description="Label column of a csv/parquet file (default: the last column).")
+    categorical: Union[Literal["auto"], list[str]] = Field(
+        "auto", description="csv/parquet feature columns that are categories: auto (every column with a non-number "
+                            "in it), or these names (integer-coded columns too). Encoded inside the model from the "
+                            "train part's vocabulary, with an out-of-vocabulary code for the rest.")
+    max_onehot: int = Field(32, ge=2, le=100_000, description="A categorical column with more values than this is "
+                                                              "embedded (Keras Embedding) instead of one-hot encoded.")
+    missing: Literal["error", "mean", "median", "indicator"] = Field(
+        "error", description="An empty feature cell: error (the row and column named), or filled inside the model "
+                             "with the train part's mean or median; indicator fills the mean and adds a was-missing "
+                             "column. A missing label is always an error.")
     split: Split = Field(default_factory=Split, description="Stratified train/val/test fractions.")
     scale: Literal["standard", "minmax", "none"] = Field(
         "standard", description="Feature scaling with statistics of the train part only, baked into the model.")

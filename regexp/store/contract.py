@@ -222,6 +222,11 @@ class RunMetrics(Record):
 
     task: Optional[str] = Field(None, description="classification | binary | regression.")
     classes: Optional[list[str]] = Field(None, description="Class labels in output order (null for regression).")
+    columns: Optional[list[dict[str, Any]]] = Field(None, description="A table with categories or filled cells: each "
+                                                    "feature column's name, kind (numeric | categorical), train "
+                                                    "vocabulary (code k is its k-th value; 0 out of vocabulary), "
+                                                    "encoding (one_hot | embedding), fill and indicator; null "
+                                                    "otherwise.")
     sizes: Optional[Sizes] = Field(None, description="Samples per part.")
     train: dict[str, Optional[float]] = Field(
         default_factory=dict, description="Train part: loss (the data loss: no penalty, true labels even with label "

@@ -142,7 +142,8 @@ class TrialRun:
         finite = {part: {name: value if math.isfinite(value) else None for name, value in values.items()}
                   for part, values in results.items()}  # JSON has no NaN: null, named in non_finite
         metrics = RunMetrics(
-            task=data.task, classes=data.classes, sizes=data.sizes(), **finite, non_finite=non_finite, monitor=monitor,
+            task=data.task, classes=data.classes, columns=[c.to_json() for c in data.columns] if data.columns else None,
+            sizes=data.sizes(), **finite, non_finite=non_finite, monitor=monitor,
             directions={m: direction(m) for m in ["loss", *data.metrics]}, best_epoch=best_epoch(self.rows, monitor),
             epochs_run=len(self.rows), early_stopped=len(self.rows) < spec.training.epochs, parameters=parameters,
             mc_dropout=spec.evaluation.mc_dropout)

@@ -21,6 +21,8 @@ def show(run: RunRecord) -> Group:
     info.add_row("folder", str(run.path))
     for key, value in provenance_rows(run):
         info.add_row(key, value)
+    if run.metrics is not None and run.metrics.columns:
+        info.add_row("columns", "\n".join(_column_text(c) for c in run.metrics.columns))
     files = [f"{name} ({(run.path / name).stat().st_size:,} B)" for name in (*RUN_FILES, *OPTIONAL_FILES)
              if (run.path / name).exists()]
     info.add_row("files", ", ".join(files))
@@ -93,6 +95,15 @@ def diff_tables(a: RunRecord, b: RunRecord) -> Group:
     for name, va, vb, delta, better in deltas:
         metrics.add_row(name, _fmt(va, name), _fmt(vb, name), f"{delta:+.4f}", better)
     return Group(keys, metrics, *(f"[yellow]warning:[/] {r.id}: {w}" for r in (a, b) for w in r.warnings))
+
+
+def _column_text(column: dict) -> str:
+    """'color: categorical, 3 values, one_hot' or 'weight: numeric, missing filled with 0.0123 (+ indicator)'."""
+    if column["kind"] == "categorical":
+        return f"{column['name']}: categorical, {len(column['vocabulary'] or [])} values (+ out of vocabulary), " \
+               f"{column['encoding']}"
+    fill = f", missing filled with {column['fill']:.4g}" if column.get("fill") is not None else ""
+    return f"{column['name']}: numeric{fill}" + (" (+ indicator)" if column.get("indicator") else "")
 
 
 def provenance_rows(run: RunRecord) -> list[tuple[str, str]]:
