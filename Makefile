@@ -22,7 +22,7 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check regexp tests bench configs  # lint, import order, line length (pyproject.toml)
-	tests/install-chromium.sh
+	tests/install-tools.sh
 	$(BIN)/python -m pytest
 
 # Benchmarks (minutes; not part of `make test`): the tables in bench/README.md come from these.

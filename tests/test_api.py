@@ -7,8 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from conftest import REPO
 from runfolders import make_run
 
@@ -42,8 +40,8 @@ def test_report_from_python_loads_no_tensorflow_and_matches_the_json_format(tmp_
     assert found["tf"] is False and found["data"] == json.loads(cli.stdout)
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_watch_redraws_the_table_when_a_run_appears(tmp_path):
+    assert shutil.which("tmux"), "tmux is not installed: `make test` installs it (tests/install-tools.sh)"
     runs = tmp_path / "runs"
     make_run(runs, "first", name="first", val_accuracy=0.9)
     session = f"regexp-watch-{tmp_path.name}"

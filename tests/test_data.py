@@ -94,7 +94,8 @@ def test_image_folder(write_spec, tmp_path):
 
 @pytest.mark.parametrize("files, data, key, fragment", [
     ({"t.csv": "a,b,y\n1,2,0\n3,,1\n"}, {"path": "t.csv"}, "data.path", "row 2, column 'b': a missing value"),
-    ({"t.csv": "a,b,y\n1,x,0\n3,4,1\n"}, {"path": "t.csv"}, "data.path", "non-numeric value 'x'"),
+    ({"t.csv": "a,b,y\n1,x,0\n3,4,1\n"}, {"path": "t.csv", "categorical": ["a"]}, "data.path",
+     "non-numeric value 'x' (a numeric column; list it in data.categorical"),
     ({"t.csv": "a,b,y\n1,2,0\n3,4,1\n"}, {"path": "t.csv", "target": "label"}, "data.target", "has no column 'label'"),
     ({"t.csv": "a,y\n1,0\n2,0\n3,0\n"}, {"path": "t.csv"}, "data", "single value"),
     ({"t.csv": "a,y\nnan,0\n2,1\n"}, {"path": "t.csv"}, "data.path", "not a finite number"),

@@ -16,7 +16,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 def chromium(tmp_path, *args) -> subprocess.CompletedProcess:
     binary = shutil.which("chromium")
-    assert binary, "Chromium is not installed: `make test` installs it (tests/install-chromium.sh)"
+    assert binary, "Chromium is not installed: `make test` installs it (tests/install-tools.sh)"
     return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
                           capture_output=True, text=True, timeout=120)
 

@@ -164,8 +164,11 @@ def _table(loaded: LoadedSpec, path: Path, columns: dict[str, list], key: str) -
             except (TypeError, ValueError):
                 raise not_a_number(loaded, path, key, i, name, cell) from None
         kinds.append(Column(name, "numeric"))
-    if np.isinf(x).any():
-        i, j = np.argwhere(np.isinf(x))[0]
+    written = np.array([[cell not in (None, "") for cell in columns[name]] for name in features], bool).T
+    numeric = np.array([c.kind == "numeric" for c in kinds])
+    bad = ~np.isfinite(x) & written & numeric  # a nan or inf written in a cell; an empty cell is `missing`'s
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
         raise loaded.error(key, f"{path.name} row {i + 1}, column {features[j]!r}: {x[i, j]} is not a finite number")
     y = np.asarray(columns[target])
     if any(cell in (None, "") for cell in columns[target]):
