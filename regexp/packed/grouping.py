@@ -98,7 +98,10 @@ def _has_text_cells(loaded: LoadedSpec) -> bool:
 def _text_in(path: str, size: int, mtime: int, target: str | None) -> bool:
     """Whether a feature column (not the label: data.target, else the last) holds a non-number."""
     if path.endswith(".parquet"):
-        import pyarrow.parquet as pq
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            return False  # the trial fails alone, saying what to install
 
         fields = list(pq.read_schema(path))
         label = target or fields[-1].name
