@@ -110,8 +110,10 @@ def resume(run: Annotated[Path, typer.Argument(help="An interrupted or crashed r
 
 @command(trains=True)
 def replay(run: Annotated[Path, typer.Argument(help="A completed run folder.", show_default=False)]):
-    """Train a run again from its config.yaml, seed and data (a packed trial with its pack) in a temporary
-    folder; "identical" (exit 0), or the first epoch and column that differ and the likely cause (exit 1)."""
+    """Train a run again in a temporary folder: "identical" (exit 0), or where and why it differs (exit 1).
+
+    From its config.yaml, seed and data (a packed trial with its whole pack); a difference names the first epoch
+    and column and the likely cause (data, split, library versions, device, threads)."""
     from regexp.trial.replay import replay as replay_run
 
     result = replay_run(run)
