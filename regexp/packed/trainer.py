@@ -198,8 +198,7 @@ class PackTrainer:
         for best, now in zip(self.best, self._state()):
             best.assign(tf.where(lead(keep, len(now.shape)), now, best))
 
-    @tf.function
-    def _restore_best(self, restore):
+    def _restore_best(self, restore):  # once per pack: eager (traced, every new pack retraced it, and TF warned)
         for best, now in zip(self.best, self._state()):
             now.assign(tf.where(lead(restore, len(now.shape)), best, now))
 
