@@ -19,7 +19,7 @@ import json
 import os
 from pathlib import Path
 
-from regexp.store.folders import process_alive, write_atomic
+from regexp.store.folders import cache_root, process_alive, write_atomic
 
 WATCHED = ("run.json", "config.yaml", "metrics.json", "history.csv", "sweep.json")
 KEEP = 8
@@ -77,10 +77,8 @@ def store(runs_dir: Path, cache_key: str, text: str, warnings: list[str], runnin
 
 
 def cache_file(runs_dir: Path) -> Path:
-    user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    root = os.environ.get("REGEXP_CACHE_DIR") or user_cache / "regexp"
     folder = hashlib.sha256(str(runs_dir.resolve()).encode()).hexdigest()[:16]
-    return Path(root) / f"report-{folder}.json"
+    return cache_root() / f"report-{folder}.json"
 
 
 def _read(runs_dir: Path) -> dict:

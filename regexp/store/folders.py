@@ -55,6 +55,13 @@ def write_json(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def cache_root() -> Path:
+    """Where regexp keeps what it can recompute (report answers, data fingerprints): $REGEXP_CACHE_DIR,
+    else $XDG_CACHE_HOME/regexp, else ~/.cache/regexp. Never inside a runs folder."""
+    user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return Path(os.environ.get("REGEXP_CACHE_DIR") or user_cache / "regexp")
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 

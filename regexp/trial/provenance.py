@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from regexp.spec import LoadedSpec
-from regexp.store.folders import write_atomic
+from regexp.store.folders import cache_root, write_atomic
 
 GIT_TIMEOUT_S = 5
 CHUNK = 1 << 20
@@ -119,7 +119,7 @@ def file_sha256(path: Path) -> str:
 
 @functools.lru_cache(maxsize=64)  # keyed by (path, size, mtime): a pack's slices read the cache file once
 def _sha256(key: str, path: Path) -> str:
-    cache = _cache_file()
+    cache = cache_root() / "fingerprints.json"
     try:
         known = json.loads(cache.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -140,11 +140,6 @@ def _sha256(key: str, path: Path) -> str:
     except OSError:
         pass  # nowhere to cache: hashed again next time
     return known[key]
-
-
-def _cache_file() -> Path:
-    user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return Path(os.environ.get("REGEXP_CACHE_DIR") or user_cache / "regexp") / "fingerprints.json"
 
 
 def split_fingerprint(parts) -> str:
