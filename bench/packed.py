@@ -4,6 +4,10 @@
   python bench/packed.py speed [--seeds 10] [--rounds 3]
                                                  dropout x L2 grid (9 points) x seeds, 20 epochs, whole
                                                  commands alternating: --pack auto vs --pack off --workers 2
+  python bench/packed.py anchor [--seeds 10|100] [--rounds 3]
+                                                 the same grid, 20 epochs: regexp sweep --pack auto against
+                                                 bench/anchor_jax.py (JAX vmap by hand; pip install -e '.[bench]')
+  python bench/packed.py small [--rounds 3]      the 24-trial grid, 10 epochs: --pack auto vs --pack off --workers 2
   python bench/packed.py conv [--seeds 20] [--rounds 3]
                                                  the digits CNN (no augmentation), 20 epochs, the same two commands
   python bench/packed.py scale | scale-cnn       ms per model-epoch and peak memory against the pack size, 1 thread
@@ -15,6 +19,7 @@ import csv
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -81,6 +86,92 @@ def speed(seeds: int, rounds: int) -> None:
     packed, alone = statistics.median(times["packed"]), statistics.median(times["alone"])
     print(f"| {trials} trials, 20 epochs | --pack auto {packed:.1f} s | --pack off --workers 2 {alone:.1f} s | "
           f"**{alone / packed:.1f}x** | medians of {rounds} |")
+
+
+GRID = ("extends: {repo}/configs/digits-dropout-l2-sweep.yaml\nname: {name}\nrepeat: {seeds}\n"
+        "training: {{early_stopping: null, epochs: {epochs}}}\n")  # every trial trains every epoch, as the anchor
+
+
+def tree_rss_mib(pid: int) -> float:
+    """The summed resident memory of a process and all its descendants, from /proc (Linux)."""
+    parent, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry)], rss[int(entry)] = int(fields[1]), int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    tree, grew = {pid}, True
+    while grew:
+        more = {p for p, pp in parent.items() if pp in tree} - tree
+        tree, grew = tree | more, bool(more)
+    return sum(rss.get(p, 0) for p in tree) / 2**20
+
+
+def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Wall seconds of a whole process and the peak summed RSS of its process tree (sampled every 0.1 s)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, tree_rss_mib(process.pid))
+        time.sleep(0.1)
+    if process.returncode:
+        raise SystemExit(f"{command} exited {process.returncode}")
+    return time.perf_counter() - started, peak
+
+
+def anchor(seeds_list: list[int], rounds: int) -> None:
+    """regexp sweep --pack auto (every run folder) against bench/anchor_jax.py (numbers only) on the
+    dropout x L2 grid, 20 epochs, no early stopping: whole processes, alternating, medians."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seeds in seeds_list:
+            spec = Path(tmp) / f"grid{seeds}.yaml"
+            spec.write_text(GRID.format(repo=REPO, name=f"anchor{seeds}", seeds=seeds, epochs=20))
+            found = {"regexp": [], "jax": []}
+            for r in range(rounds):
+                runs = Path(tmp) / f"runs{seeds}-{r}"
+                commands = {"regexp": [*REGEXP, "sweep", str(spec), "--runs-dir", str(runs), "-q", "--pack", "auto"],
+                            "jax": [sys.executable, str(REPO / "bench/anchor_jax.py"), "--seeds", str(seeds),
+                                    "--out", str(Path(tmp) / "numbers.json")]}
+                for side in ("regexp", "jax") if r % 2 == 0 else ("jax", "regexp"):
+                    found[side].append(timed(commands[side]))
+                    print(f"{9 * seeds} trials, round {r + 1}, {side}: {found[side][-1][0]:.1f} s, "
+                          f"peak {found[side][-1][1]:.0f} MiB", flush=True)
+                models = len(list(runs.glob("*/model.keras")))
+                assert models == 9 * seeds, f"{models} model.keras files for {9 * seeds} trials"
+                shutil.rmtree(runs)
+            rows.append((9 * seeds, *(statistics.median(t for t, _ in found[side]) for side in ("regexp", "jax")),
+                         *(max(m for _, m in found[side]) for side in ("regexp", "jax")),
+                         [round(t, 1) for t, _ in found["regexp"]], [round(t, 1) for t, _ in found["jax"]]))
+    print("| trials | regexp sweep --pack auto (every run folder) | JAX vmap by hand (numbers only) | ratio | "
+          "peak RSS regexp / JAX (MiB) | rounds regexp; JAX (s) |")
+    print("|---|---|---|---|---|---|")
+    for trials, mine, theirs, mem, their_mem, rs, js in rows:
+        print(f"| {trials} | {mine:.1f} s | {theirs:.1f} s | **{mine / theirs:.2f}** | {mem:.0f} / {their_mem:.0f} | "
+              f"{rs}; {js} |")
+
+
+def small(rounds: int) -> None:
+    """The 24-trial grid (dropout 0/0.2/0.5 x L2 0/1e-3, 4 seeds, 10 epochs): --pack auto against
+    --pack off --workers 2, whole commands alternating, medians."""
+    times = {"packed": [], "alone": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "small.yaml"
+        spec.write_text(GRID.format(repo=REPO, name="small", seeds=4, epochs=10)
+                        + "search:\n  params:\n    model.defaults.l2: [0.0, 1.0e-3]\n")
+        for r in range(rounds):
+            for mode, args in (("packed", ["--pack", "auto"]), ("alone", ["--pack", "off", "--workers", "2"])):
+                times[mode].append(sweep(spec, Path(tmp) / f"{mode}{r}", *args))
+                print(f"round {r + 1} {mode}: {times[mode][-1]:.1f} s", flush=True)
+    packed, alone = statistics.median(times["packed"]), statistics.median(times["alone"])
+    print(f"| 24 trials (6 points x 4 seeds), 10 epochs | --pack auto {packed:.1f} s | --pack off --workers 2 "
+          f"{alone:.1f} s | **{alone / packed:.1f}x** | rounds {[round(t, 1) for t in times['packed']]} vs "
+          f"{[round(t, 1) for t in times['alone']]} |")
 
 
 CNN = ("extends: {repo}/configs/digits-cnn-augment.yaml\nname: {name}\nrepeat: {seeds}\n"
@@ -180,7 +271,7 @@ def profile(size: int) -> None:
                 spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
         return wrapped
     T = module.PackTrainer
-    for name in ("_train_epoch", "_evaluate", "_record", "_keep_best", "keras_model", "_complete", "_open"):
+    for name in ("_train_epoch", "_evaluate", "_record", "_keep_best", "keras_model", "_finish", "_open"):
         setattr(T, name, clock(name, getattr(T, name)))
     started = time.perf_counter()
     specs = [load_spec(REPO / "configs/quickstart.yaml", [f"seed={s}", "training.epochs=20",
@@ -189,24 +280,35 @@ def profile(size: int) -> None:
     data = [prepare(s) for s in specs]
     spent["load specs and data"] = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = T(specs, data, Path(tmp), "bench", "p")
-        trainer.run("val_loss")
+        trainer = T(specs, data, "p")
+        first = trainer._train_epoch
+        epochs = []
+        def timed_epoch(*args):
+            started = time.perf_counter()
+            out = first(*args)
+            epochs.append(time.perf_counter() - started)
+            return out
+        trainer._train_epoch = timed_epoch
+        trainer.run(Path(tmp), "bench", [f"k{i}" for i in range(size)], "val_loss")
     total = time.perf_counter() - started
-    spent["_complete (without keras_model)"] = spent.pop("_complete") - spent["keras_model"]
+    spent["_finish (without keras_model)"] = spent.pop("_finish") - spent["keras_model"]
+    spent.pop("_train_epoch")
+    spent["first epoch (traces and compiles)"], spent["train steps, epochs 2-20"] = epochs[0], sum(epochs[1:])
     print(f"pack of {size} quickstart trials, 20 epochs: {total:.1f} s in all")
     print("| phase | seconds | share |")
     print("|---|---|---|")
     names = {"_train_epoch": "train steps (20 epoch calls, first traces)", "_evaluate": "validation + final scoring",
              "_record": "history rows, log lines, early stopping (per slice per epoch)", "_keep_best": "best weights",
              "keras_model": "build each trial's Keras model and set its weights", "_open": "make run folders",
-             "_complete (without keras_model)": "save model.keras, metrics.json, run.json"}
+             "_finish (without keras_model)": "final scoring; save model.keras, metrics.json, run.json"}
     for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
         print(f"| {names.get(name, name)} | {seconds:.2f} | {seconds / total:.0%} |")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["dist", "speed", "conv", "scale", "scale-cnn", "scale-one", "scale-one-cnn",
+    parser.add_argument("what", choices=["dist", "speed", "conv", "anchor", "small", "scale", "scale-cnn", "scale-one",
+                                         "scale-one-cnn",
                                          "profile"])
     parser.add_argument("size", nargs="?", type=int, default=90)
     parser.add_argument("--seeds", type=int, default=None)
@@ -216,6 +318,10 @@ if __name__ == "__main__":
         dist(args.seeds or 30)
     elif args.what == "speed":
         speed(args.seeds or 10, args.rounds)
+    elif args.what == "anchor":
+        anchor([args.seeds] if args.seeds else [10, 100], args.rounds)
+    elif args.what == "small":
+        small(args.rounds)
     elif args.what == "conv":
         conv(args.seeds or 20, args.rounds)
     elif args.what in ("scale", "scale-cnn"):

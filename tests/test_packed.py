@@ -2,6 +2,8 @@
 stopping, failure, interruption), and a sweep writes ordinary run folders from packs."""
 
 import json
+import re
+import zipfile
 
 import keras
 import numpy as np
@@ -150,14 +152,17 @@ def test_each_slice_steps_as_the_keras_optimizer_of_its_trial(name):
 def test_a_pack_reproduces_each_trials_history_and_early_stopping(digits, tmp_path):
     """Dropout and noise off: the same numbers up to float rounding. Batched matmuls sum in another
     order than single ones (about 1e-7 relative per op); over 6 epochs of Adam the loss agrees to
-    1e-4 relative, and early stopping picks the same epoch."""
-    arms = [[*arm, "training.early_stopping={monitor: val_loss, patience: 1, min_delta: 0.1}"] for arm in ARMS]
+    1e-4 relative, and early stopping picks the same epoch. model.keras holds the config the trial
+    alone saves, also for seed 6, which shares seed 3's point and so its Keras model in the pack."""
+    arms = [[*arm, "training.early_stopping={monitor: val_loss, patience: 1, min_delta: 0.1}"]
+            for arm in [*ARMS, ["seed=6"]]]
     results = packed_trainer.run_pack(str(digits), arms, str(tmp_path / "packed"), "test", "val_loss", "p", KEYS)
     for arm, result in zip(arms, results):
         assert result.status == "completed", result
         packed = read_run(tmp_path / "packed" / result.run)
         alone = read_run(train(load_spec(digits, arm), tmp_path / "alone"))
-        assert packed.info.packed.size == 4 and packed.info.parent == "test"
+        assert _model_config(packed.path) == _model_config(alone.path), arm
+        assert packed.info.packed.size == 5 and packed.info.parent == "test"
         assert [r["epoch"] for r in packed.history] == [r["epoch"] for r in alone.history]
         for a, b in zip(packed.history, alone.history):
             for column in ("loss", "val_loss", "accuracy", "val_accuracy", "penalty", "lr"):
@@ -168,6 +173,17 @@ def test_a_pack_reproduces_each_trials_history_and_early_stopping(digits, tmp_pa
             for key, value in alone.metrics.part(part).items():
                 assert packed.metrics.part(part)[key] == pytest.approx(value, rel=1e-4, abs=1e-6), (part, key)
     assert any(read_run(tmp_path / "packed" / r.run).metrics.early_stopped for r in results)
+
+
+def _model_config(run) -> dict:
+    """model.keras's config.json without what Keras numbers per process: the ids it gives shared
+    objects as it saves, and the optimizer's automatic name (adam, adam_1, ... in creation order)."""
+    with zipfile.ZipFile(run / "model.keras") as archive:
+        config = json.loads(re.sub(r'"shared_object_id": \d+', '"shared_object_id": 0',
+                                   archive.read("config.json").decode()))
+    optimizer = config["compile_config"]["optimizer"]["config"]
+    optimizer["name"] = re.sub(r"_\d+$", "", optimizer["name"])
+    return config
 
 
 def test_a_diverging_slice_fails_alone(digits, tmp_path):

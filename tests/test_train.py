@@ -36,7 +36,7 @@ def test_a_run_folder_holds_every_file(trained_run):
     assert metrics["epochs_run"] == 4 and 1 <= metrics["best_epoch"] <= 4
     assert metrics["generalization_gap"]["accuracy"] == pytest.approx(metrics["train"]["accuracy"] - metrics[
         "val"]["accuracy"])
-    params = 4 * 8 + 8 + 8 * 3 + 3  # hidden dense + output; the scaling statistics are constants
+    params = 4 * 8 + 8 + 8 * 3 + 3  # hidden dense + output; the scaling statistics are not parameters
     assert metrics["parameters"] == {"total": params, "trainable": params, "non_trainable": 0}
     assert "epoch 4:" in (trained_run / "log.txt").read_text()
 

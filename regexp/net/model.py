@@ -40,7 +40,7 @@ def build_model(spec: Model, data: Prepared, name: str = "regexp", training: Tra
         # augmentation sees raw pixels (its value ranges and fill value 0 mean something there)
         for layer in _image_augmentation(training, data) if training is not None else []:
             x = layer(x)
-    x = _tabular(data, inputs) if data.columns else _scaling(data)(x)  # per channel on images (fits a crop too)
+    x = _tabular(data, inputs) if data.columns else _scaling(data, x)  # per channel on images (fits a crop too)
     if spec.input_noise > 0:
         x = keras.layers.GaussianNoise(spec.input_noise, name="input_noise")(x)
     if spec.input_dropout > 0:
@@ -90,16 +90,27 @@ def _image_augmentation(training: Training, data: Prepared) -> list[keras.layers
     return layers
 
 
-def _scaling(data: Prepared) -> keras.layers.Layer:
+def _scaling(data: Prepared, x):
     stats = data.scale
-    if "mean" in stats:
-        return keras.layers.Normalization(mean=np.array(stats["mean"]), variance=np.array(stats["variance"]),
-                                          name="scale")
+    if "mean" in stats:  # the statistics as the layer's weights, not its config: see set_scaling
+        layer = keras.layers.Normalization(name="scale")
+        out = layer(x)
+        set_scaling(layer, data)
+        return out
     if "min" in stats:  # x' = (x - min) / (max - min); constant features map to 0
         lo, hi = np.array(stats["min"]), np.array(stats["max"])
         span = np.where(hi > lo, hi - lo, 1.0)
-        return keras.layers.Rescaling(scale=1.0 / span, offset=-lo / span, name="scale")
-    return keras.layers.Identity(name="scale")
+        return keras.layers.Rescaling(scale=1.0 / span, offset=-lo / span, name="scale")(x)
+    return keras.layers.Identity(name="scale")(x)
+
+
+def set_scaling(layer: keras.layers.Normalization, data: Prepared) -> None:
+    """A standardizing layer's mean and variance: its non-trainable weights, as Normalization.adapt
+    leaves them (saved in model.weights.h5), so that models that differ only in their seed's split
+    have equal configs and a pack reuses one Keras model for all of a point's seeds."""
+    layer.adapt_mean.assign(np.reshape(data.scale["mean"], layer.adapt_mean.shape))
+    layer.adapt_variance.assign(np.reshape(data.scale["variance"], layer.adapt_variance.shape))
+    layer.finalize_state()  # Normalization's own step after adapt: the broadcast mean/variance it applies
 
 
 def _tabular(data: Prepared, inputs):
@@ -112,7 +123,7 @@ def _tabular(data: Prepared, inputs):
     if numeric:
         filled = [k for k, j in enumerate(numeric) if columns[j].fill is not None]
         fills = [columns[j].fill if columns[j].fill is not None else 0.0 for j in numeric]
-        parts.append(_scaling(data)(TableColumns(numeric, fills, filled, name="numeric_columns")(inputs)))
+        parts.append(_scaling(data, TableColumns(numeric, fills, filled, name="numeric_columns")(inputs)))
         if any(columns[j].indicator for j in numeric):
             parts.append(TableColumns(numeric, fills, filled, missing=True, name="was_missing")(inputs))
     for j, column in enumerate(columns):

@@ -36,7 +36,7 @@ class PackedOptimizer:
     # XLA fuses the update's ~20 elementwise ops per variable into one pass over the pack's weights
     # (the optimizer was 60% of an Adam pack's step; bench/packed.py). Only here: compiling the whole
     # epoch, with its stateful random draws and gathers, made it 70x slower on CPU.
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=True, autograph=False)
     def apply(self, gradients: list[tf.Tensor], lr: tf.Tensor, active: tf.Tensor) -> None:
         """One step for every slice: lr (K,) this step's rates; active (K,) bool."""
         t = tf.cast(self.iterations + 1, tf.float32)

@@ -15,6 +15,7 @@ for by Ctrl-C or SIGTERM (trial/interrupts.py) is taken after the epoch in progr
 fails every slice that had not ended, each with error.txt.
 """
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from regexp import compat
 from regexp.data import Prepared, prepare
 from regexp.errors import failure_reason
 from regexp.net.draws import epoch_orders
-from regexp.net.model import build_model
+from regexp.net.model import build_model, initializer, set_scaling
 from regexp.net.optimizers import build_optimizer, build_schedule
 from regexp.net.scoring import EVAL_BATCH, loss, loss_metrics, metric, targets
 from regexp.packed import measures
@@ -35,8 +36,10 @@ from regexp.packed.optimizer import PackedOptimizer
 from regexp.packed.stack import Stack, lead, per_slice
 from regexp.packed.stopping import EarlyStop
 from regexp.spec import LoadedSpec, load_spec
+from regexp.spec.schema import WEIGHTED
 from regexp.store.contract import TrialStatus, default_monitor, direction
 from regexp.trial import interrupts, resume_point
+from regexp.trial.distribute import steps_per_execution
 from regexp.trial.lifecycle import TrialRun, parameter_counts, run_facts
 from regexp.trial.result import TrialResult, failed_before_start
 
@@ -108,6 +111,7 @@ class PackTrainer:
                       for part in ("train", "val", "test") if len(getattr(data[0], f"y_{part}"))}
         self.monitor = default_monitor(training.early_stopping and training.early_stopping.monitor, self.has_val)
         self.slices: list[_Slice] = []
+        self._models: dict[str, keras.Model] = {}  # _model_of's: one per point
 
     # ----------------------------------------------------------------------------------- the loop
     def run(self, runs_dir: Path, parent: str, keys: list[str], objective_metric: str) -> list[TrialResult]:
@@ -118,7 +122,7 @@ class PackTrainer:
             for slot, (spec, data, key) in enumerate(zip(self.specs, self.data, keys)):
                 self.slices.append(self._open(spec, data, runs_dir, parent, key, slot))
             orders = np.stack([epoch_orders(s.spec.seed, self.n, 0, self.epochs) for s in self.specs]).astype(np.int32)
-            rates = np.stack([self._rates(s) for s in self.specs])
+            self.rates = rates = np.stack([self._rates(s) for s in self.specs])
             for epoch in range(self.epochs):
                 interrupts.check()  # a stop asked for during the last epoch: every slice resumes after it
                 if not active.any():
@@ -163,12 +167,16 @@ class PackTrainer:
         return not stop, keep
 
     # ------------------------------------------------------------------------------- graph parts
-    @tf.function
+    # autograph=False here and below: the pack's graph has no Python control flow on tensors, and
+    # autograph's source conversion was 2.5 s of a process's first pack (1.2 s to trace without it)
+    @tf.function(autograph=False)
     def _train_epoch(self, order, lr, active):
         full, rest = divmod(self.n, self.batch)
-        sums = measures.zero_sums(self.k, self.metrics)
-        for s in tf.range(full):
-            sums = _add(sums, self._step(order[:, s * self.batch:(s + 1) * self.batch], lr[:, s], active))
+
+        def body(s, sums):
+            start = s * self.batch
+            return s + 1, _add(sums, self._step(order[:, start:start + self.batch], lr[:, s], active))
+        _, sums = tf.while_loop(lambda s, _: s < full, body, (tf.constant(0), measures.zero_sums(self.k, self.metrics)))
         if rest:
             sums = _add(sums, self._step(order[:, full * self.batch:], lr[:, full], active))
         return sums
@@ -189,11 +197,11 @@ class PackTrainer:
         return {**measures.sums(self.task, self.metrics, logits, y), "objective": objective * batch,
                 "smoothed": tf.reduce_sum(smoothed, axis=1)}
 
-    @tf.function
+    @tf.function(autograph=False)
     def _eval_chunk(self, x, y):
         return measures.sums(self.task, self.metrics, self.stack(x, training=False), y)
 
-    @tf.function
+    @tf.function(autograph=False)
     def _keep_best(self, keep):
         for best, now in zip(self.best, self._state()):
             best.assign(tf.where(lead(keep, len(now.shape)), now, best))
@@ -273,22 +281,51 @@ class PackTrainer:
         """Slice k as the compiled Keras model its trial alone builds (net/model.py, net/optimizers.py),
         holding its weights and optimizer state (`values` in _state()'s order, `optimizer` from _optimizer_state)."""
         spec, data = s.trial.loaded.spec, s.trial.data
-        model = build_model(spec.model, data, name=spec.name, training=spec.training, seed=spec.seed)
-        model.compile(optimizer=build_optimizer(spec.training, self.steps),
-                      loss=loss(data.task, spec.training.label_smoothing),
-                      metrics=[*loss_metrics(data.task, spec.training.label_smoothing),
-                               *(metric(n, data.task) for n in data.metrics)])
+        model = self._model_of(spec, data)
         by_name = dict(zip(self.stack.variables, values))
         for (layer, weight), value in by_name.items():
             _weight(model, layer, weight).assign(value[k])
         opt = model.optimizer
-        opt.build(model.trainable_variables)  # as a trial alone saves it: slots included
+        schedule = spec.training.lr_schedule
+        if schedule is None or schedule.unit == "epoch":  # a variable, which LearningRateScheduler sets each epoch
+            opt.learning_rate = s.trial.rows[-1]["lr"] if s.trial.rows else float(self.rates[k, 0])
         slots = {v.name: v for v in opt.variables}  # Keras names a slot <variable path with _>_<slot>
         opt.iterations.assign(optimizer["iterations"])
         trainable = [key for key, v in self.stack.variables.items() if v.trainable]  # the optimizer's order
         for name, per_variable in optimizer["slots"].items():
             for (layer, weight), value in zip(trainable, per_variable):
                 slots[f"{_weight(model, layer, weight).path.replace('/', '_')}_{name}"].assign(value[k])
+        return model
+
+    def _model_of(self, spec, data: Prepared) -> keras.Model:
+        """The compiled Keras model of a slice. Building one costs about 35 ms (layers, compile, the
+        optimizer's slots), so the slices of one point (the same spec but the seed) share one: what a
+        seed changes in the model's config is its initializers' seeds, set here, and its scaling
+        statistics, which are weights (model.set_scaling). Its config is the one the trial alone saves
+        (tests/test_packed.py compares them)."""
+        key = json.dumps([spec.name, spec.model.model_dump(mode="json"), spec.training.model_dump(mode="json"),
+                          data.features, data.shape, data.classes, data.task,
+                          {} if "mean" in data.scale else data.scale], default=str)
+        model = self._models.get(key)
+        if model is None:
+            model = self._models[key] = build_model(spec.model, data, name=spec.name, training=spec.training,
+                                                    seed=spec.seed)
+            model.compile(optimizer=build_optimizer(spec.training, self.steps),
+                          loss=loss(data.task, spec.training.label_smoothing),
+                          metrics=[*loss_metrics(data.task, spec.training.label_smoothing),
+                                   *(metric(n, data.task) for n in data.metrics)],
+                          steps_per_execution=steps_per_execution(spec.training.steps_per_execution, self.steps,
+                                                                  None, spec.logging.per_step))  # as train.py
+            model.optimizer.build(model.trainable_variables)  # as a trial alone saves it: slots included
+            return model
+        if "mean" in data.scale:
+            set_scaling(model.get_layer("scale"), data)
+        layers = spec.model.resolved_layers()
+        for i, layer in enumerate(layers):
+            if isinstance(layer, WEIGHTED):
+                model.get_layer(f"l{i}").kernel_initializer = initializer(layer.initializer, spec.seed, i)
+        model.get_layer("output").kernel_initializer = initializer(spec.model.output.initializer, spec.seed,
+                                                                   len(layers))
         return model
 
     def _optimizer_state(self) -> dict:
