@@ -1,11 +1,12 @@
-"""Benchmark: `regexp report` over 10,000 run folders: <= 3 s cold, <= 1 s when nothing changed.
+"""Benchmark: `regexp report` over 10,000 run folders: cold, warm, and after 100 new runs appear.
 
     .venv/bin/python bench/report_10000.py [--runs 10000] [--repeats 5]
 
 Copies one real run folder (configs/quickstart.yaml, 2 epochs) 10,000 times: 200 points (dropout x
 learning rate) x 50 seeds, each copy's run.json carrying its own config as training writes it.
 Times whole processes, alternating: cold (the answer cache, $REGEXP_CACHE_DIR, removed first)
-and warm (the same command again), medians of --repeats, for the terminal table and json.
+and warm (the same command again), then again after 100 new run folders appear (the folder grows by
+100 each repeat), medians of --repeats, for the terminal table and json.
 """
 
 import argparse
@@ -63,16 +64,22 @@ def main() -> None:
         started = time.perf_counter()
         runs = make_runs(Path(tmp), args.runs)
         print(f"made {args.runs} run folders in {time.perf_counter() - started:.0f} s")
-        print("| command | cold median s (runs) | warm median s (runs) |\n|---|---|---|")
+        print("| command | cold median s (runs) | warm median s (runs) | after 100 new runs, median s (runs) |\n"
+              "|---|---|---|---|")
+        template = next(runs.iterdir())
         for label, extra in (("report (table)", []), ("report --format json", ["--format", "json"])):
             command = [*REGEXP, "report", "--runs-dir", str(runs), *extra]
-            cold, warm = [], []
-            for _ in range(args.repeats):
+            cold, warm, grown = [], [], []
+            for r in range(args.repeats):
                 shutil.rmtree(os.environ["REGEXP_CACHE_DIR"], ignore_errors=True)
                 cold.append(seconds(command))
                 warm.append(seconds(command))
+                for i in range(100):  # a sweep adds runs: 100 more seeds of one point
+                    shutil.copytree(template, runs / f"new-{label[:6]}-{r}-{i:03d}")
+                grown.append(seconds(command))
             print(f"| {label} | {statistics.median(cold):.2f} ({', '.join(f'{t:.2f}' for t in cold)}) | "
-                  f"{statistics.median(warm):.2f} ({', '.join(f'{t:.2f}' for t in warm)}) |")
+                  f"{statistics.median(warm):.2f} ({', '.join(f'{t:.2f}' for t in warm)}) | "
+                  f"{statistics.median(grown):.2f} ({', '.join(f'{t:.2f}' for t in grown)}) |")
 
 
 if __name__ == "__main__":

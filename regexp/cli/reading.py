@@ -80,6 +80,7 @@ def report(
     """Compare runs: one row per run or group of repeats, the params that differ, mean ± std, significance."""
     from regexp import __version__
     from regexp.report import FORMATS, cache
+    from regexp.store import scan as scanning
 
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: not a format (allowed: {' | '.join(FORMATS)})")
@@ -92,13 +93,13 @@ def report(
                    smooth=smooth,
                    terminal=terminal, version=__version__)
 
-    def build():
+    def build(scanned=None):
         from regexp.report import build_report
 
         return build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
                             expand=expand, baseline=baseline, focus=metric, group=not no_groups,
                             correction=correction, against=against, detect=detect, group_by=group_by,
-                            failures=failures, margin=margin, test=test, folds=cv_folds)
+                            failures=failures, margin=margin, test=test, folds=cv_folds, scanned=scanned)
     if watch:
         if output is not None or plot is not None or fmt != "table":
             raise UserError("--watch: redraws the terminal table; it takes no --output, --plot or --format")
@@ -109,12 +110,13 @@ def report(
             result = build()
             return view.terminal_text(result, *terminal), len(result.rows)
         return watch_runs(runs_dir, options, render, out())
-    cache_key = cache.key(runs_dir, options) if not targets and plot is None else None  # a plot is always drawn
+    scanned = scanning.scan(runs_dir) if not targets else None  # one stat per file, for the cache and the reading
+    cache_key = cache.key(scanned, options) if plot is None else None  # a plot is always drawn
     answer = cache.lookup(runs_dir, cache_key) if cache_key else None
     if answer is None:
         from regexp.views import report as view
 
-        result = build()
+        result = build(scanned)
         if not result.rows:
             say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
         if plot is not None:

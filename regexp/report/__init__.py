@@ -25,6 +25,7 @@ from regexp.report.collect import (
 from regexp.report.decisions import Decisions, read_decisions
 from regexp.report.lineage import mixing
 from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, compare, family_level, summarize
+from regexp.store import scan as scanning
 from regexp.store.contract import MetricKey, direction
 from regexp.store.folders import RunRecord, find_runs, read_run
 
@@ -83,9 +84,16 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
                  baseline: str | None = None, focus: str | None = None, group: bool = True,
                  correction: str = "holm", against: str | None = None, detect: float | None = None,
                  group_by: str | None = None, failures: str = "drop", margin: float | None = None,
-                 test: str = "t", folds: str = "average") -> Report:
+                 test: str = "t", folds: str = "average", scanned: scanning.Scan | None = None) -> Report:
+    """`scanned`: runs_dir's store.scan.scan when the caller took one (the cache key's), else taken here."""
     strays: list[str] = []
-    runs: list[RunRecord] = [read_run(path) for path in find_runs(targets, runs_dir, strays)]
+    scanned = scanned if scanned is not None or targets else scanning.scan(runs_dir)
+    if scanned is not None:  # the whole runs folder
+        strays = scanning.strays(scanned)
+        paths = scanning.run_folders(scanned)
+    else:
+        paths = find_runs(targets, runs_dir, strays)
+    runs: list[RunRecord] = [read_run(path) for path in paths]
     runs = [run for run in runs if all(matches(run, rule) for rule in filters)]
     rows, metric = build_rows(runs, group=group, group_by=group_by)
     sort = sort or sweep_objective(runs)  # a sweep is ranked by its objective

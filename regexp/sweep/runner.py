@@ -112,7 +112,11 @@ class _Runner:
                  pool: Executor | None = None, pack: str | int = "auto"):
         self.sweep, self.runs_dir = sweep, runs_dir
         self.workers, self.max_failures, self.console, self.pack = workers, max_failures, console, pack
-        self.pool = pool  # a RayPool, or made on first use: InProcess for one worker, else a LocalPool
+        self.pool = pool  # a RayPool, or made here: InProcess for one worker, else a LocalPool
+        if pool is None and workers > 1:  # now: its workers start while the trials are planned and packed
+            from regexp.sweep.local_pool import LocalPool
+
+            self.pool = LocalPool(workers)
         self.consecutive_failures = 0
 
     def tasks(self, trials: list[Trial], metric: str) -> list[tuple]:
@@ -214,12 +218,7 @@ class _Runner:
 
     def _pool(self) -> Executor:
         if self.pool is None:
-            if self.workers == 1:
-                self.pool = InProcess()
-            else:
-                from regexp.sweep.local_pool import LocalPool
-
-                self.pool = LocalPool(self.workers)
+            self.pool = InProcess()
         return self.pool
 
     def close(self) -> None:

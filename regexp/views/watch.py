@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from regexp.report import cache
+from regexp.store import scan as scanning
 
 EVERY_S = 2.0
 
@@ -25,7 +26,7 @@ def watch(runs_dir: Path, options: dict, render: Callable[[], tuple[str, int]], 
     seen = None
     try:
         while True:
-            now = cache.key(runs_dir, options)
+            now = cache.key(scanning.scan(runs_dir), options)
             if now is None or now != seen:
                 text, rows = render()
                 console.clear()
