@@ -270,6 +270,10 @@ def profile(size: int) -> None:
             finally:
                 spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
         return wrapped
+    from regexp.trial import provenance
+
+    git = provenance.git_state(provenance.extends_chain(REPO / "configs/quickstart.yaml"))
+    provenance.sweep_git_state = lambda folder: git  # as in a sweep: its git state, read once (no sweep.json here)
     T = module.PackTrainer
     for name in ("_train_epoch", "_evaluate", "_record", "_keep_best", "keras_model", "_finish", "_open"):
         setattr(T, name, clock(name, getattr(T, name)))

@@ -75,7 +75,7 @@ def main() -> None:
                 cold.append(seconds(command))
                 warm.append(seconds(command))
                 for i in range(100):  # a sweep adds runs: 100 more seeds of one point
-                    shutil.copytree(template, runs / f"new-{label[:6]}-{r}-{i:03d}")
+                    shutil.copytree(template, runs / f"new-{len(extra)}-{r}-{i:03d}")
                 grown.append(seconds(command))
             print(f"| {label} | {statistics.median(cold):.2f} ({', '.join(f'{t:.2f}' for t in cold)}) | "
                   f"{statistics.median(warm):.2f} ({', '.join(f'{t:.2f}' for t in warm)}) | "
