@@ -160,6 +160,11 @@ def _search_checks(search: Search, metrics: Optional[list[str]]) -> list[tuple[s
             errors.append((key, "an empty list has nothing to try"))
         if isinstance(values, Distribution) and search.method == "grid":
             errors.append((key, f"a {values.kind} distribution needs method: random (grid takes lists)"))
+    if search.method == "tpe":
+        from regexp.sweep import tpe
+
+        if not tpe.available():
+            errors.append(("search.method", f"tpe needs Optuna, which is not installed: {tpe.INSTALL}"))
     if search.refine is not None and search.method != "random":
         errors.append(("search.refine", "coarse-to-fine rounds sample points: use method: random"))
     objective = MetricKey.parse(search.objective.metric)

@@ -282,9 +282,12 @@ class Objective(Part):
 
 
 class Search(Part):
-    method: Literal["grid", "random"] = Field("grid", description="grid: every combination of the lists; random: "
-                                                                  "`trials` sampled points.")
-    trials: int = Field(20, ge=1, le=10_000, description="random: points per round.")
+    method: Literal["grid", "random", "tpe"] = Field(
+        "grid", description="grid: every combination of the lists; random: `trials` sampled points; tpe: `trials` "
+                            "points from Optuna's TPE sampler, `batch` at a time (pip install 'regexp[search]').")
+    trials: int = Field(20, ge=1, le=10_000, description="random: points per round; tpe: points in all.")
+    batch: int = Field(8, ge=1, le=1_000, description="tpe: points asked at once; a batch trains (as packs) and is "
+                                                      "told before the next is asked.")
     seed: Optional[int] = Field(None, ge=0, description="Seed of the random sampling (default: the spec's seed).")
     params: dict[str, Union[list[Any], Distribution]] = Field(
         description="Dotted path -> a list of values (grid or random choice) or a distribution (random only).")

@@ -100,7 +100,7 @@ def _run_rounds(sweep: Sweep, runner: "_Runner") -> None:
         return run_looks(sweep, runner, base, runner.console)
     for round_ in range(1, rounds(base) + 1):
         previous = sweep.point_results(round_ - 1) if round_ > 1 else None
-        trials = plan_round(base, [], round_, previous)
+        trials = plan_round(base, [], round_, previous, told=sweep.told(round_))
         sweep.add(trials)
         runner.run([t for t in trials if not sweep.done(t)], sweep.state.objective.metric)
 

@@ -122,6 +122,13 @@ class Sweep:
                 values.setdefault(point_of(entry.point), []).append(entry.objective)
         return {point: sum(v) / len(v) for point, v in values.items()}
 
+    def told(self, before_round: int) -> list[tuple[Point, float | None]]:
+        """Every point of the rounds before `before_round`, in the order they were planned, with its
+        mean objective (None: no completed seed or fold): what a tpe round is told."""
+        results = {point: value for point, value in self.point_results().items()}
+        points = dict.fromkeys(point_of(e.point) for e in self.state.trials if e.round < before_round)
+        return [(point, results.get(point)) for point in points]
+
     def best(self) -> Best | None:
         results = self.point_results()
         if not results:

@@ -73,12 +73,18 @@ def _short(value: Any) -> str:
 
 
 def plan_round(loaded: LoadedSpec, overrides: list[str], round_: int = 1,
-               results: dict[Point, float] | None = None) -> list[Trial]:
-    """The trials of one round; rounds after the first need the mean objective of earlier points."""
+               results: dict[Point, float] | None = None,
+               told: list[tuple[Point, float | None]] | None = None) -> list[Trial]:
+    """The trials of one round; rounds after the first need the mean objective of earlier points
+    (refine: the round before's `results`; tpe: every earlier point, `told`, None where it never completed)."""
     spec = loaded.spec
     search = spec.search
     if search is None:
         points: list[Point] = [()]
+    elif search.method == "tpe":
+        from regexp.sweep import tpe
+
+        points = tpe.ask(search, _seed(loaded), round_, [(dict(p), v) for p, v in told or []])
     elif round_ == 1:
         points = grid(search) if search.method == "grid" else sample(search, _seed(loaded), round_, search.trials)
     else:
@@ -97,6 +103,10 @@ def expand(loaded: LoadedSpec, round_: int, points: list[Point], seeds: list[int
 
 def rounds(loaded: LoadedSpec) -> int:
     search = loaded.spec.search
+    if search is not None and search.method == "tpe":
+        from regexp.sweep import tpe
+
+        return tpe.rounds(search)
     return search.refine.rounds if search is not None and search.refine is not None else 1
 
 
