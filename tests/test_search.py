@@ -3,6 +3,9 @@
 import json
 import math
 
+import numpy as np
+import pytest
+
 from regexp.cli import app
 from regexp.spec import load_spec
 from regexp.store.contract import TrialStatus
@@ -80,6 +83,43 @@ def test_an_interrupted_tpe_sweep_resumes_the_same_points_without_duplicates(run
     assert len(calls) == 2  # only round 2's two trials trained again
     assert [t["point"] for t in after["trials"]] == [t["point"] for t in before["trials"]]  # the same study
     assert len({t["key"] for t in after["trials"]}) == 4 and all(t["status"] == "completed" for t in after["trials"])
+    report = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--importance", "-f", "json"])
+    (search,) = json.loads(report.output)["search"]
+    assert search["method"] == "tpe" and search["n"] == 4 and search["mode"] == "min"
+    assert search["importance"] is None and "two or more searched parameters" in search["importance_note"]
+    best = [e["mean"] for e in search["expected_best"]]
+    assert len(best) == 4 and best == sorted(best, reverse=True)  # more trials, a lower expected best val_loss
+    assert best[-1] >= min(t["objective"] for t in after["trials"])
+
+
+def test_importance_finds_the_one_parameter_that_matters(write_spec):
+    from regexp.report.search import importance
+
+    search = load_spec(write_spec(merged(TINY, search={"method": "random", "trials": 40, "params": {
+        "training.optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]},
+        "model.defaults.dropout": {"uniform": [0.0, 0.5]},
+        "model.layers.0.units": [4, 8, 16]}}))).spec.search
+    rng = np.random.default_rng(0)
+    points = []
+    for _ in range(40):  # the objective depends on the learning rate only, plus a little noise
+        point = {"training.optimizer.learning_rate": float(10 ** rng.uniform(-4, -1)),
+                 "model.defaults.dropout": float(rng.uniform(0, 0.5)),
+                 "model.layers.0.units": int(rng.choice([4, 8, 16]))}
+        points.append((point, (math.log10(point["training.optimizer.learning_rate"]) + 2) ** 2 + rng.normal(0, 0.01)))
+    shares, note = importance(search, points)
+    assert note is None and list(shares)[0] == "training.optimizer.learning_rate"
+    assert shares["training.optimizer.learning_rate"] > 0.8 and sum(shares.values()) == pytest.approx(1.0)
+
+
+def test_expected_best_of_k_matches_the_exact_distribution():
+    """Values 1, 2, 3 (max is best): the best of 2 draws is 1 w.p. 1/9, 2 w.p. 3/9, 3 w.p. 5/9."""
+    from regexp.report.search import expected_best
+
+    (k1, m1, s1), (k2, m2, s2), (k3, m3, _) = expected_best([2.0, 3.0, 1.0], "max")
+    assert (k1, m1) == (1, pytest.approx(2.0)) and s1 == pytest.approx(math.sqrt(2 / 3))
+    assert m2 == pytest.approx(22 / 9) and s2 == pytest.approx(math.sqrt(58 / 9 - (22 / 9) ** 2))
+    assert m3 == pytest.approx((1 + 2 * 7 + 3 * 19) / 27)
+    assert [m for _, m, _ in expected_best([2.0, 3.0, 1.0], "min")][1] == pytest.approx(4 - 22 / 9)  # mirrored
 
 
 def test_tpe_without_optuna_is_a_spec_error_that_says_what_to_install(runner, write_spec, monkeypatch):

@@ -74,6 +74,11 @@ def report(
     plot: Annotated[Path, typer.Option(help="Also draw learning curves to this .png or .svg file.")] = None,
     smooth: Annotated[float, typer.Option(help="Smooth the plotted curves: EWMA with bias correction, beta in [0, 1).",
                                           min=0.0, max=0.999)] = None,
+    importance: Annotated[bool, typer.Option("--importance", help="For each search sweep in the report: how much "
+                                                                  "of the objective's variance each searched "
+                                                                  "parameter explains (fANOVA, Optuna) and the "
+                                                                  "expected best objective vs the number of "
+                                                                  "trials (random, tpe).")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Redraw the table whenever runs change (a running sweep's "
                                                         "decisions too), until Ctrl-C.")] = False,
 ):
@@ -90,7 +95,7 @@ def report(
     options = dict(sort=sort, filters=filters, limit=limit, all_params=all_params, expand=expand, no_groups=no_groups,
                    group_by=group_by, baseline=baseline, metric=metric, correction=correction, against=against,
                    detect=detect, failures=failures, margin=margin, test=test, cv_folds=cv_folds, fmt=fmt,
-                   smooth=smooth,
+                   smooth=smooth, importance=importance,
                    terminal=terminal, version=__version__)
 
     def build(scanned=None):
@@ -99,7 +104,8 @@ def report(
         return build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
                             expand=expand, baseline=baseline, focus=metric, group=not no_groups,
                             correction=correction, against=against, detect=detect, group_by=group_by,
-                            failures=failures, margin=margin, test=test, folds=cv_folds, scanned=scanned)
+                            failures=failures, margin=margin, test=test, folds=cv_folds, scanned=scanned,
+                            importance=importance)
     if watch:
         if output is not None or plot is not None or fmt != "table":
             raise UserError("--watch: redraws the terminal table; it takes no --output, --plot or --format")

@@ -24,6 +24,7 @@ from regexp.report.collect import (
 )
 from regexp.report.decisions import Decisions, read_decisions
 from regexp.report.lineage import mixing
+from regexp.report.search import SearchSummary, read_search
 from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, compare, family_level, summarize
 from regexp.store import scan as scanning
 from regexp.store.contract import MetricKey, direction
@@ -58,6 +59,8 @@ class Report:
     test: str = "t"                  # --test: t or permutation
     folds: str = "average"           # --cv-folds: average within a seed, or nadeau-bengio fold-level
     decisions: Decisions | None = None  # a decide: sweep's arms, how each ended, its looks
+    importance: bool = False  # --importance: `searches` was read
+    searches: list[SearchSummary] = field(default_factory=list)  # each search sweep's importance, expected best
 
     @property
     def comparing(self) -> str | None:
@@ -84,7 +87,8 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
                  baseline: str | None = None, focus: str | None = None, group: bool = True,
                  correction: str = "holm", against: str | None = None, detect: float | None = None,
                  group_by: str | None = None, failures: str = "drop", margin: float | None = None,
-                 test: str = "t", folds: str = "average", scanned: scanning.Scan | None = None) -> Report:
+                 test: str = "t", folds: str = "average", scanned: scanning.Scan | None = None,
+                 importance: bool = False) -> Report:
     """`scanned`: runs_dir's store.scan.scan when the caller took one (the cache key's), else taken here."""
     strays: list[str] = []
     scanned = scanned if scanned is not None or targets else scanning.scan(runs_dir)
@@ -141,6 +145,8 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
                     correction=correction, against=against, detect=detect, failures=failures, margin=margin,
                     test=test, folds=folds)
     report.decisions = read_decisions(runs, rows)
+    if importance:
+        report.importance, report.searches = True, read_search(runs)
     if strays:
         report.warnings.append(f"{runs_dir}: {len(strays)} entries are not run folders and were skipped "
                                f"({', '.join(strays[:3])}{', ...' if len(strays) > 3 else ''})")

@@ -138,7 +138,7 @@ def _log_spaced(values: list) -> bool:
 
 
 def searches(report: Report) -> list[tuple[SweepState, dict]]:
-    """The random searches behind the report's runs: (sweep.json, the spec's search.params)."""
+    """The random and tpe searches behind the report's runs: (sweep.json, the spec's search.params)."""
     out, seen = [], set()
     for row in report.rows:
         for run in row.members:
@@ -155,7 +155,7 @@ def searches(report: Report) -> list[tuple[SweepState, dict]]:
             if state is None:
                 continue
             search = spec.get("search") or {}
-            if search.get("method") == "random" and search.get("params"):
+            if search.get("method") in ("random", "tpe") and search.get("params"):
                 out.append((state, search["params"]))
     return out
 

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from regexp.report import Report, decisions
+from regexp.report import Report, decisions, search
 from regexp.report import comparison_plots as pictures
 from regexp.report.collect import Row
 
@@ -71,7 +71,8 @@ def draw(report: Report, beta: float | None = None) -> "Figure":
                 for path, sampled in params.items()]
     forest = any(c.diff_ci95 is not None for c in report.comparisons.values())
     single = ([("forest",)] * forest + [("heatmap",)] * (cells is not None)  # full-width panels
-              + [("decide",)] * bool(report.decisions and report.decisions.record.looks))
+              + [("decide",)] * bool(report.decisions and report.decisions.record.looks)
+              + [("search", summary) for summary in report.searches if len(summary.scales) > 1 and summary.points])
     pairs = [searched[i:i + 2] for i in range(0, len(searched), 2)]
     own = rows if len(rows) <= PER_ROW_LIMIT else []
     extras = [(kind, row) for row in rows for kind, has in (("steps", _first(row, "steps")),
@@ -94,6 +95,8 @@ def draw(report: Report, beta: float | None = None) -> "Figure":
             pictures.draw_forest(wide, report)
         elif kind == ("heatmap",):
             pictures.draw_heatmap(wide, fig, report, cells)
+        elif kind[0] == "search":
+            search.draw(wide, fig, kind[1])
         else:
             decisions.draw(wide, report.decisions)
     for pair in pairs:

@@ -193,7 +193,7 @@ def to_table(report: Report) -> Table:
                 *([cells["ci"]] if grouped else []), *([cells["verdict"]] if report.comparing else [])]
         table.add_row(*line, style=STYLE.get(row.status))
     table.caption = "\n".join(filter(None, [report.comparing, *(f"note: {n}" for n in report.notes),
-                                            *_decided(report)])) or None
+                                            *_sections(report)])) or None
     table.caption_justify = "left"
     return table
 
@@ -219,7 +219,7 @@ def to_blocks(report: Report) -> Group:
         blocks.append(Group(*lines))
     blocks += [Text(line, style="dim") for line in filter(None, [report.comparing,
                                                                  *(f"note: {n}" for n in report.notes),
-                                                                 *_decided(report)])]
+                                                                 *_sections(report)])]
     return Group(*blocks)
 
 
@@ -233,12 +233,15 @@ def to_markdown(report: Report) -> str:
     out += ["", *(f"- note: {note}" for note in report.notes)] if report.notes else []
     if report.decisions:
         out += ["", report.decisions.heading, "", *(f"- {line}" for line in report.decisions.lines())]
+    for search in report.searches:
+        out += ["", *(f"- {line}" for line in search.lines())]
     return "\n".join(out) + "\n"
 
 
-def _decided(report: Report) -> list[str]:
-    """A decide: sweep's heading and one line per arm (how it ended)."""
-    return [report.decisions.heading, *report.decisions.lines()] if report.decisions else []
+def _sections(report: Report) -> list[str]:
+    """A decide: sweep's heading and one line per arm (how it ended); with --importance, each search's lines."""
+    decided = [report.decisions.heading, *report.decisions.lines()] if report.decisions else []
+    return decided + [line for search in report.searches for line in search.lines()]
 
 
 COMPARISON_CSV = ("diff", "diff_ci95_low", "diff_ci95_high", "test", "n", "p", "p_adjusted", "effect_size",
@@ -293,6 +296,7 @@ def to_json(report: Report) -> str:
         "comparison": comparison, "rows": [row_json(row) for row in report.rows],
         "notes": report.notes, "warnings": report.warnings,
         "decide": report.decisions.to_json() if report.decisions else None,
+        "search": [search.to_json() for search in report.searches] if report.importance else None,
     }, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
 
 
@@ -312,6 +316,9 @@ def to_html(report: Report, plot_png: bytes | None) -> str:
     decided = ("<h2>Decisions</h2><p>" + html.escape(report.decisions.heading) + "</p><ul id='decisions'>"
                + "".join(f"<li>{html.escape(line)}</li>" for line in report.decisions.lines()) + "</ul>"
                if report.decisions else "")
+    decided += "".join("<h2>Search</h2><ul class='search'>" + "".join(f"<li>{html.escape(line)}</li>"
+                                                                      for line in search.lines()) + "</ul>"
+                       for search in report.searches)
     comparing = f"<p id='comparing'>{html.escape(report.comparing)}</p>" if report.comparing else ""
     answers = _answers_html(report)
     return f"""<!doctype html>
