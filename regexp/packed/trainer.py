@@ -347,12 +347,12 @@ class PackTrainer:
             s.result = s.trial.interrupt(how, write)
 
     def _write_resume_point(self, s: _Slice, k: int, epoch: int, values: list, optimizer: dict) -> None:
-        model = self.keras_model(s, k, values, optimizer)
-        best = None
+        best = None  # first: keras_model reuses the point's one Keras model, so read the best weights out before
         if s.stop is not None and s.stop.has_best_weights:
             best_model = self.keras_model(s, k, [b.numpy() for b in self.best],
-                                          optimizer)  # get_weights(): Keras's order
+                                          optimizer)  # get_weights(): Keras's order, numpy copies
             best = (s.stop.best_epoch, best_model.get_weights())
+        model = self.keras_model(s, k, values, optimizer)
         counters = {} if s.stop is None else {"EarlyStopping": {
             "wait": s.stop.wait, "best": s.stop.best, "best_epoch": s.stop.best_epoch}}
         resume_point.save(s.trial.path, model, epoch, counters, best)
