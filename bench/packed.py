@@ -72,16 +72,23 @@ def dist(seeds: int) -> None:
     print(f"wall: packed {found['packed']['seconds']:.1f} s, alone (2 workers) {found['alone']['seconds']:.1f} s")
 
 
-def speed(seeds: int, rounds: int) -> None:
+def packed_vs_alone(spec_text: str, rounds: int) -> dict[str, list[float]]:
+    """Whole `regexp sweep` commands, --pack auto and --pack off --workers 2 alternating, a fresh
+    runs folder each time: the seconds of each side's rounds."""
     times = {"packed": [], "alone": []}
     with tempfile.TemporaryDirectory() as tmp:
-        spec = Path(tmp) / "grid.yaml"
-        spec.write_text(f"extends: {REPO / 'configs/digits-dropout-l2-sweep.yaml'}\nname: speed\nrepeat: {seeds}\n"
-                        "training: {early_stopping: null}\n")  # every trial runs its 20 epochs on both sides
-        for r in range(rounds):  # alternate, fresh runs folder each time
+        spec = Path(tmp) / "spec.yaml"
+        spec.write_text(spec_text)
+        for r in range(rounds):
             for mode, args in (("packed", ["--pack", "auto"]), ("alone", ["--pack", "off", "--workers", "2"])):
                 times[mode].append(sweep(spec, Path(tmp) / f"{mode}{r}", *args))
                 print(f"round {r + 1} {mode}: {times[mode][-1]:.1f} s", flush=True)
+    return times
+
+
+def speed(seeds: int, rounds: int) -> None:
+    times = packed_vs_alone(f"extends: {REPO / 'configs/digits-dropout-l2-sweep.yaml'}\nname: speed\n"
+                            f"repeat: {seeds}\ntraining: {{early_stopping: null}}\n", rounds)  # every epoch, both sides
     trials = 9 * seeds
     packed, alone = statistics.median(times["packed"]), statistics.median(times["alone"])
     print(f"| {trials} trials, 20 epochs | --pack auto {packed:.1f} s | --pack off --workers 2 {alone:.1f} s | "
@@ -159,15 +166,8 @@ def anchor(seeds_list: list[int], rounds: int) -> None:
 def small(rounds: int) -> None:
     """The 24-trial grid (dropout 0/0.2/0.5 x L2 0/1e-3, 4 seeds, 10 epochs): --pack auto against
     --pack off --workers 2, whole commands alternating, medians."""
-    times = {"packed": [], "alone": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = Path(tmp) / "small.yaml"
-        spec.write_text(GRID.format(repo=REPO, name="small", seeds=4, epochs=10)
-                        + "search:\n  params:\n    model.defaults.l2: [0.0, 1.0e-3]\n")
-        for r in range(rounds):
-            for mode, args in (("packed", ["--pack", "auto"]), ("alone", ["--pack", "off", "--workers", "2"])):
-                times[mode].append(sweep(spec, Path(tmp) / f"{mode}{r}", *args))
-                print(f"round {r + 1} {mode}: {times[mode][-1]:.1f} s", flush=True)
+    times = packed_vs_alone(GRID.format(repo=REPO, name="small", seeds=4, epochs=10)
+                            + "search:\n  params:\n    model.defaults.l2: [0.0, 1.0e-3]\n", rounds)
     packed, alone = statistics.median(times["packed"]), statistics.median(times["alone"])
     print(f"| 24 trials (6 points x 4 seeds), 10 epochs | --pack auto {packed:.1f} s | --pack off --workers 2 "
           f"{alone:.1f} s | **{alone / packed:.1f}x** | rounds {[round(t, 1) for t in times['packed']]} vs "
@@ -181,14 +181,7 @@ CNN = ("extends: {repo}/configs/digits-cnn-augment.yaml\nname: {name}\nrepeat: {
 def conv(seeds: int, rounds: int, epochs: int = 20) -> None:
     """The digits CNN (conv 16, conv 32, max_pool, flatten, dense 64; augmentation off, which packs do
     not hold) with `seeds` seeds: whole commands, --pack auto against --pack off --workers 2."""
-    times = {"packed": [], "alone": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = Path(tmp) / "cnn.yaml"
-        spec.write_text(CNN.format(repo=REPO, name="cnn", seeds=seeds, epochs=epochs))
-        for r in range(rounds):
-            for mode, args in (("packed", ["--pack", "auto"]), ("alone", ["--pack", "off", "--workers", "2"])):
-                times[mode].append(sweep(spec, Path(tmp) / f"{mode}{r}", *args))
-                print(f"round {r + 1} {mode}: {times[mode][-1]:.1f} s", flush=True)
+    times = packed_vs_alone(CNN.format(repo=REPO, name="cnn", seeds=seeds, epochs=epochs), rounds)
     packed, alone = statistics.median(times["packed"]), statistics.median(times["alone"])
     print(f"| digits CNN, {seeds} seeds, {epochs} epochs | --pack auto {packed:.1f} s | --pack off --workers 2 "
           f"{alone:.1f} s | **{alone / packed:.1f}x** | medians of {rounds} |")

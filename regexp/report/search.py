@@ -31,9 +31,14 @@ class SearchSummary:
     expected: list[tuple[int, float, float]] = field(default_factory=list)  # (k, expected best, sd)
     scales: dict[str, str] = field(default_factory=dict)  # searched key -> linear | log | choice (the picture's axes)
 
+    @property
+    def heading(self) -> str:
+        return (f"search ({self.sweep}): {self.method}, {len(self.points)} points with a completed replicate, "
+                f"objective {self.metric} ({self.mode})")
+
     def lines(self) -> list[str]:
-        out = [f"search ({self.sweep}): {self.method}, {len(self.points)} points with a completed replicate, "
-               f"objective {self.metric} ({self.mode})"]
+        """Importance and expected best (under `heading`)."""
+        out = []
         if self.importance:
             out.append(f"parameter importance (fANOVA, Optuna's FanovaImportanceEvaluator, n = {len(self.points)} "
                        "points): " + ", ".join(f"{key} {share:.2f}" for key, share in self.importance.items()))

@@ -1,11 +1,11 @@
-"""A Report as a rich table, Markdown, CSV, JSON (the machine interface) or one self-contained HTML page.
+"""A Report as a rich table, Markdown, CSV or JSON (the machine interface); report_html.py makes the
+self-contained HTML page.
 
 JSON keys are stable (README, "report --format json"); every numeric value is a summary
 {mean, std, n, ci95}, the same for a single run (std and ci95 null) as for a group.
 """
 
 import csv
-import html
 import io
 from typing import Any
 
@@ -231,17 +231,20 @@ def to_markdown(report: Report) -> str:
     out += ["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(esc(c) for c in line) + " |" for line in cells]
     out += ["", *(f"- note: {note}" for note in report.notes)] if report.notes else []
-    if report.decisions:
-        out += ["", report.decisions.heading, "", *(f"- {line}" for line in report.decisions.lines())]
-    for search in report.searches:
-        out += ["", *(f"- {line}" for line in search.lines())]
+    for _, heading, lines in _headed(report):
+        out += ["", heading, "", *(f"- {line}" for line in lines)]
     return "\n".join(out) + "\n"
 
 
+def _headed(report: Report) -> list[tuple[str, str, list[str]]]:
+    """(title, heading, lines): a decide: sweep's heading and one line per arm (how it ended); with
+    --importance, each search's heading, importance and expected best."""
+    decided = [("Decisions", report.decisions.heading, report.decisions.lines())] if report.decisions else []
+    return decided + [("Search", search.heading, search.lines()) for search in report.searches]
+
+
 def _sections(report: Report) -> list[str]:
-    """A decide: sweep's heading and one line per arm (how it ended); with --importance, each search's lines."""
-    decided = [report.decisions.heading, *report.decisions.lines()] if report.decisions else []
-    return decided + [line for search in report.searches for line in search.lines()]
+    return [line for _, heading, lines in _headed(report) for line in (heading, *lines)]
 
 
 COMPARISON_CSV = ("diff", "diff_ci95_low", "diff_ci95_high", "test", "n", "p", "p_adjusted", "effect_size",
@@ -300,86 +303,6 @@ def to_json(report: Report) -> str:
     }, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
 
 
-def to_html(report: Report, plot_png: bytes | None) -> str:
-    """One file, no external resources: the table (scrolling in its box), the pictures as an inline PNG, warnings."""
-    import base64
-
-    headers, cells = _text_rows(report)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr class='{}'>{}</tr>".format(html.escape(line[2].split(" ")[-1]),
-                                                   "".join(
-                                                       f"<td>{html.escape(c)}</td>" for c in line)) for line in cells)
-    plot = (f"<h2>Pictures</h2><img id='curves' alt='{html.escape(_picture_alt(report), quote=True)}' "
-            f"src='data:image/png;base64,{base64.b64encode(plot_png).decode()}'>") if plot_png else ""
-    warnings = "".join(f"<h2>{title}</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in items) + "</ul>"
-                       for title, items in (("Notes", report.notes), ("Warnings", report.warnings)) if items)
-    decided = ("<h2>Decisions</h2><p>" + html.escape(report.decisions.heading) + "</p><ul id='decisions'>"
-               + "".join(f"<li>{html.escape(line)}</li>" for line in report.decisions.lines()) + "</ul>"
-               if report.decisions else "")
-    decided += "".join("<h2>Search</h2><ul class='search'>" + "".join(f"<li>{html.escape(line)}</li>"
-                                                                      for line in search.lines()) + "</ul>"
-                       for search in report.searches)
-    comparing = f"<p id='comparing'>{html.escape(report.comparing)}</p>" if report.comparing else ""
-    answers = _answers_html(report)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>regexp report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-/* the table scrolls inside its own box, so the page never gets wider than the window; its header stays on top */
-.table-box {{ max-width: 100%; max-height: 70vh; overflow: auto; border: 1px solid #ccc; }}
-table {{ border-collapse: collapse; font-size: 0.85em; }}
-th, td {{ border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }}
-th {{ background: #f3f3f3; position: sticky; top: 0; white-space: normal; min-width: 4.5em; vertical-align: bottom; }}
-td:nth-child(-n+3), th:nth-child(-n+3) {{ text-align: left; }}
-tr.failed, tr.crashed, tr.incomplete {{ color: #b00; }}
-tr.interrupted {{ color: #a60; }}
-img {{ max-width: 100%; }}
-/* the answers: one narrow line per comparison, readable without scrolling in a 1280 px window */
-#answers td, #answers th {{ white-space: normal; }}
-#answers td.verdict {{ font-weight: bold; text-align: left; }}
-</style></head><body>
-<h1>regexp report</h1>
-<p>{len(report.rows)} rows · main metric <b>{html.escape(report.metric)}</b> · statistics on
-<b>{html.escape(report.focus)}</b></p>
-{comparing}
-{answers}
-{decided}
-<h2>Every row</h2>
-<div class="table-box"><table id="runs"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>
-{plot}
-{warnings}
-</body></html>
-"""
-
-
-def _picture_alt(report: Report) -> str:
-    """What the figure shows, in words, for a reader who cannot see it."""
-    parts = [f"validation curves of {len(report.rows)} rows overlaid (mean and spread over seeds)"]
-    if report.comparisons:
-        parts.append(f"a forest plot of each arm's difference in {report.focus} from the baseline with its unadjusted "
-                     "95% CI and adjusted verdict")
-    parts.append("per-row train and validation learning curves")
-    return "; ".join(parts)
-
-
-def _answers_html(report: Report) -> str:
-    """The comparisons first, narrow: each arm's Δ, CI, adjusted p and verdict (the wide table follows)."""
-    if not report.comparisons:
-        return ""
-    head = ("<tr><th>arm</th><th>params</th><th>n</th><th>Δ " + html.escape(report.focus) +
-            "</th><th>95% CI of Δ (unadjusted)</th><th>p adj</th><th>verdict</th></tr>")
-    lines = []
-    for row in report.rows:
-        c = report.comparisons.get(row.id)
-        if c is None:
-            continue
-        params = ", ".join(f"{k.rsplit('.', 1)[-1]}={_param(v)}" for k, v in row.params.items() if v is not None)
-        lines.append(f"<tr><td>{html.escape(row.id)}</td><td>{html.escape(params)}</td><td>{html.escape(_pairs(c))}"
-                     f"</td><td>{c.diff:+.4f}</td><td>{_interval(c.diff_ci95)}</td>"
-                     f"<td>{_maybe(c.p_adjusted, '{:.3g}')}</td><td class='verdict'>{html.escape(c.verdict)}</td></tr>")
-    return f"<h2>Answers</h2><table id='answers'><thead>{head}</thead><tbody>{''.join(lines)}</tbody></table>"
-
-
 def terminal_text(report: Report, width: int, color_system: str | None, terminal: bool) -> str:
     """The terminal table (or blocks) rendered to text, ANSI styles included when `terminal`."""
     from rich.console import Console
@@ -400,6 +323,7 @@ def as_text(report: Report, fmt: str, smooth: float | None = None) -> str:
     """md, csv, json or html (the html page embeds the learning curves)."""
     if fmt == "html":
         from regexp.report import figure as plots
+        from regexp.views.report_html import to_html
 
         return to_html(report, plots.png_bytes(report, smooth) if report.rows else None)
     return {"md": to_markdown, "csv": to_csv, "json": to_json}[fmt](report)
