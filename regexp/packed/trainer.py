@@ -109,6 +109,10 @@ class PackTrainer:
         self.parts = {part: (tf.constant(np.stack([getattr(d, f"x_{part}") for d in data]).astype(np.float32)),
                              tf.constant(np.stack([targets(getattr(d, f"y_{part}"), d) for d in data])))
                       for part in ("train", "val", "test") if len(getattr(data[0], f"y_{part}"))}
+        # one trace per pack for every part and chunk size (traced per size, a process that trains many
+        # small packs, a tpe sweep's rounds, made TensorFlow warn about retracing)
+        self._eval_chunk = tf.function(self._eval_chunk, autograph=False, input_signature=[
+            tf.TensorSpec([None, None, *x.shape[2:]], x.dtype) for x in self.parts["train"]])
         self.monitor = default_monitor(training.early_stopping and training.early_stopping.monitor, self.has_val)
         self.slices: list[_Slice] = []
         self._models: dict[str, keras.Model] = {}  # _model_of's: one per point
@@ -197,7 +201,6 @@ class PackTrainer:
         return {**measures.sums(self.task, self.metrics, logits, y), "objective": objective * batch,
                 "smoothed": tf.reduce_sum(smoothed, axis=1)}
 
-    @tf.function(autograph=False)
     def _eval_chunk(self, x, y):
         return measures.sums(self.task, self.metrics, self.stack(x, training=False), y)
 
