@@ -29,8 +29,8 @@ from regexp.data import Prepared, prepare
 from regexp.errors import failure_reason
 from regexp.net.draws import epoch_orders
 from regexp.net.model import build_model, initializer, set_scaling
-from regexp.net.optimizers import build_optimizer, build_schedule
-from regexp.net.scoring import EVAL_BATCH, loss, loss_metrics, metric, targets
+from regexp.net.optimizers import build_schedule
+from regexp.net.scoring import EVAL_BATCH, targets
 from regexp.packed import measures
 from regexp.packed.optimizer import PackedOptimizer
 from regexp.packed.stack import Stack, lead, per_slice
@@ -39,7 +39,7 @@ from regexp.spec import LoadedSpec, load_spec
 from regexp.spec.schema import WEIGHTED
 from regexp.store.contract import TrialStatus, default_monitor, direction
 from regexp.trial import interrupts, resume_point
-from regexp.trial.distribute import steps_per_execution
+from regexp.trial.distribute import compile_model
 from regexp.trial.lifecycle import TrialRun, parameter_counts, run_facts
 from regexp.trial.result import TrialResult, failed_before_start
 
@@ -313,12 +313,7 @@ class PackTrainer:
         if model is None:
             model = self._models[key] = build_model(spec.model, data, name=spec.name, training=spec.training,
                                                     seed=spec.seed)
-            model.compile(optimizer=build_optimizer(spec.training, self.steps),
-                          loss=loss(data.task, spec.training.label_smoothing),
-                          metrics=[*loss_metrics(data.task, spec.training.label_smoothing),
-                                   *(metric(n, data.task) for n in data.metrics)],
-                          steps_per_execution=steps_per_execution(spec.training.steps_per_execution, self.steps,
-                                                                  None, spec.logging.per_step))  # as train.py
+            compile_model(model, spec.training, data, self.steps, None, spec.logging.per_step)  # as train.py
             model.optimizer.build(model.trainable_variables)  # as a trial alone saves it: slots included
             return model
         if "mean" in data.scale:

@@ -61,3 +61,18 @@ def steps_per_execution(setting: int | str, steps_per_epoch: int, strategy, per_
 def device_name() -> str:
     gpus = tf.config.list_physical_devices("GPU")
     return f"GPU x{len(gpus)}" if gpus else "CPU"
+
+
+def compile_model(model: keras.Model, training, data, steps_per_epoch: int, strategy, per_step: bool):
+    """model.compile as every trial's model.keras records it: the spec's optimizer (net/optimizers.py),
+    loss and metrics (net/scoring.py) and steps per call. A trial alone (train.py) and a pack's
+    slices (packed/trainer.py) both compile here, so their saved configs cannot drift apart."""
+    from regexp.net.optimizers import build_optimizer
+    from regexp.net.scoring import loss, loss_metrics, metric
+
+    tracked = [*loss_metrics(data.task, training.label_smoothing), *(metric(n, data.task) for n in data.metrics)]
+    model.compile(optimizer=build_optimizer(training, steps_per_epoch), loss=loss(data.task, training.label_smoothing),
+                  metrics=tracked, steps_per_execution=steps_per_execution(training.steps_per_execution,
+                                                                           steps_per_epoch, strategy, per_step))
+    return model.optimizer
+

@@ -22,14 +22,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from regexp.data import prepare
 from regexp.errors import RunFailed, RunInterrupted, SpecError, os_reason
 from regexp.net.model import build_model
-from regexp.net.optimizers import build_optimizer, current_lr, schedule_callbacks
+from regexp.net.optimizers import current_lr, schedule_callbacks
 from regexp.net.pipeline import EpochOrder, eval_batches, train_batches
-from regexp.net.scoring import EVAL_BATCH, LossWithoutPenalty, loss, loss_metrics, metric, score, targets
+from regexp.net.scoring import EVAL_BATCH, LossWithoutPenalty, score, targets
 from regexp.spec import LoadedSpec, load_spec
 from regexp.store.contract import RESUMABLE, Status, TrialStatus, default_monitor, direction
 from regexp.store.folders import Run, now, read_run
 from regexp.trial import interrupts
-from regexp.trial.distribute import check_distribute, distribution_strategy, steps_per_execution
+from regexp.trial.distribute import check_distribute, compile_model, distribution_strategy
 from regexp.trial.lifecycle import TrialRun, parameter_counts, run_facts
 from regexp.trial.probes import LayerStats, StepLoss
 from regexp.trial.result import TrialResult
@@ -158,11 +158,7 @@ def _fit(trial: TrialRun, resume: dict | None, resume_point: list, objective: st
                distribute={"strategy": training.distribute, "replicas": replicas})
     with strategy.scope() if strategy else contextlib.nullcontext():  # variables live on every replica
         model = build_model(spec.model, data, name=spec.name, training=training, seed=spec.seed)
-        optimizer = build_optimizer(training, steps_per_epoch)
-        tracked = [*loss_metrics(data.task, training.label_smoothing), *(metric(n, data.task) for n in data.metrics)]
-        model.compile(optimizer=optimizer, loss=loss(data.task, training.label_smoothing), metrics=tracked,
-                      steps_per_execution=steps_per_execution(training.steps_per_execution, steps_per_epoch, strategy,
-                                                              spec.logging.per_step))
+        optimizer = compile_model(model, training, data, steps_per_epoch, strategy, spec.logging.per_step)
     params = parameter_counts(model)
     if resume is None:
         trial.header(batch_size, steps_per_epoch, parameters=params["total"])
