@@ -142,8 +142,8 @@ def test_gap_is_one_definition():
 
 
 def test_trial_status_values_are_a_superset_of_what_a_trial_result_says():
-    assert {s.value for s in TrialStatus} == {"pending", "running", "completed", "failed", "interrupted"}
-    assert {s.value for s in Status} >= {"running", "completed", "failed", "interrupted"}
+    assert {s.value for s in TrialStatus} == {"pending", "running", "completed", "failed", "interrupted", "pruned"}
+    assert {s.value for s in Status} >= {"running", "completed", "failed", "interrupted", "pruned"}
 
 
 # ------------------------------------------------------------------------ Keras internals relied on

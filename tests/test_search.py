@@ -47,11 +47,11 @@ def test_tpe_is_told_the_results_and_samples_near_the_best(write_spec):
     distance = lambda point: abs(math.log10(dict(point)["training.optimizer.learning_rate"]) + 2)  # noqa: E731
     told = []
     for round_ in (1, 2, 3):  # 24 points told, rounds of 8
-        told += [(t.point, distance(t.point)) for t in plan_round(loaded, [], round_, told=told)]
+        told += [(t.point, distance(t.point), None) for t in plan_round(loaded, [], round_, told=told)]
     fourth = [t.point for t in plan_round(loaded, [], 4, told=told)]
     assert len(fourth) == 4  # 28 - 24: the last round is short
     assert fourth == [t.point for t in plan_round(loaded, [], 4, told=told)]
-    startup = sum(v for _, v in told[:8]) / 8  # TPE's first 10 points are random
+    startup = sum(v for _, v, _ in told[:8]) / 8  # TPE's first 10 points are random
     assert sum(map(distance, fourth)) / len(fourth) < startup / 2
 
 

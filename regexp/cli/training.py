@@ -200,7 +200,8 @@ def sweep(
             baseline, others = decide.arms(loaded)
             trials = decide.look_trials(loaded, 1, [baseline, *others])
             say(decide.plan_line(loaded))
-        packs = plan_packs(spec, overrides, trials, pack, workers or os.cpu_count() or 1)
+        halving = loaded.spec.search is not None and loaded.spec.search.halving is not None
+        packs = plan_packs(spec, overrides, trials, pack, workers or os.cpu_count() or 1, halving)
         out().print(plan_table(trials, rounds(loaded), packs))
         for line in pack_lines(packs, len(trials)):
             say(line)

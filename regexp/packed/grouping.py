@@ -176,8 +176,10 @@ class Pack:
     reason: str | None = None
 
 
-def group(specs: list[LoadedSpec], size: str | int, workers: int = 1) -> list[Pack]:
-    """Split the trials into packs. size: "off" (all alone), "auto", or a number (at most that many)."""
+def group(specs: list[LoadedSpec], size: str | int, workers: int = 1, units: list[str] | None = None) -> list[Pack]:
+    """Split the trials into packs. size: "off" (all alone), "auto", or a number (at most that many).
+    `units` (search.halving: each trial's point key) keeps the trials of a unit in one pack, so that
+    a rung decides on the mean over all of a point's seeds and folds."""
     if size == "off":
         return [Pack([i], "--pack off") for i in range(len(specs))]
     packs: list[Pack] = []
@@ -194,7 +196,11 @@ def group(specs: list[LoadedSpec], size: str | int, workers: int = 1) -> list[Pa
             continue
         cap = int(size) if size != "auto" else _auto_size(specs[members[0]], len(members), workers)
         count = -(-len(members) // cap)  # as few packs as the cap allows, of equal size
-        packs.extend(Pack(members[j::count]) for j in range(count))
+        if units is None:
+            packs.extend(Pack(members[j::count]) for j in range(count))
+            continue
+        whole = list(dict.fromkeys(units[i] for i in members))  # units in plan order, dealt out as the trials are
+        packs.extend(Pack([i for i in members if units[i] in whole[j::count]]) for j in range(min(count, len(whole))))
     return packs
 
 

@@ -4,15 +4,17 @@ Top to bottom, per pack: load every trial's spec and data (its own seed-derived 
 group them by data sizes, make every run folder (run.json says `packed: {id, slot, size}`), then
 per epoch one tf.function runs all steps of all slices (each slice gathers its own batches in its
 own order, draws its own dropout masks and noise, and steps with its own learning rate); the
-slices are scored on their own validation parts; history rows, NaN checks and early stopping are
-per slice. At the end each slice is scored, and saved as the plain Keras model that the trial alone
-would have built (model.keras). Every run-folder file is written by trial/lifecycle.py, the code a
-trial alone goes through, from the same numbers a trial alone computes.
+slices are scored on their own validation parts; history rows, NaN checks, early stopping and
+search.halving's pruning at a rung (sweep/halving.py) are per slice. At the end each slice is
+scored, and saved as the plain Keras model that the trial alone would have built (model.keras).
+Every run-folder file is written by trial/lifecycle.py, the code a trial alone goes through, from
+the same numbers a trial alone computes.
 
 The pack's loss is the sum of its slices' losses: d(sum)/d(slice k) is slice k's own gradient,
-unscaled by K. A slice that stops early or fails is masked out of every later update. A stop asked
-for by Ctrl-C or SIGTERM (trial/interrupts.py) is taken after the epoch in progress; any exception
-fails every slice that had not ended, each with error.txt.
+unscaled by K. A slice that stops early, is pruned or fails is masked out of every later update
+(its weights and optimizer state stay as they were; a pruned slice's folder ends at its rung). A
+stop asked for by Ctrl-C or SIGTERM (trial/interrupts.py) is taken after the epoch in progress;
+any exception fails every slice that had not ended, each with error.txt.
 """
 
 import json
@@ -37,7 +39,8 @@ from regexp.packed.stack import Stack, lead, per_slice
 from regexp.packed.stopping import EarlyStop
 from regexp.spec import LoadedSpec, load_spec
 from regexp.spec.schema import WEIGHTED
-from regexp.store.contract import TrialStatus, default_monitor, direction
+from regexp.store.contract import FINISHED, TrialStatus, default_monitor, direction
+from regexp.sweep.halving import Halving
 from regexp.trial import interrupts, resume_point
 from regexp.trial.distribute import compile_model
 from regexp.trial.lifecycle import TrialRun, parameter_counts, run_facts
@@ -45,9 +48,11 @@ from regexp.trial.result import TrialResult, failed_before_start
 
 
 def run_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: str, metric: str,
-             pack_id: str, keys: list[str]) -> list[TrialResult]:
-    """Every trial of a pack (one override list and one sweep key each), in a worker or in-process;
-    one result per trial. Never raises for a failed trial; Ctrl-C or SIGTERM marks them interrupted."""
+             pack_id: str, keys: list[str], halving: Halving | None = None,
+             points: list[str] | None = None) -> list[TrialResult]:
+    """Every trial of a pack (one override list, one sweep key and one point key each), in a worker
+    or in-process; one result per trial. Never raises for a failed trial; Ctrl-C or SIGTERM marks
+    them interrupted. With `halving` (the sweep's search.halving) slices may end pruned at a rung."""
     started = time.perf_counter()
     results: list[TrialResult | None] = [None] * len(overrides)
     loaded: list[LoadedSpec | None] = []
@@ -65,17 +70,19 @@ def run_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: 
         if d is not None and d.columns:  # categories or filled cells: only a trial's own Keras layers encode them
             from regexp.trial.train import train_trial
 
-            results[i] = train_trial(loaded[i], Path(runs_dir), parent, metric, keys[i])
+            results[i] = train_trial(loaded[i], Path(runs_dir), parent, metric, keys[i],
+                                     (halving, points[i]) if halving else None)
         elif d is not None:  # equal shapes in the spec can still mean unequal parts (cv folds differ by one)
             groups.setdefault((tuple(d.sizes().values()), d.features, tuple(d.classes), d.task), []).append(i)
     for g, members in enumerate(groups.values()):
         trainer = PackTrainer([loaded[i] for i in members], [data[i] for i in members],
-                              pack_id if len(groups) == 1 else f"{pack_id}.{g}")
+                              pack_id if len(groups) == 1 else f"{pack_id}.{g}",
+                              halving and (halving, [points[i] for i in members]))
         for i, result in zip(members, trainer.run(Path(runs_dir), parent, [keys[i] for i in members], metric)):
             results[i] = result
     seconds = round((time.perf_counter() - started) / max(1, len(overrides)), 3)  # each trial's share of the pack
     for result in results:
-        if result.status == TrialStatus.COMPLETED:
+        if result.status in FINISHED:
             result.seconds = seconds
     return results
 
@@ -88,8 +95,10 @@ class _Slice:
 
 
 class PackTrainer:
-    def __init__(self, specs: list[LoadedSpec], data: list[Prepared], pack_id: str):
+    def __init__(self, specs: list[LoadedSpec], data: list[Prepared], pack_id: str,
+                 halving: tuple[Halving, list[str]] | None = None):
         self.specs, self.data, self.k, self.pack_id = specs, data, len(specs), pack_id
+        self.halving, self.points = halving or (None, [])  # the sweep's rule, each slice's point key
         first, training = specs[0].spec, specs[0].spec.training
         self.task, self.metrics = data[0].task, data[0].metrics
         self.n = len(data[0].y_train)
@@ -145,11 +154,10 @@ class PackTrainer:
                     active[k], keep[k] = self._record(self.slices[k], row, epoch)
                 if keep.any():
                     self._keep_best(tf.constant(keep))
+                if self.halving is not None and epoch + 1 in self.halving.rungs:
+                    self._halve(epoch + 1, active, objective_metric)
                 snapshot = (epoch + 1, [v.numpy() for v in self._state()], self._optimizer_state())
-            restore = np.array([s.stop is not None and s.stop.restore and s.stop.has_best_weights for s in self.slices])
-            if restore.any():
-                self._restore_best(tf.constant(restore))
-            self._finish(objective_metric)
+            self._end(np.array([s.result is None for s in self.slices]), objective_metric)
             return [s.result for s in self.slices]
         except KeyboardInterrupt as exc:
             how = interrupts.how(exc)
@@ -160,6 +168,30 @@ class PackTrainer:
                 s.result = s.result or s.trial.fail(exc)
             unopened = failed_before_start(f"its pack failed before its run folder was made: {failure_reason(exc)}")
         return [s.result for s in self.slices] + [unopened] * (self.k - len(self.slices))
+
+    def _halve(self, epoch: int, active: np.ndarray, objective_metric: str) -> None:
+        """search.halving at a rung: the active slices report their objective; the pruned ones stop
+        (masked out of every later update, as early stopping does) and their folders end pruned now."""
+        column, slot_of, reports = self.halving.column, {}, {}
+        for k in np.flatnonzero(active):
+            row, key = self.slices[k].trial.rows[-1], self.slices[k].trial.run.info.trial
+            if column in row:
+                slot_of[key], reports[key] = int(k), (self.points[k], row[column])
+        if not reports:
+            return
+        pruned = {slot_of[key]: why for key, why in self.halving.decide(epoch, reports).items() if why}
+        if pruned:
+            active[list(pruned)] = False
+            self._end(np.isin(np.arange(self.k), list(pruned)), objective_metric, pruned)
+
+    def _end(self, which: np.ndarray, objective_metric: str, pruned: dict[int, str] | None = None) -> None:
+        """The slices in `which` end: best weights restored where early stopping keeps them (as Keras's
+        EarlyStopping does at the end of fit), scored and written."""
+        restore = which & np.array([s.stop is not None and s.stop.restore and s.stop.has_best_weights
+                                    for s in self.slices])
+        if restore.any():
+            self._restore_best(tf.constant(restore))
+        self._finish(objective_metric, which, pruned or {})
 
     def _record(self, s: _Slice, row: dict, epoch: int) -> tuple[bool, bool]:
         """Write one history row; (still active, keep these weights as its best)."""
@@ -262,11 +294,13 @@ class PackTrainer:
                                                    direction(es.monitor) == "max", es.restore_best_weights)
         return _Slice(trial, stop)
 
-    def _finish(self, objective_metric: str) -> None:
+    def _finish(self, objective_metric: str, which: np.ndarray, pruned: dict[int, str]) -> None:
         scores = {part: self._evaluate(part) for part in self.parts}
         penalty = self.stack.penalty().numpy()
         final = ([v.numpy() for v in self._state()], self._optimizer_state())  # read once, not once per slice
         for k, s in enumerate(self.slices):
+            if not which[k]:
+                continue
             if s.trial.failure is not None:
                 s.result = s.trial.fail(s.trial.failure)
                 continue
@@ -276,7 +310,8 @@ class PackTrainer:
                 results = {part: {**{m: r[m] for m in self.metrics}, "loss": r["loss"], "penalty": r["penalty"]}
                            for part, r in results.items()}
                 model = self.keras_model(s, k, *final)
-                s.result = s.trial.complete(model, results, self.monitor, parameter_counts(model), objective_metric)
+                s.result = s.trial.complete(model, results, self.monitor, parameter_counts(model), objective_metric,
+                                            pruned=pruned.get(k))
             except Exception as exc:  # this slice's bookkeeping failed (a full disk): it alone fails
                 s.result = s.trial.fail(exc)
 

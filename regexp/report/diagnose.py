@@ -12,6 +12,7 @@ the val/test sizes): a 0.024 gap on 400 validation samples at 50% error is noise
 Reading runs needs no TensorFlow; only --learning-curve trains.
 """
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -83,8 +84,14 @@ def error_metric(task: str | None, main: str) -> tuple[str, bool]:
 
 
 def diagnose_row(row: Row, main: str, *, bayes: float | None = None, thresholds: dict | None = None) -> Diagnosis:
-    """The verdict for one run or one group (averaged over its completed members)."""
+    """The verdict for one run or one group (averaged over its completed members). A pruned run is
+    no subject: its errors are those of a network stopped after a few epochs, high bias by design."""
     run = row.members[0]
+    if row.kind == "run" and run.status == Status.PRUNED:
+        epochs = run.metrics.epochs_run if run.metrics else "a few"
+        raise UserError(f"{row.id}: pruned by its sweep's search.halving after {epochs} "
+                        "epochs, so its errors are of an unfinished network; diagnose a completed run or the sweep's "
+                        f"best point (regexp report --filter parent={run.info.parent})")
     metric, regression = error_metric((run.metrics and run.metrics.task) or run.info.task, main)
     values = [run_values(r, metric) for r in row.members if r.status == Status.COMPLETED or row.kind == "run"]
 
@@ -96,8 +103,9 @@ def diagnose_row(row: Row, main: str, *, bayes: float | None = None, thresholds:
         return mean if regression else 1 - mean
     train, dev, test = error("train"), error("val"), error("test")
     if train is None or dev is None:
+        statuses = Counter(str(r.status) for r in row.members)
         raise UserError(f"{row.id}: needs train and validation {metric} (a completed run with a validation part "
-                         f"that tracks {metric})")
+                        f"that tracks {metric}; its runs: {', '.join(f'{n} {s}' for s, n in statuses.items())})")
     config = row.members[0].config
     spec_bayes = mapping(config.get("evaluation")).get("bayes_error")
     if bayes is not None:

@@ -20,7 +20,9 @@ from regexp.errors import UserError
 from regexp.store.folders import RunRecord
 
 RUN_ID_TAG = "regexp.run_id"
-MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "crashed": "FAILED"}
+# a pruned run ended as its sweep's search.halving planned: FINISHED, its tag `status` says pruned
+MLFLOW_STATUS = {"completed": "FINISHED", "pruned": "FINISHED", "failed": "FAILED", "interrupted": "KILLED",
+                 "crashed": "FAILED"}
 
 
 @dataclass

@@ -30,10 +30,13 @@ class SearchSummary:
     importance_note: str | None = None          # why importance is missing
     expected: list[tuple[int, float, float]] = field(default_factory=list)  # (k, expected best, sd)
     scales: dict[str, str] = field(default_factory=dict)  # searched key -> linear | log | choice (the picture's axes)
+    pruned: int = 0                             # points search.halving stopped at a rung (not in `points`)
 
     @property
     def heading(self) -> str:
-        return (f"search ({self.sweep}): {self.method}, {len(self.points)} points with a completed replicate, "
+        pruned = (f" ({self.pruned} more pruned by halving, not counted: what follows rests on the points that "
+                  "survived every rung)") if self.pruned else ""
+        return (f"search ({self.sweep}): {self.method}, {len(self.points)} points with a completed replicate{pruned}, "
                 f"objective {self.metric} ({self.mode})")
 
     def lines(self) -> list[str]:
@@ -52,7 +55,8 @@ class SearchSummary:
 
     def to_json(self) -> dict:
         return {"sweep": self.sweep, "method": self.method, "metric": self.metric, "mode": self.mode,
-                "n": len(self.points), "importance": self.importance or None, "importance_note": self.importance_note,
+                "n": len(self.points), "pruned": self.pruned,
+                "importance": self.importance or None, "importance_note": self.importance_note,
                 "expected_best": [{"k": k, "mean": mean, "sd": sd} for k, mean, sd in self.expected],
                 "points": [{"point": point, "objective": value} for point, value in self.points]}
 
@@ -73,7 +77,8 @@ def read_search(runs: list[RunRecord]) -> list[SearchSummary]:
             continue
         if search is None:
             continue
-        summary = SearchSummary(parent, search.method, state.objective.metric, state.objective.mode, _points(state))
+        summary = SearchSummary(parent, search.method, state.objective.metric, state.objective.mode, _points(state),
+                                pruned=len(_pruned(state)))
         summary.importance, summary.importance_note = importance(search, summary.points)
         summary.scales = {key: "choice" if isinstance(v, list) else "log" if v.kind.startswith("log") else "linear"
                           for key, v in search.params.items()}
@@ -83,11 +88,18 @@ def read_search(runs: list[RunRecord]) -> list[SearchSummary]:
     return out
 
 
+def _pruned(state: SweepState) -> set[str]:
+    return {repr(sorted(entry.point.items())) for entry in state.trials if entry.status == "pruned"}
+
+
 def _points(state: SweepState) -> list[tuple[dict, float]]:
+    """Each point's mean objective over its completed replicates; a pruned point has none (as sweep.json's best)."""
     values: dict[str, tuple[dict, list[float]]] = {}
+    pruned = _pruned(state)
     for entry in state.trials:
-        if entry.status == "completed" and entry.objective is not None:
-            values.setdefault(repr(sorted(entry.point.items())), (entry.point, []))[1].append(entry.objective)
+        key = repr(sorted(entry.point.items()))
+        if entry.status == "completed" and entry.objective is not None and key not in pruned:
+            values.setdefault(key, (entry.point, []))[1].append(entry.objective)
     return [(point, sum(v) / len(v)) for point, v in values.values()]
 
 

@@ -111,7 +111,7 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
     if spec.cv is not None and data.split.val == 0 and data.split.train == 0:
         errors.append(("cv", "cross-validation needs train+val samples"))
     if spec.search is not None:
-        errors.extend(_search_checks(spec.search, training.metrics))
+        errors.extend(_search_checks(spec.search, training.metrics, training.epochs))
     if spec.decide is not None:
         errors.extend(_decide_checks(spec, training.metrics))
 
@@ -147,7 +147,7 @@ def _unused_optimizer_keys(optimizer: Optimizer, same_file, resolved: bool) -> l
     return out
 
 
-def _search_checks(search: Search, metrics: Optional[list[str]]) -> list[tuple[str, str]]:
+def _search_checks(search: Search, metrics: Optional[list[str]], epochs: int) -> list[tuple[str, str]]:
     errors = []
     if not search.params:
         errors.append(("search.params", "needs at least one dotted path to vary"))
@@ -172,6 +172,22 @@ def _search_checks(search: Search, metrics: Optional[list[str]]) -> list[tuple[s
     if base != "loss" and base not in (metrics or ["accuracy", "mae"]):
         errors.append(("search.objective.metric", f"{search.objective.metric} is not tracked (allowed: loss or "
                                                   f"a metric of training.metrics, with train_/val_/test_)"))
+    if search.halving is not None:
+        errors.extend(_halving_checks(search, objective, epochs))
+    return errors
+
+
+def _halving_checks(search: Search, objective: MetricKey, epochs: int) -> list[tuple[str, str]]:
+    errors = []
+    if search.halving.min_epochs >= epochs:
+        errors.append(("search.halving.min_epochs", f"must be below training.epochs = {epochs} (got "
+                                                    f"{search.halving.min_epochs}): there is no rung to decide at"))
+    if objective.part not in ("train", "val"):
+        errors.append(("search.halving", f"decides on the objective's value at an epoch, which {objective.column} "
+                                         "has not (use a val_ or train metric as search.objective.metric)"))
+    if "training.epochs" in search.params:
+        errors.append(("search.halving", "the rungs are epochs of training.epochs, which the search varies: "
+                                         "drop halving or the search over training.epochs"))
     return errors
 
 
@@ -216,6 +232,9 @@ def _decide_checks(spec: Spec, metrics: Optional[list[str]]) -> list[tuple[str, 
     if spec.repeat != 1:
         errors.append(("repeat", "decide chooses the seeds (batches of decide.batch from seed, up to "
                                  "decide.max_seeds): drop repeat"))
+    if search.halving is not None:
+        errors.append(("search.halving", "decide compares every arm on all its seeds: an arm stopped at a rung "
+                                         "would have none (drop halving or decide)"))
     if decide.max_seeds < decide.batch:
         errors.append(("decide.max_seeds", f"must be at least decide.batch = {decide.batch} (got "
                                            f"{decide.max_seeds})"))

@@ -272,6 +272,16 @@ class Refine(Part):
     shrink: float = Field(0.5, gt=0.0, lt=1.0, description="Each range shrinks to this fraction around a kept point.")
 
 
+class Halving(Part):
+    """Successive halving over epochs (regexp/sweep/halving.py): at each rung a point goes on only
+    if its mean objective over its seeds is in the best 1/eta of the points that reached the rung."""
+
+    eta: int = Field(3, ge=2, le=10, description="Keep the best 1/eta of the points at each rung; rungs are eta "
+                                                 "times apart (min_epochs, min_epochs·eta, ... below training.epochs).")
+    min_epochs: int = Field(2, ge=1, description="The first rung: epochs every point trains before the first "
+                                                 "decision.")
+
+
 class Objective(Part):
     metric: str = Field("val_loss", description="What ranks the points: loss or a tracked metric, of train_/val_/test_ "
                                                 "(val_ for decisions).")
@@ -294,6 +304,8 @@ class Search(Part):
     refine: Optional[Refine] = Field(None,
                                      description="Coarse to fine: random rounds shrinking around the best points.")
     objective: Objective = Field(default_factory=Objective, description="The metric that ranks points.")
+    halving: Optional[Halving] = Field(None, description="Stop the worse points early, at rungs over epochs (status "
+                                                         "`pruned`); ASHA-style when trials run asynchronously.")
 
 
 class Decide(Part):

@@ -22,12 +22,13 @@ PARTS = ("train", "val", "test")
 
 
 class Status(StrEnum):
-    """A run's status. The first four are written; the last two are what a reader concludes."""
+    """A run's status. The first five are written; the last two are what a reader concludes."""
 
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    PRUNED = "pruned"          # stopped at a rung by its sweep's search.halving: holds what it trained, never resumed
     CRASHED = "crashed"        # run.json says running, but its process is gone (checked on its own host)
     INCOMPLETE = "incomplete"  # the folder has no readable run.json
 
@@ -43,6 +44,10 @@ class TrialStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    PRUNED = "pruned"
+
+
+FINISHED = (TrialStatus.COMPLETED, TrialStatus.PRUNED)  # a sweep never trains these again
 
 
 class SweepStatus(StrEnum):
@@ -183,7 +188,8 @@ class RunInfo(Record):
 
     id: Optional[str] = Field(None, description="The folder name: <UTC time>_<name>_<spec hash>[-n].")
     name: Optional[str] = Field(None, description="The spec's name.")
-    status: Optional[Status] = Field(None, description="running | completed | failed | interrupted (as written).")
+    status: Optional[Status] = Field(None, description="running | completed | failed | interrupted | pruned (as "
+                                                       "written).")
     started: Optional[str] = Field(None, description="Start time, UTC, ISO 8601 with milliseconds.")
     ended: Optional[str] = Field(None, description="End time; null while running.")
     duration_s: Optional[float] = Field(None, description="Seconds from start to end; null while running.")

@@ -183,7 +183,7 @@ def read_run(path: Path) -> RunRecord:
     else:
         config = _read_file(os.path.join(folder, "config.yaml"),
                             lambda data: yaml.load(data.decode("utf-8"), Loader=_YAML_LOADER), warnings)
-    needs_metrics = info.status == Status.COMPLETED
+    needs_metrics = info.status in (Status.COMPLETED, Status.PRUNED)
     raw = _read_file(os.path.join(folder, "metrics.json"), orjson.loads, warnings, required=needs_metrics)
     metrics = RunMetrics.parse(raw, "metrics.json", warnings) if raw else None
     return RunRecord(path, info, config, metrics, warnings)

@@ -22,10 +22,10 @@ class TrialEntry(Record):
     seed: int = Field(description="The trial's seed.")
     fold: Optional[int] = Field(None, description="The cv fold, or null.")
     status: TrialStatus = Field(TrialStatus.PENDING,
-                                description="pending | running | completed | failed | interrupted.")
+                                description="pending | running | completed | failed | interrupted | pruned.")
     run: Optional[str] = Field(None, description="The trial's run folder (a sibling of the sweep folder).")
     objective: Optional[float] = Field(None, description="The objective metric of the completed run.")
-    error: Optional[str] = Field(None, description="Why it failed, one line.")
+    error: Optional[str] = Field(None, description="Why it failed or was pruned, one line.")
     seconds: Optional[float] = Field(None, description="Wall-clock seconds of the trial, data loading included (in a "
                                                        "pack: its share).")
 

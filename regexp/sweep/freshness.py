@@ -76,7 +76,8 @@ def spec_status(file: Path, runs: list[RunRecord], runs_dir: Path, overrides: li
     states = []
     for trial in trials:
         same = sorted(by_hash.get(hashes[trial.key], []), key=lambda r: r.info.started or "")
-        fresh = [r for r in same if r.status == Status.COMPLETED and _data(r) == data]
+        # pruned: its sweep's search.halving stopped it, an outcome of the sweep and not a run still to make
+        fresh = [r for r in same if r.status in (Status.COMPLETED, Status.PRUNED) and _data(r) == data]
         if fresh:
             status.runs[trial.key] = fresh[-1].id
             states.append("up to date")

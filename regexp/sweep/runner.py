@@ -18,9 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from regexp.errors import SweepInterrupted, SweepStopped, failure_reason
 from regexp.packed.grouping import Pack, group
 from regexp.spec import LoadedSpec, load_spec
-from regexp.store.contract import SweepStatus, TrialStatus
-from regexp.store.folders import read_sweep_state
+from regexp.store.contract import FINISHED, SweepStatus, TrialStatus
+from regexp.store.folders import read_run, read_sweep_state
 from regexp.sweep.executors import Executor, InProcess
+from regexp.sweep.halving import Halving
 from regexp.sweep.lock import SweepLock
 from regexp.sweep.state import Sweep
 from regexp.sweep.tasks import train_alone, train_pack
@@ -65,8 +66,8 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
         sweep.state.workers = workers
         if needed:  # --needed: trials with an up-to-date run elsewhere in runs_dir count as done
             sweep.add(plan_round(load_spec(sweep.spec_file), []))
-            sweep.record([(entry, {"status": TrialStatus.COMPLETED, "run": run}) for key, run in needed.items()
-                          if (entry := _trial_of(sweep, key)) is not None])
+            sweep.record([(entry, {"status": TrialStatus(read_run(runs_dir / run).status), "run": run})
+                          for key, run in needed.items() if (entry := _trial_of(sweep, key)) is not None])
             if console is not None:
                 console.print(f"{len(needed)} trials skipped: an up-to-date run has them (--needed)")
         runner = _Runner(sweep, runs_dir, workers, max_failures, console, pool, pack)
@@ -81,7 +82,7 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
             raise
         finally:
             runner.close()
-        failed = sum(1 for t in sweep.state.trials if t.status != TrialStatus.COMPLETED)
+        failed = sum(1 for t in sweep.state.trials if t.status not in FINISHED)
         sweep.finish(SweepStatus.COMPLETED if not failed else SweepStatus.COMPLETED_WITH_FAILURES,
                      f"{failed} trials did not complete" if failed else None)
     return sweep
@@ -98,6 +99,7 @@ def _run_rounds(sweep: Sweep, runner: "_Runner") -> None:
         from regexp.sweep.decide import run_looks
 
         return run_looks(sweep, runner, base, runner.console)
+    runner.halving = Halving.of(base.spec, sweep.path, sweep.state.objective.mode)
     for round_ in range(1, rounds(base) + 1):
         previous = sweep.point_results(round_ - 1) if round_ > 1 else None
         trials = plan_round(base, [], round_, previous, told=sweep.told(round_))
@@ -118,10 +120,11 @@ class _Runner:
 
             self.pool = LocalPool(workers)
         self.consecutive_failures = 0
+        self.halving: Halving | None = None  # the sweep's search.halving, shared by every task
 
     def tasks(self, trials: list[Trial], metric: str) -> list[tuple]:
         """(function, arguments, trials) per task: one per pack, one per trial that runs alone."""
-        packs = plan_packs(self.sweep.spec_file, [], trials, self.pack, self.workers)
+        packs = plan_packs(self.sweep.spec_file, [], trials, self.pack, self.workers, self.halving is not None)
         if self.console is not None:
             for line in pack_lines(packs, len(trials)):
                 self.console.print(line, highlight=False)
@@ -130,12 +133,14 @@ class _Runner:
         for i, pack in enumerate(packs):
             members = [trials[m] for m in pack.members]
             if len(members) == 1:
-                out.append((train_alone, (self.sweep.spec_file, members[0].overrides, *common, members[0].key),
+                rule = (self.halving, members[0].point_key) if self.halving else None
+                out.append((train_alone, (self.sweep.spec_file, members[0].overrides, *common, members[0].key, rule),
                             members))
             else:
                 pack_id = f"{self.sweep.id}/round{members[0].round}-pack{i}"
                 out.append((train_pack, (self.sweep.spec_file, [t.overrides for t in members], *common,
-                                         [t.key for t in members], pack_id), members))
+                                         [t.key for t in members], pack_id, self.halving,
+                                         [t.point_key for t in members]), members))
         return out
 
     def run(self, trials: list[Trial], metric: str) -> None:
@@ -145,11 +150,12 @@ class _Runner:
         progress = Progress(TextColumn("trials"), MofNCompleteColumn(), BarColumn(bar_width=20), TimeRemainingColumn(),
                             TextColumn("{task.description}"), console=self.console, disable=self.console is None)
         bar = progress.add_task("", total=len(trials))
-        counts = {"running": 0, "failed": 0}
+        counts = {"running": 0, "failed": 0, "pruned": 0}
 
         def show():
             best = self.sweep.best()
             text = f"{counts['running']} running, {counts['failed']} failed"
+            text += f", {counts['pruned']} pruned" if self.halving else ""
             if best is not None:
                 text += f", best {metric} {best.objective:.4f}"
             progress.update(bar, description=text)
@@ -185,8 +191,9 @@ class _Runner:
         for trial, result in zip(trials, results):
             if result.status == TrialStatus.INTERRUPTED:
                 interrupted = result.error
-            elif result.status == TrialStatus.COMPLETED:
+            elif result.status in FINISHED:
                 self.consecutive_failures = 0
+                counts["pruned"] += result.status == TrialStatus.PRUNED
             else:
                 counts["failed"] += 1
                 # a point whose spec or data is wrong fails at once and alone: it says nothing about the others
@@ -226,10 +233,12 @@ class _Runner:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def plan_packs(spec_file, overrides: list[str], trials: list[Trial], pack: str | int, workers: int) -> list[Pack]:
-    """Which trials train together (packed/grouping.py); with --pack off no trial's spec needs loading."""
+def plan_packs(spec_file, overrides: list[str], trials: list[Trial], pack: str | int, workers: int,
+               halving: bool = False) -> list[Pack]:
+    """Which trials train together (packed/grouping.py); with --pack off no trial's spec needs loading.
+    Under search.halving a point's seeds and folds share a pack: its rungs decide on all of them."""
     specs = [load_spec(spec_file, [*overrides, *t.overrides]) for t in trials] if pack != "off" else trials
-    return group(specs, pack, workers)
+    return group(specs, pack, workers, [t.point_key for t in trials] if halving else None)
 
 
 def pack_lines(packs: list[Pack], trials: int) -> list[str]:

@@ -9,10 +9,11 @@ from pathlib import Path
 import yaml
 
 from regexp.spec import LoadedSpec
-from regexp.store.contract import Status, SweepStatus, TrialStatus, direction
+from regexp.store.contract import FINISHED, Status, SweepStatus, TrialStatus, direction
 from regexp.store.folders import now, read_run, read_sweep_state, write_atomic, write_json
 from regexp.store.sweep_file import Best, SweepState, TrialEntry
-from regexp.sweep.trials import Point, Trial, objective_of, point_of, rounds
+from regexp.sweep.halving import last_rungs
+from regexp.sweep.trials import Point, Trial, objective_of, point_key, point_of, rounds
 from regexp.trial.provenance import extends_chain, git_state
 
 
@@ -73,11 +74,11 @@ class Sweep:
         self.save()
 
     def done(self, trial: Trial) -> bool:
-        """Completed earlier, and its run folder still says so."""
+        """Completed (or pruned) earlier, and its run folder still says so: never trained again."""
         entry = self.trials.get(trial.key)
-        if entry is None or entry.status != TrialStatus.COMPLETED or not entry.run:
+        if entry is None or entry.status not in FINISHED or not entry.run:
             return False
-        return read_run(self.path.parent / entry.run).status == Status.COMPLETED
+        return read_run(self.path.parent / entry.run).status == entry.status
 
     def record(self, results: list[tuple[Trial, dict]]) -> None:
         """Update these trials' entries, then rewrite sweep.json once: a pack's 225 results are one
@@ -101,11 +102,12 @@ class Sweep:
                 continue
             record = read_run(folder)
             key = getattr(record.info, "trial", None)
-            if key in open_keys and record.info.parent == self.id and record.status == Status.COMPLETED \
+            if key in open_keys and record.info.parent == self.id and record.status in FINISHED \
                     and record.metrics is not None:
-                value = objective_of(record.metrics, self.state.objective.metric)
-                adopted.append((self.trials[key], {"status": TrialStatus.COMPLETED, "run": folder.name,
-                                                   "objective": value, "error": None}))
+                pruned = record.status == Status.PRUNED
+                value = None if pruned else objective_of(record.metrics, self.state.objective.metric)
+                adopted.append((self.trials[key], {"status": TrialStatus(record.status), "run": folder.name,
+                                                   "objective": value, "error": record.info.error}))
                 open_keys.discard(key)
         for entry, fields in adopted:
             for name, value in fields.items():
@@ -115,19 +117,26 @@ class Sweep:
         return len(adopted)
 
     def point_results(self, round_: int | None = None) -> dict[Point, float]:
-        """Mean objective per point over its completed seeds/folds."""
+        """Mean objective per point over its completed seeds/folds; a point with a pruned trial has
+        none (its seeds that completed before a rung are not the point's result)."""
         values: dict[Point, list[float]] = {}
+        pruned = self.pruned_points()
         for entry in self.state.trials:
             if entry.status == TrialStatus.COMPLETED and entry.objective is not None and round_ in (None, entry.round):
                 values.setdefault(point_of(entry.point), []).append(entry.objective)
-        return {point: sum(v) / len(v) for point, v in values.items()}
+        return {point: sum(v) / len(v) for point, v in values.items() if point not in pruned}
 
-    def told(self, before_round: int) -> list[tuple[Point, float | None]]:
+    def pruned_points(self) -> set[Point]:
+        return {point_of(e.point) for e in self.state.trials if e.status == TrialStatus.PRUNED}
+
+    def told(self, before_round: int) -> list[tuple[Point, float | None, tuple[int, float] | None]]:
         """Every point of the rounds before `before_round`, in the order they were planned, with its
-        mean objective (None: no completed seed or fold): what a tpe round is told."""
-        results = {point: value for point, value in self.point_results().items()}
+        mean objective (None: no completed seed or fold) and, for a pruned point, (its last rung, its
+        mean there) from search.halving's ledger: what a tpe round is told."""
+        results = self.point_results()
+        rungs = last_rungs(self.path) if self.pruned_points() else {}
         points = dict.fromkeys(point_of(e.point) for e in self.state.trials if e.round < before_round)
-        return [(point, results.get(point)) for point in points]
+        return [(point, results.get(point), rungs.get(point_key(point))) for point in points]
 
     def best(self) -> Best | None:
         results = self.point_results()

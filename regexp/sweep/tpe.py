@@ -5,10 +5,11 @@ A tpe search runs in rounds of `search.batch` points (each round trains as packs
 folds, before the next is asked), `search.trials` points in all. Round r's points come from a
 fresh study with TPESampler(seed = [search seed, r]) that is told every earlier point's mean
 objective over its seeds and folds (as sweep.json records them; a point with no completed
-replicate is told as failed), then asked `batch` times with Optuna's constant liar, so that the
-points of one batch spread out. The points of a round therefore depend only on the seed and the
-results before it: a resumed sweep plans the interrupted round again and gets the same points, so
-it neither repeats a finished trial nor loses one.
+replicate is told as failed, a point pruned by search.halving as pruned with its mean at its last
+rung as the intermediate value, which TPE ranks below every completed point), then asked `batch`
+times with Optuna's constant liar, so that the points of one batch spread out. The points of a
+round therefore depend only on the seed and the results before it: a resumed sweep plans the
+interrupted round again and gets the same points, so it neither repeats a finished trial nor loses one.
 
 Distributions map to Optuna's: uniform and log_uniform to FloatDistribution (log=True), int_uniform
 to IntDistribution, log_uniform_1m samples 1 - x log-uniformly (FloatDistribution on
@@ -36,9 +37,11 @@ def rounds(search: Search) -> int:
     return math.ceil(search.trials / search.batch)
 
 
-def ask(search: Search, seed: int, round_: int, told: list[tuple[dict[str, Any], float | None]]) -> list[tuple]:
+def ask(search: Search, seed: int, round_: int,
+        told: list[tuple[dict[str, Any], float | None, tuple[int, float] | None]]) -> list[tuple]:
     """Round `round_`'s points (as trials.Point tuples, in search.params order), after telling the
-    sampler `told`: (point as a dict, mean objective or None for a point that never completed)."""
+    sampler `told`: (point as a dict, mean objective or None for a point that never completed, and
+    (rung epoch, mean there) for a pruned point)."""
     import optuna
 
     from regexp.sweep.trials import frozen
@@ -48,11 +51,13 @@ def ask(search: Search, seed: int, round_: int, told: list[tuple[dict[str, Any],
     mode = search.objective.mode or direction(search.objective.metric)
     sampler = optuna.samplers.TPESampler(seed=_mix(seed, round_), constant_liar=True)
     study = optuna.create_study(direction="maximize" if mode == "max" else "minimize", sampler=sampler)
-    for point, value in told:
+    states = optuna.trial.TrialState
+    for point, value, rung in told:
         params = {path: _to_optuna(search.params[path], point[path]) for path in search.params}
-        state = optuna.trial.TrialState.COMPLETE if value is not None else optuna.trial.TrialState.FAIL
-        study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=value,
-                                                  state=state))
+        state = states.PRUNED if rung is not None else states.COMPLETE if value is not None else states.FAIL
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions,
+                                                  value=value if state == states.COMPLETE else None, state=state,
+                                                  intermediate_values=dict([rung]) if rung else None))
     count = min(search.batch, search.trials - (round_ - 1) * search.batch)
     asked = [study.ask(distributions) for _ in range(count)]
     return [tuple((path, frozen(_from_optuna(values, trial.params[path]))) for path, values in search.params.items())

@@ -60,6 +60,11 @@ class Trial:
         text = json.dumps([self.point, self.seed, self.fold], default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
+    @property
+    def point_key(self) -> str:
+        """The point's own key (its seeds and folds share it): how search.halving's ledger names it."""
+        return point_key(self.point)
+
     def label(self) -> str:
         parts = [f"{path.rsplit('.', 1)[-1]}={_short(v)}" for path, v in self.point]
         parts.append(f"seed={self.seed}")
@@ -68,15 +73,20 @@ class Trial:
         return " ".join(parts)
 
 
+def point_key(point: Point) -> str:
+    return hashlib.sha256(json.dumps(point, default=str).encode()).hexdigest()[:12]
+
+
 def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def plan_round(loaded: LoadedSpec, overrides: list[str], round_: int = 1,
                results: dict[Point, float] | None = None,
-               told: list[tuple[Point, float | None]] | None = None) -> list[Trial]:
+               told: list[tuple[Point, float | None, tuple | None]] | None = None) -> list[Trial]:
     """The trials of one round; rounds after the first need the mean objective of earlier points
-    (refine: the round before's `results`; tpe: every earlier point, `told`, None where it never completed)."""
+    (refine: the round before's `results`; tpe: every earlier point, `told`, None where it never
+    completed, with its last rung where it was pruned)."""
     spec = loaded.spec
     search = spec.search
     if search is None:
@@ -84,7 +94,7 @@ def plan_round(loaded: LoadedSpec, overrides: list[str], round_: int = 1,
     elif search.method == "tpe":
         from regexp.sweep import tpe
 
-        points = tpe.ask(search, _seed(loaded), round_, [(dict(p), v) for p, v in told or []])
+        points = tpe.ask(search, _seed(loaded), round_, [(dict(p), v, rung) for p, v, rung in told or []])
     elif round_ == 1:
         points = grid(search) if search.method == "grid" else sample(search, _seed(loaded), round_, search.trials)
     else:

@@ -4,7 +4,7 @@ a trial alone (train.py, Keras's fit) or a slice of a pack (packed/trainer.py).
     TrialRun.create   the folder, config.yaml, run.json (status running), log.txt's header
     .start_history    history.csv's header (and, on resume, the rows up to the resume point)
     .record_epoch     one history row and its log line; a non-finite loss fails the trial
-    .complete         MC dropout, metrics.json, model.keras, status completed, the summary table
+    .complete         MC dropout, metrics.json, model.keras, status completed (or pruned), the summary table
     .fail             error.txt with the traceback, status failed with the reason in one line
     .interrupt        the resume point, status interrupted, how to continue
 
@@ -135,8 +135,9 @@ class TrialRun:
 
     # --------------------------------------------------------------------------------- ends
     def complete(self, model, results: dict, monitor: str, parameters: dict, objective: str | None,
-                 tensorboard=None) -> TrialResult:
-        """Score, save and close a trained run: `results` holds each part's loss, penalty and metrics."""
+                 tensorboard=None, pruned: str | None = None) -> TrialResult:
+        """Score, save and close a trained run: `results` holds each part's loss, penalty and metrics.
+        `pruned`: why search.halving stopped it; the folder is written the same, with status pruned."""
         spec, data = self.loaded.spec, self.data
         if spec.evaluation.mc_dropout and len(data.y_test):
             mc = mc_dropout_metrics(model, data, spec.evaluation.mc_dropout)
@@ -153,7 +154,8 @@ class TrialRun:
             task=data.task, classes=data.classes, columns=[c.to_json() for c in data.columns] if data.columns else None,
             sizes=data.sizes(), **finite, non_finite=non_finite, monitor=monitor,
             directions={m: direction(m) for m in ["loss", *data.metrics]}, best_epoch=best_epoch(self.rows, monitor),
-            epochs_run=len(self.rows), early_stopped=len(self.rows) < spec.training.epochs, parameters=parameters,
+            epochs_run=len(self.rows), early_stopped=not pruned and len(self.rows) < spec.training.epochs,
+            parameters=parameters,
             mc_dropout=spec.evaluation.mc_dropout)
         partial = self.path / ".model.partial.keras"  # Keras writes in place: save beside, then rename
         model.save(partial)
@@ -161,12 +163,16 @@ class TrialRun:
         write_json(self.path / "metrics.json", metrics.to_json())
         if tensorboard is not None:
             tensorboard.finish(hparams_of(self.loaded), results, self.path.name)
-        self.run.finish(Status.COMPLETED)
+        self.run.finish(Status.PRUNED if pruned else Status.COMPLETED, pruned)
         shutil.rmtree(self.path / RESUME_POINT, ignore_errors=True)  # model.keras holds what a completed run needs
         if non_finite:
             self.log.print(f"[yellow]warning:[/] not finite, written as null: {', '.join(non_finite)}")
+        if pruned:
+            self.log.print(f"[magenta]{escape(pruned)}[/]")
         self.log.print(summary_table(results, metrics))
         self.log.close()
+        if pruned:  # its objective is of a model trained fewer epochs: never ranked with the completed points'
+            return TrialResult(TrialStatus.PRUNED, self.path.name, error=pruned)
         value = objective_of(metrics, objective) if objective else None
         return TrialResult(TrialStatus.COMPLETED, self.path.name, objective=value)
 

@@ -11,7 +11,7 @@ class TrialResult:
     status: TrialStatus
     run: str | None = None          # the run folder's name; None when the trial failed before it had one
     objective: float | None = None  # the sweep objective of a completed run
-    error: str | None = None        # why it failed or was interrupted, one line
+    error: str | None = None        # why it failed, was interrupted or was pruned, one line
     seconds: float | None = None    # wall-clock of the trial (in a pack: its share)
     archive: bytes | None = None    # Ray without a shared filesystem: the run folder as tar.gz, unpacked by the driver
 

@@ -28,6 +28,7 @@ from regexp.net.scoring import EVAL_BATCH, LossWithoutPenalty, score, targets
 from regexp.spec import LoadedSpec, load_spec
 from regexp.store.contract import RESUMABLE, Status, TrialStatus, default_monitor, direction
 from regexp.store.folders import Run, now, read_run
+from regexp.sweep.halving import Halving
 from regexp.trial import interrupts
 from regexp.trial.distribute import check_distribute, compile_model, distribution_strategy
 from regexp.trial.lifecycle import TrialRun, parameter_counts, run_facts
@@ -35,6 +36,8 @@ from regexp.trial.probes import LayerStats, StepLoss
 from regexp.trial.result import TrialResult
 from regexp.trial.resume_point import ResumePoint, read_state
 from regexp.trial.tensorboard_log import TensorBoardLog, check_installed
+
+Rungs = tuple[Halving, str]  # a sweep's halving rule and the trial's point key
 
 
 def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | None = None,
@@ -45,9 +48,11 @@ def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | 
     return _path_or_raise(trial, _guarded(trial, resume=None))
 
 
-def train_trial(loaded: LoadedSpec, runs_dir: Path, parent: str, objective: str, key: str) -> TrialResult:
-    """One trial of a sweep: never raises once its folder exists (SpecError before that)."""
-    return _guarded(start(loaded, runs_dir, None, parent, key), resume=None, objective=objective)
+def train_trial(loaded: LoadedSpec, runs_dir: Path, parent: str, objective: str, key: str,
+                halving: Rungs | None = None) -> TrialResult:
+    """One trial of a sweep: never raises once its folder exists (SpecError before that). With
+    `halving` (its sweep's search.halving, and the trial's point key) it may end pruned at a rung."""
+    return _guarded(start(loaded, runs_dir, None, parent, key), resume=None, objective=objective, halving=halving)
 
 
 def start(loaded: LoadedSpec, runs_dir: Path, console: Console | None, parent: str | None,
@@ -82,7 +87,8 @@ def resume(run_path: Path, console: Console | None = None, changes: list[str] = 
     if record.status not in RESUMABLE:
         why = {Status.COMPLETED: "it completed; train the spec again for a new run",
                Status.RUNNING: f"it is still running (pid {record.info.pid} on {record.info.host})",
-               Status.FAILED: f"it failed ({record.info.error}); fix the cause and train again"}
+               Status.FAILED: f"it failed ({record.info.error}); fix the cause and train again",
+               Status.PRUNED: f"it was {record.info.error}; train its point without halving for a full run"}
         raise SpecError(f"{run_path}: cannot resume: {why.get(record.status, f'its status is {record.status}')}")
     earlier = [f"{key}={json.dumps(change['to'])}" for entry in record.info.resumed
                for key, change in entry.changes.items()]
@@ -131,7 +137,8 @@ def _path_or_raise(trial: TrialRun, result: TrialResult) -> Path:
     return trial.path
 
 
-def _guarded(trial: TrialRun, resume: dict | None, objective: str | None = None) -> TrialResult:
+def _guarded(trial: TrialRun, resume: dict | None, objective: str | None = None,
+             halving: Rungs | None = None) -> TrialResult:
     """Train, and whatever happens leave the run folder saying so: completed, interrupted or failed."""
     resume_point: list[ResumePoint] = []  # filled by _fit: written on an interrupt so that nothing is lost
     try:
@@ -139,14 +146,15 @@ def _guarded(trial: TrialRun, resume: dict | None, objective: str | None = None)
             trial.log.print(f"resuming after epoch {resume['epoch']}"
                             + "".join(f"; {key}: {c['from']} -> {c['to']}"
                                       for key, c in resume.get("changes", {}).items()))
-        return _fit(trial, resume, resume_point, objective)
+        return _fit(trial, resume, resume_point, objective, halving)
     except KeyboardInterrupt as exc:
         return trial.interrupt(interrupts.how(exc), resume_point[0].write if resume_point else None)
     except Exception as exc:
         return trial.fail(exc)
 
 
-def _fit(trial: TrialRun, resume: dict | None, resume_point: list, objective: str | None) -> TrialResult:
+def _fit(trial: TrialRun, resume: dict | None, resume_point: list, objective: str | None,
+         halving: Rungs | None) -> TrialResult:
     loaded, data, run = trial.loaded, trial.data, trial.run
     spec, training = loaded.spec, loaded.spec.training
     n_train = len(data.y_train)
@@ -183,7 +191,8 @@ def _fit(trial: TrialRun, resume: dict | None, resume_point: list, objective: st
         steps = StepLoss(run.path / "steps.csv", batch_size, n_train, steps_per_epoch, start)
     if logging.tensorboard:
         board = TensorBoardLog(run.path, recorder, stats, steps)
-    callbacks += [c for c in (stats, steps, board) if c is not None]
+    halve = HalvingStop(trial, *halving) if halving else None
+    callbacks += [c for c in (stats, steps, board, halve) if c is not None]
     resume_point.append(ResumePoint(run.path, callbacks, resume))
     callbacks.append(resume_point[0])
     if resume:
@@ -201,7 +210,7 @@ def _fit(trial: TrialRun, resume: dict | None, resume_point: list, objective: st
                   shuffle=False, verbose=0, callbacks=[StopOnRequest(), order, *callbacks])
     if trial.failure:
         return trial.fail(trial.failure)
-    return trial.complete(model, score(model, data), monitor, params, objective, board)
+    return trial.complete(model, score(model, data), monitor, params, objective, board, halve and halve.pruned)
 
 
 def _scheduled(training) -> bool:
@@ -219,6 +228,25 @@ class StopOnRequest(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         interrupts.check()
+
+
+class HalvingStop(keras.callbacks.Callback):
+    """search.halving for a trial alone (after EpochRecorder): at a rung it reports the epoch's
+    objective to the sweep's ledger and stops training when its point is pruned there. Keras's
+    EarlyStopping still restores the best weights at the end, as for any stop."""
+
+    def __init__(self, trial: TrialRun, halving: Halving, point: str):
+        super().__init__()
+        self.trial, self.halving, self.point = trial, halving, point
+        self.pruned: str | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.halving.column)
+        if epoch + 1 not in self.halving.rungs or value is None or self.trial.failure:
+            return
+        key = self.trial.run.info.trial
+        self.pruned = self.halving.decide(epoch + 1, {key: (self.point, float(value))})[key]
+        self.model.stop_training = self.model.stop_training or bool(self.pruned)
 
 
 class EpochRecorder(keras.callbacks.Callback):

@@ -60,6 +60,10 @@ def sweep_summary(sweep) -> list[str]:
     elif state.best is not None:
         point = ", ".join(f"{k}={v}" for k, v in state.best.point.items()) or "the spec"
         lines.append(f"best: {point}: {state.objective.metric} {state.best.objective:.4f} (mean of {state.best.n})")
+    pruned = [t for t in state.trials if t.status == "pruned"]
+    if pruned:
+        points = len({repr(sorted(t.point.items())) for t in pruned})
+        lines.append(f"pruned by search.halving: {len(pruned)} trials of {points} points (status pruned, not ranked)")
     lines.append(f"compare: regexp report --filter parent={sweep.path.name}")
     return lines
 

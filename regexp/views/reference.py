@@ -113,9 +113,14 @@ def run_folder_page() -> str:
              "  checkpoint/      (interrupted runs: the resume point; removed on completion)",
              "  layer_stats.csv  (logging.layer_stats)", "  steps.csv        (logging.per_step)",
              "runs/<UTC time>_<name>_<short hash>_sweep/", "  sweep.json", "  spec.yaml        (the spec the trials "
-                                                                           "run from)", "```", "",
+                                                                           "run from)",
+             "  halving.json     (search.halving: each rung's reports {trial: [point, value]} and decisions per point)",
+             "```", "",
              "Statuses: " + ", ".join(f"`{s}`" for s in Status) + ". `crashed` and `incomplete` are never written: "
-             "a reader concludes them (a running run whose process is gone; no readable run.json).", ""]
+             "a reader concludes them (a running run whose process is gone; no readable run.json). `pruned`: "
+             "stopped at a rung by its sweep's search.halving (run.json `error` says where and why); the folder "
+             "holds what it trained (history, metrics, model.keras), report shows it and never counts it as a "
+             "completed replicate, and neither a sweep nor `regexp resume` continues it.", ""]
     for title, model in (("run.json", RunInfo), ("run.json: `provenance`", Provenance),
                          ("metrics.json", RunMetrics), ("checkpoint/state.json", ResumeState),
                          ("sweep.json", SweepState), ("sweep.json: each of `trials`", TrialEntry),

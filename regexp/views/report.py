@@ -119,7 +119,7 @@ NARROW = 120  # below this terminal width each row is printed as a block instead
 SHORT = {"accuracy": "acc", "top3_accuracy": "top3", "precision": "prec", "recall": "rec",
          "epochs_run": "epochs", "mc_accuracy": "mc acc", "best_epoch": "best", "duration_s": "sec"}
 STYLE = {Status.FAILED: "red", Status.CRASHED: "red", Status.INTERRUPTED: "yellow", Status.RUNNING: "cyan",
-         Status.INCOMPLETE: "red"}
+         Status.INCOMPLETE: "red", Status.PRUNED: "magenta"}
 
 
 def _short_header(column: str, sep: str = "\n") -> str:
