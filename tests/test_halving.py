@@ -128,8 +128,8 @@ def test_report_diagnose_export_status_and_resume_treat_pruned_runs(halved, runn
     assert len(pruned_rows) == 2 and all(r["status"] == "2 pruned" and r["n"] == 0 for r in pruned_rows)
     (search,) = report["search"]
     assert search["n"] == 1 and search["pruned"] == 2
-    pruned_run = next(p for p in runs.iterdir() if '"pruned"' in (p / "run.json").read_text()
-                      if (p / "run.json").is_file())
+    pruned_run = next(p for p in runs.iterdir() if (p / "run.json").is_file()
+                      and '"pruned"' in (p / "run.json").read_text())
     diagnosis = runner.invoke(app, ["diagnose", str(pruned_run)])
     assert diagnosis.exit_code == 2 and "pruned by its sweep's search.halving after 1 epochs" in diagnosis.output
     resumed = runner.invoke(app, ["resume", str(pruned_run)])
@@ -172,3 +172,35 @@ def test_tpe_is_told_a_pruned_point_as_pruned(write_spec):
     told = [(t.point, 0.5, None) for t in first[:2]] + [(t.point, None, (1, 2.0)) for t in first[2:]]
     second = plan_round(loaded, [], 2, told=told)
     assert len(second) == 4 and second == plan_round(loaded, [], 2, told=told)
+
+
+def test_a_compacted_pack_trains_its_survivors_as_the_full_pack_does(write_spec, tmp_path, monkeypatch):
+    """Compacting at the rung (forced here: on tiny data it never pays) leaves a pack of the 2
+    survivors, whose histories and weights are those of the same trials in a pack without halving."""
+    import regexp.packed.trainer as trainer_module
+    from regexp.packed.trainer import run_pack
+    from regexp.spec import load_spec
+    from regexp.sweep.trials import plan_round
+
+    monkeypatch.setattr(trainer_module.PackTrainer, "_compacting_pays", lambda self, epoch, left: 0 < left < self.k)
+    kept = []
+    real = trainer_module.PackTrainer.run
+    monkeypatch.setattr(trainer_module.PackTrainer, "run", lambda self, *a: (kept.append(self), real(self, *a))[1])
+    spec = write_spec(merged(TINY, training={"epochs": 4}, repeat=2, search={
+        "params": {"training.optimizer.learning_rate": LRS}, "halving": {"eta": 3, "min_epochs": 2}}))
+    trials = plan_round(load_spec(spec), [])
+    runs = {}
+    for name, rule in (("full", None), ("halved", Halving(str(tmp_path), 3, (2,), "val_loss", False))):
+        results = run_pack(str(spec), [t.overrides for t in trials], str(tmp_path / name), "sweep", "val_loss",
+                           name, [t.key for t in trials], rule, [t.point_key for t in trials])
+        runs[name] = [tmp_path / name / r.run for r in results]
+    assert kept[-1].k == 2 and [s.trial.path for s in kept[-1].slices] == [
+        p for p in runs["halved"] if '"completed"' in (p / "run.json").read_text()]
+    for full, halved in zip(runs["full"], runs["halved"]):
+        if '"pruned"' in (halved / "run.json").read_text():
+            continue
+        rows = [np.loadtxt(p / "history.csv", delimiter=",", skiprows=1) for p in (full, halved)]
+        np.testing.assert_allclose(rows[0][:, :-1], rows[1][:, :-1], rtol=1e-5)  # all but the seconds
+        weights = [keras.saving.load_model(p / "model.keras").get_weights() for p in (full, halved)]
+        for a, b in zip(*weights):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

@@ -10,7 +10,7 @@ then the update. A slice that is not active (stopped early or failed) keeps its 
 
 import tensorflow as tf
 
-from regexp.packed.stack import lead, per_slice
+from regexp.packed.stack import gather, lead, per_slice
 from regexp.spec.training import Optimizer
 
 ADAMW_DEFAULT_DECAY = 0.004  # keras.optimizers.AdamW's default, which a trial alone gets when unset
@@ -32,6 +32,14 @@ class PackedOptimizer:
         self.clips = bool(tf.reduce_any(tf.math.is_finite(self.clipnorm)))
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.slots = {slot: [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables] for slot in SLOTS[name]}
+
+    def keep(self, index, variables: list[tf.Variable]) -> None:
+        """Only the slices `index` stay (the stack kept them; `variables` are its new trainable ones):
+        their hyperparameters and slots are gathered; the step counter is shared and goes on."""
+        self.variables = variables
+        for name in ("momentum", "beta_1", "beta_2", "rho", "epsilon", "weight_decay", "clipnorm"):
+            setattr(self, name, tf.gather(getattr(self, name), index))
+        self.slots = {name: [gather(v, index) for v in slots] for name, slots in self.slots.items()}
 
     # XLA fuses the update's ~20 elementwise ops per variable into one pass over the pack's weights
     # (the optimizer was 60% of an Adam pack's step; bench/packed.py). Only here: compiling the whole

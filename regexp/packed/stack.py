@@ -12,7 +12,7 @@ initialized per slice by the very initializer call the trial alone makes (model.
 slice k starts bit for bit where its trial would.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import keras
 import numpy as np
@@ -122,6 +122,21 @@ class Stack:
         self.output_bias_l1 = per_slice([o.bias_l1 for o in outs])
         self.output_bias_l2 = per_slice([o.bias_l2 for o in outs])
 
+    def keep(self, index: np.ndarray) -> None:
+        """Only the slices `index` stay (search.halving compacts a pack): every per-slice variable and
+        setting, all of which have K leading, is gathered to them."""
+        for layer in self.weighted:
+            for f in fields(layer):
+                if _per_slice(value := getattr(layer, f.name)):
+                    setattr(layer, f.name, gather(value, index))
+            for weights in (layer.bn, layer.ln):
+                for name, value in (weights or {}).items():
+                    weights[name] = gather(value, index)
+        for name, value in list(vars(self).items()):
+            if _per_slice(value):
+                setattr(self, name, gather(value, index))
+        self.k = len(index)
+
     def _scaling(self, data: list[Prepared]) -> None:
         """Each slice's own train statistics, as Normalization/Rescaling apply them (model._scaling)."""
         f = self.image[-1] if self.image else data[0].features  # images: per channel
@@ -220,6 +235,17 @@ class Stack:
             r = lead(layer.max_norm, rank)
             clipped = w * (tf.clip_by_value(norms, 0.0, r) / (EPSILON + norms))
             w.assign(tf.where(tf.math.is_finite(r) & lead(active, rank), clipped, w))
+
+
+def gather(value: tf.Tensor | tf.Variable, index: np.ndarray) -> tf.Tensor | tf.Variable:
+    """The slices `index` of a (K, ...) tensor; a variable stays a variable (trainable or not)."""
+    if isinstance(value, tf.Variable):
+        return tf.Variable(tf.gather(value, index), trainable=value.trainable, name=value.name.split(":")[0])
+    return tf.gather(value, index)
+
+
+def _per_slice(value) -> bool:
+    return isinstance(value, (tf.Tensor, tf.Variable)) and len(value.shape) > 0
 
 
 def _pair(value) -> tuple[int, int]:

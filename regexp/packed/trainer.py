@@ -118,12 +118,11 @@ class PackTrainer:
         self.parts = {part: (tf.constant(np.stack([getattr(d, f"x_{part}") for d in data]).astype(np.float32)),
                              tf.constant(np.stack([targets(getattr(d, f"y_{part}"), d) for d in data])))
                       for part in ("train", "val", "test") if len(getattr(data[0], f"y_{part}"))}
-        # one trace per pack for every part and chunk size (traced per size, a process that trains many
-        # small packs, a tpe sweep's rounds, made TensorFlow warn about retracing)
-        self._eval_chunk = tf.function(self._eval_chunk, autograph=False, input_signature=[
-            tf.TensorSpec([None, None, *x.shape[2:]], x.dtype) for x in self.parts["train"]])
+        self._eval_chunk = self._traced_eval()
         self.monitor = default_monitor(training.early_stopping and training.early_stopping.monitor, self.has_val)
-        self.slices: list[_Slice] = []
+        self.epoch_seconds: list[float] = []  # wall-clock of each epoch: when compacting pays (_halve)
+        self.opened: list[_Slice] = []  # every slice, in slot order: what run returns
+        self.slices: list[_Slice] = []  # those the pack's tensors hold now (search.halving compacts them)
         self._models: dict[str, keras.Model] = {}  # _model_of's: one per point
 
     # ----------------------------------------------------------------------------------- the loop
@@ -133,18 +132,22 @@ class PackTrainer:
         snapshot = None
         try:
             for slot, (spec, data, key) in enumerate(zip(self.specs, self.data, keys)):
-                self.slices.append(self._open(spec, data, runs_dir, parent, key, slot))
-            orders = np.stack([epoch_orders(s.spec.seed, self.n, 0, self.epochs) for s in self.specs]).astype(np.int32)
-            self.rates = rates = np.stack([self._rates(s) for s in self.specs])
+                self.opened.append(self._open(spec, data, runs_dir, parent, key, slot))
+                self.slices.append(self.opened[-1])
+            self.orders = np.stack([epoch_orders(s.spec.seed, self.n, 0, self.epochs)
+                                    for s in self.specs]).astype(np.int32)
+            self.rates = np.stack([self._rates(s) for s in self.specs])
             for epoch in range(self.epochs):
                 interrupts.check()  # a stop asked for during the last epoch: every slice resumes after it
                 if not active.any():
                     break
                 started = time.perf_counter()
-                lr = rates[:, epoch * self.steps:(epoch + 1) * self.steps]
-                sums = _numpy(self._train_epoch(tf.constant(orders[:, epoch]), tf.constant(lr), tf.constant(active)))
+                lr = self.rates[:, epoch * self.steps:(epoch + 1) * self.steps]
+                sums = _numpy(self._train_epoch(tf.constant(self.orders[:, epoch]), tf.constant(lr),
+                                                tf.constant(active)))
                 val = self._evaluate("val") if self.has_val else None
-                seconds = (time.perf_counter() - started) / max(1, int(active.sum()))  # each slice's share
+                self.epoch_seconds.append(time.perf_counter() - started)
+                seconds = self.epoch_seconds[-1] / max(1, int(active.sum()))  # each slice's share
                 keep = np.zeros(self.k, bool)
                 for k in np.flatnonzero(active):
                     row = {"epoch": epoch + 1, **measures.means(sums, k, self.metrics),
@@ -155,34 +158,67 @@ class PackTrainer:
                 if keep.any():
                     self._keep_best(tf.constant(keep))
                 if self.halving is not None and epoch + 1 in self.halving.rungs:
-                    self._halve(epoch + 1, active, objective_metric)
+                    active = self._halve(epoch + 1, active, objective_metric)
                 snapshot = (epoch + 1, [v.numpy() for v in self._state()], self._optimizer_state())
             self._end(np.array([s.result is None for s in self.slices]), objective_metric)
-            return [s.result for s in self.slices]
+            return [s.result for s in self.opened]
         except KeyboardInterrupt as exc:
             how = interrupts.how(exc)
             self._interrupted(snapshot, active, how)
             unopened = TrialResult(TrialStatus.INTERRUPTED, error=f"interrupted ({how})")
         except Exception as exc:  # the pack itself failed: every slice that had not ended says why
-            for s in self.slices:
+            for s in self.opened:
                 s.result = s.result or s.trial.fail(exc)
             unopened = failed_before_start(f"its pack failed before its run folder was made: {failure_reason(exc)}")
-        return [s.result for s in self.slices] + [unopened] * (self.k - len(self.slices))
+        return [s.result for s in self.opened] + [unopened] * (len(self.specs) - len(self.opened))
 
-    def _halve(self, epoch: int, active: np.ndarray, objective_metric: str) -> None:
+    def _halve(self, epoch: int, active: np.ndarray, objective_metric: str) -> np.ndarray:
         """search.halving at a rung: the active slices report their objective; the pruned ones stop
-        (masked out of every later update, as early stopping does) and their folders end pruned now."""
+        (masked out of every later update, as early stopping does) and their folders end pruned now.
+        When compacting the pack to the slices still training (_compact: no step computes anything for
+        the others) saves more than it costs, it is compacted. Returns the pack's active mask as it is now."""
         column, slot_of, reports = self.halving.column, {}, {}
         for k in np.flatnonzero(active):
             row, key = self.slices[k].trial.rows[-1], self.slices[k].trial.run.info.trial
             if column in row:
                 slot_of[key], reports[key] = int(k), (self.points[k], row[column])
         if not reports:
-            return
+            return active
         pruned = {slot_of[key]: why for key, why in self.halving.decide(epoch, reports).items() if why}
         if pruned:
             active[list(pruned)] = False
             self._end(np.isin(np.arange(self.k), list(pruned)), objective_metric, pruned)
+        if self._compacting_pays(epoch, int(active.sum())):
+            self._end(~active & np.array([s.result is None for s in self.slices]), objective_metric)  # early stopped
+            self._compact(np.flatnonzero(active))
+            return np.ones(self.k, bool)
+        return active
+
+    def _compacting_pays(self, epoch: int, training: int) -> bool:
+        """An estimate: a pack's step costs about in proportion to K, so compacting to `training` of K
+        slices saves that share of an epoch (the last one's time) for every epoch left; it costs new
+        traces of the epoch, the optimizer and the evaluation, about what epoch 1 took beyond the
+        last (on digits with 27 slices: 2.5 s of traces against 0.11 s epochs, not worth it at 18 epochs left)."""
+        if training == 0 or training == self.k or len(self.epoch_seconds) < 2:
+            return False
+        last = self.epoch_seconds[-1]
+        saved = last * (1 - training / self.k) * (self.epochs - epoch)
+        return saved > max(0.0, self.epoch_seconds[0] - last)
+
+    def _compact(self, index: np.ndarray) -> None:
+        """Only the slices `index` stay in the pack: every (K, ...) tensor (weights, optimizer state,
+        best weights, data, rates, orders, per-slice settings) is gathered to them, and the graphs
+        retrace for the smaller K on their next call (_eval_chunk is traced anew: its signature has a
+        free K). Each survivor's numbers go on as they would have in the full pack."""
+        self.stack.keep(index)
+        self.optimizer.keep(index, self.stack.trainable)
+        self.best = [tf.Variable(tf.gather(b, index)) for b in self.best]
+        self.smoothing, self.mixup = tf.gather(self.smoothing, index), tf.gather(self.mixup, index)
+        self.parts = {part: (tf.gather(x, index), tf.gather(y, index)) for part, (x, y) in self.parts.items()}
+        self.orders, self.rates = self.orders[index], self.rates[index]
+        self.slices, self.points = [self.slices[i] for i in index], [self.points[i] for i in index]
+        self.k = len(index)
+        self._eval_chunk = self._traced_eval()
 
     def _end(self, which: np.ndarray, objective_metric: str, pruned: dict[int, str] | None = None) -> None:
         """The slices in `which` end: best weights restored where early stopping keeps them (as Keras's
@@ -233,8 +269,13 @@ class PackTrainer:
         return {**measures.sums(self.task, self.metrics, logits, y), "objective": objective * batch,
                 "smoothed": tf.reduce_sum(smoothed, axis=1)}
 
-    def _eval_chunk(self, x, y):
-        return measures.sums(self.task, self.metrics, self.stack(x, training=False), y)
+    def _traced_eval(self):
+        """One trace per pack for every part and chunk size (traced per size, a process that trains
+        many small packs, a tpe sweep's rounds, made TensorFlow warn about retracing)."""
+        return tf.function(lambda x, y: measures.sums(self.task, self.metrics, self.stack(x, training=False), y),
+                           autograph=False,
+                           input_signature=[tf.TensorSpec([None, None, *x.shape[2:]], x.dtype)
+                                            for x in self.parts["train"]])
 
     @tf.function(autograph=False)
     def _keep_best(self, keep):
