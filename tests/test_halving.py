@@ -125,7 +125,7 @@ def test_report_diagnose_export_status_and_resume_treat_pruned_runs(halved, runn
     report = json.loads(runner.invoke(app, ["report", "--runs-dir", str(runs), "-f", "json", "--failures",
                                             "worst", "--importance"]).output)
     pruned_rows = [r for r in report["rows"] if "pruned" in r["status"]]
-    assert len(pruned_rows) == 2 and all(r["status"] == "2 pruned" and r["n"] == 0 for r in pruned_rows)
+    assert len(pruned_rows) == 2 and all(r["status"] == "2 pruned after epoch 1" and r["n"] == 0 for r in pruned_rows)
     (search,) = report["search"]
     assert search["n"] == 1 and search["pruned"] == 2
     pruned_run = next(p for p in runs.iterdir() if (p / "run.json").is_file()

@@ -17,7 +17,6 @@ stop asked for by Ctrl-C or SIGTERM (trial/interrupts.py) is taken after the epo
 any exception fails every slice that had not ended, each with error.txt.
 """
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,19 +29,17 @@ from regexp import compat
 from regexp.data import Prepared, prepare
 from regexp.errors import failure_reason
 from regexp.net.draws import epoch_orders
-from regexp.net.model import build_model, initializer, set_scaling
 from regexp.net.optimizers import build_schedule
 from regexp.net.scoring import EVAL_BATCH, targets
 from regexp.packed import measures
 from regexp.packed.optimizer import PackedOptimizer
+from regexp.packed.slice_model import SliceModels
 from regexp.packed.stack import Stack, lead, per_slice
 from regexp.packed.stopping import EarlyStop
 from regexp.spec import LoadedSpec, load_spec
-from regexp.spec.schema import WEIGHTED
 from regexp.store.contract import FINISHED, TrialStatus, default_monitor, direction
 from regexp.sweep.halving import Halving
 from regexp.trial import interrupts, resume_point
-from regexp.trial.distribute import compile_model
 from regexp.trial.lifecycle import TrialRun, parameter_counts, run_facts
 from regexp.trial.result import TrialResult, failed_before_start
 
@@ -123,7 +120,7 @@ class PackTrainer:
         self.epoch_seconds: list[float] = []  # wall-clock of each epoch: when compacting pays (_halve)
         self.opened: list[_Slice] = []  # every slice, in slot order: what run returns
         self.slices: list[_Slice] = []  # those the pack's tensors hold now (search.halving compacts them)
-        self._models: dict[str, keras.Model] = {}  # _model_of's: one per point
+        self.models = SliceModels(self.stack, self.steps)
 
     # ----------------------------------------------------------------------------------- the loop
     def run(self, runs_dir: Path, parent: str, keys: list[str], objective_metric: str) -> list[TrialResult]:
@@ -357,50 +354,10 @@ class PackTrainer:
                 s.result = s.trial.fail(exc)
 
     def keras_model(self, s: _Slice, k: int, values: list[np.ndarray], optimizer: dict) -> keras.Model:
-        """Slice k as the compiled Keras model its trial alone builds (net/model.py, net/optimizers.py),
-        holding its weights and optimizer state (`values` in _state()'s order, `optimizer` from _optimizer_state)."""
-        spec, data = s.trial.loaded.spec, s.trial.data
-        model = self._model_of(spec, data)
-        by_name = dict(zip(self.stack.variables, values))
-        for (layer, weight), value in by_name.items():
-            _weight(model, layer, weight).assign(value[k])
-        opt = model.optimizer
-        schedule = spec.training.lr_schedule
-        if schedule is None or schedule.unit == "epoch":  # a variable, which LearningRateScheduler sets each epoch
-            opt.learning_rate = s.trial.rows[-1]["lr"] if s.trial.rows else float(self.rates[k, 0])
-        slots = {v.name: v for v in opt.variables}  # Keras names a slot <variable path with _>_<slot>
-        opt.iterations.assign(optimizer["iterations"])
-        trainable = [key for key, v in self.stack.variables.items() if v.trainable]  # the optimizer's order
-        for name, per_variable in optimizer["slots"].items():
-            for (layer, weight), value in zip(trainable, per_variable):
-                slots[f"{_weight(model, layer, weight).path.replace('/', '_')}_{name}"].assign(value[k])
-        return model
-
-    def _model_of(self, spec, data: Prepared) -> keras.Model:
-        """The compiled Keras model of a slice. Building one costs about 35 ms (layers, compile, the
-        optimizer's slots), so the slices of one point (the same spec but the seed) share one: what a
-        seed changes in the model's config is its initializers' seeds, set here, and its scaling
-        statistics, which are weights (model.set_scaling). Its config is the one the trial alone saves
-        (tests/test_packed.py compares them)."""
-        key = json.dumps([spec.name, spec.model.model_dump(mode="json"), spec.training.model_dump(mode="json"),
-                          data.features, data.shape, data.classes, data.task,
-                          {} if "mean" in data.scale else data.scale], default=str)
-        model = self._models.get(key)
-        if model is None:
-            model = self._models[key] = build_model(spec.model, data, name=spec.name, training=spec.training,
-                                                    seed=spec.seed)
-            compile_model(model, spec.training, data, self.steps, None, spec.logging.per_step)  # as train.py
-            model.optimizer.build(model.trainable_variables)  # as a trial alone saves it: slots included
-            return model
-        if "mean" in data.scale:
-            set_scaling(model.get_layer("scale"), data)
-        layers = spec.model.resolved_layers()
-        for i, layer in enumerate(layers):
-            if isinstance(layer, WEIGHTED):
-                model.get_layer(f"l{i}").kernel_initializer = initializer(layer.initializer, spec.seed, i)
-        model.get_layer("output").kernel_initializer = initializer(spec.model.output.initializer, spec.seed,
-                                                                   len(layers))
-        return model
+        """Slice k as the compiled Keras model its trial alone builds, holding its weights and optimizer
+        state (`values` in _state()'s order, `optimizer` from _optimizer_state)."""
+        rate = s.trial.rows[-1]["lr"] if s.trial.rows else float(self.rates[k, 0])
+        return self.models.build(s.trial.loaded.spec, s.trial.data, k, values, optimizer, rate)
 
     def _optimizer_state(self) -> dict:
         return {"iterations": int(self.optimizer.iterations.numpy()),
@@ -430,10 +387,6 @@ class PackTrainer:
         counters = {} if s.stop is None else {"EarlyStopping": {
             "wait": s.stop.wait, "best": s.stop.best, "best_epoch": s.stop.best_epoch}}
         resume_point.save(s.trial.path, model, epoch, counters, best)
-
-
-def _weight(model: keras.Model, layer: str, weight: str):
-    return next(w for w in model.get_layer(layer).weights if w.name == weight)
 
 
 def _add(a: dict, b: dict) -> dict:

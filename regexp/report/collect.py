@@ -66,7 +66,13 @@ class Row:
         if self.kind == "run":
             return self.members[0].status
         counts = Counter(run.status for run in self.members)
-        return ", ".join(f"{n} {status}" for status, n in counts.most_common())
+        return ", ".join(f"{n} {status}" + (self._pruned_at() if status == Status.PRUNED else "")
+                         for status, n in counts.most_common())
+
+    def _pruned_at(self) -> str:
+        """" after epoch 2": where search.halving stopped the pruned members (a point's share one rung)."""
+        epochs = sorted({r.metrics.epochs_run for r in self.members if r.status == Status.PRUNED and r.metrics})
+        return f" after epoch {'/'.join(map(str, epochs))}" if epochs else ""
 
     @property
     def warnings(self) -> list[str]:

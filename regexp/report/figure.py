@@ -72,7 +72,8 @@ def draw(report: Report, beta: float | None = None) -> "Figure":
     forest = any(c.diff_ci95 is not None for c in report.comparisons.values())
     single = ([("forest",)] * forest + [("heatmap",)] * (cells is not None)  # full-width panels
               + [("decide",)] * bool(report.decisions and report.decisions.record.looks)
-              + [("search", summary) for summary in report.searches if len(summary.scales) > 1 and summary.points])
+              + [("search", summary) for summary in report.searches
+                 if len(summary.scales) > 1 and len(summary.points) > 1])  # a picture of 2 or more points
     pairs = [searched[i:i + 2] for i in range(0, len(searched), 2)]
     own = rows if len(rows) <= PER_ROW_LIMIT else []
     extras = [(kind, row) for row in rows for kind, has in (("steps", _first(row, "steps")),

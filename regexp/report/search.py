@@ -36,7 +36,8 @@ class SearchSummary:
     def heading(self) -> str:
         pruned = (f" ({self.pruned} more pruned by halving, not counted: what follows rests on the points that "
                   "survived every rung)") if self.pruned else ""
-        return (f"search ({self.sweep}): {self.method}, {len(self.points)} points with a completed replicate{pruned}, "
+        points = f"{len(self.points)} point{'s' if len(self.points) != 1 else ''}"
+        return (f"search ({self.sweep}): {self.method}, {points} with a completed replicate{pruned}, "
                 f"objective {self.metric} ({self.mode})")
 
     def lines(self) -> list[str]:
