@@ -60,6 +60,14 @@ def test_halving_spec_errors_name_the_key(runner, write_spec):
         assert "Traceback" not in result.output
 
 
+def test_halving_on_ray_without_a_shared_filesystem_is_refused(runner, write_spec, tmp_path):
+    path = write_spec(merged(TINY, search={"params": {"training.optimizer.learning_rate": LRS},
+                                           "halving": {"min_epochs": 1}}))
+    result = runner.invoke(app, ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--executor", "ray",
+                                 "--no-shared-fs"])
+    assert result.exit_code == 2 and "needs --shared-fs" in result.output and not (tmp_path / "runs").exists()
+
+
 @pytest.fixture(scope="module")
 def halved(tmp_path_factory):
     """A packed grid sweep: 3 learning rates x 2 seeds, 4 epochs, rungs after epochs 1 and 3 (eta 3);

@@ -189,6 +189,7 @@ def sweep(
         raise UserError(f"--executor {executor}: not an executor (allowed: local | ray)")
     from regexp.views.commands import plan_table, sweep_summary
 
+    halving = loaded.spec.search is not None and loaded.spec.search.halving is not None
     if dry_run:
         from regexp.sweep.runner import pack_lines, plan_packs
         from regexp.sweep.trials import plan_round, rounds
@@ -200,13 +201,22 @@ def sweep(
             baseline, others = decide.arms(loaded)
             trials = decide.look_trials(loaded, 1, [baseline, *others])
             say(decide.plan_line(loaded))
-        halving = loaded.spec.search is not None and loaded.spec.search.halving is not None
         packs = plan_packs(spec, overrides, trials, pack, workers or os.cpu_count() or 1, halving)
         out().print(plan_table(trials, rounds(loaded), packs))
         for line in pack_lines(packs, len(trials)):
             say(line)
+        if halving:
+            from regexp.sweep.halving import rung_epochs
+
+            rule = loaded.spec.search.halving
+            rungs = rung_epochs(rule.eta, rule.min_epochs, loaded.spec.training.epochs)
+            say(f"search.halving: rungs after epochs {', '.join(map(str, rungs))} of {loaded.spec.training.epochs}; "
+                f"at each, the best 1/{rule.eta} of the points go on, the others end pruned")
         return
     pool = None
+    if executor == "ray" and not shared_fs and halving:  # each node would keep a rung ledger of its own
+        raise UserError("search.halving with --executor ray needs --shared-fs: every trial reads and writes the "
+                        "sweep folder's halving.json")
     if executor == "ray":
         from regexp.sweep.ray_pool import RayPool
 

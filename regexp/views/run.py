@@ -16,8 +16,8 @@ def show(run: RunRecord) -> Group:
     info = Table.grid(padding=(0, 2))
     for key in ("status", "name", "started", "ended", "duration_s", "seed", "spec_hash", "device", "host", "error"):
         value = run.status if key == "status" else getattr(run.info, key)
-        if value is not None:
-            info.add_row(key, str(value))
+        if value is not None:  # a pruned run's `error` is why its sweep's halving stopped it
+            info.add_row("why" if key == "error" and run.status == "pruned" else key, str(value))
     info.add_row("folder", str(run.path))
     for key, value in provenance_rows(run):
         info.add_row(key, value)
