@@ -97,6 +97,13 @@ def grid(report: Report) -> tuple[str, str, list, list] | None:
     return x_key, y_key, xs, ys
 
 
+def _empty(row) -> str:
+    """A cell without a mean: why, where no member completed ("3 pruned\nafter epoch 2", "2 failed")."""
+    if any(r.status == "completed" for r in row.members):
+        return "–"
+    return str(row.status).replace(" after", "\nafter")
+
+
 def _key(value):
     return (0, value) if isinstance(value, (int, float)) and not isinstance(value, bool) else (1, str(value))
 
@@ -120,8 +127,8 @@ def draw_heatmap(ax, figure, report: Report, cells: tuple[str, str, list, list])
         share = (mean - low) / (high - low) if mean is not None and high > low else 0.5
         dark = share > 0.5 if reverse else share < 0.5  # viridis is dark at its low end
         ax.text(j, i, f"{mean:.4g}{star}\nn = {len(row.members)}" + ("\nbaseline" if row is report.baseline else "")
-                if mean is not None else "–", ha="center", va="center", fontsize=7, color="white" if dark else "black",
-                fontweight="bold" if row is report.baseline else "normal")
+                if mean is not None else _empty(row), ha="center", va="center", fontsize=7,
+                color="white" if dark else "black", fontweight="bold" if row is report.baseline else "normal")
     figure.colorbar(image, ax=ax, label=f"mean {report.focus}")
     # grid values in order, one cell each: a log-spaced grid reads as log scale, which is how it was chosen
     ax.set_xticks(range(len(xs)), [_short(v) for _, v in xs], fontsize=8)
