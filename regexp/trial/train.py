@@ -8,6 +8,7 @@ holds the traceback) or interrupted (Ctrl-C, SIGTERM), never a half-written "com
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import time
@@ -38,6 +39,19 @@ from regexp.trial.resume_point import ResumePoint, read_state
 from regexp.trial.tensorboard_log import TensorBoardLog, check_installed
 
 Rungs = tuple[Halving, str]  # a sweep's halving rule and the trial's point key
+
+
+class _NewModelTraces(logging.Filter):
+    """TensorFlow warns when one function's code traced 5 times within its last calls. A process
+    that trains trials alone one after another (a sweep's worker) builds a new Keras model, so new
+    traces of the same Keras code, for each trial: expected, and frequent once search.halving stops
+    trials after 2 epochs (2 calls per trace). Only that message is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_NewModelTraces())
 
 
 def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | None = None,
