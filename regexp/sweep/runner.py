@@ -100,6 +100,10 @@ def _run_rounds(sweep: Sweep, runner: "_Runner") -> None:
 
         return run_looks(sweep, runner, base, runner.console)
     runner.halving = Halving.of(base.spec, sweep.path, sweep.state.objective.mode)
+    if runner.halving and runner.workers > 1 and runner.console is not None:
+        runner.console.print(f"search.halving with {runner.workers} workers: which points reach a rung first is up to "
+                             "timing, so the points kept can differ between runs (--workers 1 decides the same way "
+                             "every time)", highlight=False)
     for round_ in range(1, rounds(base) + 1):
         previous = sweep.point_results(round_ - 1) if round_ > 1 else None
         trials = plan_round(base, [], round_, previous, told=sweep.told(round_))
