@@ -66,6 +66,5 @@ class SliceModels:
         return model
 
 
-
 def _weight(model: keras.Model, layer: str, weight: str):
     return next(w for w in model.get_layer(layer).weights if w.name == weight)

@@ -34,7 +34,7 @@ from regexp.net.scoring import EVAL_BATCH, targets
 from regexp.packed import measures
 from regexp.packed.optimizer import PackedOptimizer
 from regexp.packed.slice_model import SliceModels
-from regexp.packed.stack import Stack, lead, per_slice
+from regexp.packed.stack import Stack, gather, lead, per_slice
 from regexp.packed.stopping import EarlyStop
 from regexp.spec import LoadedSpec, load_spec
 from regexp.store.contract import FINISHED, TrialStatus, default_monitor, direction
@@ -209,7 +209,7 @@ class PackTrainer:
         free K). Each survivor's numbers go on as they would have in the full pack."""
         self.stack.keep(index)
         self.optimizer.keep(index, self.stack.trainable)
-        self.best = [tf.Variable(tf.gather(b, index)) for b in self.best]
+        self.best = [gather(b, index) for b in self.best]
         self.smoothing, self.mixup = tf.gather(self.smoothing, index), tf.gather(self.mixup, index)
         self.parts = {part: (tf.gather(x, index), tf.gather(y, index)) for part, (x, y) in self.parts.items()}
         self.orders, self.rates = self.orders[index], self.rates[index]
