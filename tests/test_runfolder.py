@@ -35,7 +35,7 @@ def test_docs_spec_md_is_generated_from_the_spec_models():
     for heading in ("## model.defaults", "## model.layers[] (Conv2D)", "## training.lr_schedule (Cosine)",
                     "## search.params"):
         assert heading in page
-    assert "| `dropout` | float | `0.0` | >= 0.0, < 1.0 | Dropout rate after the activation. |" in page
+    assert "| `dropout` | float | `0.0` | >= 0, < 1 | Dropout rate after the activation. |" in page
 
 
 def test_every_model_round_trips_through_json():

@@ -95,7 +95,8 @@ def _constraints(metadata) -> str:
         for inner in getattr(item, "metadata", [item]):  # a FieldInfo inside Annotated carries its own
             for name, sign in signs.items():
                 value = getattr(inner, name, None)
-                if value is not None:
+                if value is not None:  # 0, not 0.0: pydantic may hand a float field's bound back as a float
+                    value = int(value) if isinstance(value, float) and value.is_integer() else value
                     parts.append(f"{sign} {value}")
     return ", ".join(dict.fromkeys(parts))
 
