@@ -1,12 +1,14 @@
 """Benchmark: `regexp report` over 10,000 run folders: cold, warm, and after 100 new runs appear.
 
-    .venv/bin/python bench/report_10000.py [--runs 10000] [--repeats 5]
+    .venv/bin/python bench/report_10000.py [--runs 10000] [--repeats 5] [--against REV]
 
 Copies one real run folder (configs/quickstart.yaml, 2 epochs) 10,000 times: 200 points (dropout x
 learning rate) x 50 seeds, each copy's run.json carrying its own config as training writes it.
 Times whole processes, alternating: cold (the answer cache, $REGEXP_CACHE_DIR, removed first)
 and warm (the same command again), then again after 100 new run folders appear (the folder grows by
-100 each repeat), medians of --repeats, for the terminal table and json.
+100 each repeat), medians of --repeats, for the terminal table and json. --against REV times a
+git revision's code beside this checkout's (a worktree in the temp folder), each step alternating
+between the two, each with its own cache folder.
 """
 
 import argparse
@@ -48,38 +50,57 @@ def make_runs(root: Path, count: int) -> Path:
     return runs
 
 
-def seconds(command: list[str]) -> float:
+def seconds(command: list[str], code: Path | None, cache: Path) -> float:
+    """One whole command; `code`: the checkout whose regexp it imports (this one when None)."""
+    env = dict(os.environ, COLUMNS="160", REGEXP_CACHE_DIR=str(cache))
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, COLUMNS="160"))
-    return time.perf_counter() - start
+    subprocess.run(command, check=True, capture_output=True, env=env, cwd=cache.parent)  # not the repo: -m
+    return time.perf_counter() - start                                                    # imports from cwd first
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--against", help="a git revision whose code is timed beside this checkout's")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["REGEXP_CACHE_DIR"] = str(Path(tmp) / "cache")  # the subprocesses inherit it
-        started = time.perf_counter()
-        runs = make_runs(Path(tmp), args.runs)
-        print(f"made {args.runs} run folders in {time.perf_counter() - started:.0f} s")
-        print("| command | cold median s (runs) | warm median s (runs) | after 100 new runs, median s (runs) |\n"
-              "|---|---|---|---|")
-        template = next(runs.iterdir())
-        for label, extra in (("report (table)", []), ("report --format json", ["--format", "json"])):
-            command = [*REGEXP, "report", "--runs-dir", str(runs), *extra]
-            cold, warm, grown = [], [], []
-            for r in range(args.repeats):
-                shutil.rmtree(os.environ["REGEXP_CACHE_DIR"], ignore_errors=True)
-                cold.append(seconds(command))
-                warm.append(seconds(command))
+        sides: dict[str, Path | None] = {"this checkout": None}
+        if args.against:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", f"{tmp}/against", args.against],
+                           check=True, capture_output=True)
+            sides[args.against] = Path(tmp) / "against"
+        try:
+            measure(Path(tmp), args, sides)
+        finally:
+            if args.against:
+                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", f"{tmp}/against"])
+
+
+def measure(tmp: Path, args, sides: dict[str, Path | None]) -> None:
+    started = time.perf_counter()
+    runs = make_runs(tmp, args.runs)
+    print(f"made {args.runs} run folders in {time.perf_counter() - started:.0f} s")
+    print("| code | command | cold median s (runs) | warm median s (runs) | after 100 new runs, median s (runs) |\n"
+          "|---|---|---|---|---|")
+    template = next(runs.iterdir())
+    for label, extra in (("report (table)", []), ("report --format json", ["--format", "json"])):
+        command = [*REGEXP, "report", "--runs-dir", str(runs), *extra]
+        times = {side: {"cold": [], "warm": [], "grown": []} for side in sides}
+        for r in range(args.repeats):
+            for side, code in sides.items():
+                cache = tmp / f"cache-{list(sides).index(side)}"
+                shutil.rmtree(cache, ignore_errors=True)  # cold: no answers, no record index
+                times[side]["cold"].append(seconds(command, code, cache))
+                times[side]["warm"].append(seconds(command, code, cache))
                 for i in range(100):  # a sweep adds runs: 100 more seeds of one point
-                    shutil.copytree(template, runs / f"new-{len(extra)}-{r}-{i:03d}")
-                grown.append(seconds(command))
-            print(f"| {label} | {statistics.median(cold):.2f} ({', '.join(f'{t:.2f}' for t in cold)}) | "
-                  f"{statistics.median(warm):.2f} ({', '.join(f'{t:.2f}' for t in warm)}) | "
-                  f"{statistics.median(grown):.2f} ({', '.join(f'{t:.2f}' for t in grown)}) |")
+                    shutil.copytree(template, runs / f"new-{len(extra)}-{r}-{side[:4]}-{i:03d}")
+                times[side]["grown"].append(seconds(command, code, cache))
+        for side, found in times.items():
+            print(f"| {side} | {label} | " + " | ".join(
+                f"{statistics.median(t):.2f} ({', '.join(f'{x:.2f}' for x in t)})" for t in found.values()) + " |")
 
 
 if __name__ == "__main__":

@@ -177,7 +177,7 @@ def test_report_on_a_read_only_runs_folder_writes_nothing(runner, tmp_path):
 
 def test_report_while_runs_are_being_written_and_removed(runner, tmp_path, monkeypatch):
     """Files appear, vanish and are rewritten between listing and reading: exit 0 every time."""
-    import regexp.report as report_module
+    import regexp.report.index as report_module  # where a report over a runs folder reads each folder
 
     runs = tmp_path / "runs"
     for seed in range(6):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from regexp.errors import UserError
 from regexp.metrics import NEUTRAL, RANGES
+from regexp.report import index as record_index
 from regexp.report.collect import (
     MC_DROPOUT,
     Row,
@@ -23,6 +24,7 @@ from regexp.report.collect import (
     sweep_objectives,
 )
 from regexp.report.decisions import Decisions, read_decisions
+from regexp.report.facts import facts
 from regexp.report.lineage import mixing
 from regexp.report.search import SearchSummary, read_search
 from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, compare, family_level, summarize
@@ -92,12 +94,11 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     """`scanned`: runs_dir's store.scan.scan when the caller took one (the cache key's), else taken here."""
     strays: list[str] = []
     scanned = scanned if scanned is not None or targets else scanning.scan(runs_dir)
-    if scanned is not None:  # the whole runs folder
+    if scanned is not None:  # the whole runs folder: finished runs unchanged since the last report come from its index
         strays = scanning.strays(scanned)
-        paths = scanning.run_folders(scanned)
+        runs: list[RunRecord] = record_index.read_runs(runs_dir, scanned)
     else:
-        paths = find_runs(targets, runs_dir, strays)
-    runs: list[RunRecord] = [read_run(path) for path in paths]
+        runs = [read_run(path) for path in find_runs(targets, runs_dir, strays)]
     runs = [run for run in runs if all(matches(run, rule) for rule in filters)]
     rows, metric = build_rows(runs, group=group, group_by=group_by)
     sort = sort or sweep_objective(runs)  # a sweep is ranked by its objective
@@ -239,7 +240,7 @@ def _counts(row: Row) -> dict[str, int]:
 
 def _best_row(rows: list[Row], parent: str, objective: str) -> Row | None:
     """The row of a sweep's best point: the best mean of its objective among that sweep's rows."""
-    mine = [row for row in rows if any(run.info.parent == parent for run in row.members) and row.mean(objective)
+    mine = [row for row in rows if any(facts(run).parent == parent for run in row.members) and row.mean(objective)
             is not None]
     if not mine:
         return None

@@ -31,7 +31,7 @@ def key(scanned: Scan | None, options: dict) -> str | None:
     if scanned is None:
         return None
     digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode())
-    digest.update(_code_stamp().encode())
+    digest.update(code_stamp().encode())
     for folder, files in scanned.items():
         digest.update(folder.encode())
         for name, identity in files.items():
@@ -40,7 +40,7 @@ def key(scanned: Scan | None, options: dict) -> str | None:
     return digest.hexdigest()
 
 
-def _code_stamp() -> str:
+def code_stamp() -> str:
     """The report code's files (mtime, size): an edited checkout (an editable install) never
     reuses answers its old code gave, whatever __version__ says."""
     package = Path(__file__).resolve().parent.parent

@@ -10,19 +10,17 @@ a seed counts; the others are kept in `reruns` and noted.
 """
 
 import fnmatch
-import functools
 import hashlib
-import json
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import yaml
 
-from regexp.report.lineage import data_of, split_generations
+from regexp.report.facts import GROUP_IGNORED, facts, flatten, mapping, param_text
+from regexp.report.lineage import split_generations
 from regexp.spec.checks import SHORT_PREFIXES
 from regexp.store.contract import (
     MetricKey,
@@ -34,7 +32,6 @@ from regexp.store.contract import (
 )
 from regexp.store.folders import RunRecord, read_sweep_state
 
-GROUP_IGNORED = ("seed", "cv.fold", "description", "tags")  # differ between repeats/folds of one experiment
 PARAM_HIDDEN = ("name", "description", "tags")     # shown in their own columns, never as params
 MISSING = "<unset>"
 MC_DROPOUT = ("mc_accuracy", "mc_loss", "mc_entropy", "mc_entropy_right", "mc_entropy_wrong",
@@ -71,7 +68,8 @@ class Row:
 
     def _pruned_at(self) -> str:
         """" after epoch 2": where search.halving stopped the pruned members (a point's share one rung)."""
-        epochs = sorted({r.metrics.epochs_run for r in self.members if r.status == Status.PRUNED and r.metrics})
+        epochs = sorted({facts(r).epochs_run for r in self.members
+                         if r.status == Status.PRUNED and facts(r).epochs_run is not None})
         return f" after epoch {'/'.join(map(str, epochs))}" if epochs else ""
 
     @property
@@ -98,37 +96,9 @@ class Row:
         return sum(values) / len(values) if values else None
 
 
-def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
-    """{'model': {'layers': [{'units': 8}]}} -> {'model.layers.0.units': 8}; scalar lists stay whole."""
-    if isinstance(config, dict):
-        out: dict[str, Any] = {}
-        for key, value in config.items():
-            out.update(flatten(value, f"{prefix}{key}."))
-        return out
-    if isinstance(config, list) and config and all(isinstance(v, dict) and len(v) == 1 for v in config):
-        # training.augment: a pipeline of one-key items reads as one value, 'rotate 0.04 -> zoom 0.1'
-        return {prefix[:-1]: " -> ".join(f"{k} {_param_text(v)}" for item in config for k, v in item.items())}
-    if isinstance(config, list) and any(isinstance(v, (dict, list)) for v in config):
-        out = {}
-        for i, value in enumerate(config):
-            out.update(flatten(value, f"{prefix}{i}."))
-        return out
-    return {prefix[:-1]: tuple(config) if isinstance(config, list) else config}
-
-
-def _param_text(value: Any) -> str:
-    return "[" + ", ".join(map(str, value)) + "]" if isinstance(value, list) else str(value)
-
-
 def main_metric(runs: list[RunRecord]) -> str:
     """The metric most of the runs track first (accuracy for classification, mae for regression)."""
-    firsts = Counter()
-    for run in runs:
-        tracked = [m for m in run.metrics.directions if m != "loss"] if run.metrics else []
-        configured = mapping(run.config.get("training")).get("metrics")
-        tracked = tracked or (configured if isinstance(configured, list) else [])
-        if tracked and isinstance(tracked[0], str):
-            firsts[tracked[0]] += 1
+    firsts = Counter(first for run in runs if (first := facts(run).first_metric) is not None)
     return firsts.most_common(1)[0][0] if firsts else "accuracy"
 
 
@@ -136,11 +106,11 @@ def run_values(run: RunRecord, metric: str) -> dict[str, float]:
     """The numeric columns of one run: from metrics.json, or the history of an unfinished run."""
     values: dict[str, float | None] = {}
     names = ("loss", metric)
-    if run.metrics is not None:
-        m = run.metrics
-        names = tuple(dict.fromkeys([*names, *m.directions]))  # every tracked metric (ece, auc, ...)
-        parts = {"train": m.train, "val": m.val, "test": m.test, "gap": m.generalization_gap or {}}
-        values.update(epochs_run=m.epochs_run, best_epoch=m.best_epoch)
+    known = facts(run)
+    if known.parts is not None:  # metrics.json
+        names = tuple(dict.fromkeys([*names, *known.directions]))  # every tracked metric (ece, auc, ...)
+        parts = known.parts
+        values.update(epochs_run=known.epochs_run, best_epoch=known.best_epoch)
     elif run.status == Status.COMPLETED:  # metrics.json unreadable: damaged, never filled in from history
         parts = {}
     elif run.history:  # running, failed, interrupted, crashed: what the epochs so far say
@@ -158,18 +128,13 @@ def run_values(run: RunRecord, metric: str) -> dict[str, float]:
         values.update({f"{part}_{name}": found[name] for name in names if name in found})
     test = parts.get("test", {})
     values.update({f"test_{name}": test[name] for name in MC_DROPOUT if name in test})  # evaluation.mc_dropout
-    values["duration_s"] = run.info.duration_s
+    values["duration_s"] = known.duration_s
     return {k: float(v) for k, v in values.items() if v is not None and math.isfinite(v)}
-
-
-def mapping(value: Any) -> dict:
-    """A dict from a file, or {} when a damaged file holds something else there."""
-    return value if isinstance(value, dict) else {}
 
 
 def other_metrics(runs: list[RunRecord], metric: str) -> list[str]:
     """Tracked metrics besides loss and the main one (e.g. ece): extra val/test columns."""
-    return sorted({name for run in runs if run.metrics for name in run.metrics.directions} - {"loss", metric})
+    return sorted({name for run in runs for name in facts(run).directions} - {"loss", metric})
 
 
 def build_rows(runs: list[RunRecord], group: bool = True, group_by: str | None = None) -> tuple[list[Row], str]:
@@ -182,11 +147,12 @@ def build_rows(runs: list[RunRecord], group: bool = True, group_by: str | None =
     buckets: dict[str, list[RunRecord]] = {}
     for run in runs:
         if group_by:
-            key = f"{group_by}={_param_text(flatten(run.config).get(group_by, MISSING))}"
+            key = f"{group_by}={param_text(flatten(run.config).get(group_by, MISSING))}"
         else:
-            key = _group_key(run) if group and run.config else run.id
-        if data_of(run) is not None and not group_by:  # other data is another experiment, never its seeds
-            key = hashlib.sha256(f"{key}|{data_of(run)}".encode()).hexdigest()
+            known = facts(run)
+            key = known.group_key if group and known.group_key else run.id
+            if known.data is not None:  # other data is another experiment, never its seeds
+                key = hashlib.sha256(f"{key}|{known.data}".encode()).hexdigest()
         buckets.setdefault(key, []).append(run)
     if not group_by:
         buckets = {new: same for key, bucket in buckets.items()
@@ -212,8 +178,8 @@ def build_rows(runs: list[RunRecord], group: bool = True, group_by: str | None =
 def replicate(run: RunRecord, by_config: bool = False) -> tuple:
     """What makes a run an independent replicate of its experiment: its seed, its fold under cv,
     and (`by_config`, for --group-by) the rest of its resolved config."""
-    fold = mapping(run.config.get("cv")).get("fold")
-    return (run.seed, fold, _group_key(run)) if by_config else (run.seed, fold)
+    known = facts(run)
+    return (run.seed, known.fold, known.group_key) if by_config else (run.seed, known.fold)
 
 
 def replicate_text(key: tuple) -> str:
@@ -250,27 +216,14 @@ def one_run_per_replicate(runs: list[RunRecord], by_config: bool = False
     return members, reruns, notes
 
 
-def _group_key(run: RunRecord) -> str:
-    config = {k: v for k, v in run.config.items() if k not in GROUP_IGNORED}  # the same key, cheaper: runs of one
-    if isinstance(config.get("cv"), dict):                                       # point differ in these only
-        config["cv"] = {k: v for k, v in config["cv"].items() if k != "fold"}
-    return _group_key_of(orjson.dumps(config, option=orjson.OPT_SORT_KEYS, default=str))
-
-
-@functools.lru_cache(maxsize=4096)  # 10,000 runs of a sweep share a few hundred points: flatten each once
-def _group_key_of(config_json: bytes) -> str:
-    shared = {k: v for k, v in flatten(json.loads(config_json)).items() if k not in GROUP_IGNORED}
-    return hashlib.sha256(json.dumps(shared, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def mark_differing(rows: list[Row], all_params: bool = False) -> list[str]:
     """Fill each row's params with the config keys whose values differ between rows (and `data`,
     the data fingerprint, when rows come from different data)."""
     keys = _differing_config(rows, all_params)
-    if len({data_of(row.members[0]) for row in rows}) > 1:
+    if len({facts(row.members[0]).data for row in rows}) > 1:
         keys.append("data")
         for row in rows:
-            row.params["data"] = data_of(row.members[0]) or "(not recorded)"
+            row.params["data"] = facts(row.members[0]).data or "(not recorded)"
     return keys
 
 
@@ -338,7 +291,8 @@ def matches(run: RunRecord, rule: str) -> bool:
     if key == "name":
         return fnmatch.fnmatch(run.name, wanted)
     if key == "parent":
-        return run.info.parent is not None and fnmatch.fnmatch(run.info.parent, wanted)
+        parent = facts(run).parent
+        return parent is not None and fnmatch.fnmatch(parent, wanted)
     if key == "tag":
         tags = run.config.get("tags")
         return isinstance(tags, list) and wanted in tags
@@ -369,7 +323,7 @@ def all_match(run: RunRecord, rules: str) -> bool:
 
 def sweep_objective(runs: list[RunRecord]) -> str | None:
     """When every listed run belongs to one sweep, the column its objective ranks by."""
-    parents = {run.info.parent for run in runs}
+    parents = {facts(run).parent for run in runs}
     if len(parents) != 1 or None in parents:
         return None
     return sweep_objectives(runs).get(parents.pop())
@@ -379,7 +333,7 @@ def sweep_objectives(runs: list[RunRecord]) -> dict[str, str]:
     """{sweep folder name: the column its objective chose the best point by} for the runs' parents
     that are sweeps (a cv or repeat parent has no search objective)."""
     out = {}
-    for parent, run in {run.info.parent: run for run in runs if run.info.parent}.items():
+    for parent, run in {parent: run for run in runs if (parent := facts(run).parent)}.items():
         state = read_sweep_state(run.path.parent / parent, warnings=[])  # a damaged one: no objective note
         if state is not None and state.kind == "sweep":
             out[parent] = MetricKey.parse(state.objective.metric).column

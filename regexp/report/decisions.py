@@ -5,6 +5,7 @@ it). No TensorFlow here."""
 from dataclasses import dataclass
 
 from regexp.report.collect import Row
+from regexp.report.facts import facts
 from regexp.store.folders import RunRecord, read_sweep_state
 from regexp.store.sweep_file import ArmDecision, Decision
 
@@ -48,9 +49,9 @@ def ended(arm: ArmDecision, record: Decision) -> str:
 
 def read_decisions(runs: list[RunRecord], rows: list[Row]) -> Decisions | None:
     """The decisions of the one `decide:` sweep the rows come from (None for any other report)."""
-    parents = {run.info.parent for run in runs if run.info.parent}
+    parents = {parent for run in runs if (parent := facts(run).parent)}
     for parent in sorted(parents):
-        run = next(r for r in runs if r.info.parent == parent)
+        run = next(r for r in runs if facts(r).parent == parent)
         state = read_sweep_state(run.path.parent / parent, warnings=[])
         if state is None or state.decide is None:
             continue
@@ -58,8 +59,10 @@ def read_decisions(runs: list[RunRecord], rows: list[Row]) -> Decisions | None:
         point_of_trial = {entry.key: entry.point for entry in state.trials}  # run.json `trial` names the entry
         by_row, baseline = {}, None
         for row in rows:
+            if facts(row.members[0]).parent != parent:
+                continue
             point = point_of_trial.get(row.members[0].info.trial)
-            if row.members[0].info.parent != parent or point is None:
+            if point is None:
                 continue
             if point == record.baseline_point:
                 baseline = row.id

@@ -4,12 +4,8 @@ dirty specs or library versions get a warning. No TensorFlow here."""
 
 import hashlib
 
+from regexp.report.facts import facts
 from regexp.store.folders import RunRecord
-
-
-def data_of(run: RunRecord) -> str | None:
-    """The run's data fingerprint (run.json provenance), None for runs older than it."""
-    return run.info.provenance.data if run.info.provenance is not None else None
 
 
 def split_generations(key: str, runs: list[RunRecord], replicate) -> dict[str, list[RunRecord]]:
@@ -23,7 +19,7 @@ def split_generations(key: str, runs: list[RunRecord], replicate) -> dict[str, l
     for same in by_replicate.values():
         splits: list[str | None] = []
         for run in sorted(same, key=lambda r: r.started, reverse=True):
-            split = run.info.provenance.split if run.info.provenance is not None else None
+            split = facts(run).split  # None for runs older than provenance
             if split not in splits:
                 splits.append(split)
             generation = splits.index(split)

@@ -3,9 +3,7 @@ in every entry, once; the answer cache's key (report/cache.py), the list of run 
 strays all come from it (before, the listing and the key each stat'ed every folder: 0.3 s of a
 report over 10,000 runs).
 
-A persistent index of parsed run records was tried here and not kept (bench/README.md, "Report
-over 10,000 runs"): making the Python objects of a run's parsed JSON costs the same whether the
-JSON comes from the run's files or from an index, and the index was 40 MB to rewrite.
+The report's record index (report/index.py) takes each run folder's identity from the same scan.
 """
 
 import os
@@ -28,6 +26,9 @@ def scan(runs_dir: Path) -> Scan | None:
     for path in paths:
         files = found[path] = {}
         for name in WATCHED:
+            if name == "sweep.json" and not path.endswith("_sweep"):  # only sweep folders hold one: 10,000 stats less
+                files[name] = None
+                continue
             try:
                 st = os.stat(os.path.join(path, name))
                 files[name] = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -37,12 +38,17 @@ def scan(runs_dir: Path) -> Scan | None:
 
 
 def run_folders(scanned: Scan) -> list[Path]:
-    """The run folders of a scan: entries with a run.json or a config.yaml (find_runs's rule)."""
-    return [Path(path) for path, files in scanned.items() if files["run.json"] or files["config.yaml"]]
+    """The run folders of a scan, in its order."""
+    return [Path(path) for path, files in scanned.items() if is_run_folder(files)]
+
+
+def is_run_folder(files: dict[str, tuple[int, int, int] | None]) -> bool:
+    """An entry with a run.json or a config.yaml (find_runs's rule)."""
+    return bool(files["run.json"] or files["config.yaml"])
 
 
 def strays(scanned: Scan) -> list[str]:
     """Entries that are neither run folders nor sweep folders (find_runs's `strays`)."""
     return [os.path.basename(path) for path, files in scanned.items()
-            if not (files["run.json"] or files["config.yaml"])
+            if not is_run_folder(files)
             and not (path.endswith("_sweep") and files["sweep.json"])]
