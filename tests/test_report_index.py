@@ -98,7 +98,7 @@ def test_a_finished_run_changed_in_place_is_read_again(runs, monkeypatch):
     assert mean != {row["name"]: row["values"]["val_accuracy"]["mean"] for row in before["rows"]}
 
 
-@pytest.mark.parametrize("damage", ["not json", "[1, 2]", '{"runs": {"a0": [1]}}', "STALE"])
+@pytest.mark.parametrize("damage", ["not json", "[1, 2]", '{"runs": {"a0": [1], "a1": {}}}', "CUT", "STALE"])
 def test_a_damaged_or_stale_index_is_read_around(runs, damage):
     expected = without_index(runs)
     answer(runs)
@@ -106,10 +106,12 @@ def test_a_damaged_or_stale_index_is_read_around(runs, damage):
     if damage == "STALE":  # written by other report code: every entry is discarded
         data = json.loads(file.read_text())
         file.write_text(json.dumps({**data, "stamp": "older code"}))
-    elif damage.startswith('{"runs"'):
+    elif damage == "CUT":
         data = json.loads(file.read_text())
         data["runs"]["a0"][1] = ["completed", "x"]  # the identity matches, the entry is cut short
         data["runs"]["a1"][1][-1] = data["runs"]["a1"][1][-1][:3]
+        data["runs"]["a2"] = data["runs"]["a2"][:1]  # its identity alone
+        data["runs"]["a3"][1][0] = "running"  # never indexed: read again
         file.write_text(json.dumps(data))
     else:
         file.write_text(damage)

@@ -84,7 +84,7 @@ def report(
 ):
     """Compare runs: one row per run or group of repeats, the params that differ, mean ± std, significance."""
     from regexp import __version__
-    from regexp.report import FORMATS, cache
+    from regexp.report import FORMATS, cache, collector_paused
     from regexp.store import scan as scanning
 
     if fmt not in FORMATS:
@@ -116,23 +116,24 @@ def report(
             result = build()
             return view.terminal_text(result, *terminal), len(result.rows)
         return watch_runs(runs_dir, options, render, out())
-    scanned = scanning.scan(runs_dir) if not targets else None  # one stat per file, for the cache and the reading
-    cache_key = cache.key(scanned, options) if plot is None else None  # a plot is always drawn
-    answer = cache.lookup(runs_dir, cache_key) if cache_key else None
-    if answer is None:
-        from regexp.views import report as view
+    with collector_paused():  # one report, then the process ends: no cycle collections over 10,000 records
+        scanned = scanning.scan(runs_dir) if not targets else None  # one stat per file, for the cache and the reading
+        cache_key = cache.key(scanned, options) if plot is None else None  # a plot is always drawn
+        answer = cache.lookup(runs_dir, cache_key) if cache_key else None
+        if answer is None:
+            from regexp.views import report as view
 
-        result = build(scanned)
-        if not result.rows:
-            say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
-        if plot is not None:
-            from regexp.report import figure as plots
+            result = build(scanned)
+            if not result.rows:
+                say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
+            if plot is not None:
+                from regexp.report import figure as plots
 
-            plots.save(result, plot, smooth)
-        text = view.terminal_text(result, *terminal) if fmt == "table" else view.as_text(result, fmt, smooth)
-        answer = {"text": text, "warnings": result.warnings}
-        if cache_key and result.rows:
-            cache.store(runs_dir, cache_key, text, result.warnings, view.running(result))
+                plots.save(result, plot, smooth)
+            text = view.terminal_text(result, *terminal) if fmt == "table" else view.as_text(result, fmt, smooth)
+            answer = {"text": text, "warnings": result.warnings}
+            if cache_key and result.rows:
+                cache.store(runs_dir, cache_key, text, result.warnings, view.running(result))
     if output is None:
         sys.stdout.write(answer["text"])
     else:

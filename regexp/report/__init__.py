@@ -1,5 +1,7 @@
 """`regexp report`: compare runs from their folders only (never TensorFlow, never the trainer)."""
 
+import contextlib
+import gc
 import math
 import sys
 import types
@@ -169,6 +171,20 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
         report.family = len([c for c in report.comparisons.values() if c.p is not None])
         report.comparisons = {key: c for key, c in report.comparisons.items() if key in shown}
     return report
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Python's cycle collector walks every live object again each time the heap has grown by a
+    quarter: over the 10,000 records of a cold report that was a fifth of it (in-process: 4.3 s
+    with it, 3.5 s without). Records hold no reference cycles, so it may wait for the report's end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _compare_rows(report: Report, runs: list[RunRecord], family: list[Row], picked: Row | None,

@@ -74,7 +74,8 @@ def read_runs(runs_dir: Path, scanned: Scan) -> list[RunRecord]:
         name = os.path.basename(folder)
         identity = ";".join(f"{f[0]}:{f[1]}:{f[2]}" if (f := files[file]) else "-" for file in KEYED)
         entry = known.get(name)
-        run = _revive(folder, name, entry[1]) if isinstance(entry, list) and entry[:1] == [identity] else None
+        unchanged = isinstance(entry, list) and len(entry) == 2 and entry[0] == identity
+        run = _revive(folder, name, entry[1]) if unchanged else None
         if run is not None:
             runs.append(run)
             kept[name] = entry
