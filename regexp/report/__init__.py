@@ -176,7 +176,7 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
 @contextlib.contextmanager
 def collector_paused():
     """Python's cycle collector walks every live object again each time the heap has grown by a
-    quarter: over the 10,000 records of a cold report that was a fifth of it (in-process: 4.3 s
+    quarter: over the 10,000 records of a cold report that was a third of it (in-process: 5.2 s
     with it, 3.5 s without). Records hold no reference cycles, so it may wait for the report's end."""
     enabled = gc.isenabled()
     gc.disable()
