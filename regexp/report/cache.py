@@ -19,7 +19,7 @@ import json
 import os
 from pathlib import Path
 
-from regexp.store.folders import cache_root, process_alive, write_atomic
+from regexp.store.files import cache_root, process_alive, write_atomic
 from regexp.store.scan import Scan
 
 KEEP = 8

@@ -24,7 +24,8 @@ import orjson
 from regexp.report.cache import code_stamp
 from regexp.report.facts import Facts, facts
 from regexp.store.contract import Status
-from regexp.store.folders import RunRecord, cache_root, read_info, read_metrics, read_run, write_atomic
+from regexp.store.files import cache_root, write_atomic
+from regexp.store.folders import RunRecord, read_info, read_metrics, read_run
 from regexp.store.scan import Scan, is_run_folder
 
 INDEXED = (Status.COMPLETED, Status.PRUNED)  # finished for good: their files no longer change

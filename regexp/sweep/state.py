@@ -10,7 +10,8 @@ import yaml
 
 from regexp.spec import LoadedSpec
 from regexp.store.contract import FINISHED, Status, SweepStatus, TrialStatus, direction
-from regexp.store.folders import now, read_run, read_sweep_state, write_atomic, write_json
+from regexp.store.files import write_atomic
+from regexp.store.folders import now, read_run, read_sweep_state, write_json
 from regexp.store.sweep_file import Best, SweepState, TrialEntry
 from regexp.sweep.halving import last_rungs
 from regexp.sweep.trials import Point, Trial, objective_of, point_key, point_of, rounds

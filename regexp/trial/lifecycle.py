@@ -33,7 +33,8 @@ from regexp.errors import failure_reason, os_reason
 from regexp.net.mc_dropout import mc_dropout_metrics
 from regexp.spec import LoadedSpec
 from regexp.store.contract import RunMetrics, Status, TrialStatus, best_epoch, direction, history_columns
-from regexp.store.folders import Run, csv_cell, write_atomic, write_json
+from regexp.store.files import write_atomic
+from regexp.store.folders import Run, csv_cell, write_json
 from regexp.sweep.trials import objective_of
 from regexp.trial import provenance
 from regexp.trial.distribute import device_name

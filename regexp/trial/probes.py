@@ -15,7 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from regexp.store.contract import LAYER_STATS_COLUMNS, STEPS_COLUMNS
-from regexp.store.folders import csv_cell, read_table, write_atomic
+from regexp.store.files import write_atomic
+from regexp.store.folders import csv_cell, read_table
 
 PROBE = 256  # train samples of the fixed batch the statistics are measured on: enough for a stable mean
 

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from regexp.spec import LoadedSpec
-from regexp.store.folders import cache_root, write_atomic
+from regexp.store.files import cache_root, write_atomic
 
 GIT_TIMEOUT_S = 5
 CHUNK = 1 << 20
