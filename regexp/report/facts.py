@@ -47,7 +47,7 @@ def facts(run: RunRecord) -> Facts:
 
 
 def _derive(run: RunRecord) -> Facts:
-    config, metrics, provenance = run.config or {}, run.metrics, run.info.provenance
+    config, metrics, provenance = mapping(run.config), run.metrics, run.info.provenance
     tracked = [m for m in metrics.directions if m != "loss"] if metrics else []
     configured = mapping(config.get("training")).get("metrics")
     tracked = tracked or (configured if isinstance(configured, list) else [])
