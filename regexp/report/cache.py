@@ -71,9 +71,10 @@ def store(runs_dir: Path, cache_key: str, text: str, warnings: list[str], runnin
         pass  # nowhere to write: no cache, the same answers
 
 
-def cache_file(runs_dir: Path) -> Path:
+def cache_file(runs_dir: Path, kind: str = "report") -> Path:
+    """The cache folder's file of `kind` (report: the answers, index: report/index.py) for a runs folder."""
     folder = hashlib.sha256(str(runs_dir.resolve()).encode()).hexdigest()[:16]
-    return cache_root() / f"report-{folder}.json"
+    return cache_root() / f"{kind}-{folder}.json"
 
 
 def _read(runs_dir: Path) -> dict:

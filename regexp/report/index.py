@@ -14,17 +14,16 @@ rewritten only when something in it changed. Written by hand: no library keeps d
 keyed on file identities.
 """
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from regexp.report.cache import code_stamp
+from regexp.report.cache import cache_file, code_stamp
 from regexp.report.facts import Facts, facts
 from regexp.store.contract import Status
-from regexp.store.files import cache_root, write_atomic
+from regexp.store.files import write_atomic
 from regexp.store.folders import RunRecord, read_info, read_metrics, read_run
 from regexp.store.scan import Scan, is_run_folder
 
@@ -101,8 +100,7 @@ def _revive(folder: str, run_id: str, fields: Any) -> IndexedRun | None:
 
 
 def index_file(runs_dir: Path) -> Path:
-    folder = hashlib.sha256(str(runs_dir.resolve()).encode()).hexdigest()[:16]
-    return cache_root() / f"index-{folder}.json"
+    return cache_file(runs_dir, "index")
 
 
 def _load(runs_dir: Path) -> dict:
