@@ -15,6 +15,17 @@ def report_cache(tmp_path_factory, monkeypatch):
     """Each test's report answers are cached in a folder of its own, never in the user's ~/.cache."""
     monkeypatch.setenv("REGEXP_CACHE_DIR", str(tmp_path_factory.mktemp("report-cache")))
 
+
+@pytest.fixture(autouse=True)
+def fresh_consoles():
+    """Each test's commands get new rich consoles, as each command line does: the CLI keeps one per
+    process, and its width is read from COLUMNS when it is made (a test that sets COLUMNS would
+    otherwise get the width of whichever test of its worker printed first)."""
+    from regexp.cli.base import err, out
+
+    out.cache_clear()
+    err.cache_clear()
+
 REPO = Path(__file__).resolve().parent.parent
 # Small and fast: iris trains a 2-layer MLP in well under a second per epoch.
 TINY = {
