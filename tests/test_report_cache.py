@@ -70,3 +70,34 @@ def test_a_run_being_written_and_one_whose_process_died_are_seen(runner, tmp_pat
         sleeper.kill()
         sleeper.wait()
     assert ",crashed," in report(runner, tmp_path / "runs", "--all-params")  # no file changed; the process ended
+
+
+QUANTILE_PROBE = """
+import sys
+from regexp.report import quantiles
+print(repr(quantiles.t_quantile({df}, 0.05)), "scipy" in sys.modules)
+quantiles.remember()
+"""
+
+
+def quantile_in_a_new_process(df) -> tuple[float, bool]:
+    """(the quantile, whether scipy was imported for it) from a fresh process (REGEXP_CACHE_DIR is this test's)."""
+    out = subprocess.run([sys.executable, "-c", QUANTILE_PROBE.format(df=df)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    value, imported = out.stdout.split()
+    return float(value), imported == "True"
+
+
+def test_t_quantiles_are_scipys_and_a_later_process_reads_them_without_importing_scipy(tmp_path):
+    from scipy import stats
+
+    from regexp.store.files import cache_root
+
+    assert quantile_in_a_new_process(9) == (stats.t.ppf(0.975, 9), True)
+    assert quantile_in_a_new_process(9) == (stats.t.ppf(0.975, 9), False)  # read back bit for bit
+    assert quantile_in_a_new_process(7.3)[1] and quantile_in_a_new_process(7.3)[1]  # a Welch df is never kept
+    stored = cache_root() / "t-quantiles.json"
+    for damage in ("{not json", json.dumps({"scipy": "another scipy", "values": {"9:0.05": 5.0}}),
+                   json.dumps({"scipy": json.loads(stored.read_text())["scipy"], "values": {"9:0.05": "5"}})):
+        stored.write_text(damage)
+        assert quantile_in_a_new_process(9) == (stats.t.ppf(0.975, 9), True)  # recomputed, not trusted

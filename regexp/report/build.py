@@ -9,6 +9,7 @@ from pathlib import Path
 from regexp.errors import UserError
 from regexp.metrics import NEUTRAL, RANGES
 from regexp.report import index as record_index
+from regexp.report import quantiles
 from regexp.report.collect import (
     MC_DROPOUT,
     Row,
@@ -166,6 +167,7 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
         shown = {row.id for row in rows}
         report.family = len([c for c in report.comparisons.values() if c.p is not None])
         report.comparisons = {key: c for key, c in report.comparisons.items() if key in shown}
+    quantiles.remember()  # the next report reads this one's t quantiles instead of importing scipy
     return report
 
 
