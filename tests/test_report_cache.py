@@ -95,6 +95,7 @@ def test_t_quantiles_are_scipys_and_a_later_process_reads_them_without_importing
 
     assert quantile_in_a_new_process(9) == (stats.t.ppf(0.975, 9), True)
     assert quantile_in_a_new_process(9) == (stats.t.ppf(0.975, 9), False)  # read back bit for bit
+    assert quantile_in_a_new_process(120) == (stats.t.ppf(0.975, 120), False)  # a group that grew: kept too
     assert quantile_in_a_new_process(7.3)[1] and quantile_in_a_new_process(7.3)[1]  # a Welch df is never kept
     stored = cache_root() / "t-quantiles.json"
     for damage in ("{not json", json.dumps({"scipy": "another scipy", "values": {"9:0.05": 5.0}}),

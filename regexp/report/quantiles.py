@@ -2,10 +2,10 @@
 
 A group's interval needs t(1 - α/2, n - 1), which scipy.special.stdtrit gives; importing
 scipy.special (and the numpy it loads) is 0.3-0.5 s on a 2-core machine, more than the rest of a
-report after a few new runs spends on statistics. The few quantiles a user's reports ask for (one
-per group size) are kept in one small file in the cache folder, keyed by scipy's version file, so a
-later report reads them instead of importing scipy. Only whole degrees of freedom with the
-report's own α are kept (a Welch df is any real number, and the tests that need one import
+report after a few new runs spends on statistics. The quantiles a user's reports ask for (one per
+group size; the first time, every df up to 256 at once) are kept in one small file in the cache
+folder, keyed by scipy's version file, so a later report reads them instead of importing scipy.
+Only whole degrees of freedom are kept (a Welch df is any real number, and the tests that need one import
 scipy.stats anyway). The values are scipy's own, written with repr and read back bit for bit.
 Written by hand: no library memoizes a function on disk for us without bringing its own cost.
 """
@@ -18,7 +18,8 @@ from pathlib import Path
 
 from regexp.store.files import cache_root, write_atomic
 
-KEEP = 1024  # distinct (df, α) pairs kept; a report over 10,000 runs in 200 groups asks for one
+WHOLE_DF = 256  # df 1..256 are computed together (one vectorized call) the first time scipy is needed
+KEEP = 4096     # (df, α) pairs kept in the file
 
 
 @functools.cache
@@ -40,13 +41,18 @@ _new: dict[str, float] = {}  # computed in this process and not yet in the file
 @functools.lru_cache(maxsize=1024)
 def t_quantile(df: float, alpha: float) -> float:
     """The two-sided (1 - alpha) critical value of Student's t with `df` degrees of freedom."""
-    key = f"{df!r}:{alpha!r}"
+    whole = float(df).is_integer()
+    key = f"{int(df) if whole else df!r}:{alpha!r}"
     if key in _stored():
         return _stored()[key]
+    import numpy as np
     from scipy.special import stdtrit
 
+    if whole:  # scipy is loaded now: keep every group size up to WHOLE_DF, so that a group that grows needs no import
+        _new.update({f"{d}:{alpha!r}": float(q) for d, q in zip(range(1, WHOLE_DF + 1),
+                                                                stdtrit(np.arange(1.0, WHOLE_DF + 1), 1 - alpha / 2))})
     value = float(stdtrit(df, 1 - alpha / 2))
-    if float(df).is_integer():
+    if whole:
         _new[key] = value
     return value
 
