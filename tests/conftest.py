@@ -26,6 +26,7 @@ def fresh_consoles():
     out.cache_clear()
     err.cache_clear()
 
+
 REPO = Path(__file__).resolve().parent.parent
 # Small and fast: iris trains a 2-layer MLP in well under a second per epoch.
 TINY = {
