@@ -2,6 +2,9 @@
 answers are the same as a report that read every run folder, whatever it shows."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -127,3 +130,29 @@ def test_an_indexed_run_reads_its_folder_for_what_the_index_does_not_hold(runs):
     assert indexed.config["model"]["defaults"]["dropout"] == 0.5  # read from the folder on first use
     assert indexed.metrics.val["accuracy"] == pytest.approx(0.94)
     assert [row["epoch"] for row in indexed.history] == [1, 2, 3]
+
+
+PARALLEL_PROBE = """
+import sys
+from pathlib import Path
+
+import regexp.report.index as record_index
+from regexp.report import build_report
+from regexp.views.report import as_text
+
+record_index.PARALLEL_AT = 1  # as over thousands of new folders
+forked = record_index._read_in_parallel
+record_index._read_in_parallel = lambda folders: print(len(entries := forked(folders)), file=sys.stderr) or entries
+sys.stdout.write(as_text(build_report([], Path(sys.argv[1])), "json"))
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: read in one process")
+def test_many_new_folders_are_read_by_forked_processes_and_answer_the_same(runs):
+    expected = without_index(runs)
+    # a process of its own: the forked read is skipped in a process with threads (a pytest-xdist worker has some)
+    out = subprocess.run([sys.executable, "-c", PARALLEL_PROBE, str(runs)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == expected
+    assert out.stderr.split()[-1] == "8"  # every finished run came back from the forked read (f0 failed: not indexed)
+    assert answer(runs) == expected  # and the index that read wrote answers the same
