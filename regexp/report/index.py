@@ -10,8 +10,9 @@ records was measured and not kept: bench/README.md). A folder whose files kept t
 is taken from the index as an IndexedRun; the others are read as before. Only completed and
 pruned runs are indexed: a running run's status depends on its process, and an unfinished run's
 values come from its history. The index is discarded whenever the report's code changes, and
-rewritten only when something in it changed. Written by hand: no library keeps derived values
-keyed on file identities.
+rewritten only when something in it changed. When thousands of folders are not in it (a first
+report over a big runs folder), forked processes, one per core, read shares of them and send back
+only their entries. Written by hand: no library keeps derived values keyed on file identities.
 """
 
 import multiprocessing
