@@ -147,12 +147,12 @@ sys.stdout.write(as_text(build_report([], Path(sys.argv[1])), "json"))
 """
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: read in one process")
 def test_many_new_folders_are_read_by_forked_processes_and_answer_the_same(runs):
     expected = without_index(runs)
     # a process of its own: the forked read is skipped in a process with threads (a pytest-xdist worker has some)
     out = subprocess.run([sys.executable, "-c", PARALLEL_PROBE, str(runs)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout == expected
-    assert out.stderr.split()[-1] == "8"  # every finished run came back from the forked read (f0 failed: not indexed)
+    forked = "8" if len(os.sched_getaffinity(0)) > 1 else "0"  # one core: nothing is forked
+    assert out.stderr.split()[-1] == forked  # every finished run came back from it (f0 failed: not indexed)
     assert answer(runs) == expected  # and the index that read wrote answers the same
