@@ -87,7 +87,7 @@ def read_runs(runs_dir: Path, scanned: Scan) -> list[RunRecord]:
             runs.append(run)
             kept[name] = entry
             continue
-        run = read_run(Path(folder))
+        run = read_run(Path(folder))  # new, changed, or not indexed (a failed run: a forked read sent nothing back)
         runs.append(run)
         if (fields := _fields(run)) is not None:
             kept[name] = [identity, fields]
