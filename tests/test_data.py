@@ -43,6 +43,27 @@ def test_stratified_split_keeps_class_proportions_and_is_seeded(write_spec):
     assert not np.array_equal(other.x_train, data.x_train)
 
 
+@pytest.mark.parametrize("stratify", [True, False])
+def test_split_is_scikit_learns_train_test_split_of_the_same_seed(write_spec, stratify):
+    """prepare keeps train_test_split's indices per (n, fraction, seed, labels): its parts must stay
+    exactly what train_test_split(x, y) gives, first call or remembered, for every seed."""
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_wine(return_X_y=True)
+    for seed in (0, 7, 7, 123):
+        split = {"train": 0.6, "val": 0.2, "test": 0.2, "stratify": stratify}
+        data = prepare(load_spec(write_spec(merged(TINY, data={"dataset": "wine", "split": split}, seed=seed))))
+        rest_x, test_x, rest_y, test_y = train_test_split(x, y, test_size=0.2, random_state=seed,
+                                                          stratify=y if stratify else None)
+        train_x, val_x, train_y, val_y = train_test_split(rest_x, rest_y, test_size=0.25, random_state=seed,
+                                                          stratify=rest_y if stratify else None)
+        for mine, theirs in ((data.y_train, train_y), (data.y_val, val_y), (data.y_test, test_y)):
+            np.testing.assert_array_equal(mine, theirs)
+        np.testing.assert_array_equal(data.x_test, test_x.astype(data.x_test.dtype))
+        np.testing.assert_array_equal(data.x_train, train_x.astype(data.x_train.dtype))
+
+
 def test_unstratified_split_can_drift(write_spec):
     data = prepared(write_spec, dataset="iris", split={"train": 0.6, "val": 0.2, "test": 0.2, "stratify": False})
     counts = [np.bincount(y, minlength=3) for y in (data.y_train, data.y_val, data.y_test)]

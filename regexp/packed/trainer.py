@@ -112,7 +112,7 @@ class PackTrainer:
         self.smoothing = per_slice([s.spec.training.label_smoothing for s in specs])
         self.mixup = per_slice([s.spec.training.mixup.alpha if s.spec.training.mixup else 0.0 for s in specs])
         self.mixes = data[0].task != "regression" and bool((self.mixup.numpy() > 0).any())
-        self.parts = {part: (tf.constant(np.stack([getattr(d, f"x_{part}") for d in data]).astype(np.float32)),
+        self.parts = {part: (tf.constant(np.stack([getattr(d, f"x_{part}") for d in data], dtype=np.float32)),
                              tf.constant(np.stack([targets(getattr(d, f"y_{part}"), d) for d in data])))
                       for part in ("train", "val", "test") if len(getattr(data[0], f"y_{part}"))}
         self._eval_chunk = self._traced_eval()
