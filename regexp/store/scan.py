@@ -25,12 +25,13 @@ def scan(runs_dir: Path) -> Scan | None:
     found: Scan = {}
     for path in paths:
         files = found[path] = {}
+        prefix = path + os.sep  # not os.path.join: 40,000 of them were 0.03 s of a warm report
         for name in WATCHED:
             if name == "sweep.json" and not path.endswith("_sweep"):  # only sweep folders hold one: 10,000 stats less
                 files[name] = None
                 continue
             try:
-                st = os.stat(os.path.join(path, name))
+                st = os.stat(prefix + name)
                 files[name] = (st.st_mtime_ns, st.st_size, st.st_ino)
             except OSError:
                 files[name] = None
