@@ -112,7 +112,9 @@ class PackTrainer:
         self.smoothing = per_slice([s.spec.training.label_smoothing for s in specs])
         self.mixup = per_slice([s.spec.training.mixup.alpha if s.spec.training.mixup else 0.0 for s in specs])
         self.mixes = data[0].task != "regression" and bool((self.mixup.numpy() > 0).any())
-        self.parts = {part: (tf.constant(np.stack([getattr(d, f"x_{part}") for d in data], dtype=np.float32)),
+        # tf.stack, not tf.constant(np.stack(...)): numpy's (K, N, D) array and TensorFlow's copy were two fresh
+        # allocations the size of the pack's data, 0.2-1.9 s for 225 slices here (the kernel zeroing pages); 0.25 s
+        self.parts = {part: (tf.stack([tf.constant(getattr(d, f"x_{part}"), tf.float32) for d in data]),
                              tf.constant(np.stack([targets(getattr(d, f"y_{part}"), d) for d in data])))
                       for part in ("train", "val", "test") if len(getattr(data[0], f"y_{part}"))}
         self._eval_chunk = self._traced_eval()
