@@ -1,5 +1,7 @@
 """Data: built-ins offline, files, stratified seeded splits, subsampling, and clear data errors."""
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -43,13 +45,18 @@ def test_stratified_split_keeps_class_proportions_and_is_seeded(write_spec):
     assert not np.array_equal(other.x_train, data.x_train)
 
 
-@pytest.mark.parametrize("stratify", [True, False])
-def test_split_is_scikit_learns_train_test_split_of_the_same_seed(write_spec, stratify):
+@pytest.mark.parametrize("stratify, memory", [(True, None), (False, None), (True, 200)])
+def test_split_is_scikit_learns_train_test_split_of_the_same_seed(write_spec, monkeypatch, stratify, memory):
     """prepare keeps train_test_split's indices per (n, fraction, seed, labels): its parts must stay
-    exactly what train_test_split(x, y) gives, first call or remembered, for every seed."""
+    exactly what train_test_split(x, y) gives, first call or remembered, for every seed; with less
+    memory for them (200 indices: fewer than one seed's two cuts of wine's 178 samples) only the last is kept."""
     from sklearn.datasets import load_wine
     from sklearn.model_selection import train_test_split
 
+    module = importlib.import_module("regexp.data.prepare")  # regexp.data.prepare is also the function's name
+    monkeypatch.setattr(module, "_CUTS", {})  # seed 7 twice: cut the first time, remembered the second
+    if memory is not None:
+        monkeypatch.setattr(module, "CUT_MEMORY", memory)
     x, y = load_wine(return_X_y=True)
     for seed in (0, 7, 7, 123):
         split = {"train": 0.6, "val": 0.2, "test": 0.2, "stratify": stratify}
@@ -62,6 +69,8 @@ def test_split_is_scikit_learns_train_test_split_of_the_same_seed(write_spec, st
             np.testing.assert_array_equal(mine, theirs)
         np.testing.assert_array_equal(data.x_test, test_x.astype(data.x_test.dtype))
         np.testing.assert_array_equal(data.x_train, train_x.astype(data.x_train.dtype))
+        if memory is not None:
+            assert len(module._CUTS) == 1
 
 
 def test_unstratified_split_can_drift(write_spec):

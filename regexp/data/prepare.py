@@ -5,7 +5,7 @@ spec's seed. Scaling statistics come from the train part only; the model bakes t
 net/model.py), so the saved model takes raw inputs and val/test never leak into training.
 """
 
-import functools
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,9 +149,8 @@ def _split(loaded: LoadedSpec, x, y, task, test, val=None) -> tuple[np.ndarray, 
         empty = (x[:0], y[:0])
         if fraction == 0:
             return x, y, *empty
-        labels = (y.dtype.str, y.tobytes()) if stratify else None
         try:
-            rest, part = _cut_indices(len(y), fraction, seed, labels)
+            rest, part = _cut_indices(y, fraction, seed, stratify)
         except ValueError as exc:
             hint = " (set stratify: false or use fewer parts)" if stratify else ""
             raise loaded.error("data.split", f"cannot split {len(y)} samples this way: {exc}{hint}") from None
@@ -171,20 +170,28 @@ def _split(loaded: LoadedSpec, x, y, task, test, val=None) -> tuple[np.ndarray, 
     return x_train, y_train, x_val, y_val, x_test, y_test
 
 
-@functools.lru_cache(maxsize=256)
-def _cut_indices(n: int, fraction: float, seed: int, labels: tuple[str, bytes] | None) -> tuple[np.ndarray, ...]:
-    """train_test_split's (rest, part) indices of n samples, stratified on `labels` (dtype, bytes) when
-    given. They depend on nothing else, so they are kept: the slices of a pack and the points of a sweep
-    that share a seed cut the same data the same way, and each cut cost about 4 ms (train_test_split's
-    checks), 8 ms of a packed trial's 50 ms of bookkeeping. Indexing x and y with them is what
-    train_test_split does with numpy arrays (tests/test_data.py compares the two)."""
-    from sklearn.model_selection import train_test_split  # here: `validate` imports this module, never splits
+_CUTS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # _cut_indices's, oldest first
+CUT_MEMORY = 2**22  # indices kept at most (32 MB): digits' 2 cuts a seed fit 1,100 seeds, MNIST's about 35
 
-    stratify = None if labels is None else np.frombuffer(labels[1], dtype=labels[0])
-    rest, part = train_test_split(np.arange(n), test_size=fraction, random_state=seed, stratify=stratify)
-    for index in (rest, part):
-        index.setflags(write=False)  # shared by every caller
-    return rest, part
+
+def _cut_indices(y: np.ndarray, fraction: float, seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+    """train_test_split's (rest, part) indices of len(y) samples, stratified on y when asked. They depend
+    on nothing else, so they are kept: the slices of a pack and the points of a sweep that share a seed
+    cut the same data the same way, and each cut cost about 4 ms (train_test_split's checks), most of a
+    packed trial's prepare. Indexing x and y with them is what train_test_split does with numpy arrays
+    (tests/test_data.py compares the two)."""
+    key = (len(y), fraction, seed, (y.dtype.str, hashlib.sha256(y.tobytes()).hexdigest()) if stratify else None)
+    if key not in _CUTS:
+        from sklearn.model_selection import train_test_split  # here: `validate` imports this module, never splits
+
+        cut = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed,
+                               stratify=y if stratify else None)
+        for index in cut:
+            index.setflags(write=False)  # shared by every caller
+        _CUTS[key] = cut
+        while len(_CUTS) > 1 and sum(len(rest) + len(part) for rest, part in _CUTS.values()) > CUT_MEMORY:
+            del _CUTS[next(iter(_CUTS))]
+    return _CUTS[key]
 
 
 def _fold(loaded: LoadedSpec, y: np.ndarray, folds: int, fold: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
