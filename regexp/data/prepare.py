@@ -188,7 +188,7 @@ def _cut_indices(y: np.ndarray, fraction: float, seed: int, stratify: bool) -> t
                                stratify=y if stratify else None)
         for index in cut:
             index.setflags(write=False)  # shared by every caller
-        _CUTS[key] = cut
+        _CUTS[key] = tuple(cut)
         while len(_CUTS) > 1 and sum(len(rest) + len(part) for rest, part in _CUTS.values()) > CUT_MEMORY:
             del _CUTS[next(iter(_CUTS))]
     return _CUTS[key]
