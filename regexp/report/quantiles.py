@@ -46,6 +46,8 @@ def t_quantile(df: float, alpha: float) -> float:
     key = f"{int(df) if whole else df!r}:{alpha!r}"
     if key in _stored():
         return _stored()[key]
+    if key in _new:  # computed with an earlier df's vector in this process
+        return _new[key]
     import numpy as np
     from scipy.special import stdtrit
 
