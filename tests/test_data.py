@@ -128,7 +128,7 @@ def test_image_folder(write_spec, tmp_path):
      "non-numeric value 'x' (a numeric column; list it in data.categorical"),
     ({"t.csv": "a,b,y\n1,2,0\n3,4,1\n"}, {"path": "t.csv", "target": "label"}, "data.target", "has no column 'label'"),
     ({"t.csv": "a,y\n1,0\n2,0\n3,0\n"}, {"path": "t.csv"}, "data", "single value"),
-    ({"t.csv": "a,y\nnan,0\n2,1\n"}, {"path": "t.csv"}, "data.path", "not a finite number"),
+    ({"t.csv": "a,y\ninf,0\n2,1\n"}, {"path": "t.csv"}, "data.path", "not a finite number"),
     ({"t.txt": "hello"}, {"path": "t.txt"}, "data.path", "cannot read t.txt"),
     ({}, {"dataset": "iris", "shape": [5, 5, 1]}, "data.shape", "holds 25 values but each iris sample has 4"),
     ({}, {"dataset": "iris", "subsample": 500}, "data.subsample", "train part has 90"),

@@ -46,6 +46,20 @@ def up_to_date(loaded, overrides: list[str], runs_dir: Path, search: bool) -> di
     return spec_status(loaded.file, read_runs(runs_dir), runs_dir, overrides, search).runs
 
 
+def read_tables(loaded: list) -> None:
+    """Each spec's csv/parquet tables read before anything trains (an unreadable one exits 2 here), and what
+    the reading inferred (notes) or found suspicious (warnings) said once, not once per trial."""
+    for spec in loaded:
+        if spec.spec.reads_files():
+            from regexp.data.columns import check_columns
+
+            for key, reading in check_columns(spec).items():
+                for note in reading.notes:
+                    say(f"note: {key} {reading.file}: {note}", err())
+                for warning in reading.warnings:
+                    warn(f"{key} {reading.file}: {warning}")
+
+
 def fetch_missing(loaded: list, quiet: bool) -> None:
     from regexp.data.fetch import REMOTES, missing
 
@@ -63,6 +77,7 @@ def train(specs: SpecFiles, overrides: SetOption = [],
     pack = pack_setting(pack)
     overrides = [*overrides, *(["logging.tensorboard=true"] if tensorboard else [])]
     loaded = load(specs, overrides)  # every spec is checked before the first one trains
+    read_tables(loaded)
     if fetch:
         fetch_missing(loaded, quiet)
     from regexp.store.contract import SweepStatus
@@ -183,6 +198,7 @@ def sweep(
     pack = pack_setting(pack)
     overrides = [*overrides, *(["logging.tensorboard=true"] if tensorboard else [])]
     (loaded,) = load([spec], overrides)
+    read_tables([loaded])
     if fetch:
         fetch_missing([loaded], quiet)
     if executor not in ("local", "ray"):
@@ -239,14 +255,14 @@ def validate(specs: SpecFiles, overrides: SetOption = []):
     """Check specs (keys, values, data files' columns, every search point) without training."""
     from regexp.errors import SpecError
 
-    loaded, problems = load(specs, overrides, check_data=True), []
+    loaded, problems, readings = load(specs, overrides, check_data=True), [], {}
     for spec in loaded:
         if not spec.spec.reads_files():  # a built-in dataset: nothing to read (and numpy stays unloaded)
             continue
         from regexp.data.columns import check_data
 
         try:
-            check_data(spec, overrides)
+            readings[spec.file] = check_data(spec, overrides)
         except SpecError as exc:
             problems += exc.problems
     if problems:
@@ -254,6 +270,11 @@ def validate(specs: SpecFiles, overrides: SetOption = []):
     for spec in loaded:
         for warning in spec.warnings:
             warn(warning)
+        for key, reading in readings.get(spec.file, {}).items():
+            from regexp.views.table import table_lines
+
+            for line in table_lines(key, reading):
+                print(line)
         print(f"{spec.file}: ok")
 
 

@@ -60,8 +60,9 @@ def encode(columns: list[Column], parts: list[np.ndarray], missing: str, max_one
                 codes = np.where(np.isnan(x[:, j]), len(column.values), x[:, j]).astype(int)
                 x[:, j] = lookup[codes]
             vocabulary = [column.values[c] for c in seen]
+            # one-hot or embedded by the file's count of values, as validate says, whatever a train part lacks
             encoded.append(Encoded(column.name, "categorical", vocabulary,
-                                   "one_hot" if len(vocabulary) <= max_onehot else "embedding"))
+                                   "one_hot" if len(column.values) <= max_onehot else "embedding"))
             continue
         if missing == "error" or not any(np.isnan(x[:, j]).any() for x in parts if len(x)):
             encoded.append(Encoded(column.name, "numeric"))

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from regexp.data.encoding import Encoded, encode, filled, needs_encoding
+from regexp.data.reading import TableReading
 from regexp.data.sources import Raw, load_raw
+from regexp.data.table import MAX_AUTO_CLASSES
 from regexp.metrics import METRICS
 from regexp.spec import LoadedSpec
 from regexp.spec.schema import SPATIAL
-
-MAX_AUTO_CLASSES = 50  # integer labels with more distinct values than this are read as regression
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Prepared:
     scale: dict[str, list[float]]         # {"mean", "variance"} or {"min", "max"} or {}: of the numeric columns
     metrics: list[str]
     columns: list[Encoded] | None = None  # a table with categories or filled cells: how the model encodes each
+    reading: TableReading | None = None   # a csv/parquet table: how data.path was read (run.json `table`)
 
     @property
     def features(self) -> int:
@@ -71,7 +72,7 @@ def prepare(loaded: LoadedSpec) -> Prepared:
     shape = _shape(loaded, raw.shape, raw.x.shape[1])
     _check_crops(loaded, shape)
     return Prepared(task, classes, shape, x_train, y_train, parts[2], parts[3], parts[4], parts[5],
-                    _scale_stats(spec.data.scale, scaled, shape), metrics, columns)
+                    _scale_stats(spec.data.scale, scaled, shape), metrics, columns, raw.reading)
 
 
 def _task(loaded: LoadedSpec, y: np.ndarray, known: str | None) -> str:
@@ -113,6 +114,7 @@ def _own_file(loaded: LoadedSpec, key: str, main: Raw, classes: list[str], task:
     """data.val_path / data.test_path: samples with the columns and classes of data.path (its
     categories coded as data.path codes them; a value data.path lacks is out of vocabulary)."""
     raw = load_raw(loaded, f"data.{key}")
+    raw.x = raw.x.copy()  # recoded below; the reader's arrays are shared by the process
     features = main.x.shape[1]
     if raw.x.shape[1] != features:
         raise loaded.error(f"data.{key}", f"its samples have {raw.x.shape[1]} features, data.path's have {features}")

@@ -7,7 +7,6 @@ Synthetic data uses a fixed generator seed, so the spec's `seed` varies the spli
 training, never the dataset itself.
 """
 
-import csv
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from regexp.data.fetch import load_cached, missing
+from regexp.data.reading import TableReading
+from regexp.data.table import Column, read_table
 from regexp.spec import LoadedSpec
 from regexp.spec.load import existing_data_path
 
@@ -30,18 +31,8 @@ class Raw:
     shape: tuple[int, ...] | None     # natural per-sample shape (images), else None
     task: str | None                  # what a built-in dataset is for; None: detect from y
     test: tuple[np.ndarray, np.ndarray] | None = None  # a fixed test part shipped with the data
-    columns: list["Column"] | None = None  # a table's feature columns; None for arrays and images
-
-
-@dataclass
-class Column:
-    """A table's feature column: numeric (a missing cell is NaN when data.missing allows it), or
-    categorical, coded in x as the index of its value in `values` (this file's sorted values; NaN
-    for an empty cell). prepare.py turns the codes into the train part's vocabulary."""
-
-    name: str
-    kind: str                                  # numeric | categorical
-    values: list[str] | None = None            # categorical: every value in this file, sorted
+    columns: list[Column] | None = None  # a table's feature columns; None for arrays and images
+    reading: TableReading | None = None  # a table: how each of its columns was read
 
 
 def load_raw(loaded: LoadedSpec, key: str = "data.path") -> Raw:
@@ -133,97 +124,10 @@ DATASETS: dict[str, Callable[[LoadedSpec], Raw]] = {
 
 
 # ------------------------------------------------------------------------------------- files
-def _table(loaded: LoadedSpec, path: Path, columns: dict[str, list], key: str) -> Raw:
-    """Features and target from named columns: numbers, or categories (data.categorical), with empty
-    cells allowed as data.missing says."""
-    target, features = target_and_features(loaded, path, list(columns), key)
-    data = loaded.spec.data
-    listed = set(data.categorical) if isinstance(data.categorical, list) else set()
-    unknown = sorted(listed - set(features))
-    if unknown:
-        raise loaded.error("data.categorical", f"{path.name} has no feature column {', '.join(map(repr, unknown))} "
-                                               f"(feature columns: {', '.join(features)})")
-    x = np.empty((len(columns[target]), len(features)), dtype=np.float32)
-    kinds = []
-    for j, name in enumerate(features):
-        cells = columns[name]
-        empty = [cell in (None, "") for cell in cells]
-        if any(empty) and data.missing == "error":
-            i = empty.index(True)
-            raise loaded.error(key, f"{path.name} row {i + 1}, column {name!r}: a missing value (set data.missing: "
-                                    "mean, median or indicator to fill it inside the model)")
-        if name in listed or (data.categorical == "auto" and not all(e or _is_number(c) for c, e in zip(cells, empty))):
-            values = sorted({str(c) for c, e in zip(cells, empty) if not e})
-            index = {v: i for i, v in enumerate(values)}
-            x[:, j] = [np.nan if e else index[str(c)] for c, e in zip(cells, empty)]
-            kinds.append(Column(name, "categorical", values))
-            continue
-        for i, cell in enumerate(cells):
-            try:
-                x[i, j] = np.nan if empty[i] else float(cell)
-            except (TypeError, ValueError):
-                raise not_a_number(loaded, path, key, i, name, cell) from None
-        kinds.append(Column(name, "numeric"))
-    written = np.array([[cell not in (None, "") for cell in columns[name]] for name in features], bool).T
-    numeric = np.array([c.kind == "numeric" for c in kinds])
-    bad = ~np.isfinite(x) & written & numeric  # a nan or inf written in a cell; an empty cell is `missing`'s
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise loaded.error(key, f"{path.name} row {i + 1}, column {features[j]!r}: {x[i, j]} is not a finite number")
-    y = np.asarray(columns[target])
-    if any(cell in (None, "") for cell in columns[target]):
-        raise loaded.error("data.target", f"{path.name}: the target column {target!r} has missing values")
-    try:
-        y = y.astype(np.float64)
-    except ValueError:
-        pass  # string class labels
-    return Raw(x, y, None, None, columns=kinds)
-
-
-def _is_number(cell) -> bool:
-    try:
-        float(cell)
-        return True
-    except (TypeError, ValueError):
-        return False
-
-
-def target_and_features(loaded: LoadedSpec, path: Path, names: list[str], key: str) -> tuple[str, list[str]]:
-    """The label column (data.target, default the last) and the feature columns of a table."""
-    target = loaded.spec.data.target or names[-1]
-    if target not in names:
-        raise loaded.error("data.target", f"{path.name} has no column {target!r} (columns: {', '.join(names)})")
-    features = [n for n in names if n != target]
-    if not features:
-        raise loaded.error(key, f"{path.name} has no feature columns besides the target {target!r}")
-    return target, features
-
-
-def not_a_number(loaded: LoadedSpec, path: Path, key: str, row: int, column: str, cell):
-    what = "a missing value" if cell in (None, "") else f"a non-numeric value {cell!r}"
-    return loaded.error(key, f"{path.name} row {row + 1}, column {column!r}: {what} (a numeric column; list it in "
-                             "data.categorical, or use categorical: auto, to take it as categories)")
-
-
-def _csv(loaded: LoadedSpec, path: Path, key: str) -> Raw:
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    if len(rows) < 2:
-        raise loaded.error(key, f"{path.name} needs a header row and at least one data row")
-    header, body = rows[0], rows[1:]
-    for i, row in enumerate(body):
-        if len(row) != len(header):
-            raise loaded.error(key, f"{path.name} line {i + 2}: {len(row)} fields, the header has {len(header)}")
-    return _table(loaded, path, {name: [row[j] for row in body] for j, name in enumerate(header)}, key)
-
-
-def _parquet(loaded: LoadedSpec, path: Path, key: str) -> Raw:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise loaded.error(key, "reading parquet needs pyarrow: pip install 'regexp[parquet]'") from None
-    table = pq.read_table(path)
-    return _table(loaded, path, {name: table.column(name).to_pylist() for name in table.column_names}, key)
+def _table(loaded: LoadedSpec, path: Path, key: str) -> Raw:
+    """A csv or parquet table, read by data/table.py (its reading kept with the samples)."""
+    table = read_table(loaded, path, key)
+    return Raw(table.x, table.y, None, None, columns=table.columns, reading=table.reading)
 
 
 def _npz(loaded: LoadedSpec, path: Path, key: str) -> Raw:
@@ -279,4 +183,4 @@ def _image_folder(loaded: LoadedSpec, root: Path, key: str) -> Raw:
     return Raw(x.reshape(len(x), -1), np.asarray(labels), tuple(shape), "classification")
 
 
-FILE_READERS: dict[str, Callable[[LoadedSpec, Path, str], Raw]] = {".csv": _csv, ".parquet": _parquet, ".npz": _npz}
+FILE_READERS: dict[str, Callable[[LoadedSpec, Path, str], Raw]] = {".csv": _table, ".parquet": _table, ".npz": _npz}

@@ -43,6 +43,13 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
         if getattr(data, key) is not None and data.dataset not in allowed:
             errors.append((f"data.{key}", f"applies only to data.dataset {' | '.join(allowed)} (got dataset "
                                           f"{data.dataset})"))
+    if data.dataset is not None:  # what a built-in dataset's columns are is fixed
+        for key, default in (("na_values", []), ("columns", None), ("drop", []), ("sep", "auto")):
+            if getattr(data, key) != default:
+                errors.append((f"data.{key}", f"applies to a csv/parquet data.path (got dataset {data.dataset})"))
+    overlap = sorted(set(data.columns or ()) & set(data.drop))
+    if overlap:
+        errors.append(("data.drop", f"{', '.join(map(repr, overlap))} is also in data.columns: keep or drop, not both"))
 
     seen_spatial = False  # after a conv/pool layer the tensor is 4-D until flatten/global pool
     for i, layer in enumerate(model.resolved_layers()):

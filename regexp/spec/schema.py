@@ -67,6 +67,18 @@ class Data(Part):
         "auto", description="csv/parquet feature columns that are categories: auto (every column with a non-number "
                             "in it), or these names (integer-coded columns too). Encoded inside the model from the "
                             "train part's vocabulary, with an out-of-vocabulary code for the rest.")
+    na_values: list[str] = Field(
+        default_factory=list, description="More cell texts that mean missing in a csv/parquet file, e.g. ['?'] (the "
+                                          "UCI convention). R's and pandas' markers are always missing: empty, NA, "
+                                          "N/A, NaN, NULL, null, #N/A and their variants; None is not (a real class in "
+                                          "many tables): validate warns when a kept value looks like a marker.")
+    columns: Optional[list[str]] = Field(
+        None, description="The feature columns to use, by name (default: every column but the target and a leading "
+                          "unnamed row index).")
+    drop: list[str] = Field(default_factory=list, description="Feature columns to leave out, by name (an ID, a leak).")
+    sep: Union[Literal["auto"], Annotated[str, Field(min_length=1, max_length=1)]] = Field(
+        "auto", description="The csv separator: auto (sniffed among , ; tab and |, comma when unsure) or the "
+                            "character, e.g. ';' or '\\t'.")
     max_onehot: int = Field(32, ge=2, le=100_000, description="A categorical column with more values than this is "
                                                               "embedded (Keras Embedding) instead of one-hot encoded.")
     missing: Literal["error", "mean", "median", "indicator"] = Field(

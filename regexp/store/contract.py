@@ -217,6 +217,11 @@ class RunInfo(Record):
                                                        "alone.")
     provenance: Optional[Provenance] = Field(None, description="Where the run came from: git, data, split, "
                                                                "libraries.")
+    # A plain mapping here: the model (data/reading.py) sits under regexp.data, whose import loads numpy, which
+    # a report never needs; `regexp show` validates it as a TableReading, and docs/run-folder.md lists its keys.
+    table: Optional[dict[str, Any]] = Field(None, description="A csv/parquet data.path: how each column was read "
+                                                              "(what `regexp validate` printed; keys below); null "
+                                                              "otherwise.")
     error: Optional[str] = Field(None, description="Why it failed or was interrupted, one line (error.txt has the "
                                                    "traceback).")
     config: Optional[dict[str, Any]] = Field(None, description="The resolved spec again, as JSON (config.yaml is its "

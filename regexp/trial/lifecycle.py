@@ -42,6 +42,7 @@ from regexp.trial.result import TrialResult
 from regexp.trial.resume_point import FOLDER as RESUME_POINT
 from regexp.trial.tensorboard_log import hparams_of
 from regexp.views.commands import summary_table
+from regexp.views.table import table_lines
 
 
 class RunLog:
@@ -87,7 +88,8 @@ class TrialRun:
         """A new run folder with config.yaml and run.json (status running); `facts` are run.json's other fields."""
         libraries = {"regexp": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
                      "numpy": np.__version__}
-        facts = {**facts, "provenance": provenance.for_run(loaded, data, runs_dir, facts.get("parent"), libraries)}
+        facts = {**facts, "provenance": provenance.for_run(loaded, data, runs_dir, facts.get("parent"), libraries),
+                 "table": data.reading.model_dump(mode="json") if data.reading is not None else None}
         run = Run.create(runs_dir, loaded.spec.name, loaded.spec_hash(), loaded.resolved(), extra=facts)
         return cls(loaded, data, run, RunLog(run.path / "log.txt", console))
 
@@ -105,6 +107,9 @@ class TrialRun:
         spec, data = self.loaded.spec, self.data
         for warning in self.loaded.warnings:
             self.log.print(f"[yellow]warning:[/] {escape(str(warning))}")
+        if data.reading is not None:  # the console heard these once, before the first trial
+            for line in table_lines("data.path", data.reading):
+                self.log.line(line)
         self.log.print(f"[bold]{spec.name}[/] -> {self.path}")
         if packed:
             self.log.print(f"packed: {packed}")

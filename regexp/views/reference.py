@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from regexp.data.reading import ColumnReading, TableReading
 from regexp.spec.schema import Spec
 from regexp.store.contract import (
     HISTORY_COLUMNS,
@@ -123,6 +124,7 @@ def run_folder_page() -> str:
              "holds what it trained (history, metrics, model.keras), report shows it and never counts it as a "
              "completed replicate, and neither a sweep nor `regexp resume` continues it.", ""]
     for title, model in (("run.json", RunInfo), ("run.json: `provenance`", Provenance),
+                         ("run.json: `table`", TableReading), ("run.json: each of `table.columns`", ColumnReading),
                          ("metrics.json", RunMetrics), ("checkpoint/state.json", ResumeState),
                          ("sweep.json", SweepState), ("sweep.json: each of `trials`", TrialEntry),
                          ("sweep.json: `best`", Best), ("sweep.json: `decide`", Decision),

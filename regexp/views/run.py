@@ -21,6 +21,17 @@ def show(run: RunRecord) -> Group:
     info.add_row("folder", str(run.path))
     for key, value in provenance_rows(run):
         info.add_row(key, value)
+    if run.info.table:
+        from regexp.data.reading import TableReading
+        from regexp.views.table import column_text
+
+        reading = TableReading.model_validate(run.info.table)
+        info.add_row("table", f"{reading.file}: {reading.rows} rows" + (f", separator {reading.sep!r}" if reading.sep
+                                                                         else ""))
+        info.add_row("read as", "\n".join(f"{c.name}: {c.kind}  {column_text(c, reading)}".rstrip()
+                                          for c in reading.columns))
+        for line in [*reading.notes, *reading.warnings]:
+            info.add_row("", line)
     if run.metrics is not None and run.metrics.columns:
         info.add_row("columns", "\n".join(_column_text(c) for c in run.metrics.columns))
     files = [f"{name} ({(run.path / name).stat().st_size:,} B)" for name in (*RUN_FILES, *OPTIONAL_FILES)
