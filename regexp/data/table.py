@@ -34,6 +34,7 @@ SEPARATORS = ",;\t|"
 MAX_AUTO_CLASSES = 50   # integer labels with more distinct values than this are read as regression
 ID_SHARE = 0.95         # a column with a distinct value in this share of its rows (and at least ID_ROWS) is ID-like
 ID_ROWS = 20
+ID_NAME = re.compile(r"(^|[^a-z])(id|key|no|number|index)$", re.IGNORECASE)
 NUMBER_FORMS = {",": ("thousands separators (1,234.5)", re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"), ",", "."),
                 ";": ("decimal commas (1.234,5)", re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d*)?$"), ".", ",")}
 
@@ -182,8 +183,12 @@ def _frame(file: Path, sep: str, categorical):
         # No markers here: a column with one is read as text, so that each marker can be counted (_without_markers)
         frame = pd.read_csv(file, sep=sep, keep_default_na=False, dtype={n: str for n in listed}, encoding="utf-8")
     except pd.errors.ParserError as exc:  # "Error tokenizing data. C error: Expected 3 fields in line 5, saw 4"
-        raise _Problems([_Problem("path", f"{file.name}: {str(exc).split('. ', 1)[-1].strip()} (separator "
-                                          f"{sep!r}; set data.sep if that is not the file's)")]) from None
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        what = (f"line {found[2]}: {found[3]} fields where the header has {found[1]}" if found else
+                f"cannot be parsed: {str(exc).split('C error: ')[-1].strip()}")
+        header = file.open(encoding="utf-8", errors="replace").readline().rstrip("\r\n")
+        hint = _one_string_hint([header], sep) or "; set data.sep if that is not the file's"
+        raise _Problems([_Problem("path", f"{file.name} {what} (separator {sep!r}){hint}")]) from None
     except (pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise _Problems([_Problem("path", f"{file.name} cannot be read as a csv table ({exc})")]) from None
     if len(frame) == 0:
@@ -267,8 +272,10 @@ def _feature(file: Path, name: str, cells, categorical, max_onehot: int, missing
                 tokens = cells[other].value_counts()
                 shown = ", ".join(f"{t!r} ×{c}" for t, c in tokens.head(5).items())
                 first = int(np.flatnonzero(other)[0])
-                raise _Problem("path", f"{file.name} column {name!r}: {int(given.sum() - other.sum())} numbers and "
-                                       f"{int(other.sum())} other cells ({shown}{', ...' if len(tokens) > 5 else ''}; "
+                others = int(other.sum())
+                more = ", ..." if len(tokens) > 5 else ""
+                raise _Problem("path", f"{file.name} column {name!r}: {int(given.sum()) - others} numbers and "
+                                       f"{others} other cell{'s' if others > 1 else ''} ({shown}{more}; "
                                        f"first in row {first + 1}): add the token to data.na_values if it marks a "
                                        "missing cell, or list the column in data.categorical to read it as categories")
             numbers = None
@@ -337,11 +344,16 @@ def _suspicious(columns: list[Column], x: np.ndarray, y: np.ndarray, classify: b
         values = x[:, j]
         given = ~np.isnan(values)
         distinct = len(np.unique(values[given]))
-        integral = column.kind == "categorical" or bool(np.all(np.mod(values[given], 1) == 0))
+        if column.kind == "categorical":
+            id_like = distinct >= ID_SHARE * given.sum()
+        else:  # an income is a distinct integer in every row too: an ID number also counts up, or says it is one
+            id_like = distinct == given.sum() and bool(np.all(np.mod(values[given], 1) == 0)) and (
+                bool(np.all(np.diff(values[given]) > 0)) or ID_NAME.search(column.name) is not None)
         if classify and distinct >= 2 and _alone_predicts(values[given], y[given], column.kind == "categorical"):
-            out.append(f"column {column.name!r} alone predicts the label perfectly: a leak? (a copy of the label, or "
-                       "a row number in a file sorted by label; data.drop it if so)")
-        elif integral and given.sum() >= ID_ROWS and distinct >= ID_SHARE * given.sum():
+            how = "each value has one label" if column.kind == "categorical" else "each class is a range of values"
+            out.append(f"column {column.name!r} alone predicts the label perfectly ({how}): a leak? (a copy of the "
+                       "label, or a row number in a file sorted by label; data.drop it if so)")
+        elif id_like and given.sum() >= ID_ROWS:
             out.append(f"column {column.name!r} has a distinct value in {distinct} of {int(given.sum())} rows: an ID? "
                        "(data.drop it unless it means something)")
     return out

@@ -21,7 +21,7 @@ def column_text(column: ColumnReading, reading: TableReading | None = None) -> s
     parts = []
     if column.kind == "target":
         if reading is not None and reading.classes:
-            shown = ", ".join(f"{name} {count}" for name, count in list(reading.classes.items())[:10])
+            shown = ", ".join(f"{name} ({count})" for name, count in list(reading.classes.items())[:10])
             more = f", ... ({len(reading.classes)} in all)" if len(reading.classes) > 10 else ""
             parts.append(f"{len(reading.classes)} classes: {shown}{more}")
         else:
