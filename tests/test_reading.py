@@ -170,3 +170,21 @@ def test_training_uses_the_reading_validate_prints(write_spec, runner, tmp_path,
     for column in reading.columns:
         assert f"{column.name}: {column.kind}" in shown
     assert f"{len(features)} features" in (run / "log.txt").read_text()
+
+
+def test_predict_reads_new_rows_as_the_run_read_its_table(write_spec, runner, tmp_path):
+    """An R export to predict (its row index, its label, NA cells) is read by the run's rules and its features
+    taken by name; a word among numbers is an error naming the row and column."""
+    spec = table_spec(write_spec, "penguins_r.csv", target="species", missing="mean")
+    runs = tmp_path / "runs"
+    assert runner.invoke(app, ["train", str(spec), "--runs-dir", str(runs), "-q"]).exit_code == 0
+    (run,) = runs.iterdir()
+    predicted = runner.invoke(app, ["predict", str(run), str(TABLES / "penguins_r.csv")])
+    assert predicted.exit_code == 0, predicted.output
+    lines = list(csv.reader(predicted.output.splitlines()))
+    assert lines[0] == ["row", "prediction", "p_Adelie", "p_Chinstrap", "p_Gentoo"] and len(lines) == 49
+    assert all(abs(sum(map(float, line[2:])) - 1) < 1e-5 for line in lines[1:])  # NA rows too: filled, not NaN
+    bad = tmp_path / "bad.csv"
+    bad.write_text((TABLES / "penguins_r.csv").read_text().replace("34.1,", "tall,", 1))
+    refused = runner.invoke(app, ["predict", str(run), str(bad)])
+    assert refused.exit_code == 2 and "row 2, column 'bill_length_mm': 'tall' is not a number" in refused.output

@@ -11,6 +11,7 @@ only. metrics.json keeps it (`columns`), so `regexp predict` codes raw rows the 
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -86,27 +87,39 @@ def filled(encoded: list[Encoded], x: np.ndarray) -> np.ndarray:
     return block
 
 
-def code_rows(columns: list[dict], header: list[str], rows: list[list[str]]) -> np.ndarray:
-    """Raw csv rows -> the coded matrix a run's model takes (regexp predict): categories through the
-    train vocabulary (an unseen value or an empty cell: 0), empty numeric cells NaN (the model fills
-    them) where the run filled missing values; otherwise an empty cell is an error."""
-    position = {name: i for i, name in enumerate(header)}
-    x = np.empty((len(rows), len(columns)), np.float32)
-    for j, column in enumerate(columns):
-        if column["name"] not in position:
-            raise ValueError(f"no column {column['name']!r} (the run's model takes "
-                             f"{', '.join(c['name'] for c in columns)})")
-        k = position[column["name"]]
-        index = {v: i + 1 for i, v in enumerate(column.get("vocabulary") or [])}
-        for i, row in enumerate(rows):
-            cell = row[k] if k < len(row) else ""
-            if column["kind"] == "categorical":
-                x[i, j] = index.get(cell, 0)
-            elif cell == "" and column.get("fill") is not None:
-                x[i, j] = math.nan
-            else:
-                try:
-                    x[i, j] = float(cell)
-                except ValueError:
-                    raise ValueError(f"line {i + 2}, column {column['name']!r}: {cell!r} is not a number") from None
+def code_rows(path: Path, data: dict, features: list[tuple[str, str]], columns: list[dict] | None) -> np.ndarray:
+    """A csv of new rows (regexp predict) read as the run read its table (data.sep, the missing markers and
+    data.na_values, the number forms; data/table.py) and coded as the run's model takes it: `features`
+    [(name, numeric | categorical)] by name, whatever else the file holds (the label, a row index);
+    categories through the train vocabulary (an unseen value or a missing cell: 0); a missing number NaN
+    where the run fills it, else an error. ValueError names the row and column."""
+    from regexp.data.table import MISSING_MARKERS, TableProblems, as_numbers, category_text, read_frame, without_markers
+
+    listed = tuple(name for name, kind in features if kind == "categorical")
+    try:
+        frame, sep, _ = read_frame(path, data.get("sep") or "auto", listed)
+    except TableProblems as exc:
+        raise ValueError("; ".join(p.message for p in exc.problems)) from None
+    missing = [name for name, _ in features if name not in frame.columns]
+    if missing:
+        raise ValueError(f"no column {', '.join(map(repr, missing))} (the run's model takes "
+                         f"{', '.join(name for name, _ in features)})")
+    encoded = {c["name"]: c for c in columns or []}
+    x = np.empty((len(frame), len(features)), np.float32)
+    for j, (name, kind) in enumerate(features):
+        cells, _ = without_markers(frame[name], [*MISSING_MARKERS, *data.get("na_values", [])])
+        if kind == "categorical":
+            index = {v: i + 1 for i, v in enumerate(encoded[name].get("vocabulary") or [])}
+            x[:, j] = [0 if isinstance(c, float) and math.isnan(c) else index.get(category_text(c), 0) for c in cells]
+            continue
+        numbers = cells.to_numpy(np.float64) if cells.dtype.kind in "biuf" else as_numbers(cells, sep)[0]
+        given = cells.notna().to_numpy()
+        bad = np.flatnonzero(given & np.isnan(numbers))
+        if len(bad):
+            raise ValueError(f"row {bad[0] + 1}, column {name!r}: {cells.iloc[bad[0]]!r} is not a number")
+        empty = np.flatnonzero(~given)
+        if len(empty) and encoded.get(name, {}).get("fill") is None:
+            raise ValueError(f"row {empty[0] + 1}, column {name!r}: a missing value (the run filled none: it trained "
+                             "with data.missing: error)")
+        x[:, j] = numbers
     return x

@@ -75,12 +75,14 @@ def read_table(loaded: LoadedSpec, path: Path, key: str) -> Table:
     st = path.stat()
     try:
         return _read(str(path), st.st_size, st.st_mtime_ns, settings)
-    except _Problems as exc:
+    except TableProblems as exc:
         raise SpecError([loaded.error(p.key if p.key != "path" else key, p.message).problems[0]
                          for p in exc.problems]) from None
 
 
-class _Problems(Exception):
+class TableProblems(Exception):
+    """The problems of one reading (read_table turns them into a SpecError with the spec's locations)."""
+
     def __init__(self, problems: list[_Problem]):
         self.problems = problems
 
@@ -89,12 +91,12 @@ class _Problems(Exception):
 def _read(path: str, size: int, mtime: int, settings: tuple) -> Table:
     target, categorical, max_onehot, missing, na_values, wanted, drop, sep, task = settings
     file = Path(path)
-    frame, sep, notes = _frame(file, sep, categorical)
+    frame, sep, notes = read_frame(file, sep, categorical)
     names = [str(n) for n in frame.columns]
     target = target or names[-1]
     problems: list[_Problem] = []
     if target not in names:
-        raise _Problems([_Problem("data.target", f"{file.name} has no column {target!r} (columns: "
+        raise TableProblems([_Problem("data.target", f"{file.name} has no column {target!r} (columns: "
                                                  f"{', '.join(names)}){_one_string_hint(names, sep)}")])
     for option, listed in (("data.columns", wanted or ()), ("data.drop", drop),
                            ("data.categorical", categorical if isinstance(categorical, tuple) else ())):
@@ -103,11 +105,11 @@ def _read(path: str, size: int, mtime: int, settings: tuple) -> Table:
             problems.append(_Problem(option, f"{file.name} has no feature column {', '.join(map(repr, unknown))} "
                                              f"(feature columns: {', '.join(n for n in names if n != target)})"))
     if problems:
-        raise _Problems(problems)
+        raise TableProblems(problems)
     markers = [*MISSING_MARKERS, *na_values]
     readings, columns, blocks, warnings, cleaned = [], [], [], [], {}
     for j, name in enumerate(names):
-        cells, seen = _without_markers(frame.iloc[:, j], markers)
+        cells, seen = without_markers(frame.iloc[:, j], markers)
         cleaned[name] = cells
         missing_count = sum(seen.values())
         if name == target:
@@ -137,9 +139,9 @@ def _read(path: str, size: int, mtime: int, settings: tuple) -> Table:
         blocks.append(block)
         readings.append(reading)
     if problems:
-        raise _Problems(problems)
+        raise TableProblems(problems)
     if not columns:
-        raise _Problems([_Problem("path", f"{file.name} has no feature columns besides the target {target!r}")])
+        raise TableProblems([_Problem("path", f"{file.name} has no feature columns besides the target {target!r}")])
     x = np.stack(blocks, axis=1).astype(np.float32) if blocks else np.empty((len(frame), 0), np.float32)
     labels = frame[target]
     y = labels.to_numpy(np.float64) if labels.dtype.kind in "biuf" else labels.astype(str).to_numpy(str)
@@ -158,7 +160,7 @@ def _read(path: str, size: int, mtime: int, settings: tuple) -> Table:
     return Table(x, y, columns, reading)
 
 
-def _frame(file: Path, sep: str, categorical):
+def read_frame(file: Path, sep: str, categorical):
     """(the file as a pandas DataFrame, the separator, notes); missing markers are still text."""
     import pandas as pd
 
@@ -168,19 +170,19 @@ def _frame(file: Path, sep: str, categorical):
         try:
             import pyarrow.parquet as pq
         except ImportError:
-            raise _Problems([_Problem("path", "reading parquet needs pyarrow: pip install 'regexp[parquet]'")]) \
+            raise TableProblems([_Problem("path", "reading parquet needs pyarrow: pip install 'regexp[parquet]'")]) \
                 from None
         frame = pq.read_table(file).to_pandas()
         for name in listed:
             if name in frame.columns and frame[name].dtype != object:
-                frame[name] = frame[name].map(_category_text, na_action="ignore")
+                frame[name] = frame[name].map(category_text, na_action="ignore")
         return frame, None, notes
     if sep == "auto":
         sep = _sniff(file)
         if sep != ",":
             notes.append(f"separator {sep!r} (sniffed; set data.sep to choose)")
     try:
-        # No markers here: a column with one is read as text, so that each marker can be counted (_without_markers)
+        # No markers here: a column with one is read as text, so that each marker can be counted (without_markers)
         frame = pd.read_csv(file, sep=sep, keep_default_na=False, dtype={n: str for n in listed}, encoding="utf-8")
     except pd.errors.ParserError as exc:  # "Error tokenizing data. C error: Expected 3 fields in line 5, saw 4"
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
@@ -188,16 +190,16 @@ def _frame(file: Path, sep: str, categorical):
                 f"cannot be parsed: {str(exc).split('C error: ')[-1].strip()}")
         header = file.open(encoding="utf-8", errors="replace").readline().rstrip("\r\n")
         hint = _one_string_hint([header], sep) or "; set data.sep if that is not the file's"
-        raise _Problems([_Problem("path", f"{file.name} {what} (separator {sep!r}){hint}")]) from None
+        raise TableProblems([_Problem("path", f"{file.name} {what} (separator {sep!r}){hint}")]) from None
     except (pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise _Problems([_Problem("path", f"{file.name} cannot be read as a csv table ({exc})")]) from None
+        raise TableProblems([_Problem("path", f"{file.name} cannot be read as a csv table ({exc})")]) from None
     if len(frame) == 0:
-        raise _Problems([_Problem("path", f"{file.name} needs a header row and at least one data row")])
+        raise TableProblems([_Problem("path", f"{file.name} needs a header row and at least one data row")])
     header = next(csv.reader(file.open(encoding="utf-8", newline=""), delimiter=sep))
     twice = sorted({n for n in header if header.count(n) > 1 and n})
     if twice:
-        raise _Problems([_Problem("path", f"{file.name}: column {', '.join(map(repr, twice))} appears more than once "
-                                          "in the header")])
+        raise TableProblems([_Problem("path", f"{file.name}: column {', '.join(map(repr, twice))} appears more than "
+                                              "once in the header")])
     frame.columns = [n if n else f"column {j + 1}" for j, n in enumerate(header)]  # not pandas' "Unnamed: 0"
     return frame, sep, notes
 
@@ -219,7 +221,7 @@ def _one_string_hint(names: list[str], sep: str | None) -> str:
     return ""
 
 
-def _without_markers(cells, markers: list[str]):
+def without_markers(cells, markers: list[str]):
     """(the column with each missing marker as NaN, {marker: count}); a parquet file's nulls count as `null`."""
     if cells.dtype.kind in "biuf":
         count = int(cells.isna().sum())
@@ -259,7 +261,7 @@ def _feature(file: Path, name: str, cells, categorical, max_onehot: int, missing
     if not listed and cells.dtype.kind in "biuf":
         numbers = cells.to_numpy(np.float64)
     elif not listed:
-        numbers, form = _as_numbers(cells.astype(object), sep)
+        numbers, form = as_numbers(cells.astype(object), sep)
         given = cells.notna().to_numpy()
         other = given & np.isnan(numbers)
         if other.any():
@@ -292,7 +294,7 @@ def _feature(file: Path, name: str, cells, categorical, max_onehot: int, missing
         return (Column(name, "numeric"), numbers,
                 ColumnReading(name=name, kind="numeric", values=int(len(np.unique(numbers[~np.isnan(numbers)]))),
                               missing=missing_count, markers=seen, fill=fill, number_form=form))
-    text = cells.map(_category_text, na_action="ignore")
+    text = cells.map(category_text, na_action="ignore")
     values = sorted(text.dropna().unique().tolist())
     index = {v: float(i) for i, v in enumerate(values)}
     codes = text.map(index).to_numpy(np.float64, na_value=np.nan)
@@ -303,14 +305,14 @@ def _feature(file: Path, name: str, cells, categorical, max_onehot: int, missing
                           fill="out of vocabulary (code 0)" if missing_count else None))
 
 
-def _category_text(value) -> str:
+def category_text(value) -> str:
     """A category as text: an integer-valued number reads 3, not 3.0."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
-def _as_numbers(cells, sep: str | None) -> tuple[np.ndarray, str | None]:
+def as_numbers(cells, sep: str | None) -> tuple[np.ndarray, str | None]:
     """(each cell as a number, NaN where it is none; the NUMBER_FORMS form read, if any). Excel writes 1,234.5
     with `,` separators (quoted) and 1.234,5 with `;` ones (where a comma is the decimal mark)."""
     import pandas as pd
@@ -332,7 +334,7 @@ def _classes(y: np.ndarray, task: str) -> dict[str, int] | None:
     if task == "regression" or (numeric and (task == "auto" and (len(values) > MAX_AUTO_CLASSES
                                                                  or not np.all(np.mod(values, 1) == 0)))):
         return None
-    return {_category_text(v.item()): int(c) for v, c in zip(values, counts)}
+    return {category_text(v.item()): int(c) for v, c in zip(values, counts)}
 
 
 def _suspicious(columns: list[Column], x: np.ndarray, y: np.ndarray, classify: bool) -> list[str]:

@@ -31,7 +31,7 @@ def predict_csv(run_path: Path, input_path: Path, mc_dropout: int = 0) -> tuple[
     model = load_model_file(run_path / "model.keras")
     features = int(model.inputs[0].shape[-1])
     columns = metrics.columns if metrics else None
-    ids, x = read_inputs(input_path, features, config.get("data", {}), columns)
+    ids, x = read_inputs(input_path, features, config.get("data", {}), columns, run.info.table)
     notes = []
     if mc_dropout:
         mc = mc_dropout_model(model)
@@ -70,25 +70,23 @@ def _table(ids: list[str], samples: np.ndarray, task: str, classes: list[str], m
     return out.getvalue()
 
 
-def read_inputs(path: Path, features: int, data: dict, columns: list[dict] | None = None
+def read_inputs(path: Path, features: int, data: dict, columns: list[dict] | None = None, table: dict | None = None
                 ) -> tuple[list[str], np.ndarray]:
     """Row ids and (n, features) float32 inputs from a csv (header row; the run's target column,
     when present, is dropped), an npz (array x or x_test) or a folder of images (searched recursively).
-    With the run's `columns` (categories, filled cells), a csv's raw rows are coded as the run's
-    train part coded them: an unseen category or an empty cell is out of vocabulary."""
+    A run that read a table (run.json `table`, or metrics.json `columns` from older runs) reads the csv
+    the same way and takes its feature columns by name (data/encoding.py's code_rows)."""
     if not path.exists():
         raise SpecError(f"{path}: does not exist")
-    if columns and path.suffix.lower() == ".csv":
+    if (columns or table) and path.suffix.lower() == ".csv":
         from regexp.data.encoding import code_rows
 
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
+        named = ([(c["name"], c["kind"]) for c in table["columns"] if c["kind"] in ("numeric", "categorical")]
+                 if table else [(c["name"], c["kind"]) for c in columns])  # a run from before run.json `table`
         try:
-            x = code_rows(columns, rows[0], rows[1:]) if len(rows) > 1 else None
+            x = code_rows(path, data, named, columns)
         except ValueError as exc:
             raise SpecError(f"{path}: {exc}") from None
-        if x is None:
-            raise SpecError(f"{path}: needs a header row and at least one data row")
         return [str(i) for i in range(len(x))], x
     if path.is_dir():
         ids, x = _images(path, data)
