@@ -118,11 +118,9 @@ class _Runner:
                  pool: Executor | None = None, pack: str | int = "auto"):
         self.sweep, self.runs_dir = sweep, runs_dir
         self.workers, self.max_failures, self.console, self.pack = workers, max_failures, console, pack
-        self.pool = pool  # a RayPool, or made here: InProcess for one worker, else a LocalPool
-        if pool is None and workers > 1:  # now: its workers start while the trials are planned and packed
-            from regexp.sweep.local_pool import LocalPool
-
-            self.pool = LocalPool(workers)
+        # a RayPool, or made by _pool() when the first trials are to train (InProcess for one worker, else a
+        # LocalPool): a sweep with nothing left to train never starts workers, which import TensorFlow
+        self.pool = pool
         self.consecutive_failures = 0
         self.halving: Halving | None = None  # the sweep's search.halving, shared by every task
 
@@ -150,6 +148,7 @@ class _Runner:
     def run(self, trials: list[Trial], metric: str) -> None:
         if not trials:
             return
+        pool = self._pool()  # local workers start importing TensorFlow while the trials are packed
         tasks = self.tasks(trials, metric)
         progress = Progress(TextColumn("trials"), MofNCompleteColumn(), BarColumn(bar_width=20), TimeRemainingColumn(),
                             TextColumn("{task.description}"), console=self.console, disable=self.console is None)
@@ -165,7 +164,6 @@ class _Runner:
             progress.update(bar, description=text)
 
         with progress:
-            pool = self._pool()
             pending: dict[Future, list[Trial]] = {}
             queue = list(tasks)
             try:
@@ -228,7 +226,11 @@ class _Runner:
                                zip(trials, self._results(future, trials, timeout=60, lost=TrialStatus.INTERRUPTED))])
 
     def _pool(self) -> Executor:
-        if self.pool is None:
+        if self.pool is None and self.workers > 1:
+            from regexp.sweep.local_pool import LocalPool
+
+            self.pool = LocalPool(self.workers)
+        elif self.pool is None:
             self.pool = InProcess()
         return self.pool
 
