@@ -115,15 +115,21 @@ def spec_status(file: Path, runs: list[RunRecord], runs_dir: Path, overrides: li
 def _decide_status(loaded: LoadedSpec, runs_dir: Path) -> SpecStatus:
     """A decide: sweep plans its seeds as it goes: its sweep folder says how far it got."""
     from regexp.store.folders import read_sweep_state
+    from regexp.sweep.identity import find_sweep
 
-    folders = sorted(runs_dir.glob(f"*_{loaded.spec.name}_{loaded.spec_hash()}_sweep")) if runs_dir.is_dir() else []
-    state = read_sweep_state(folders[-1], warnings=[]) if folders else None
+    folder = find_sweep(runs_dir, loaded)
+    state = read_sweep_state(folder, warnings=[]) if folder is not None else None
     if state is None:
         return SpecStatus(str(loaded.file), "not run")
     done = sum(t.status == "completed" for t in state.trials)
     shown = {"completed": "up to date", "running": "running"}.get(str(state.status), "stale")
-    return SpecStatus(str(loaded.file), shown, "" if shown != "stale" else f"its sweep ended {state.status}",
-                      trials=len(state.trials), up_to_date=done)
+    why = "" if shown != "stale" else f"its sweep ended {state.status}"
+    record, budget = state.decide, loaded.spec.decide.max_seeds
+    taken = record.looks[-1].seeds if record is not None and record.looks else 0
+    if shown == "up to date" and record is not None and budget > taken and any(
+            arm.verdict == "undecided" for arm in record.arms):
+        shown, why = "stale", f"decide.max_seeds is {budget}; its sweep stopped at {taken} seeds per arm with arms open"
+    return SpecStatus(str(loaded.file), shown, why, trials=len(state.trials), up_to_date=done)
 
 
 def _data(run: RunRecord) -> str | None:

@@ -22,6 +22,7 @@ from regexp.store.contract import FINISHED, SweepStatus, TrialStatus
 from regexp.store.folders import read_run, read_sweep_state
 from regexp.sweep.executors import Executor, InProcess
 from regexp.sweep.halving import Halving
+from regexp.sweep.identity import snapshot_hash, sweep_hash
 from regexp.sweep.lock import SweepLock
 from regexp.sweep.state import Sweep
 from regexp.sweep.tasks import train_alone, train_pack
@@ -54,15 +55,19 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
     One process at a time runs a sweep (lock.py): a second invocation is a UserError."""
     if resume is None:
         plan_round(loaded, overrides)  # validate every point against the user's file: errors name its lines
-        identity = (runs_dir, loaded.spec.name, loaded.spec_hash())
+        identity = (runs_dir, loaded.spec.name, sweep_hash(loaded))
     else:
         state = read_sweep_state(resume)
-        identity = (resume.parent, state.name, state.spec_hash)
+        identity = (resume.parent, state.name, snapshot_hash(resume) or state.spec_hash)
     with SweepLock(*identity):
         sweep = Sweep.open(loaded, overrides, runs_dir, resume)
         adopted = sweep.adopt_finished_runs()
-        if adopted and console is not None:
-            console.print(f"{adopted} trials had completed after sweep.json was last written; kept, not trained again")
+        if console is not None:
+            if adopted:
+                console.print(f"{adopted} trials had completed after sweep.json was last written; kept, not trained "
+                              "again")
+            for line in budget_lines(sweep):
+                console.print(escape(line), highlight=False, soft_wrap=True)
         sweep.state.workers = workers
         if needed:  # --needed: trials with an up-to-date run elsewhere in runs_dir count as done
             sweep.add(plan_round(load_spec(sweep.spec_file), []))
@@ -86,6 +91,30 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
         sweep.finish(SweepStatus.COMPLETED if not failed else SweepStatus.COMPLETED_WITH_FAILURES,
                      f"{failed} trials did not complete" if failed else None)
     return sweep
+
+
+def budget_lines(sweep: Sweep) -> list[str]:
+    """What this invocation's budget changes mean (identity.py): the same sweep goes on."""
+    lines = []
+    for change in sweep.changes:
+        how = _how(change.before, change.after)
+        lines.append(f"budget {how}: {change.key} {change.before} -> {change.after}; the same sweep ({sweep.id}) "
+                     "goes on: " + ("nothing new to train for it; the trials it ran beyond the new budget stay in "
+                                    "its results" if how == "lowered" else
+                                    "its completed trials are kept, only new ones train"))
+        if change.key == "decide.max_seeds" and how == "raised" and sweep.state.decide is not None:
+            from regexp.sweep.decide import raised_line
+
+            lines.append(raised_line(sweep.state.decide, change.before))
+    return lines
+
+
+def _how(before, after) -> str:
+    """raised | lowered | changed (a seed list that is neither more nor fewer of the same seeds)."""
+    if isinstance(before, list) and isinstance(after, list):
+        return "raised" if set(after) > set(before) else "lowered" if set(after) < set(before) else "changed"
+    size = lambda value: len(value) if isinstance(value, list) else value  # noqa: E731
+    return "raised" if size(after) > size(before) else "lowered" if size(after) < size(before) else "changed"
 
 
 def _trial_of(sweep: Sweep, key: str) -> Trial | None:
