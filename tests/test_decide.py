@@ -15,6 +15,7 @@ from regexp.report import sequential
 from regexp.spec import load_spec
 from regexp.store.contract import TrialStatus
 from regexp.sweep import decide
+from regexp.sweep.runner import _Runner
 from regexp.sweep.state import Sweep
 
 from conftest import TINY, merged
@@ -31,6 +32,9 @@ def spec(write_spec, **question):
 class FakeRunner:
     """Writes each trial's run folder with value(point, seed) as val_accuracy; `stop_after` trials
     in, it raises KeyboardInterrupt as Ctrl-C would."""
+
+    step = _Runner.step  # the real runner's: plan the trials into the sweep, train those not done
+    console = needed = None
 
     def __init__(self, sweep: Sweep, value, stop_after: int | None = None):
         self.sweep, self.value, self.stop_after, self.trained = sweep, value, stop_after, []

@@ -65,9 +65,7 @@ def run_looks(sweep: Sweep, runner, loaded: LoadedSpec, console: Console | None)
                 console.print(f"decide: nothing to train: {why}", highlight=False)
             return
         look = len(record.looks) + 1
-        trials = look_trials(loaded, look, [baseline, *open_points], spent)
-        sweep.add(trials)
-        runner.run([t for t in trials if not sweep.done(t)], sweep.state.objective.metric)
+        runner.step(look_trials(loaded, look, [baseline, *open_points], spent), f"look {look}")
         found = take_look(sweep, baseline, open_points, decide.alpha / len(others), decide.margin, decide.metric)
         for arm in found:
             if arm.verdict != "undecided":

@@ -40,11 +40,24 @@ class SpecStatus:
                 "up_to_date": self.up_to_date}
 
 
-def planned(loaded: LoadedSpec, search: bool) -> list[Trial]:
-    """The trials a command would run: a sweep's first round, or (train) repeat × cv as written."""
+def planned(loaded: LoadedSpec, search: bool, every_seed: bool = False) -> list[Trial]:
+    """The trials a command would run: a sweep's first round, or (train) repeat × cv as written;
+    `every_seed`: a decide sweep's every grid point with every seed up to max_seeds (it plans its
+    looks as it goes, so any of them may come)."""
+    if search and every_seed and loaded.spec.decide is not None:
+        from regexp.sweep.decide import arms
+
+        baseline, others = arms(loaded)
+        seeds = [loaded.spec.seed + i for i in range(loaded.spec.decide.max_seeds)]
+        return expand(loaded, 1, [baseline, *others], seeds)
     if search and loaded.spec.search is not None:
         return plan_round(loaded, [])
     return expand(loaded, 1, [()], loaded.spec.seeds())
+
+
+def needed_runs(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, search: bool) -> dict[str, str]:
+    """--needed: {trial key: its up-to-date run in runs_dir}, for every trial the command may plan."""
+    return spec_status(loaded.file, read_runs(runs_dir), runs_dir, overrides, search, every_seed=True).runs
 
 
 def trial_hashes(loaded: LoadedSpec, trials: list[Trial], search: bool, overrides: list[str] = ()) -> dict[str, str]:
@@ -56,14 +69,15 @@ def trial_hashes(loaded: LoadedSpec, trials: list[Trial], search: bool, override
 
 
 def spec_status(file: Path, runs: list[RunRecord], runs_dir: Path, overrides: list[str] = (),
-                search: bool | None = None) -> SpecStatus:
-    """`search`: judge as `regexp sweep` would run it (default: when the spec has a search)."""
+                search: bool | None = None, every_seed: bool = False) -> SpecStatus:
+    """`search`: judge as `regexp sweep` would run it (default: when the spec has a search);
+    `every_seed`: a decide sweep's trials one by one (--needed), not its sweep folder (status)."""
     try:
         loaded = load_spec(file, overrides)
         search = loaded.spec.search is not None if search is None else search
-        if search and loaded.spec.decide is not None:
+        if search and loaded.spec.decide is not None and not every_seed:
             return _decide_status(loaded, runs_dir)
-        trials = planned(loaded, search)
+        trials = planned(loaded, search, every_seed)
         hashes = trial_hashes(loaded, trials, search, overrides)
     except SpecError as exc:
         return SpecStatus(str(file), "invalid", exc.problems[0])

@@ -105,6 +105,22 @@ class Sweep:
             return False
         return read_run(self.path.parent / entry.run).status == entry.status
 
+    def take_elsewhere(self, trials: list[Trial], runs: dict[str, str]) -> int:
+        """--needed: trials not done here whose up-to-date run (`runs`: trial key -> run folder, in
+        runs_dir, freshness.py) was made elsewhere are recorded with that run; returns how many."""
+        taken = []
+        for trial in trials:
+            if trial.key in runs and not self.done(trial):
+                record = read_run(self.path.parent / runs[trial.key])
+                pruned = record.status == Status.PRUNED
+                value = None if pruned or record.metrics is None else objective_of(record.metrics,
+                                                                                    self.state.objective.metric)
+                taken.append((trial, {"status": TrialStatus(record.status), "run": runs[trial.key], "objective": value,
+                                      "error": record.info.error}))
+        if taken:
+            self.record(taken)
+        return len(taken)
+
     def record(self, results: list[tuple[Trial, dict]]) -> None:
         """Update these trials' entries, then rewrite sweep.json once: a pack's 225 results are one
         change (saved per trial, the 327 KB file of a 900-trial sweep kept a worker idle for 5 s)."""
