@@ -34,6 +34,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/profile_run.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/sweep_throughput.py
+	$(BIN)/python bench/sweep_noop.py
 	$(BIN)/python bench/augment_placement.py
 	$(BIN)/python bench/probes.py
 	$(BIN)/python bench/packed.py speed

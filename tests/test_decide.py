@@ -15,6 +15,8 @@ from regexp.report import sequential
 from regexp.spec import load_spec
 from regexp.store.contract import TrialStatus
 from regexp.sweep import decide
+from regexp.sweep import runner as runner_module
+from regexp.sweep.runner import _Runner
 from regexp.sweep.state import Sweep
 
 from conftest import TINY, merged
@@ -31,6 +33,9 @@ def spec(write_spec, **question):
 class FakeRunner:
     """Writes each trial's run folder with value(point, seed) as val_accuracy; `stop_after` trials
     in, it raises KeyboardInterrupt as Ctrl-C would."""
+
+    step = _Runner.step  # the real runner's: plan the trials into the sweep, train those not done
+    console = needed = None
 
     def __init__(self, sweep: Sweep, value, stop_after: int | None = None):
         self.sweep, self.value, self.stop_after, self.trained = sweep, value, stop_after, []
@@ -131,6 +136,64 @@ def test_a_resumed_sweep_keeps_its_looks_and_takes_none_twice(tmp_path, write_sp
     strip = lambda record: [[(a["point"], a["verdict"], a["seeds"], a["diff"]) for a in look["arms"]]  # noqa: E731
                             for look in record.model_dump()["looks"]]
     assert strip(again.state.decide) == strip(whole.state.decide)
+
+
+def test_raising_max_seeds_continues_the_same_sweep_from_its_last_look(tmp_path, write_spec):
+    """10 -> 20 seeds: only seeds 11-20 of the open arms train, the earlier run folders stay as they
+    were, and the looks are those of a sweep planned with 20 seeds from the start: the intervals do
+    not depend on the budget, so continuing is the same sequential procedure (docs/decide.md)."""
+    value = lambda p, s: 0.85 + noise(p, s, 0.01) + 0.004 * p["model.defaults.dropout"]  # noqa: E731
+    sweep, first = looks(tmp_path, spec(write_spec, margin=0.001, batch=5, max_seeds=10), value)
+    assert [look.seeds for look in sweep.state.decide.looks] == [5, 10]
+    assert any(arm.verdict == "undecided" for arm in sweep.state.decide.arms)
+    runs = tmp_path / "runs"
+    before = {p.name: (p / "run.json").read_text() for p in runs.iterdir() if (p / "run.json").is_file()}
+    raised = load_spec(tmp_path / "spec.yaml", ["decide.max_seeds=20"])
+    grown = Sweep.open(raised, ["decide.max_seeds=20"], runs, None)
+    assert grown.path == sweep.path and [(c.key, c.before, c.after) for c in grown.changes] == [
+        ("decide.max_seeds", 10, 20)]
+    said = " ".join(runner_module.budget_lines(grown))
+    assert "budget raised: decide.max_seeds 10 -> 20" in said and "the 2 looks taken stand" in said
+    assert "keeps the chance of any wrong decision within alpha = 0.05" in said
+    more = FakeRunner(grown, value)
+    decide.run_looks(grown, more, load_spec(grown.spec_file), None)
+    assert more.trained and all(grown.trials[key].seed in range(11, 21) for key in more.trained)
+    assert all((runs / name / "run.json").read_text() == text for name, text in before.items())
+    assert grown.state.decide.max_seeds == 20 and [look.seeds for look in grown.state.decide.looks][:2] == [5, 10]
+    whole, planned = looks(tmp_path / "whole", spec(write_spec, margin=0.001, batch=5, max_seeds=20), value)
+    strip = lambda record: [[(a["point"], a["verdict"], a["seeds"], a["diff"], a["ci"]) for a in look["arms"]]  # noqa: E731
+                            for look in record.model_dump()["looks"]]
+    assert strip(grown.state.decide) == strip(whole.state.decide)
+    assert len(first.trained) + len(more.trained) == len(planned.trained)
+
+
+def test_a_look_cut_short_by_the_old_budget_is_continued_without_a_gap_and_lowering_trains_nothing(
+        tmp_path, write_spec):
+    value = lambda p, s: 0.85 + noise(p, s, 0.02)  # noqa: E731
+    sweep, _ = looks(tmp_path, spec(write_spec, margin=0.0001, batch=5, max_seeds=12), value)
+    assert [look.seeds for look in sweep.state.decide.looks] == [5, 10, 12]
+    grown = Sweep.open(load_spec(tmp_path / "spec.yaml", ["decide.max_seeds=20"]), [], tmp_path / "runs", None)
+    decide.run_looks(grown, FakeRunner(grown, value), load_spec(grown.spec_file), None)
+    assert [look.seeds for look in grown.state.decide.looks] == [5, 10, 12, 17, 20]
+    baseline = grown.state.decide.baseline_point
+    assert sorted(t.seed for t in grown.state.trials if t.point == baseline) == list(range(1, 21))
+    lowered = Sweep.open(load_spec(tmp_path / "spec.yaml", ["decide.max_seeds=10"]), [], tmp_path / "runs", None)
+    idle = FakeRunner(lowered, value)
+    decide.run_looks(lowered, idle, load_spec(lowered.spec_file), None)
+    assert lowered.path == sweep.path and not idle.trained and len(lowered.state.decide.looks) == 5
+
+
+def test_a_decided_sweep_run_again_trains_nothing_and_imports_no_tensorflow(tmp_path, write_spec):
+    from test_grow import rerun
+
+    file = spec(write_spec, margin=0.005, batch=6, max_seeds=12)
+    sweep, _ = looks(tmp_path, file, lambda p, s: 0.85 + noise(p, s, 0.002) + 0.05 * p["model.defaults.dropout"])
+    runs = tmp_path / "runs"
+    before = {p.name: (p / "run.json").read_text() for p in runs.iterdir() if (p / "run.json").is_file()}
+    *shown, code, modules = rerun(["sweep", str(file), "--runs-dir", str(runs), "--workers", "2"])
+    assert code == "exit 0 None" and modules == "[]"
+    assert "decided against dropout=0.0,l2=0.001" in shown[-1]
+    assert {p.name: (p / "run.json").read_text() for p in runs.iterdir() if (p / "run.json").is_file()} == before
 
 
 @pytest.mark.parametrize("question, key, message", [

@@ -30,9 +30,10 @@ def lock_path(runs: Path) -> Path:
 
 def write_lock(runs: Path, spec: Path, **holder) -> Path:
     from regexp.spec import load_spec
+    from regexp.sweep.identity import sweep_hash
 
     loaded = load_spec(spec)
-    path = SweepLock(runs, loaded.spec.name, loaded.spec_hash()).path
+    path = SweepLock(runs, loaded.spec.name, sweep_hash(loaded)).path
     runs.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"since": "2026-11-01T00:00:00Z", "token": "x", **holder}))
     return path

@@ -40,10 +40,10 @@ FetchOption = Annotated[bool, typer.Option("--fetch", help="First download a mis
 
 
 def up_to_date(loaded, overrides: list[str], runs_dir: Path, search: bool) -> dict[str, str]:
-    """{trial key: its up-to-date run folder} for --needed."""
-    from regexp.sweep.freshness import read_runs, spec_status
+    """{trial key: its up-to-date run folder} for --needed (a decide sweep: any seed it may plan)."""
+    from regexp.sweep.freshness import needed_runs
 
-    return spec_status(loaded.file, read_runs(runs_dir), runs_dir, overrides, search).runs
+    return needed_runs(loaded, overrides, runs_dir, search)
 
 
 def read_tables(loaded: list) -> None:
@@ -90,10 +90,12 @@ def train(specs: SpecFiles, overrides: SetOption = [],
         if spec.spec.search is not None:
             say(f"note: {spec.file} has a search; `train` runs the spec as written, "
                 f"`regexp sweep {spec.file}` runs the search", err())
-        fresh = up_to_date(spec, overrides, runs_dir, search=False) if needed else {}
+        fresh = up_to_date(spec, overrides, runs_dir, search=False) if needed else None
         if fresh and not has_trials(spec):
             say(f"{spec.file}: skipped, up to date ({next(iter(fresh.values()))}) (--needed)")
             continue
+        if fresh is not None and not has_trials(spec):
+            say(f"{spec.file}: no up-to-date run in {runs_dir}, training it (--needed)")
         if has_trials(spec):
             sweep = run_trials(spec, overrides, runs_dir, search=False, console=progress(quiet), pack=pack,
                                needed=fresh)
@@ -241,7 +243,7 @@ def sweep(
     from regexp.store.contract import SweepStatus
     from regexp.sweep.runner import run_trials
 
-    fresh = up_to_date(loaded, overrides, runs_dir, search=True) if needed and loaded.spec.decide is None else {}
+    fresh = up_to_date(loaded, overrides, runs_dir, search=True) if needed else None
     result = run_trials(loaded, overrides, runs_dir, search=True, workers=workers or os.cpu_count() or 1,
                         resume=resume, max_failures=max_failures, console=progress(quiet), pool=pool, pack=pack,
                         needed=fresh)

@@ -68,11 +68,20 @@ class Decision(BaseModel):
     margin: float = Field(description="Differences within ±margin are equivalent.")
     alpha: float = Field(description="The chance of any wrong decision over all arms and looks.")
     batch: int = Field(description="Seeds added per look.")
-    max_seeds: int = Field(description="The budget of seeds per arm.")
+    max_seeds: int = Field(description="The budget of seeds per arm, as the last command set it (budget_changes).")
     method: str = Field(description="How the intervals are made (docs/decide.md).")
     looks: list[Look] = Field(default_factory=list, description="Each look taken, in order.")
     arms: list[ArmDecision] = Field(default_factory=list, description="Each arm as it stands: its decision, or "
                                                                       "undecided with its last interval.")
+
+
+class BudgetChange(BaseModel):
+    """The command ran with another budget than the sweep had: the same sweep went on with it."""
+
+    key: str = Field(description="repeat | search.trials | search.refine.rounds | decide.max_seeds.")
+    before: Any = Field(description="The value the sweep had.")
+    after: Any = Field(description="The value it goes on with.")
+    at: str = Field(description="When, UTC.")
 
 
 class SweepState(Record):
@@ -82,7 +91,10 @@ class SweepState(Record):
     name: str = Field(description="The spec's name.")
     spec: str = Field(description="The spec file as given; the trials run from spec.yaml beside sweep.json.")
     overrides: list[str] = Field(default_factory=list, description="--set overrides of the command.")
-    spec_hash: str = Field(description="Hash of the spec with overrides: how re-running the command finds this folder.")
+    spec_hash: str = Field(description="Hash of the spec with overrides, without its budget (repeat, search.trials, "
+                                       "search.refine.rounds, decide.max_seeds; sweep/identity.py): how re-running "
+                                       "the command finds this folder, whatever the budget. Older folders hold the "
+                                       "whole spec's hash (found by their spec.yaml).")
     status: SweepStatus = Field(SweepStatus.RUNNING, description="running | completed | completed with failures | "
                                                                  "interrupted | stopped.")
     started: str = Field(description="Start time, UTC.")
@@ -96,5 +108,9 @@ class SweepState(Record):
     provenance: Optional[dict[str, Any]] = Field(None, description="The git state of the spec when the sweep began "
                                                                    "(run.json provenance's git fields), which its "
                                                                    "trials record.")
+    budget_changes: list[BudgetChange] = Field(default_factory=list, description="Each run of the command with "
+                                                                                 "another budget: raised, only the "
+                                                                                 "new trials trained; lowered, "
+                                                                                 "nothing new.")
     decide: Optional[Decision] = Field(None, description="The spec's `decide:`: its looks and each arm's decision "
                                                          "(sweep/decide.py); null without one.")

@@ -9,7 +9,8 @@ excludes 0, equivalent when it lies within ±margin. A decided arm gets no more 
 when every arm is decided or has max_seeds. The intervals cover every arm's true difference at every
 look at once with probability 1 - alpha, so a decision is wrong with at most that probability,
 whenever it is taken. The looks live in sweep.json (`decide`): a resumed sweep continues with the
-look it was taking and never takes one twice. No TensorFlow here.
+look it was taking and never takes one twice, and a raised max_seeds continues the same sweep from
+its last look (sweep/identity.py): the intervals do not depend on the budget. No TensorFlow here.
 """
 
 from pathlib import Path
@@ -53,15 +54,18 @@ def run_looks(sweep: Sweep, runner, loaded: LoadedSpec, console: Console | None)
     record = sweep.state.decide
     if console is not None:
         console.print(plan_line(loaded), highlight=False)
+    taken = len(record.looks)
     while True:
         open_points = [point for point in others if _arm(record, point).verdict == "undecided"]
-        spent = len(record.looks) * decide.batch
+        spent = record.looks[-1].seeds if record.looks else 0  # the looks taken, under whichever budget
         if not open_points or spent >= decide.max_seeds:
+            if console is not None and len(record.looks) == taken:  # this invocation took no look
+                why = "every arm is decided" if not open_points else (
+                    f"the budget of {decide.max_seeds} seeds per arm is spent ({spent} taken)")
+                console.print(f"decide: nothing to train: {why}", highlight=False)
             return
         look = len(record.looks) + 1
-        trials = look_trials(loaded, look, [baseline, *open_points])
-        sweep.add(trials)
-        runner.run([t for t in trials if not sweep.done(t)], sweep.state.objective.metric)
+        runner.step(look_trials(loaded, look, [baseline, *open_points], spent), f"look {look}")
         found = take_look(sweep, baseline, open_points, decide.alpha / len(others), decide.margin, decide.metric)
         for arm in found:
             if arm.verdict != "undecided":
@@ -73,11 +77,26 @@ def run_looks(sweep: Sweep, runner, loaded: LoadedSpec, console: Console | None)
             console.print(look_line(record.looks[-1], look, record), highlight=False)
 
 
-def look_trials(loaded: LoadedSpec, look: int, points: list[Point]) -> list[Trial]:
-    """Look k's trials: the next `batch` seeds (from the spec's seed) of each point, within the budget."""
-    decide, first = loaded.spec.decide, loaded.spec.seed + (look - 1) * loaded.spec.decide.batch
+def look_trials(loaded: LoadedSpec, look: int, points: list[Point], spent: int = 0) -> list[Trial]:
+    """Look k's trials: the next `batch` seeds of each point after the `spent` seeds per arm of the
+    looks before (from the spec's seed), within the budget. After a budget was raised the first new
+    look starts where the last one ended, even when that look was cut short by the old budget."""
+    decide, first = loaded.spec.decide, loaded.spec.seed + spent
     return expand(loaded, look, points, list(range(first, min(first + decide.batch,
                                                               loaded.spec.seed + decide.max_seeds))))
+
+
+def raised_line(record: Decision, before: int) -> str:
+    """Why raising max_seeds after some looks keeps the error rate (identity.py, docs/decide.md)."""
+    still, looks = sum(a.verdict == "undecided" for a in record.arms), len(record.looks)
+    taken = record.looks[-1].seeds if record.looks else 0
+    goes_on = (f"{still} open arm{'s go' if still != 1 else ' goes'} on from {taken} seeds, in looks of "
+               f"{record.batch}, up to {record.max_seeds}" if still else "no arm is open, so no look is taken")
+    stand = f"the {looks} looks taken stand" if looks != 1 else "the look taken stands"
+    return (f"decide: budget {before} -> {record.max_seeds} seeds per arm: {stand} and {goes_on}. The intervals "
+            "are anytime-valid (they hold at every number of seeds at once), so going on past the old budget keeps "
+            f"the chance of any wrong decision within alpha = {record.alpha:g}; nothing is recomputed "
+            "(docs/decide.md)")
 
 
 def plan_line(loaded: LoadedSpec) -> str:

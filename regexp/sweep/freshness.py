@@ -40,11 +40,24 @@ class SpecStatus:
                 "up_to_date": self.up_to_date}
 
 
-def planned(loaded: LoadedSpec, search: bool) -> list[Trial]:
-    """The trials a command would run: a sweep's first round, or (train) repeat × cv as written."""
+def planned(loaded: LoadedSpec, search: bool, every_seed: bool = False) -> list[Trial]:
+    """The trials a command would run: a sweep's first round, or (train) repeat × cv as written;
+    `every_seed`: a decide sweep's every grid point with every seed up to max_seeds (it plans its
+    looks as it goes, so any of them may come)."""
+    if search and every_seed and loaded.spec.decide is not None:
+        from regexp.sweep.decide import arms
+
+        baseline, others = arms(loaded)
+        seeds = [loaded.spec.seed + i for i in range(loaded.spec.decide.max_seeds)]
+        return expand(loaded, 1, [baseline, *others], seeds)
     if search and loaded.spec.search is not None:
         return plan_round(loaded, [])
     return expand(loaded, 1, [()], loaded.spec.seeds())
+
+
+def needed_runs(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, search: bool) -> dict[str, str]:
+    """--needed: {trial key: its up-to-date run in runs_dir}, for every trial the command may plan."""
+    return spec_status(loaded.file, read_runs(runs_dir), runs_dir, overrides, search, every_seed=True).runs
 
 
 def trial_hashes(loaded: LoadedSpec, trials: list[Trial], search: bool, overrides: list[str] = ()) -> dict[str, str]:
@@ -56,14 +69,15 @@ def trial_hashes(loaded: LoadedSpec, trials: list[Trial], search: bool, override
 
 
 def spec_status(file: Path, runs: list[RunRecord], runs_dir: Path, overrides: list[str] = (),
-                search: bool | None = None) -> SpecStatus:
-    """`search`: judge as `regexp sweep` would run it (default: when the spec has a search)."""
+                search: bool | None = None, every_seed: bool = False) -> SpecStatus:
+    """`search`: judge as `regexp sweep` would run it (default: when the spec has a search);
+    `every_seed`: a decide sweep's trials one by one (--needed), not its sweep folder (status)."""
     try:
         loaded = load_spec(file, overrides)
         search = loaded.spec.search is not None if search is None else search
-        if search and loaded.spec.decide is not None:
+        if search and loaded.spec.decide is not None and not every_seed:
             return _decide_status(loaded, runs_dir)
-        trials = planned(loaded, search)
+        trials = planned(loaded, search, every_seed)
         hashes = trial_hashes(loaded, trials, search, overrides)
     except SpecError as exc:
         return SpecStatus(str(file), "invalid", exc.problems[0])
@@ -115,15 +129,21 @@ def spec_status(file: Path, runs: list[RunRecord], runs_dir: Path, overrides: li
 def _decide_status(loaded: LoadedSpec, runs_dir: Path) -> SpecStatus:
     """A decide: sweep plans its seeds as it goes: its sweep folder says how far it got."""
     from regexp.store.folders import read_sweep_state
+    from regexp.sweep.identity import find_sweep
 
-    folders = sorted(runs_dir.glob(f"*_{loaded.spec.name}_{loaded.spec_hash()}_sweep")) if runs_dir.is_dir() else []
-    state = read_sweep_state(folders[-1], warnings=[]) if folders else None
+    folder = find_sweep(runs_dir, loaded)
+    state = read_sweep_state(folder, warnings=[]) if folder is not None else None
     if state is None:
         return SpecStatus(str(loaded.file), "not run")
     done = sum(t.status == "completed" for t in state.trials)
     shown = {"completed": "up to date", "running": "running"}.get(str(state.status), "stale")
-    return SpecStatus(str(loaded.file), shown, "" if shown != "stale" else f"its sweep ended {state.status}",
-                      trials=len(state.trials), up_to_date=done)
+    why = "" if shown != "stale" else f"its sweep ended {state.status}"
+    record, budget = state.decide, loaded.spec.decide.max_seeds
+    taken = record.looks[-1].seeds if record is not None and record.looks else 0
+    if shown == "up to date" and record is not None and budget > taken and any(
+            arm.verdict == "undecided" for arm in record.arms):
+        shown, why = "stale", f"decide.max_seeds is {budget}; its sweep stopped at {taken} seeds per arm with arms open"
+    return SpecStatus(str(loaded.file), shown, why, trials=len(state.trials), up_to_date=done)
 
 
 def _data(run: RunRecord) -> str | None:

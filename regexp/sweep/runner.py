@@ -19,13 +19,14 @@ from regexp.errors import SweepInterrupted, SweepStopped, failure_reason
 from regexp.packed.grouping import Pack, group
 from regexp.spec import LoadedSpec, load_spec
 from regexp.store.contract import FINISHED, SweepStatus, TrialStatus
-from regexp.store.folders import read_run, read_sweep_state
+from regexp.store.folders import read_sweep_state
 from regexp.sweep.executors import Executor, InProcess
 from regexp.sweep.halving import Halving
+from regexp.sweep.identity import snapshot_hash, sweep_hash
 from regexp.sweep.lock import SweepLock
 from regexp.sweep.state import Sweep
 from regexp.sweep.tasks import train_alone, train_pack
-from regexp.sweep.trials import Trial, plan_round, point_of, rounds
+from regexp.sweep.trials import Trial, plan_round, rounds
 from regexp.trial import interrupts
 from regexp.trial.result import TrialResult
 
@@ -51,26 +52,25 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
               console: Console | None = None, pool: Executor | None = None, pack: str | int = "auto",
               needed: dict[str, str] | None = None) -> Sweep:
     """Plan and run every round; returns the sweep (raises SweepStopped or SweepInterrupted).
-    One process at a time runs a sweep (lock.py): a second invocation is a UserError."""
+    One process at a time runs a sweep (lock.py): a second invocation is a UserError. `needed`
+    (--needed): {trial key: its up-to-date run in runs_dir}, trials that count as done."""
     if resume is None:
         plan_round(loaded, overrides)  # validate every point against the user's file: errors name its lines
-        identity = (runs_dir, loaded.spec.name, loaded.spec_hash())
+        identity = (runs_dir, loaded.spec.name, sweep_hash(loaded))
     else:
         state = read_sweep_state(resume)
-        identity = (resume.parent, state.name, state.spec_hash)
+        identity = (resume.parent, state.name, snapshot_hash(resume) or state.spec_hash)
     with SweepLock(*identity):
         sweep = Sweep.open(loaded, overrides, runs_dir, resume)
         adopted = sweep.adopt_finished_runs()
-        if adopted and console is not None:
-            console.print(f"{adopted} trials had completed after sweep.json was last written; kept, not trained again")
+        if console is not None:
+            if adopted:
+                console.print(f"{adopted} trials had completed after sweep.json was last written; kept, not trained "
+                              "again")
+            for line in budget_lines(sweep):
+                console.print(escape(line), highlight=False, soft_wrap=True)
         sweep.state.workers = workers
-        if needed:  # --needed: trials with an up-to-date run elsewhere in runs_dir count as done
-            sweep.add(plan_round(load_spec(sweep.spec_file), []))
-            sweep.record([(entry, {"status": TrialStatus(read_run(runs_dir / run).status), "run": run})
-                          for key, run in needed.items() if (entry := _trial_of(sweep, key)) is not None])
-            if console is not None:
-                console.print(f"{len(needed)} trials skipped: an up-to-date run has them (--needed)")
-        runner = _Runner(sweep, runs_dir, workers, max_failures, console, pool, pack)
+        runner = _Runner(sweep, runs_dir, workers, max_failures, console, pool, pack, needed)
         try:
             _run_rounds(sweep, runner)
         except KeyboardInterrupt as exc:
@@ -88,9 +88,28 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
     return sweep
 
 
-def _trial_of(sweep: Sweep, key: str) -> Trial | None:
-    entry = sweep.trials.get(key)
-    return None if entry is None else Trial(entry.round, point_of(entry.point), entry.seed, entry.fold)
+def budget_lines(sweep: Sweep) -> list[str]:
+    """What this invocation's budget changes mean (identity.py): the same sweep goes on."""
+    lines = []
+    for change in sweep.changes:
+        how = _how(change.before, change.after)
+        lines.append(f"budget {how}: {change.key} {change.before} -> {change.after}; the same sweep ({sweep.id}) "
+                     "goes on: " + ("nothing new to train for it; the trials it ran beyond the new budget stay in "
+                                    "its results" if how == "lowered" else
+                                    "its completed trials are kept, only new ones train"))
+        if change.key == "decide.max_seeds" and how == "raised" and sweep.state.decide is not None:
+            from regexp.sweep.decide import raised_line
+
+            lines.append(raised_line(sweep.state.decide, change.before))
+    return lines
+
+
+def _how(before, after) -> str:
+    """raised | lowered | changed (a seed list that is neither more nor fewer of the same seeds)."""
+    if isinstance(before, list) and isinstance(after, list):
+        return "raised" if set(after) > set(before) else "lowered" if set(after) < set(before) else "changed"
+    size = lambda value: len(value) if isinstance(value, list) else value  # noqa: E731
+    return "raised" if size(after) > size(before) else "lowered" if size(after) < size(before) else "changed"
 
 
 def _run_rounds(sweep: Sweep, runner: "_Runner") -> None:
@@ -104,27 +123,37 @@ def _run_rounds(sweep: Sweep, runner: "_Runner") -> None:
         runner.console.print(f"search.halving with {runner.workers} workers: which points reach a rung first is up to "
                              "timing, so the points kept can differ between runs (--workers 1 decides the same way "
                              "every time)", highlight=False)
-    for round_ in range(1, rounds(base) + 1):
+    count = rounds(base)
+    for round_ in range(1, count + 1):
         previous = sweep.point_results(round_ - 1) if round_ > 1 else None
         trials = plan_round(base, [], round_, previous, told=sweep.told(round_))
-        sweep.add(trials)
-        runner.run([t for t in trials if not sweep.done(t)], sweep.state.objective.metric)
+        runner.step(trials, f"round {round_}" if count > 1 else None)
 
 
 class _Runner:
     """Groups trials into tasks (packs, or trials alone), runs them on an executor, records each result."""
 
     def __init__(self, sweep: Sweep, runs_dir: Path, workers: int, max_failures: int, console: Console | None,
-                 pool: Executor | None = None, pack: str | int = "auto"):
+                 pool: Executor | None = None, pack: str | int = "auto", needed: dict[str, str] | None = None):
         self.sweep, self.runs_dir = sweep, runs_dir
         self.workers, self.max_failures, self.console, self.pack = workers, max_failures, console, pack
-        self.pool = pool  # a RayPool, or made here: InProcess for one worker, else a LocalPool
-        if pool is None and workers > 1:  # now: its workers start while the trials are planned and packed
-            from regexp.sweep.local_pool import LocalPool
-
-            self.pool = LocalPool(workers)
+        self.needed = needed  # --needed: {trial key: an up-to-date run elsewhere in runs_dir}; None without it
+        # a RayPool, or made by _pool() when the first trials are to train (InProcess for one worker, else a
+        # LocalPool): a sweep with nothing left to train never starts workers, which import TensorFlow
+        self.pool = pool
         self.consecutive_failures = 0
         self.halving: Halving | None = None  # the sweep's search.halving, shared by every task
+
+    def step(self, trials: list[Trial], what: str | None = None) -> None:
+        """Plan `trials` into the sweep (a round, or a decide look: `what`) and train those not done
+        yet; says how many were done already when some were, and always under --needed."""
+        self.sweep.add(trials)
+        elsewhere = self.sweep.take_elsewhere(trials, self.needed) if self.needed else 0
+        todo = [t for t in trials if not self.sweep.done(t)]
+        if self.console is not None and (len(todo) < len(trials) or self.needed is not None):
+            self.console.print(step_line(len(trials), len(todo), elsewhere, self.needed is not None, what),
+                               highlight=False, soft_wrap=True)
+        self.run(todo, self.sweep.state.objective.metric)
 
     def tasks(self, trials: list[Trial], metric: str) -> list[tuple]:
         """(function, arguments, trials) per task: one per pack, one per trial that runs alone."""
@@ -150,6 +179,7 @@ class _Runner:
     def run(self, trials: list[Trial], metric: str) -> None:
         if not trials:
             return
+        pool = self._pool()  # local workers start importing TensorFlow while the trials are packed
         tasks = self.tasks(trials, metric)
         progress = Progress(TextColumn("trials"), MofNCompleteColumn(), BarColumn(bar_width=20), TimeRemainingColumn(),
                             TextColumn("{task.description}"), console=self.console, disable=self.console is None)
@@ -165,7 +195,6 @@ class _Runner:
             progress.update(bar, description=text)
 
         with progress:
-            pool = self._pool()
             pending: dict[Future, list[Trial]] = {}
             queue = list(tasks)
             try:
@@ -228,13 +257,29 @@ class _Runner:
                                zip(trials, self._results(future, trials, timeout=60, lost=TrialStatus.INTERRUPTED))])
 
     def _pool(self) -> Executor:
-        if self.pool is None:
+        if self.pool is None and self.workers > 1:
+            from regexp.sweep.local_pool import LocalPool
+
+            self.pool = LocalPool(self.workers)
+        elif self.pool is None:
             self.pool = InProcess()
         return self.pool
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def step_line(planned: int, todo: int, elsewhere: int, needed: bool, what: str | None = None) -> str:
+    """'37 of 40 trials already completed, training 3'; with --needed, how many of them are runs made
+    outside this sweep, or that none of the trials left has one."""
+    text = f"{planned - todo} of {planned} trials already completed"
+    if elsewhere:
+        text += f" ({elsewhere} of them by an up-to-date run outside this sweep, --needed)"
+    text += f", training {todo}" if todo else ", nothing to train"
+    if needed and todo:
+        text += f" (--needed: no up-to-date run has {'it' if todo == 1 else 'them'})"
+    return f"{what}: {text}" if what else text
 
 
 def plan_packs(spec_file, overrides: list[str], trials: list[Trial], pack: str | int, workers: int,

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import yaml
 
-from regexp.spec import LoadedSpec
+from regexp.spec import LoadedSpec, load_spec
 from regexp.store.contract import FINISHED, Status, SweepStatus, TrialStatus, direction
 from regexp.store.files import write_atomic
 from regexp.store.folders import now, read_run, read_sweep_state, write_json
-from regexp.store.sweep_file import Best, SweepState, TrialEntry
+from regexp.store.sweep_file import Best, BudgetChange, SweepState, TrialEntry
 from regexp.sweep.halving import last_rungs
+from regexp.sweep.identity import budget, find_sweep, set_paths, snapshot_hash, sweep_hash
 from regexp.sweep.trials import Point, Trial, objective_of, point_key, point_of, rounds
 from regexp.trial.provenance import extends_chain, git_state
 
@@ -23,16 +24,21 @@ class Sweep:
     path: Path
     state: SweepState
     trials: dict[str, TrialEntry] = field(default_factory=dict)  # trial key -> its entry in state.trials
+    changes: list[BudgetChange] = field(default_factory=list)  # budget changes made by this invocation
 
     @classmethod
     def open(cls, loaded: LoadedSpec, overrides: list[str], runs_dir: Path, resume: Path | None) -> "Sweep":
-        spec_hash = loaded.spec_hash()
-        if resume is None:  # re-running the same command resumes the same sweep
-            matches = sorted(runs_dir.glob(f"*_{loaded.spec.name}_{spec_hash}_sweep")) if runs_dir.is_dir() else []
-            resume = matches[-1] if matches else None
+        """The sweep of this spec's identity in runs_dir (or `resume`), made when there is none. Its
+        budget (identity.py) is the spec's from now on: raised, only the new trials train."""
+        spec_hash = sweep_hash(loaded)
+        if resume is None:  # re-running the same command, whatever its budget, resumes the same sweep
+            resume = find_sweep(runs_dir, loaded)
         if resume is not None:
             state = read_sweep_state(resume)
-            return cls(resume, state, {t.key: t for t in state.trials})
+            sweep = cls(resume, state, {t.key: t for t in state.trials})
+            if snapshot_hash(resume) == spec_hash:  # --resume with another spec keeps the folder's plan
+                sweep.set_budget(loaded)
+            return sweep
         runs_dir.mkdir(parents=True, exist_ok=True)
         path = runs_dir / f"{now():%Y%m%dT%H%M%SZ}_{loaded.spec.name}_{spec_hash}_sweep"
         path.mkdir()
@@ -52,6 +58,24 @@ class Sweep:
         sweep = cls(path, state)
         sweep.save()
         return sweep
+
+    def set_budget(self, loaded: LoadedSpec) -> None:
+        """Give the snapshot `loaded`'s budget where it differs (only those keys: the rest of the
+        snapshot is the sweep's own); each change goes to sweep.json and to self.changes."""
+        before, after = budget(load_spec(self.spec_file)), budget(loaded)
+        changed = {key: value for key, value in after.items() if before.get(key) != value}
+        if not changed:
+            return
+        written = yaml.safe_load((self.path / "spec.yaml").read_text())
+        write_atomic(self.path / "spec.yaml", yaml.safe_dump(set_paths(written, changed), sort_keys=False))
+        at = now().isoformat(timespec="milliseconds")
+        self.changes = [BudgetChange(key=key, before=before.get(key), after=value, at=at)
+                        for key, value in changed.items()]
+        self.state.budget_changes += self.changes
+        self.state.rounds = rounds(load_spec(self.spec_file))
+        if self.state.decide is not None and "decide.max_seeds" in changed:
+            self.state.decide.max_seeds = changed["decide.max_seeds"]
+        self.save()
 
     @property
     def spec_file(self) -> str:
@@ -80,6 +104,22 @@ class Sweep:
         if entry is None or entry.status not in FINISHED or not entry.run:
             return False
         return read_run(self.path.parent / entry.run).status == entry.status
+
+    def take_elsewhere(self, trials: list[Trial], runs: dict[str, str]) -> int:
+        """--needed: trials not done here whose up-to-date run (`runs`: trial key -> run folder, in
+        runs_dir, freshness.py) was made elsewhere are recorded with that run; returns how many."""
+        taken = []
+        for trial in trials:
+            if trial.key in runs and not self.done(trial):
+                record = read_run(self.path.parent / runs[trial.key])
+                pruned = record.status == Status.PRUNED
+                value = None if pruned or record.metrics is None else objective_of(record.metrics,
+                                                                                    self.state.objective.metric)
+                taken.append((trial, {"status": TrialStatus(record.status), "run": runs[trial.key], "objective": value,
+                                      "error": record.info.error}))
+        if taken:
+            self.record(taken)
+        return len(taken)
 
     def record(self, results: list[tuple[Trial, dict]]) -> None:
         """Update these trials' entries, then rewrite sweep.json once: a pack's 225 results are one
