@@ -21,7 +21,10 @@ def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0
              status: str = "completed", val_accuracy: float = 0.9, val_loss: float = 0.3, epochs: int = 3,
              started: str | None = None, pid: int | None = None, tags=("t1",), write=("run", "config", "metrics",
                                                                                       "history"),
-             fold: int | None = None, parent: str | None = None, l2: float = 0.0, trial: str | None = None) -> Path:
+             fold: int | None = None, parent: str | None = None, l2: float = 0.0, trial: str | None = None,
+             sizes: dict | None = None, test_accuracy: float | None = None, test_loss: float | None = None) -> Path:
+    """`sizes` {train, val, test}: samples per part (metrics.json's, which resolution is derived from);
+    test_accuracy and test_loss default to val_accuracy - 0.01 and val_loss + 0.05."""
     path = runs_dir / run_id
     path.mkdir(parents=True)
     config = json.loads(json.dumps(BASE_CONFIG))
@@ -45,9 +48,11 @@ def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0
         (path / "config.yaml").write_text(yaml.safe_dump(config))
     if "metrics" in write and status == "completed":
         metrics = {"train": {"loss": 0.1, "accuracy": 0.99}, "val": {"loss": val_loss, "accuracy": val_accuracy},
-                   "test": {"loss": val_loss + 0.05, "accuracy": val_accuracy - 0.01}, "best_epoch": epochs,
+                   "test": {"loss": val_loss + 0.05 if test_loss is None else test_loss,
+                            "accuracy": val_accuracy - 0.01 if test_accuracy is None else test_accuracy},
+                   "best_epoch": epochs,
                    "stopped_epoch": epochs, "epochs_run": epochs, "early_stopped": False,
-                   "directions": {"loss": "min", "accuracy": "max"}}
+                   "directions": {"loss": "min", "accuracy": "max"}, **({"sizes": sizes} if sizes else {})}
         (path / "metrics.json").write_text(json.dumps(metrics))
     if "history" in write:
         with (path / "history.csv").open("w", newline="") as f:
