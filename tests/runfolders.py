@@ -73,3 +73,51 @@ def dead_pid() -> int:
         except PermissionError:
             pass
         pid -= 1
+
+
+# ------------------------------------------------------------------ a decide: sweep on fake run folders
+class FakeRunner:
+    """Trains a `decide:` sweep's trials by writing their run folders: value(point, seed) is the
+    `column` (val_loss, val_accuracy, test_accuracy or test_loss), or a dict of several of them;
+    `sizes` is metrics.json's; `stop_after` trials in, it raises KeyboardInterrupt as Ctrl-C would."""
+
+    def __init__(self, sweep, value, stop_after: int | None = None, column: str = "val_loss",
+                 sizes: dict | None = None):
+        self.sweep, self.value, self.stop_after, self.trained = sweep, value, stop_after, []
+        self.column, self.sizes = column, sizes
+
+    def run(self, trials, metric):
+        from regexp.store.contract import TrialStatus
+
+        for trial in trials:
+            if self.stop_after is not None and len(self.trained) >= self.stop_after:
+                raise KeyboardInterrupt("Ctrl-C")
+            point = dict(trial.point)
+            name = f"{trial.key}_run"
+            value = self.value(point, trial.seed)
+            make_run(self.sweep.path.parent, name, seed=trial.seed, dropout=point["model.defaults.dropout"],
+                     l2=point["model.defaults.l2"], **(value if isinstance(value, dict) else {self.column: value}),
+                     parent=self.sweep.id, trial=trial.key, sizes=self.sizes)
+            self.sweep.record([(trial, {"status": TrialStatus.COMPLETED, "run": name})])
+            self.trained.append(trial.key)
+
+
+def noise(point, seed, sd):
+    """A reproducible draw per (arm, seed)."""
+    import numpy as np
+
+    key = int(point["model.defaults.dropout"] * 10) * 7 + int(point["model.defaults.l2"] * 1e4)
+    return float(np.random.default_rng([key, seed]).normal(0, sd))
+
+
+def looks(tmp_path, spec_file, value, stop_after=None, **runner):
+    """Every look of the spec's `decide:` on fake runs in tmp_path/runs: (the Sweep, the FakeRunner)."""
+    from regexp.spec import load_spec
+    from regexp.sweep import decide
+    from regexp.sweep.state import Sweep
+
+    loaded = load_spec(spec_file)
+    sweep = Sweep.open(loaded, [], tmp_path / "runs", None)
+    runner = FakeRunner(sweep, value, stop_after, **runner)
+    decide.run_looks(sweep, runner, load_spec(sweep.spec_file), console=None)
+    return sweep, runner
