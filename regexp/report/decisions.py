@@ -18,17 +18,6 @@ class Decisions:
     rows: dict[str, ArmDecision]    # row id -> the arm it is
     baseline_row: str | None
 
-    @property
-    def heading(self) -> str:
-        r = self.record
-        return (f"decide ({self.sweep}): each arm against {r.baseline} on {r.metric}, margin ±{r.margin:g}; the chance "
-                f"of any wrong decision over all {len(r.arms)} arms and {len(r.looks)} looks is at most {r.alpha:g} "
-                f"({r.method})")
-
-    def lines(self) -> list[str]:
-        """One line per arm: its row and how it ended."""
-        return [f"{row} ({point_text(arm.point)}): {ended(arm, self.record)}" for row, arm in self.rows.items()]
-
     def to_json(self) -> dict:
         return {"sweep": self.sweep, **self.record.model_dump(), "baseline_row": self.baseline_row,
                 "rows": {row: arm.model_dump() for row, arm in self.rows.items()}}
