@@ -177,7 +177,7 @@ def test_equivalence_of_an_accuracy_at_a_fixed_n_is_tested_by_betting(runner, tm
 def test_the_sentence_when_two_metrics_point_different_ways():
     same = Answer("r1", "dropout=0.5", "equivalent", "test_accuracy", 0.0, [-0.01, 0.01], 20, "")
     said = conflict(same, "val_loss", 0.04, (0.02, 0.06))
-    assert said == ("dropout=0.5: val_loss is higher than the baseline's (Δ +0.04, 95% CI [+0.02, +0.06], "
+    assert said == ("dropout=0.5: val_loss is higher than the baseline's (Δ +0.0400, 95% CI [+0.0200, +0.0600], "
                     "descriptive), but on test_accuracy, the question's metric, it is equivalent: a higher loss with "
                     "the same accuracy means less confident predictions, not less often right ones.")
     assert conflict(same, "val_loss", 0.01, (-0.01, 0.03)) is None  # no clear direction: nothing to reconcile

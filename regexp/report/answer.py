@@ -144,11 +144,12 @@ def conflict(a: Answer, other: str, diff: float, ci) -> str | None:
         reading = (f"a {word} loss with the same {asked.name} means {'less' if up else 'more'} confident predictions, "
                    f"not {'less' if up else 'more'} often right ones")
     elif a.verdict == "undecided":
-        reading = f"{a.metric} is not decided, and {other} over these seeds is description, not an answer"
+        reading = f"the difference in {key.name} is description, not an answer"
     else:
         reading = f"the two metrics measure different things, and the answer is the one on {a.metric}"
-    return (f"{a.arm}: {other} is {word} than the baseline's (Δ {diff:+.4g}, 95% CI [{ci[0]:+.4g}, {ci[1]:+.4g}], "
-            f"descriptive), but on {a.metric}, the question's metric, it is {a.verdict}: {reading}.")
+    numbers = estimate(diff, ci).replace("CI", "95% CI")
+    return (f"{a.arm}: {other} is {word} than the baseline's ({numbers}, descriptive), but on {a.metric}, the "
+            f"question's metric, it is {a.verdict}: {reading}.")
 
 
 def to_json(report) -> dict:
