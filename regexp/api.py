@@ -65,8 +65,9 @@ class Sweep:
 
 
 class Report:
-    """What `regexp report` computes: `.rows`, `.comparison`, `.notes`, `.warnings` and `.decide` are
-    the json format's keys; `.to_pandas()`, `.to_html()`, and the table in a Jupyter cell."""
+    """What `regexp report` computes: `.rows`, `.comparison`, `.notes`, `.warnings`, `.decide`,
+    `.question`, `.answers` and `.conflicts` are the json format's keys; `.to_pandas()`, `.to_html()`,
+    and the table in a Jupyter cell."""
 
     def __init__(self, built):
         from regexp.views.report import to_json
@@ -75,6 +76,7 @@ class Report:
         self.data: dict[str, Any] = json.loads(to_json(built))
         self.rows, self.comparison = self.data["rows"], self.data["comparison"]
         self.notes, self.warnings, self.decide = self.data["notes"], self.data["warnings"], self.data["decide"]
+        self.question, self.answers, self.conflicts = (self.data[k] for k in ("question", "answers", "conflicts"))
 
     def to_pandas(self):
         """One line per row: id, name, status, n, the params that differ, each column's mean (and

@@ -21,7 +21,10 @@ def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0
              status: str = "completed", val_accuracy: float = 0.9, val_loss: float = 0.3, epochs: int = 3,
              started: str | None = None, pid: int | None = None, tags=("t1",), write=("run", "config", "metrics",
                                                                                       "history"),
-             fold: int | None = None, parent: str | None = None, l2: float = 0.0, trial: str | None = None) -> Path:
+             fold: int | None = None, parent: str | None = None, l2: float = 0.0, trial: str | None = None,
+             sizes: dict | None = None, test_accuracy: float | None = None, test_loss: float | None = None) -> Path:
+    """`sizes` {train, val, test}: samples per part (metrics.json's, which resolution is derived from);
+    test_accuracy and test_loss default to val_accuracy - 0.01 and val_loss + 0.05."""
     path = runs_dir / run_id
     path.mkdir(parents=True)
     config = json.loads(json.dumps(BASE_CONFIG))
@@ -45,9 +48,11 @@ def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0
         (path / "config.yaml").write_text(yaml.safe_dump(config))
     if "metrics" in write and status == "completed":
         metrics = {"train": {"loss": 0.1, "accuracy": 0.99}, "val": {"loss": val_loss, "accuracy": val_accuracy},
-                   "test": {"loss": val_loss + 0.05, "accuracy": val_accuracy - 0.01}, "best_epoch": epochs,
+                   "test": {"loss": val_loss + 0.05 if test_loss is None else test_loss,
+                            "accuracy": val_accuracy - 0.01 if test_accuracy is None else test_accuracy},
+                   "best_epoch": epochs,
                    "stopped_epoch": epochs, "epochs_run": epochs, "early_stopped": False,
-                   "directions": {"loss": "min", "accuracy": "max"}}
+                   "directions": {"loss": "min", "accuracy": "max"}, **({"sizes": sizes} if sizes else {})}
         (path / "metrics.json").write_text(json.dumps(metrics))
     if "history" in write:
         with (path / "history.csv").open("w", newline="") as f:
@@ -68,3 +73,59 @@ def dead_pid() -> int:
         except PermissionError:
             pass
         pid -= 1
+
+
+# ------------------------------------------------------------------ a decide: sweep on fake run folders
+class FakeRunner:
+    """Trains a `decide:` sweep's trials by writing their run folders: value(point, seed) is the
+    `column` (val_loss, val_accuracy, test_accuracy or test_loss), or a dict of several of them;
+    `sizes` is metrics.json's; `stop_after` trials in, it raises KeyboardInterrupt as Ctrl-C would."""
+
+    console = needed = None
+
+    def __init__(self, sweep, value, stop_after: int | None = None, column: str = "val_loss",
+                 sizes: dict | None = None):
+        self.sweep, self.value, self.stop_after, self.trained = sweep, value, stop_after, []
+        self.column, self.sizes = column, sizes
+
+    def step(self, trials, what=None):
+        """The real runner's: plan the trials into the sweep, train those not done."""
+        from regexp.sweep.runner import _Runner
+
+        _Runner.step(self, trials, what)
+
+    def run(self, trials, metric):
+        from regexp.store.contract import TrialStatus
+
+        for trial in trials:
+            if self.stop_after is not None and len(self.trained) >= self.stop_after:
+                raise KeyboardInterrupt("Ctrl-C")
+            point = dict(trial.point)
+            name = f"{trial.key}_run"
+            value = self.value(point, trial.seed)
+            make_run(self.sweep.path.parent, name, seed=trial.seed, dropout=point["model.defaults.dropout"],
+                     l2=point["model.defaults.l2"], **(value if isinstance(value, dict) else {self.column: value}),
+                     parent=self.sweep.id, trial=trial.key, sizes=self.sizes)
+            self.sweep.record([(trial, {"status": TrialStatus.COMPLETED, "run": name})])
+            self.trained.append(trial.key)
+
+
+def noise(point, seed, sd):
+    """A reproducible draw per (arm, seed)."""
+    import numpy as np
+
+    key = int(point["model.defaults.dropout"] * 10) * 7 + int(point["model.defaults.l2"] * 1e4)
+    return float(np.random.default_rng([key, seed]).normal(0, sd))
+
+
+def looks(tmp_path, spec_file, value, stop_after=None, **runner):
+    """Every look of the spec's `decide:` on fake runs in tmp_path/runs: (the Sweep, the FakeRunner)."""
+    from regexp.spec import load_spec
+    from regexp.sweep import decide
+    from regexp.sweep.state import Sweep
+
+    loaded = load_spec(spec_file)
+    sweep = Sweep.open(loaded, [], tmp_path / "runs", None)
+    runner = FakeRunner(sweep, value, stop_after, **runner)
+    decide.run_looks(sweep, runner, load_spec(sweep.spec_file), console=None)
+    return sweep, runner

@@ -286,8 +286,15 @@ def test_against_compares_two_columns_of_the_same_runs(runner, tmp_path):
     for seed, acc in enumerate([0.90, 0.93, 0.91]):
         make_run(tmp_path, f"r{seed}", seed=seed, val_accuracy=acc)  # test_accuracy = val_accuracy - 0.01
     (row,) = report(runner, tmp_path, "--metric", "test_accuracy", "--against", "val_accuracy")["rows"]
-    assert row["baseline"]["diff"] == pytest.approx(-0.01) and row["baseline"]["test"] == "paired t-test"
-    assert row["baseline"]["verdict"] == "no test: no variance"
+    assert row["baseline"]["diff"] == pytest.approx(-0.01)
+    # every difference equal, on an accuracy: no zero-width interval, the bounded (betting) one instead
+    assert row["baseline"]["test"] == "betting test (bounded differences)"
+    low, high = row["baseline"]["diff_ci95"]
+    assert low < -0.01 < high and high - low > 0.5 and row["baseline"]["verdict"] == "inconclusive"
+    for seed in range(3):  # a loss has no bounded range: still no test without variance
+        make_run(tmp_path / "loss", f"r{seed}", seed=seed, val_loss=0.3)
+    (row,) = report(runner, tmp_path / "loss", "--metric", "test_loss", "--against", "val_loss")["rows"]
+    assert row["baseline"]["verdict"] == "no test: no variance" and row["baseline"]["diff_ci95"] is None
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -476,20 +483,20 @@ def test_failures_worst_needs_a_column_with_a_better_side(runner, tmp_path):
 
 
 # ---------------------------------------------------------------- equivalence and permutation tests
-def _paired_arms(tmp_path, diffs: dict[str, list[float]]):
+def _paired_arms(tmp_path, diffs: dict[str, list[float]], column: str = "val_accuracy"):
     base = [0.90, 0.93, 0.91, 0.94, 0.92, 0.95]
     for seed, value in enumerate(base):
-        make_run(tmp_path, f"base{seed}", name="base", seed=seed, val_accuracy=value)
+        make_run(tmp_path, f"base{seed}", name="base", seed=seed, **{column: value})
         for name, d in diffs.items():
-            make_run(tmp_path, f"{name}{seed}", name=name, seed=seed, val_accuracy=value + d[seed])
+            make_run(tmp_path, f"{name}{seed}", name=name, seed=seed, **{column: value + d[seed]})
     return base
 
 
 def test_tost_says_equivalent_within_the_margin_and_matches_two_one_sided_tests(runner, tmp_path):
     diffs = {"same": [0.001, -0.002, 0.0015, -0.001, 0.0005, 0.0],  # within ±0.005
-             "up": [0.02, 0.025, 0.018, 0.03, 0.022, 0.027]}
-    _paired_arms(tmp_path, diffs)
-    data = report(runner, tmp_path, "--baseline", "base", "--metric", "val_accuracy", "--margin", "0.005")
+             "up": [-0.02, -0.025, -0.018, -0.03, -0.022, -0.027]}  # a loss: lower is better
+    _paired_arms(tmp_path, diffs, "val_loss")
+    data = report(runner, tmp_path, "--baseline", "base", "--metric", "val_loss", "--margin", "0.005")
     same, up = (row_named(data, name)["baseline"] for name in ("same", "up"))
     d = np.array(diffs["same"])
     lower = stats.ttest_1samp(d, -0.005, alternative="greater").pvalue

@@ -4,6 +4,7 @@ sweep checks that packed and unpacked training decide alike."""
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -11,60 +12,22 @@ import yaml
 from scipy import integrate, stats
 
 from regexp.cli import app
-from regexp.report import sequential
+from regexp.report import betting, sequential
+from regexp.report.decisions import estimate
 from regexp.spec import load_spec
-from regexp.store.contract import TrialStatus
 from regexp.sweep import decide
 from regexp.sweep import runner as runner_module
-from regexp.sweep.runner import _Runner
 from regexp.sweep.state import Sweep
 
 from conftest import TINY, merged
-from runfolders import make_run
+from runfolders import FakeRunner, looks, noise
 
 GRID = {"method": "grid", "params": {"model.defaults.dropout": [0.0, 0.5], "model.defaults.l2": [0.0, 0.001]}}
 
 
 def spec(write_spec, **question):
-    return write_spec(merged(TINY, search=GRID, decide={"baseline": "dropout=0.0,l2=0.001", "metric": "val_accuracy",
+    return write_spec(merged(TINY, search=GRID, decide={"baseline": "dropout=0.0,l2=0.001", "metric": "val_loss",
                                                         **question}))
-
-
-class FakeRunner:
-    """Writes each trial's run folder with value(point, seed) as val_accuracy; `stop_after` trials
-    in, it raises KeyboardInterrupt as Ctrl-C would."""
-
-    step = _Runner.step  # the real runner's: plan the trials into the sweep, train those not done
-    console = needed = None
-
-    def __init__(self, sweep: Sweep, value, stop_after: int | None = None):
-        self.sweep, self.value, self.stop_after, self.trained = sweep, value, stop_after, []
-
-    def run(self, trials, metric):
-        for trial in trials:
-            if self.stop_after is not None and len(self.trained) >= self.stop_after:
-                raise KeyboardInterrupt("Ctrl-C")
-            point = dict(trial.point)
-            name = f"{trial.key}_run"
-            make_run(self.sweep.path.parent, name, seed=trial.seed, dropout=point["model.defaults.dropout"],
-                     l2=point["model.defaults.l2"], val_accuracy=self.value(point, trial.seed),
-                     parent=self.sweep.id, trial=trial.key)
-            self.sweep.record([(trial, {"status": TrialStatus.COMPLETED, "run": name})])
-            self.trained.append(trial.key)
-
-
-def noise(point, seed, sd):
-    """A reproducible draw per (arm, seed)."""
-    key = int(point["model.defaults.dropout"] * 10) * 7 + int(point["model.defaults.l2"] * 1e4)
-    return float(np.random.default_rng([key, seed]).normal(0, sd))
-
-
-def looks(tmp_path, spec_file, value, stop_after=None):
-    loaded = load_spec(spec_file)
-    sweep = Sweep.open(loaded, [], tmp_path / "runs", None)
-    runner = FakeRunner(sweep, value, stop_after)
-    decide.run_looks(sweep, runner, load_spec(sweep.spec_file), console=None)
-    return sweep, runner
 
 
 def test_the_interval_is_where_the_t_test_bayes_factor_reaches_one_over_alpha():
@@ -80,14 +43,14 @@ def test_the_interval_is_where_the_t_test_bayes_factor_reaches_one_over_alpha():
 
 def test_a_clear_effect_is_decided_at_the_first_look(tmp_path, write_spec):
     file = spec(write_spec, margin=0.005, batch=6, max_seeds=30)
-    better = {(0.5, 0.0)}  # dropout 0.5 without L2 beats the baseline by 0.05; the other arms are no different
-    sweep, runner = looks(tmp_path, file, lambda p, s: 0.85 + noise(p, s, 0.002) + 0.05 * (
+    better = {(0.5, 0.0)}  # dropout 0.5 without L2 beats the baseline by 0.05 in loss; the others are no different
+    sweep, runner = looks(tmp_path, file, lambda p, s: 0.35 + noise(p, s, 0.002) - 0.05 * (
         (p["model.defaults.dropout"], p["model.defaults.l2"]) in better))
     record = json.loads((sweep.path / "sweep.json").read_text())["decide"]
     arm = next(a for a in record["arms"] if a["point"] == {"model.defaults.dropout": 0.5, "model.defaults.l2": 0.0})
     assert arm["verdict"] == "better" and arm["look"] == 1 and arm["seeds"] == 6
     first = next(a for a in record["looks"][0]["arms"] if a["point"] == arm["point"])
-    d = [0.05 + noise({"model.defaults.dropout": 0.5, "model.defaults.l2": 0.0}, s, 0.002)
+    d = [-0.05 + noise({"model.defaults.dropout": 0.5, "model.defaults.l2": 0.0}, s, 0.002)
          - noise({"model.defaults.dropout": 0.0, "model.defaults.l2": 0.001}, s, 0.002) for s in range(1, 7)]
     low, high = sequential.interval(d, 0.05 / 3)  # alpha shared by the 3 arms
     assert first["diff"] == pytest.approx(np.mean(d)) and first["ci"] == pytest.approx([low, high])
@@ -117,7 +80,10 @@ def test_an_open_question_runs_to_the_budget_and_says_undecided(tmp_path, write_
     assert len(fake.trained) == 4 * 15 - sum(15 - a.seeds for a in record.arms)  # no seed beyond the budget
     shown = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--format", "md"])
     assert shown.exit_code == 0, shown.output
-    assert "undecided at 15 seeds (budget spent): Δ within [" in shown.output
+    arm = undecided[0]
+    assert f"undecided at 15 seeds (budget spent): {estimate(arm.diff, arm.ci)}" in shown.output  # its estimate too
+    assert re.search(r"undecided at 15 seeds \(budget spent\): Δ [+-]\d\.\d{4}, CI \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]",
+                     shown.output)
 
 
 def test_a_resumed_sweep_keeps_its_looks_and_takes_none_twice(tmp_path, write_spec):
@@ -235,3 +201,45 @@ def test_packed_and_pooled_unpacked_sweeps_take_the_same_decisions(write_spec, r
         shown = runner.invoke(app, ["report", "--runs-dir", str(runs)])
         assert "worse after 6 seeds" in shown.output
     assert decided["auto"] == decided["off"] == [("worse", 6, 1)]
+
+
+SATURATED = {"train": 90, "val": 30, "test": 69}  # one test sample is 1/69 = 0.0145 of test accuracy
+
+
+@pytest.mark.parametrize("margin", [0.01, 0.02])
+def test_a_saturated_accuracy_gets_no_zero_width_interval_and_no_equivalence(tmp_path, write_spec, runner, margin):
+    """68 or 69 of 69 test samples right in every arm, every seed: every paired difference is 0. The
+    t interval would be [0, 0] and 'equivalent'; the bounded one is wide, and below one sample (0.01
+    < 0.0145) no margin can make an arm equivalent."""
+    file = spec(write_spec, metric="test_accuracy", margin=margin, batch=5, max_seeds=10)
+    sweep, _ = looks(tmp_path, file, lambda p, s: (68 + s % 2) / 69, column="test_accuracy", sizes=SATURATED)
+    record = sweep.state.decide
+    assert record.method == sequential.BETTING_METHOD and record.resolution == pytest.approx(1 / 69)
+    for arm in record.arms:
+        assert arm.verdict == "undecided" and arm.seeds == 10 and arm.diff == 0
+        assert arm.ci == pytest.approx(list(betting.interval([0.0] * 10, 1.0, 0.05 / 3)))
+        assert arm.ci[0] < -0.1 and arm.ci[1] > 0.1  # ten seeds of one test part say little about an accuracy
+    shown = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--format", "md"])
+    assert shown.exit_code == 0, shown.output
+    low, high = betting.interval([0.0] * 10, 1.0, 0.05 / 3)
+    assert f"undecided at 10 seeds (budget spent): Δ +0.0000, CI [{low:+.4f}, {high:+.4f}]" in shown.stdout
+    assert "CI [+0.0000, +0.0000]" not in shown.stdout and "equivalent after" not in shown.stdout
+    below = "decide.margin 0.01 is below one sample of the part test_accuracy is scored on (1/69 = 0.01449)"
+    assert (below in " ".join(shown.output.split())) == (margin < 1 / 69)
+
+
+def test_a_bounded_metric_still_decides_a_large_difference(tmp_path, write_spec):
+    """dropout 0.5 without L2 collapses test accuracy from 0.95 to 0.2: worse, on intervals valid for
+    bounded differences, at the first look that can decide."""
+    collapsed = lambda p: p == {"model.defaults.dropout": 0.5, "model.defaults.l2": 0.0}  # noqa: E731
+    file = spec(write_spec, metric="test_accuracy", margin=0.02, batch=15, max_seeds=30)
+    sweep, _ = looks(tmp_path, file, lambda p, s: (0.2 if collapsed(p) else 0.95) + noise(p, s, 0.01),
+                     column="test_accuracy", sizes={"train": 600, "val": 200, "test": 200})
+    record = sweep.state.decide
+    arm = next(a for a in record.arms if collapsed(a.point))
+    assert arm.verdict == "worse" and arm.look == 1
+    d = [0.2 + noise(arm.point, s, 0.01) - 0.95 - noise(record.baseline_point, s, 0.01) for s in range(1, 16)]
+    assert arm.ci == pytest.approx(list(betting.interval(d, 1.0, 0.05 / 3)))
+    assert all(a.verdict == "undecided" for a in record.arms if not collapsed(a.point))  # 0.02 needs far more seeds
+    assert "test_accuracy is bounded: intervals for bounded differences (betting), a decision possible from " \
+           f"{betting.fewest(1.0, 0.05 / 3)} paired seeds" in decide.plan_line(load_spec(file))

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from regexp.errors import UserError
-from regexp.metrics import NEUTRAL, RANGES
+from regexp.metrics import NEUTRAL, RANGES, span
 from regexp.report import index as record_index
 from regexp.report import quantiles
+from regexp.report.answer import Answer, Question, answer
 from regexp.report.collect import (
     MC_DROPOUT,
     Row,
@@ -62,6 +63,10 @@ class Report:
     decisions: Decisions | None = None  # a decide: sweep's arms, how each ended, its looks
     importance: bool = False  # --importance: `searches` was read
     searches: list[SearchSummary] = field(default_factory=list)  # each search sweep's importance, expected best
+    question: Question | None = None  # what the report answers (report/answer.py), once
+    answers: list[Answer] = field(default_factory=list)  # one per arm
+    conflicts: list[str] = field(default_factory=list)  # where another metric points another way, in words
+    descriptive: str | None = None    # why the baseline comparisons are no verdicts (a decide: sweep's seeds)
 
     @property
     def comparing(self) -> str | None:
@@ -75,12 +80,17 @@ class Report:
                  "worst value (Δ);" if self.failures == "worst" else "")
         folds = " cv folds averaged within each seed (n = seeds);" if any(
             c.folds_averaged for c in self.comparisons.values()) else ""
-        tost = (f" equivalence: TOST within ±{self.margin:g}, its p adjusted over the same family;"
-                if self.margin is not None else "")
-        return (f"{what}: {' / '.join(tests) or 'no test'}, p adjusted by {CORRECTIONS[self.correction]} over "
+        tost = (f" equivalence: TOST within ±{self.margin:g} (a bounded metric: betting tests), its p adjusted over "
+                "the same family;" if self.margin is not None else "")
+        bounded = (" a bounded metric whose differences are all equal: a betting interval and test (Waudby-Smith & "
+                   "Ramdas, 2023);"
+                   if any(c.span is not None for c in self.comparisons.values()) else "")
+        text = (f"{what}: {' / '.join(tests) or 'no test'}, p adjusted by {CORRECTIONS[self.correction]} over "
                 f"{tested} comparison{'s' if tested != 1 else ''} (α = 0.05, two-sided); paired on the seeds both "
-                f"arms have;{folds}{worst}{tost} Δ with its unadjusted 95% CI; effect d_z (paired) or Hedges' g, "
-                "small-sample corrected; power: an estimate from the observed spread at the family's adjusted α")
+                f"arms have;{folds}{worst}{tost}{bounded} Δ with its unadjusted 95% CI; effect d_z (paired) or "
+                "Hedges' g, small-sample corrected; power: an estimate from the observed spread at the family's "
+                "adjusted α")
+        return text if self.descriptive is None else f"{text}. Descriptive only: {self.descriptive}"
 
 
 def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (), sort: str | None = None,
@@ -127,6 +137,10 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     if detect is not None and baseline is None and against is None:
         raise UserError("--detect: needs --baseline (or --against): it plans seeds for a comparison")
     focus = focus or (sort if sort not in (None, "duration_s", "epochs_run", "best_epoch") else f"val_{metric}")
+    width = None if _neutral(focus) else span(MetricKey.parse(focus).name)
+    if margin is not None and width is not None and margin >= width:
+        raise UserError(f"--margin {margin:g}: the whole range of {focus} is {width:g} wide, so every difference would "
+                        "be within it (a margin is in the metric's units: 0.01 is one point of accuracy)")
     if failures == "worst" and _neutral(focus):
         raise UserError(f"--failures worst: {focus} has no better side (a gap, a count or a diagnostic), so a failed "
                         "seed cannot rank last on it; compare on a loss or a metric (--metric val_loss)")
@@ -167,6 +181,7 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
         shown = {row.id for row in rows}
         report.family = len([c for c in report.comparisons.values() if c.p is not None])
         report.comparisons = {key: c for key, c in report.comparisons.items() if key in shown}
+    answer(report)
     quantiles.remember()  # the next report reads this one's t quantiles instead of importing scipy
     return report
 
@@ -184,7 +199,8 @@ def _compare_rows(report: Report, runs: list[RunRecord], family: list[Row], pick
         else:
             base, why = row.by_replicate(report.against), {}
         better = None if _neutral(report.focus) else direction(report.focus)
-        comparison = compare(base, _values(report, row), why, report.test, better, folds=report.folds)
+        comparison = compare(base, _values(report, row), why, report.test, better, folds=report.folds,
+                             span=None if better is None else span(MetricKey.parse(report.focus).name))
         if comparison is None:
             continue
         report.comparisons[row.id] = comparison

@@ -2,6 +2,7 @@
 10 seeds") and its interval look by look, read from the sweep's sweep.json (sweep/decide.py writes
 it). No TensorFlow here."""
 
+import math
 from dataclasses import dataclass
 
 from regexp.report.collect import Row
@@ -17,17 +18,6 @@ class Decisions:
     rows: dict[str, ArmDecision]    # row id -> the arm it is
     baseline_row: str | None
 
-    @property
-    def heading(self) -> str:
-        r = self.record
-        return (f"decide ({self.sweep}): each arm against {r.baseline} on {r.metric}, margin ±{r.margin:g}; the chance "
-                f"of any wrong decision over all {len(r.arms)} arms and {len(r.looks)} looks is at most {r.alpha:g} "
-                f"({r.method})")
-
-    def lines(self) -> list[str]:
-        """One line per arm: its row and how it ended."""
-        return [f"{row} ({point_text(arm.point)}): {ended(arm, self.record)}" for row, arm in self.rows.items()]
-
     def to_json(self) -> dict:
         return {"sweep": self.sweep, **self.record.model_dump(), "baseline_row": self.baseline_row,
                 "rows": {row: arm.model_dump() for row, arm in self.rows.items()}}
@@ -38,13 +28,26 @@ def point_text(point: dict) -> str:
     return ",".join(f"{path.rsplit('.', 1)[-1]}={value}" for path, value in point.items())
 
 
-def ended(arm: ArmDecision, record: Decision) -> str:
-    """'better after 10 seeds: Δ +0.012, CI [+0.004, +0.020]' or 'undecided at 40 seeds: Δ within [a, b]'."""
-    low, high = ((f"{v:+.4g}" if v is not None else "∞") for v in (arm.ci or [None, None]))
-    if arm.verdict == "undecided":
+def ended(arm: ArmDecision, record: Decision, verdict: str | None = None) -> str:
+    """'better after 10 seeds: Δ +0.0120, CI [+0.0040, +0.0200]' or 'undecided at 30 seeds (budget
+    spent): Δ -0.0083, CI [-0.0173, +0.0006]': the point estimate with its interval, decided or not.
+    `verdict`: the report's answer when it differs from the record's (see report/answer.py)."""
+    verdict = verdict or arm.verdict
+    if verdict == "undecided":
         budget = "budget spent" if arm.seeds >= record.max_seeds else "still open"
-        return f"undecided at {arm.seeds} seeds ({budget}): Δ within [{low}, {high}]"
-    return f"{arm.verdict} after {arm.seeds} seeds: Δ {arm.diff:+.4g}, CI [{low}, {high}]"
+        return f"undecided at {arm.seeds} seeds ({budget})" + (f": {estimate(arm.diff, arm.ci)}" if arm.diff is not None
+                                                               else "")
+    return f"{verdict} after {arm.seeds} seeds: {estimate(arm.diff, arm.ci)}"
+
+
+def estimate(diff: float, ci: list | tuple | None) -> str:
+    """'Δ -0.0083, CI [-0.0173, +0.0006]' (∞ for an end not yet finite), in as many decimals as the
+    numbers need: 4, more for tiny ones."""
+    low, high = ci or (None, None)
+    scale = max([abs(v) for v in (diff, low, high) if v is not None and math.isfinite(v)] + [0.0])
+    digits = 4 if scale == 0 or scale >= 1e-3 else 3 - math.floor(math.log10(scale))
+    text = lambda v, end="": end + "∞" if v is None or not math.isfinite(v) else f"{v:+.{digits}f}"  # noqa: E731
+    return f"Δ {text(diff)}, CI [{text(low, '-')}, {text(high, '+')}]"
 
 
 def read_decisions(runs: list[RunRecord], rows: list[Row]) -> Decisions | None:

@@ -64,14 +64,57 @@ def interval(pairs: list[float], alpha: float) -> tuple[float, float]:
     return mean - r, mean + r
 
 
-def verdict(low: float, high: float, margin: float, better: str) -> str:
+def verdict(low: float, high: float, margin: float, better: str, resolution: float | None = None) -> str:
     """better / worse when the interval excludes 0 (by the metric's direction), equivalent when it
-    lies within ±margin, else undecided."""
+    lies within ±margin (and the margin is at least one sample of the part, `resolution`), else
+    undecided."""
     if low > 0 or high < 0:
         return "better" if (low > 0) == (better == "max") else "worse"
-    if -margin < low and high < margin:
+    if -margin < low and high < margin and (resolution is None or margin >= resolution):
         return "equivalent"
     return "undecided"
 
 
-__all__ = ["G", "interval", "needed", "radius", "verdict"]
+T_METHOD = (f"anytime-valid confidence sequence (t-test Bayes factor, normal prior g = {G:g}), alpha split equally "
+            "over the arms (Bonferroni)")
+BETTING_METHOD = ("anytime-valid confidence sequence for bounded differences (betting, hedged capital with "
+                  "predictable plug-in bets: Waudby-Smith & Ramdas, 2023), alpha split equally over the arms "
+                  "(Bonferroni)")
+
+
+def method(metric: str) -> str:
+    """How `decide:` makes the intervals of `metric`: betting for a metric with a bounded range (an
+    accuracy: differences in [-1, 1], in steps of one sample, often all equal near saturation, where a
+    normal-theory interval has width 0), the t-test confidence sequence otherwise."""
+    from regexp.metrics import span
+    from regexp.store.contract import MetricKey
+
+    return BETTING_METHOD if span(MetricKey.parse(metric).name) is not None else T_METHOD
+
+
+def anytime_interval(metric: str, pairs: list[float], alpha: float, how: str) -> tuple[float, float]:
+    """The interval of `how` (a `method`, as sweep.json records it) for the mean of `pairs` (in the
+    order their seeds were collected)."""
+    if how == BETTING_METHOD:
+        from regexp.metrics import span
+        from regexp.report import betting
+        from regexp.store.contract import MetricKey
+
+        return betting.interval(pairs, span(MetricKey.parse(metric).name), alpha)
+    return interval(pairs, alpha)
+
+
+def first_possible(metric: str, alpha: float) -> int | None:
+    """The fewest paired seeds at which a decision is possible: finite t intervals (`needed`), or,
+    for a bounded metric, every pair at the range's end excluding 0."""
+    if method(metric) == BETTING_METHOD:
+        from regexp.metrics import span
+        from regexp.report import betting
+        from regexp.store.contract import MetricKey
+
+        return betting.fewest(span(MetricKey.parse(metric).name), alpha)
+    return needed(alpha)
+
+
+__all__ = ["BETTING_METHOD", "G", "T_METHOD", "anytime_interval", "first_possible", "interval", "method", "needed",
+           "radius", "verdict"]

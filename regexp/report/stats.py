@@ -127,6 +127,8 @@ class Comparison:
     equivalence: dict | None = None       # --margin: TOST on the same pairing (see `equivalence`)
     p_improvement: dict | None = None     # paired: P(arm beats the baseline on a seed) with its 95% CI
     pairs: list[float] = field(default_factory=list, repr=False)  # paired differences (or both arms, unpaired)
+    span: float | None = None             # a bounded metric's range width: its intervals are report/betting.py's
+    descriptive: str | None = None        # why this is no verdict (seeds a sequential rule collected)
 
     def to_json(self) -> dict:
         return {"diff": self.diff, "diff_ci95": list(self.diff_ci95) if self.diff_ci95 else None,
@@ -134,7 +136,14 @@ class Comparison:
                 "p_adjusted": self.p_adjusted, "effect_size": self.effect, "effect_size_name": self.effect_name,
                 "verdict": self.verdict, "min_detectable": self.min_detectable, "seeds_needed": self.seeds_needed,
                 "note": self.note, "left_out": self.left_out, "folds_averaged": self.folds_averaged,
-                "counts": self.counts, "equivalence": self.equivalence, "p_improvement": self.p_improvement}
+                "counts": self.counts, "equivalence": self.equivalence, "p_improvement": self.p_improvement,
+                "descriptive": self.descriptive}
+
+
+def seed_order(key: tuple) -> tuple:
+    """Replicates by seed, then fold, numbers in numeric order (seed 2 before seed 10)."""
+    return tuple((0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, repr(v))
+                 for v in key)
 
 
 def by_seed(values: dict[tuple, float]) -> dict[tuple, float]:
@@ -146,13 +155,16 @@ def by_seed(values: dict[tuple, float]) -> dict[tuple, float]:
 
 
 def compare(base: dict, other: dict, why: dict[str, dict] | None = None, test: str = "t",
-            better: str | None = None, seed: int = 0, folds: str = "average") -> Comparison | None:
+            better: str | None = None, seed: int = 0, folds: str = "average",
+            span: float | None = None) -> Comparison | None:
     """`other` against `base` ({(seed, fold): value}): paired on the replicates both arms have (the
     others are left out and named, with `why` = {"baseline": {replicate: reason}, "arm": {...}});
     cross-validation folds are paired fold by fold and then averaged within each seed; Welch's
     t-test only when the arms share no seed. `test` "permutation": a sign-flip (paired) or label
     (unpaired) permutation test with a bootstrap CI instead of t. `better`: the focus's direction,
-    for P(improvement)."""
+    for P(improvement). `span`: the width of a bounded metric's range (1 for an accuracy): paired
+    differences that are all equal get the bounded interval and test of report/betting.py, never a
+    zero-width one, and equivalence is tested with it."""
     if not base or not other:
         return None
     why = why or {}
@@ -178,7 +190,7 @@ def compare(base: dict, other: dict, why: dict[str, dict] | None = None, test: s
     b, o = list(base.values()), list(other.values())
     paired = bool(shared)
     if paired:
-        keys = sorted(base, key=repr)
+        keys = sorted(base, key=seed_order)  # the order the seeds were trained in (report/betting.py bets in it)
         pairs = [other[k] - base[k] for k in keys]
         diff = sum(pairs) / len(pairs)
         n = f"{len(keys)} {'seeds' if folds else 'pairs'}" + (f" ({len(left_out)} left out)" if left_out else "")
@@ -212,8 +224,17 @@ def compare(base: dict, other: dict, why: dict[str, dict] | None = None, test: s
     p = float(result.pvalue)
     spread = comparison.design.se_df()[0]
     scale = max(abs(v) for v in (*b, *o)) or 1.0
+    if paired and span is not None and test == "t" and not ranked:
+        comparison.span = span
     if not math.isfinite(p) or spread <= 1e-9 * scale:  # identical up to rounding: no variance to test
-        comparison.verdict = "no test: no variance"
+        if comparison.span is None:
+            comparison.verdict = "no test: no variance"
+            return comparison
+        from regexp.report import betting  # every difference equal: an interval valid for bounded ones
+
+        comparison.test = "betting test (bounded differences)"
+        comparison.p = betting.p_value(pairs, span, n=len(pairs))
+        comparison.diff_ci95 = betting.interval(pairs, span, ALPHA, n=len(pairs))
         return comparison
     ci = result.confidence_interval(1 - ALPHA)
     comparison.p, comparison.diff_ci95 = p, (float(ci.low), float(ci.high))
@@ -274,6 +295,12 @@ def equivalence(c: Comparison, margin: float) -> dict | None:
     and Δ >= +margin; equivalent at α when both reject, i.e. the 90% CI lies within ±margin."""
     if c.design is None or c.p is None:
         return None
+    if c.span is not None:  # a bounded metric: a near-zero spread must not pass for a tight interval
+        from regexp.report import betting
+
+        p, ci90 = betting.equivalence(c.pairs, c.span, margin, 2 * ALPHA)
+        return {"margin": margin, "ci90": ci90, "p": p, "p_adjusted": None, "equivalent": False,
+                "test": "betting (bounded differences)"}
     from scipy.stats import t as student
 
     se, df = c.design.se_df()
@@ -281,7 +308,7 @@ def equivalence(c: Comparison, margin: float) -> dict | None:
     upper = float(student.cdf((c.diff - margin) / se, df))  # H0: Δ >= +margin
     half = float(student.ppf(1 - ALPHA, df)) * se
     return {"margin": margin, "ci90": [c.diff - half, c.diff + half], "p": max(lower, upper), "p_adjusted": None,
-            "equivalent": False}
+            "equivalent": False, "test": "TOST"}
 
 
 def p_improvement(pairs: list[float], better: str) -> dict:

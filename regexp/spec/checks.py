@@ -8,8 +8,8 @@ from typing import Any, Optional
 
 import yaml
 
-from regexp.metrics import METRICS, NEUTRAL
-from regexp.spec.datasets import builtin_checks, notes_form_hints
+from regexp.metrics import METRICS, NEUTRAL, RANGES, margin_below, resolution, span
+from regexp.spec.datasets import builtin_checks, notes_form_hints, part_sizes
 from regexp.spec.schema import SPATIAL, SYNTHETIC_DATASETS, WEIGHTED, Decide, Distribution, Model, Search, Spec
 from regexp.spec.training import COMMON_OPTIMIZER_PARAMS, OPTIMIZER_PARAMS, Optimizer
 from regexp.store.contract import MetricKey
@@ -121,6 +121,8 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
         errors.extend(_search_checks(spec.search, training.metrics, training.epochs))
     if spec.decide is not None:
         errors.extend(_decide_checks(spec, training.metrics))
+        for found, problem in zip((errors, warnings), margin_problems(spec)):
+            found.extend(problem)
 
     errors.extend(builtin_checks(spec))
     warnings.extend(notes_form_hints(spec))
@@ -259,6 +261,26 @@ def _decide_checks(spec: Spec, metrics: Optional[list[str]]) -> list[tuple[str, 
         errors.append(("decide.metric", f"{decide.metric} is not tracked (allowed: loss or a metric of "
                                         "training.metrics, with val_/test_)"))
     return errors
+
+
+def margin_problems(spec: Spec) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """decide.margin against its metric: at least the whole range of the metric is an error (every
+    difference but the extremes would be equivalent); below one sample of the part (1/n, known here
+    for built-in datasets; for a file, decide and report warn once they read the runs' sizes) is a
+    warning: per-seed differences come in steps of one sample, and no arm is called equivalent
+    within less (docs/decide.md)."""
+    key = MetricKey.parse(spec.decide.metric)
+    margin, width = spec.decide.margin, span(key.name)
+    if width is not None and margin >= width:
+        low, high = RANGES[key.name]
+        return [("decide.margin", f"{margin:g} is the whole range of {key.column} ([{low:g}, {high:g}]): every "
+                                  f"difference would be within it (a margin is in the metric's units: 0.01 is one "
+                                  f"point of accuracy)")], []
+    sizes = part_sizes(spec) if key.part in ("val", "test") else None
+    step = resolution(key.name, sizes[key.part]) if sizes else None
+    if step is not None and margin < step:
+        return [], [("decide.margin", margin_below(margin, step, key.column, sizes[key.part]))]
+    return [], []
 
 
 def _selu_warnings(model: Model) -> list[tuple[str, str]]:

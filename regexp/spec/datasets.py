@@ -3,6 +3,7 @@ classes. `validate` checks a spec against these, so a cutmix on a table or a bin
 classes is a spec error before anything loads (data/prepare.py checks the same for files, once
 they are read). A test keeps this table equal to what the loaders return."""
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -42,6 +43,28 @@ BUILTIN = {
     "fashion_mnist": Facts(784, (28, 28, 1), "classification", 10, 60000),
     "cifar10": Facts(3072, (32, 32, 3), "classification", 10, 50000),
 }
+
+
+SHIPPED_TEST = {"mnist": 10000, "fashion_mnist": 10000, "cifar10": 10000}  # their own test parts
+
+
+def part_sizes(spec: Spec) -> Optional[dict[str, int]]:
+    """Samples in the val and test parts of a built-in dataset, as data/prepare.py cuts them
+    (scikit-learn's train_test_split takes ceil(fraction * n); under cv the smallest fold); None for
+    data.path (known once the file is read)."""
+    known = facts(spec)
+    if known is None:
+        return None
+    split, n = spec.data.split, known.samples
+    test = SHIPPED_TEST.get(spec.data.dataset)
+    if test is None:
+        test = math.ceil(split.test * n) if split.test else 0
+        n -= test
+    if spec.cv is not None:
+        val = n // spec.cv.folds
+    else:
+        val = math.ceil(split.val / (split.train + split.val) * n) if split.val else 0
+    return {"val": val, "test": test}
 
 
 def builtin_checks(spec: Spec) -> list[tuple[str, str]]:

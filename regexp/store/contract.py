@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 
-from regexp.metrics import MAXIMIZED
+from regexp.metrics import MAXIMIZED, RESOLVED
 
 RUN_FILES = ("config.yaml", "run.json", "history.csv", "metrics.json", "model.keras", "log.txt")
 OPTIONAL_FILES = ("layer_stats.csv", "steps.csv", "error.txt")  # logging.layer_stats, logging.per_step, failed runs
@@ -270,8 +270,23 @@ class RunMetrics(Record):
     def generalization_gap(self) -> Optional[dict[str, float]]:
         return generalization_gap(self.train, self.val) if self.val else None
 
+    @computed_field(description="The step of each accuracy-like score, per part: one sample of the part (1/n, from "
+                                "sizes): two runs on one part differ by a multiple of it. Derived again on reading, so "
+                                "older runs have it too; null without sizes.")
+    @property
+    def resolution(self) -> Optional[dict[str, dict[str, float]]]:
+        if self.sizes is None:
+            return None
+        out = {part: {name: 1.0 / size for name in self.part(part) if name in RESOLVED}
+               for part in PARTS if (size := getattr(self.sizes, part))}
+        return {part: steps for part, steps in out.items() if steps}
+
     def part(self, part: str) -> dict[str, float]:
         return getattr(self, part) if part in PARTS else {}
+
+    def step(self, key: MetricKey) -> float | None:
+        """The resolution of train_/val_/test_ NAME (None: continuous, or sizes unknown)."""
+        return ((self.resolution or {}).get(key.part) or {}).get(key.name)
 
     def value(self, key: MetricKey) -> float | None:
         """A finite value of train_/val_/test_/gap_ NAME, or None."""

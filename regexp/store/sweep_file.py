@@ -70,6 +70,9 @@ class Decision(BaseModel):
     batch: int = Field(description="Seeds added per look.")
     max_seeds: int = Field(description="The budget of seeds per arm, as the last command set it (budget_changes).")
     method: str = Field(description="How the intervals are made (docs/decide.md).")
+    resolution: Optional[float] = Field(None, description="One sample of the part the metric is scored on (1/n, the "
+                                                          "coarsest over the runs), for an accuracy-like metric: no "
+                                                          "arm is equivalent within a margin below it.")
     looks: list[Look] = Field(default_factory=list, description="Each look taken, in order.")
     arms: list[ArmDecision] = Field(default_factory=list, description="Each arm as it stands: its decision, or "
                                                                       "undecided with its last interval.")

@@ -17,20 +17,20 @@ from pathlib import Path
 
 from rich.console import Console
 
+from regexp.metrics import margin_below
 from regexp.report import sequential
 from regexp.report.collect import build_rows
 from regexp.report.decisions import point_text
 from regexp.report.stats import compare
 from regexp.spec import LoadedSpec
 from regexp.spec.checks import find_grid_point
-from regexp.store.contract import direction
+from regexp.store.contract import MetricKey, direction
 from regexp.store.folders import read_run
 from regexp.store.sweep_file import ArmDecision, Decision, Look
 from regexp.sweep.state import Sweep
 from regexp.sweep.trials import Point, Trial, expand, frozen, grid, point_of
 
-METHOD = (f"anytime-valid confidence sequence (t-test Bayes factor, normal prior g = {sequential.G:g}), alpha split "
-          "equally over the arms (Bonferroni)")
+METHOD = sequential.T_METHOD  # an unbounded metric's; sequential.method(metric) picks
 
 
 def arms(loaded: LoadedSpec) -> tuple[Point, list[Point]]:
@@ -48,7 +48,8 @@ def run_looks(sweep: Sweep, runner, loaded: LoadedSpec, console: Console | None)
     if sweep.state.decide is None:
         sweep.state.decide = Decision(
             baseline=decide.baseline, baseline_point=dict(baseline), metric=decide.metric, margin=decide.margin,
-            alpha=decide.alpha, batch=decide.batch, max_seeds=decide.max_seeds, method=METHOD,
+            alpha=decide.alpha, batch=decide.batch, max_seeds=decide.max_seeds,
+            method=sequential.method(decide.metric),
             arms=[ArmDecision(point=dict(p), verdict="undecided", seeds=0) for p in others])
         sweep.save()
     record = sweep.state.decide
@@ -66,7 +67,13 @@ def run_looks(sweep: Sweep, runner, loaded: LoadedSpec, console: Console | None)
             return
         look = len(record.looks) + 1
         runner.step(look_trials(loaded, look, [baseline, *open_points], spent), f"look {look}")
-        found = take_look(sweep, baseline, open_points, decide.alpha / len(others), decide.margin, decide.metric)
+        found, step = take_look(sweep, baseline, open_points, decide.alpha / len(others), decide.margin,
+                                decide.metric)
+        if step is not None and (record.resolution is None or step > record.resolution):
+            if console is not None and step > decide.margin >= (record.resolution or 0):
+                console.print(f"warning: decide.margin {margin_below(decide.margin, step, decide.metric)}",
+                              highlight=False)
+            record.resolution = step
         for arm in found:
             if arm.verdict != "undecided":
                 arm.look = look
@@ -101,14 +108,17 @@ def raised_line(record: Decision, before: int) -> str:
 
 def plan_line(loaded: LoadedSpec) -> str:
     decide, (_, others) = loaded.spec.decide, arms(loaded)
+    first = sequential.first_possible(decide.metric, decide.alpha / len(others))
+    when = ("intervals are finite (a decision possible) from" if sequential.method(decide.metric) == sequential.T_METHOD
+            else f"{decide.metric} is bounded: intervals for bounded differences (betting), a decision possible from")
     return (f"decide: {len(others)} arms against {decide.baseline} on {decide.metric}, looks of {decide.batch} seeds "
-            f"up to {decide.max_seeds}; intervals are finite (a decision possible) from "
-            f"{sequential.needed(decide.alpha / len(others))} paired seeds")
+            f"up to {decide.max_seeds}; {when} {first if first is not None else 'more than 1000'} paired seeds")
 
 
 def take_look(sweep: Sweep, baseline: Point, points: list[Point], alpha: float, margin: float,
-              metric: str) -> list[ArmDecision]:
-    """Each arm of `points` against the baseline on the runs the sweep has so far."""
+              metric: str) -> tuple[list[ArmDecision], float | None]:
+    """Each arm of `points` against the baseline on the runs the sweep has so far, and one sample of
+    the part the metric is scored on (the coarsest over those runs; None for a continuous metric)."""
     runs, point_by_run = [], {}
     for entry in sweep.state.trials:
         if entry.run and point_of(entry.point) in (baseline, *points):
@@ -119,6 +129,9 @@ def take_look(sweep: Sweep, baseline: Point, points: list[Point], alpha: float, 
                 point_by_run[run.id] = point_of(entry.point)
     rows = {point_by_run[row.members[0].id]: row for row in build_rows(runs)[0]} if runs else {}
     base = rows.get(baseline)
+    key, how = MetricKey.parse(metric), sweep.state.decide.method if sweep.state.decide else sequential.method(metric)
+    steps = [step for run in runs if run.metrics is not None and (step := run.metrics.step(key)) is not None]
+    resolution = max(steps) if steps else None
     out = []
     for point in points:
         row = rows.get(point)
@@ -132,11 +145,12 @@ def take_look(sweep: Sweep, baseline: Point, points: list[Point], alpha: float, 
             out.append(ArmDecision(point=dict(point), verdict="undecided", seeds=len(pairs),
                                    left_out=c.left_out if c else []))
             continue
-        low, high = sequential.interval(pairs, alpha)
-        out.append(ArmDecision(point=dict(point), verdict=sequential.verdict(low, high, margin, direction(metric)),
+        low, high = sequential.anytime_interval(metric, pairs, alpha, how)
+        out.append(ArmDecision(point=dict(point), verdict=sequential.verdict(low, high, margin, direction(metric),
+                                                                             resolution),
                                seeds=len(pairs), diff=sum(pairs) / len(pairs), ci=[_finite(low), _finite(high)],
                                left_out=c.left_out))
-    return out
+    return out, resolution
 
 
 def look_line(look: Look, number: int, record: Decision) -> str:

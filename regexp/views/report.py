@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from regexp.report import Report
+from regexp.report.answer import to_json as answer_json
 from regexp.report.collect import Row
 from regexp.report.stats import ALPHA, POWER
 from regexp.store.contract import Status
@@ -138,7 +139,8 @@ def _terminal_cells(report: Report, row: Row, member: bool) -> dict[str, str]:
     if row is report.baseline:
         verdict = "baseline"
     elif c is not None:
-        lines = [f"{c.diff:+.4f} {_interval(c.diff_ci95)}".strip(), c.verdict]
+        lines = [f"{c.diff:+.4f} {_interval(c.diff_ci95)}".strip(),
+                 f"descriptive ({report.focus}), not a verdict" if c.descriptive else c.verdict]
         if c.p_adjusted is not None:
             lines[-1] += f", p adj {c.p_adjusted:.3g}" + ("" if c.effect is None else f", {_effect(c)}")
         lines.append(_pairs(c))
@@ -237,9 +239,12 @@ def to_markdown(report: Report) -> str:
 
 
 def _headed(report: Report) -> list[tuple[str, str, list[str]]]:
-    """(title, heading, lines): a decide: sweep's heading and one line per arm (how it ended); with
-    --importance, each search's heading, importance and expected best."""
-    decided = [("Decisions", report.decisions.heading, report.decisions.lines())] if report.decisions else []
+    """(title, heading, lines): a decide: sweep's question and its one answer per arm (report/answer.py),
+    then any sentence where another metric points another way; with --importance, each search's
+    heading, importance and expected best."""
+    decided = [("Answers", report.question.text, [
+        f"{a.row} ({a.arm}): {a.text}" + "".join(f" ({note})" for note in a.notes) for a in report.answers]
+        + report.conflicts)] if report.decisions and report.question else []
     return decided + [("Search", search.heading, search.lines()) for search in report.searches]
 
 
@@ -298,7 +303,7 @@ def to_json(report: Report) -> str:
         "params": report.params, "baseline": report.baseline.id if report.baseline else None,
         "comparison": comparison, "rows": [row_json(row) for row in report.rows],
         "notes": report.notes, "warnings": report.warnings,
-        "decide": report.decisions.to_json() if report.decisions else None,
+        "decide": report.decisions.to_json() if report.decisions else None, **answer_json(report),
         "search": [search.to_json() for search in report.searches] if report.importance else None,
     }, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
 

@@ -4,7 +4,7 @@ pictures as an inline PNG, notes, warnings, decisions and searches."""
 import html
 
 from regexp.report import Report
-from regexp.views.report import _headed, _interval, _maybe, _pairs, _param, _text_rows
+from regexp.views.report import _headed, _maybe, _pairs, _param, _text_rows
 
 
 def to_html(report: Report, plot_png: bytes | None) -> str:
@@ -20,11 +20,11 @@ def to_html(report: Report, plot_png: bytes | None) -> str:
             f"src='data:image/png;base64,{base64.b64encode(plot_png).decode()}'>") if plot_png else ""
     warnings = "".join(f"<h2>{title}</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in items) + "</ul>"
                        for title, items in (("Notes", report.notes), ("Warnings", report.warnings)) if items)
-    decided = "".join(f"<h2>{title}</h2><p>{html.escape(heading)}</p><ul class='{title.lower()}'"
-                      + " id='decisions'" * (title == "Decisions") + ">"
+    decided = "".join(f"<h2>{title}</h2><p>{html.escape(heading)}</p><ul class='{title.lower()}'>"
                       + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
-                      for title, heading, lines in _headed(report))
-    comparing = f"<p id='comparing'>{html.escape(report.comparing)}</p>" if report.comparing else ""
+                      for title, heading, lines in _headed(report) if title != "Answers")  # answers: below
+    comparing = (f"<p id='comparing'>{html.escape(report.comparing)}</p>"
+                 if report.comparing and (report.question is None or report.question.kind != "fixed") else "")
     answers = _answers_html(report)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>regexp report</title>
@@ -68,18 +68,32 @@ def _picture_alt(report: Report) -> str:
 
 
 def _answers_html(report: Report) -> str:
-    """The comparisons first, narrow: each arm's Δ, CI, adjusted p and verdict (the wide table follows)."""
-    if not report.comparisons:
+    """The question once, then one answer per arm, narrow (the wide table follows), then any sentence
+    where another metric points another way (report/answer.py builds them all)."""
+    question = report.question
+    if question is None or not report.answers:
         return ""
-    head = ("<tr><th>arm</th><th>params</th><th>n</th><th>Δ " + html.escape(report.focus) +
-            "</th><th>95% CI of Δ (unadjusted)</th><th>p adj</th><th>verdict</th></tr>")
+    decided = question.kind == "decide"
+    head = ("<tr><th>arm</th><th>params</th><th>" + ("seeds" if decided else "n") + "</th><th>Δ "
+            + html.escape(question.metric) + "</th><th>" + ("anytime-valid interval of Δ" if decided
+                                                            else "95% CI of Δ (unadjusted)")
+            + "</th>" + ("" if decided else "<th>p adj</th>") + "<th>answer</th><th>note</th></tr>")
+    rows = {row.id: row for row in report.rows}
     lines = []
-    for row in report.rows:
-        c = report.comparisons.get(row.id)
-        if c is None:
-            continue
-        params = ", ".join(f"{k.rsplit('.', 1)[-1]}={_param(v)}" for k, v in row.params.items() if v is not None)
-        lines.append(f"<tr><td>{html.escape(row.id)}</td><td>{html.escape(params)}</td><td>{html.escape(_pairs(c))}"
-                     f"</td><td>{c.diff:+.4f}</td><td>{_interval(c.diff_ci95)}</td>"
-                     f"<td>{_maybe(c.p_adjusted, '{:.3g}')}</td><td class='verdict'>{html.escape(c.verdict)}</td></tr>")
-    return f"<h2>Answers</h2><table id='answers'><thead>{head}</thead><tbody>{''.join(lines)}</tbody></table>"
+    for a in report.answers:
+        row = rows.get(a.row)
+        params = ", ".join(f"{k.rsplit('.', 1)[-1]}={_param(v)}" for k, v in row.params.items()
+                           if v is not None) if row else ""
+        low, high = a.ci or (None, None)
+        interval = "" if a.ci is None else "[{}, {}]".format(*(
+            "∞" if v is None else f"{v:+.4f}" for v in (low, high)))
+        seeds = _pairs(report.comparisons[a.row]) if not decided and a.row in report.comparisons else str(a.seeds)
+        diff = "" if a.diff is None else f"{a.diff:+.4f}"
+        p = "" if decided else f"<td>{_maybe(a.p_adjusted, '{:.3g}')}</td>"
+        lines.append(f"<tr><td>{html.escape(a.row)}</td><td>{html.escape(params)}</td><td>{html.escape(seeds)}</td>"
+                     f"<td>{diff}</td><td>{interval}</td>{p}<td class='verdict'>{html.escape(a.verdict)}</td>"
+                     f"<td>{html.escape('; '.join(a.notes))}</td></tr>")
+    conflicts = ("<ul id='conflicts'>" + "".join(f"<li>{html.escape(c)}</li>" for c in report.conflicts) + "</ul>"
+                 if report.conflicts else "")
+    return (f"<h2>Answers</h2><p id='question'>{html.escape(question.text)}</p><table id='answers'><thead>{head}"
+            f"</thead><tbody>{''.join(lines)}</tbody></table>{conflicts}")
