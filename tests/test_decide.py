@@ -35,7 +35,7 @@ class FakeRunner:
     def __init__(self, sweep: Sweep, value, stop_after: int | None = None):
         self.sweep, self.value, self.stop_after, self.trained = sweep, value, stop_after, []
 
-    def run(self, trials, metric):
+    def run(self, trials, metric, outlook=None):
         for trial in trials:
             if self.stop_after is not None and len(self.trained) >= self.stop_after:
                 raise KeyboardInterrupt("Ctrl-C")

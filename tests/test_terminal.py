@@ -117,3 +117,64 @@ def test_dry_run_names_its_parameter_columns_apart(runner, write_spec, monkeypat
     header = next(line for line in result.output.splitlines() if "seed" in line and "key" in line)
     assert [cell.strip() for cell in header.strip("┃ ").split("┃")][:3] == ["#", "dropout", "l2"]
     assert "dropout = model.defaults.dropout; l2 = model.defaults.l2" in result.output
+
+
+def test_the_eta_is_the_mean_time_per_trial_counted_down():
+    """Packs end many trials at once: the ETA is the mean seconds per trial so far times the trials
+    left, counted down between completions, not a rate from the last few updates."""
+    from regexp.sweep.pace import Pace
+
+    now = [0.0]
+    pace = Pace(clock=lambda: now[0])
+    pace.start()
+    assert pace.eta(20) == "ETA after the first trial"
+    now[0] = 20.0
+    pace.add(10)                     # a pack of 10 ended after 20 s: 2 s a trial
+    assert pace.eta(10) == "ETA 0:00:20"
+    now[0] = 35.0
+    assert pace.eta(10) == "ETA 0:00:05"   # counted down while the next pack trains
+    now[0] = 44.0
+    pace.add(6)                      # 16 trials in 44 s
+    assert pace.eta(4, at_most=True) == "ETA ≤ 0:00:11"
+    pace.stop()
+    now[0] = 100.0                   # between looks: not counted
+    pace.start()
+    now[0] = 102.0
+    pace.add(4)                      # 20 trials in 46 s
+    assert pace.per_trial() == pytest.approx(46 / 20) and pace.eta(0) == ""
+
+
+def test_decides_progress_line_says_looks_and_trials_at_most_left(tmp_path):
+    root = tmp_path
+    (root / "spec.yaml").write_text(yaml.safe_dump(merged(TINY, search=GRID, decide={
+        "baseline": BASELINE, "metric": "val_accuracy", "margin": 0.005, "batch": 5, "max_seeds": 30})))
+    sweep = Sweep.open(load_spec(root / "spec.yaml"), [], root / "runs", None)
+    better = lambda p: p["model.defaults.dropout"] == 0.5 and p["model.defaults.l2"] == 0.0  # noqa: E731
+    fake = FakeRunner(sweep, lambda p, s: 0.85 + noise(p, s, 0.01) + 0.03 * better(p))
+    shown = []
+
+    class Showing:
+        def run(self, trials, metric, outlook=None):
+            shown.append(outlook(0))
+            fake.run(trials[:5], metric)
+            shown.append(outlook(5))
+            fake.run(trials[5:], metric)
+
+    decide.run_looks(sweep, Showing(), load_spec(sweep.spec_file), None)
+    assert shown[0] == ("val_accuracy: look 1 of at most 6, 3 of 3 arms open; trials 0 done, at most 120 left", 120)
+    assert shown[1] == ("val_accuracy: look 1 of at most 6, 3 of 3 arms open; trials 5 done, at most 115 left", 115)
+    # dropout 0.5 without L2 was decided at look 2: two arms and the baseline go on, 5 seeds a look
+    assert shown[4] == ("val_accuracy: look 3 of at most 6, 2 of 3 arms open; trials 40 done, at most 60 left", 60)
+    assert shown[-1][1] == 10 and len(shown) == 12  # look 6: 15 trials, 5 of them ended
+
+
+def test_a_decide_sweep_shows_its_metric_and_eta(runner, write_spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    spec = write_spec(merged(TINY, training={"epochs": 1}, search={"params": {"model.defaults.dropout": [0.0, 0.5]}},
+                             decide={"baseline": "dropout=0.0", "metric": "val_accuracy", "margin": 0.001,
+                                     "batch": 3, "max_seeds": 6}))
+    result = runner.invoke(app, ["sweep", str(spec), "--runs-dir", str(tmp_path / "runs"), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    first = next(line for line in result.output.splitlines() if line.startswith("trials 6/6"))
+    assert "val_accuracy: look 1 of at most 2, 1 of 1 arms open; trials 6 done, at most 6 left" in first
+    assert re.search(r"ETA ≤ \d:\d\d:\d\d", first) and "best " not in first

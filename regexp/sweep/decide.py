@@ -12,6 +12,7 @@ whenever it is taken. The looks live in sweep.json (`decide`): a resumed sweep c
 look it was taking and never takes one twice. No TensorFlow here.
 """
 
+import math
 from pathlib import Path
 
 from rich.console import Console
@@ -22,7 +23,7 @@ from regexp.report.decisions import point_text
 from regexp.report.stats import compare
 from regexp.spec import LoadedSpec
 from regexp.spec.checks import find_grid_point
-from regexp.store.contract import direction
+from regexp.store.contract import FINISHED, TrialStatus, direction
 from regexp.store.folders import read_run
 from regexp.store.sweep_file import ArmDecision, Decision, Look
 from regexp.sweep.state import Sweep
@@ -61,7 +62,9 @@ def run_looks(sweep: Sweep, runner, loaded: LoadedSpec, console: Console | None)
         look = len(record.looks) + 1
         trials = look_trials(loaded, look, [baseline, *open_points])
         sweep.add(trials)
-        runner.run([t for t in trials if not sweep.done(t)], sweep.state.objective.metric)
+        todo = [t for t in trials if not sweep.done(t)]
+        runner.run(todo, sweep.state.objective.metric, outlook=outlook(sweep, loaded, look, len(todo), len(others),
+                                                                       len(open_points)))
         found = take_look(sweep, baseline, open_points, decide.alpha / len(others), decide.margin, decide.metric)
         for arm in found:
             if arm.verdict != "undecided":
@@ -71,6 +74,25 @@ def run_looks(sweep: Sweep, runner, loaded: LoadedSpec, console: Console | None)
         sweep.save()
         if console is not None:
             console.print(look_line(record.looks[-1], look, record), highlight=False)
+
+
+def outlook(sweep: Sweep, loaded: LoadedSpec, look: int, todo: int, arms: int, open_arms: int):
+    """The progress line of look `look` (runner.run's `outlook`): given how many of its `todo` trials
+    have ended, where the sweep stands ("val_accuracy: look 2 of at most 6, 3 of 3 arms open; trials
+    24 done, at most 96 left") and the trials at most left: this look's, then every later look's as
+    if every open arm stayed open."""
+    decide = loaded.spec.decide
+    most = math.ceil(decide.max_seeds / decide.batch)
+    per_seed = len(expand(loaded, look, [()], [loaded.spec.seed]))  # cv folds per seed
+    later = sum(len(range(k * decide.batch, min((k + 1) * decide.batch, decide.max_seeds))) for k in
+                range(look, most)) * per_seed * (open_arms + 1)
+    before = sum(1 for t in sweep.state.trials if t.status in (*FINISHED, TrialStatus.FAILED))
+
+    def where(ended: int) -> tuple[str, int]:
+        left = todo - ended + later
+        return (f"{decide.metric}: look {look} of at most {most}, {open_arms} of {arms} arms open; trials "
+                f"{before + ended} done, at most {left} left"), left
+    return where
 
 
 def look_trials(loaded: LoadedSpec, look: int, points: list[Point]) -> list[Trial]:
