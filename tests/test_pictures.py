@@ -51,6 +51,9 @@ def test_forest_plot_and_heatmap_follow_the_comparisons(grid_runs):
     forest = next(ax for ax in figure.axes if ax.get_title(loc="left").startswith("difference from the baseline"))
     assert "Holm" in forest.get_title(loc="left")
     assert len(forest.get_yticklabels()) == 3  # the three other arms, sorted by their difference
+    renderer, box = figure.canvas.get_renderer(), forest.get_window_extent(figure.canvas.get_renderer())
+    assert all(box.x0 <= t.get_window_extent(renderer).x0 and t.get_window_extent(renderer).x1 <= box.x1
+               for t in forest.texts)  # each verdict beside its bar stays inside the panel
     ordered = sorted((c.diff for c in report.comparisons.values() if c.diff_ci95), key=float)
     drawn = [line.get_xdata()[0] for line in forest.lines if len(line.get_xdata()) == 1]  # the points
     assert drawn == pytest.approx(ordered)

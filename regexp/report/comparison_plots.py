@@ -83,6 +83,8 @@ def draw_forest(ax, report: Report) -> bool:
         ax.annotate(f"{verdict} (p adj {p:.2g})" if p is not None else comparison.n,
                     (high, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
     ax.axvline(0, color="black", linewidth=1)
+    low, high = ax.get_xlim()
+    ax.set_xlim(low, high + 0.3 * (high - low))  # room for the verdict beside the right-most bar
     ax.set_yticks(range(len(items)), [label(row) for row, _ in items], fontsize=7)
     ax.set_xlabel(f"Δ {report.focus} vs baseline ({label(report.baseline) if report.baseline else report.against}), "
                   "95% CI")
