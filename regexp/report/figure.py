@@ -161,8 +161,11 @@ def draw(report: Report, beta: float | None = None) -> "Figure":
     for kind, row in extras:
         (_draw_steps if kind == "steps" else _draw_layers)(*next(at), row, beta)
     fig.tight_layout()
-    if _fit_titles(fig):
-        fig.tight_layout()  # room for the titles' new lines
+    if _fit_titles(fig):  # room for the titles' new lines, laid out from the start again: a second
+        params = matplotlib.rcParams  # tight_layout from the first one's spacing crowds twin axes' labels
+        fig.subplots_adjust(**{key: params[f"figure.subplot.{key}"] for key in
+                               ("left", "right", "bottom", "top", "wspace", "hspace")})
+        fig.tight_layout()
     return fig
 
 
@@ -189,8 +192,10 @@ def _fit_titles(fig: "Figure") -> bool:
                 continue
             text = " ".join(title.split())
             per_char, lines = width / max(len(line) for line in title.splitlines()), math.ceil(width / room)
-            chars = min(int(room / per_char) - 1, math.ceil(len(text) / lines) + 8)  # lines of about equal length
-            artist.set_text(textwrap.fill(text, max(20, chars)))
+            widest = max(20, int(room / per_char) - 1)
+            fills = [textwrap.fill(text, chars) for chars in range(min(widest, math.ceil(len(text) / lines)),
+                                                                   widest + 1)]
+            artist.set_text(min(fills, key=lambda f: (f.count("\n"), max(map(len, f.splitlines())))))  # fewest, even
             wrapped = True
     return wrapped
 
@@ -241,7 +246,7 @@ def _draw_row(loss_ax, metric_ax, row: Row, report: Report, beta: float | None) 
     title = row.id if row.kind == "run" else f"{row.id} (mean ± std, {counts[0].n_text() if counts else 'n = 0'})"
     held = any(c.held and c.held[-1] for c in counts)
     loss_ax.set_title(title + (f", smoothed β = {beta}" if beta else "") + (
-        "; a seed that stopped early is held at its kept weights' value" if held else ""), fontsize=9, loc="left")
+        "; held: at the value of the weights it kept" if held else ""), fontsize=9, loc="left")
 
 
 def _first(row: Row, table: str) -> list[dict]:
