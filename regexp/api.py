@@ -12,6 +12,7 @@ objects instead of text. docs/api.md has a worked example (tests/test_api.py run
 """
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,10 +116,24 @@ def load_run(path: str | Path) -> Run:
     return Run(record.path, record.info, record.config, record.metrics, record.history)
 
 
+def quiet_tensorflow() -> None:
+    """As quiet as the CLI (cli/base.py): TensorFlow's C++ log level, for its start-up notes, cuInit
+    and XLA lines, and the lines its import writes before its logging is set up, held back
+    (compat.py). Set before TensorFlow loads: it cannot quiet one a notebook imported already.
+    REGEXP_VERBOSE=1 (as `regexp --verbose` sets it) shows everything."""
+    if os.environ.get("REGEXP_VERBOSE"):
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # spawned workers inherit it too
+    from regexp.compat import QuietTensorFlowImport
+
+    QuietTensorFlowImport.install()
+
+
 def train(spec: str | Path, runs_dir: str | Path = "runs", overrides: list[str] = (), pack: str = "auto"
           ) -> Run | Sweep:
     """`regexp train SPEC`: one run (a Run), or its repeats/folds (a Sweep). Raises SpecError for a
     bad spec, RunFailed when the run failed (its folder says why)."""
+    quiet_tensorflow()
     from regexp.sweep.runner import has_trials, run_trials
 
     loaded = load_spec(spec, list(overrides))
@@ -133,6 +148,7 @@ def train(spec: str | Path, runs_dir: str | Path = "runs", overrides: list[str] 
 def sweep(spec: str | Path, runs_dir: str | Path = "runs", overrides: list[str] = (), workers: int = 1,
           pack: str = "auto") -> Sweep:
     """`regexp sweep SPEC`: every trial of its search × repeat × cv (and a `decide:` section's looks)."""
+    quiet_tensorflow()
     from regexp.sweep.runner import run_trials
 
     done = run_trials(load_spec(spec, list(overrides)), list(overrides), Path(runs_dir), search=True,

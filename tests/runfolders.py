@@ -22,9 +22,14 @@ def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0
              started: str | None = None, pid: int | None = None, tags=("t1",), write=("run", "config", "metrics",
                                                                                       "history"),
              fold: int | None = None, parent: str | None = None, l2: float = 0.0, trial: str | None = None,
-             sizes: dict | None = None, test_accuracy: float | None = None, test_loss: float | None = None) -> Path:
+             sizes: dict | None = None, test_accuracy: float | None = None, test_loss: float | None = None,
+             stopped: tuple[int, int] | None = None, early_stopping: bool = False) -> Path:
     """`sizes` {train, val, test}: samples per part (metrics.json's, which resolution is derived from);
-    test_accuracy and test_loss default to val_accuracy - 0.01 and val_loss + 0.05."""
+    test_accuracy and test_loss default to val_accuracy - 0.01 and val_loss + 0.05.
+    `stopped`: (epochs run, best epoch) of a run that early stopping ended before `epochs`; its
+    history has that many rows, its metrics say early_stopped (weights of the best epoch kept).
+    `early_stopping`: the config has training.early_stopping (implied by `stopped`; give it to the
+    seeds of a group that ran to the end, so that they group with those that stopped)."""
     path = runs_dir / run_id
     path.mkdir(parents=True)
     config = json.loads(json.dumps(BASE_CONFIG))
@@ -37,6 +42,10 @@ def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0
     history = [{"epoch": e, "loss": 1.0 / e, "accuracy": 0.5 + 0.1 * e, "val_loss": val_loss + 0.1 * (epochs - e),
                 "val_accuracy": val_accuracy - 0.01 * (epochs - e), "lr": 0.001, "seconds": 0.1}
                for e in range(1, epochs + 1)]
+    ran, best = stopped or (epochs, epochs)
+    history = history[:ran]
+    if stopped or early_stopping:
+        config["training"]["early_stopping"] = {"patience": 2, "restore_best_weights": True}
     if "run" in write:
         info = {"id": run_id, "name": name, "status": status,
                 "started": started or f"2026-11-01T00:00:{seed:02d}.000+00:00",
@@ -50,8 +59,7 @@ def make_run(runs_dir: Path, run_id: str, *, seed: int = 0, dropout: float = 0.0
         metrics = {"train": {"loss": 0.1, "accuracy": 0.99}, "val": {"loss": val_loss, "accuracy": val_accuracy},
                    "test": {"loss": val_loss + 0.05 if test_loss is None else test_loss,
                             "accuracy": val_accuracy - 0.01 if test_accuracy is None else test_accuracy},
-                   "best_epoch": epochs,
-                   "stopped_epoch": epochs, "epochs_run": epochs, "early_stopped": False,
+                   "best_epoch": best, "stopped_epoch": ran, "epochs_run": ran, "early_stopped": bool(stopped),
                    "directions": {"loss": "min", "accuracy": "max"}, **({"sizes": sizes} if sizes else {})}
         (path / "metrics.json").write_text(json.dumps(metrics))
     if "history" in write:
@@ -88,13 +96,13 @@ class FakeRunner:
         self.sweep, self.value, self.stop_after, self.trained = sweep, value, stop_after, []
         self.column, self.sizes = column, sizes
 
-    def step(self, trials, what=None):
+    def step(self, trials, what=None, outlook=None):
         """The real runner's: plan the trials into the sweep, train those not done."""
         from regexp.sweep.runner import _Runner
 
-        _Runner.step(self, trials, what)
+        _Runner.step(self, trials, what, outlook)
 
-    def run(self, trials, metric):
+    def run(self, trials, metric, outlook=None):
         from regexp.store.contract import TrialStatus
 
         for trial in trials:

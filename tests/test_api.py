@@ -1,6 +1,7 @@
 """regexp from Python as a notebook uses it (a fresh process), and `report --watch` in a terminal."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,14 +17,20 @@ def test_the_docs_api_example_runs_as_a_notebook_would(tmp_path):
     code += ("\nimport json, sys\nprint('RESULT', json.dumps({'rows': len(result.rows), "
              "'columns': list(table.columns), 'html': html.startswith('<!doctype html>') and 'Every row' in html, "
              "'tf_before_train': TF_BEFORE}))\n")
+    code += "\nprint('AGAIN', regexp.sweep('iris-dropout.yaml', runs_dir='runs'))\n"  # once its package is loaded
     code = "import sys\nimport regexp\nTF_BEFORE = 'tensorflow' in sys.modules\n" + code
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    bare = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "REGEXP_VERBOSE")}  # a notebook's
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env=bare)
     assert done.returncode == 0, done.stdout + done.stderr
-    found = json.loads(done.stdout.split("RESULT ", 1)[1])
+    for line in ("absl::InitializeLog", "cuInit", "NodeDef mentions", "Compiled cluster using XLA", "oneDNN"):
+        assert line not in done.stderr, done.stderr  # as quiet as the CLI: TensorFlow's start-up lines held back
+    found = json.loads(done.stdout.split("RESULT ", 1)[1].splitlines()[0])
     assert found["rows"] == 2 and found["html"] and found["tf_before_train"] is False
     assert {"id", "n", "val_loss", "val_loss_std", "verdict", "diff_ci95_low", "model.defaults.dropout"} <= set(
         found["columns"])
     assert "Sweep(" in done.stdout and "status='completed', trials=6)" in done.stdout
+    assert re.search(r"AGAIN Sweep\(.*status='completed', trials=6\)", done.stdout)
 
 
 def test_report_from_python_loads_no_tensorflow_and_matches_the_json_format(tmp_path):

@@ -276,7 +276,8 @@ def test_baseline_by_config_value_and_its_errors(runner, tmp_path):
     _sweep(tmp_path, "val_loss")
     data = report(runner, tmp_path, "--baseline", "model.defaults.dropout=0.5")
     assert data["baseline"] == next(r["id"] for r in data["rows"] if r["params"]["model.defaults.dropout"] == 0.5)
-    for value, message in (("model.defaults.dropout=0.3", "no run or group has this config value"),
+    for value, message in (("model.defaults.dropout=0.3", "no run or group has this config value "
+                                                          "(model.defaults.dropout has 0.0, 0.5)"),
                            ("name=exp", "matches 2 rows")):
         result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path), "--baseline", value])
         assert result.exit_code == 2 and message in result.output

@@ -200,3 +200,29 @@ def test_a_gap_within_sampling_noise_is_not_variance(runner, tmp_path):
     assert d["verdict"] == "fine"
     write_metrics(run, 0.50, 0.47, 0.47, sizes={"train": 300000, "val": 100000, "test": 100000})
     assert diagnosis(runner, tmp_path, "r", "--bayes-error", "0.5")["verdict"] == "high variance"
+
+
+@pytest.mark.parametrize("spread, fragment", [
+    (0.004, "seeds: 20 already suffice: dev error varies by σ = 0.0041 between these 20 seeds, so telling a change "
+            "of 0.02 in it (a next step's effect) from seed noise needs about 2 seeds per arm"),
+    (0.03, "seeds: more than these 20: dev error varies by σ = 0.0308 between these 20 seeds, so telling a change of "
+           "0.02 in it (a next step's effect) from seed noise needs about 38 seeds per arm"),
+])
+def test_advice_on_seeds_follows_from_n_and_the_measured_spread(runner, tmp_path, spread, fragment):
+    """20 seeds whose dev accuracy alternates 0.90 ± spread (σ = spread·√(20/19)); the variance threshold is
+    0.02: n ≈ (1.96 + 0.8416)²·2σ²/0.02² seeds per arm, 0.66 -> 2 and 37.4 -> 38."""
+    for seed in range(20):
+        val = 0.90 + spread * (-1) ** seed
+        write_metrics(make_run(tmp_path, f"r{seed}", seed=seed), 0.91, val, val,
+                      sizes={"train": 10**6, "val": 10**6, "test": 10**6})
+    d = diagnosis(runner, tmp_path, "exp", "--bayes-error", "0.08")
+    assert d["n"] == 20 and d["verdict"] == "fine"
+    steps = " | ".join(d["steps"])
+    assert fragment in steps and "repeat: 5" not in steps
+    assert steps.endswith("; repeat: 38") == (spread == 0.03)
+
+
+def test_one_seed_says_its_spread_is_not_measured(runner, tmp_path):
+    write_metrics(make_run(tmp_path, "r"), 0.91, 0.90, 0.90, sizes={"train": 10**6, "val": 10**6, "test": 10**6})
+    assert any(s.startswith("one seed: how much dev error varies between seeds is not measured")
+               for s in diagnosis(runner, tmp_path, "r", "--bayes-error", "0.08")["steps"])

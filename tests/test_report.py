@@ -16,6 +16,14 @@ from regexp.views import report as render
 from runfolders import dead_pid, make_run
 
 
+def clear_consoles():
+    """The next command makes its consoles again, with the width COLUMNS says now."""
+    from regexp.cli.base import err, out
+
+    out.cache_clear()
+    err.cache_clear()
+
+
 def report_json(runner, runs_dir, *args) -> dict:
     result = runner.invoke(app, ["report", "--runs-dir", str(runs_dir), "--format", "json", *args])
     assert result.exit_code == 0, result.output
@@ -222,7 +230,7 @@ def test_diff_lists_differing_keys_and_metric_deltas(tmp_path):
     assert by_name["val_accuracy"][3] == pytest.approx(0.05) and by_name["val_accuracy"][4] == "B"
 
 
-def test_every_format(runner, tmp_path):
+def test_every_format(runner, tmp_path, monkeypatch):
     for seed in range(2):
         make_run(tmp_path, f"g{seed}", seed=seed, val_accuracy=0.9 + 0.02 * seed)
     make_run(tmp_path, "solo", name="solo", dropout=0.3)
@@ -239,9 +247,13 @@ def test_every_format(runner, tmp_path):
     assert runner.invoke(app, ["report", "--runs-dir", str(tmp_path), "--format", "md", "--output",
                                str(target)]).exit_code == 0
     assert target.read_text().startswith("| run |")
-    table = runner.invoke(app, ["report", "--runs-dir", str(tmp_path)], terminal_width=200)
-    assert "95% CI" in table.stdout and "± " in table.stdout.replace("\n±", "± ")
-    narrow = runner.invoke(app, ["report", "--runs-dir", str(tmp_path)], terminal_width=80)
+    monkeypatch.setenv("COLUMNS", "200")  # rich reads the width from the environment
+    clear_consoles()
+    table = runner.invoke(app, ["report", "--runs-dir", str(tmp_path)])
+    assert "95% CI" in table.stdout and "±0.014" in table.stdout  # val acc 0.910, its std below it
+    monkeypatch.setenv("COLUMNS", "79")  # below 80 columns: a block per row
+    clear_consoles()
+    narrow = runner.invoke(app, ["report", "--runs-dir", str(tmp_path)])
     assert "95% CI val acc [" in narrow.stdout
 
 

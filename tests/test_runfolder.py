@@ -38,6 +38,23 @@ def test_docs_spec_md_is_generated_from_the_spec_models():
     assert "| `dropout` | float | `0.0` | >= 0, < 1 | Dropout rate after the activation. |" in page
 
 
+@pytest.mark.parametrize("page", ["spec", "run_folder"])
+def test_no_generated_description_ends_mid_sentence(page):
+    """Each section's description and each key's meaning is a whole sentence: a docstring that wraps
+    onto a second line reaches the page whole (the `decide` section once stopped at "until each arm is")."""
+    text = getattr(reference, f"{page}_page")()
+    cut = []
+    for block in text.split("\n\n"):
+        if not block.strip() or block.startswith(("#", "```")):
+            continue
+        if block.startswith("|"):  # a table: its last cell says what the key means (empty for a shape's tag)
+            cut += [line for line in block.splitlines()[2:] if (meaning := line.rsplit(" | ", 1)[-1].removesuffix(
+                " |").removesuffix("|").strip()) and not meaning.endswith((".", ")", ":"))]
+        elif not block.rstrip().endswith((".", ")", ":")):
+            cut.append(block)
+    assert not cut, cut
+
+
 def test_every_model_round_trips_through_json():
     info = RunInfo(id="x", name="n", status=Status.RUNNING, started="2026-11-01T00:00:00.000+00:00", seed=3,
                    sizes={"train": 6, "val": 2, "test": 2}, resumed=[{"at_epoch": 2, "time": "t",

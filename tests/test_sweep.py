@@ -92,10 +92,13 @@ def test_list_index_paths_reach_the_trial_spec(write_spec):
 
 def test_an_invalid_point_is_an_error_that_names_it(runner, write_spec):
     path = write_spec(merged(TINY, search={"params": {"model.defaults.dropout": [0.1, 1.5]}}))
-    result = runner.invoke(app, ["sweep", str(path), "--dry-run"])
-    assert result.exit_code == 2
-    assert "search point model.defaults.dropout=1.5: --set model.defaults.dropout=1.5: model.defaults.dropout: " \
-           "input should be less than 1" in " ".join(result.output.split())
+    line = path.read_text().splitlines().index("    - 1.5") + 1  # the spec line that gives the bad value
+    for command in (["sweep", str(path), "--dry-run"], ["validate", str(path)]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2
+        said = " ".join(result.output.split())
+        assert f"error: {path}:{line}: search point model.defaults.dropout=1.5: model.defaults.dropout: input " \
+               "should be less than 1" in said and "--set" not in said  # the user wrote no --set
 
 
 def test_arms_share_seeds_splits_and_folds(write_spec):

@@ -260,6 +260,14 @@ def validate(specs: SpecFiles, overrides: SetOption = []):
     loaded, problems, readings = load(specs, overrides, check_data=True), [], {}
     for spec in loaded:
         if not spec.spec.reads_files():  # a built-in dataset: nothing to read (and numpy stays unloaded)
+            search = spec.spec.search
+            if search is not None and search.method in ("grid", "random"):  # tpe's points come as it learns
+                from regexp.sweep.trials import plan_round
+
+                try:
+                    plan_round(spec, overrides)  # every point of round 1 makes a valid spec
+                except SpecError as exc:
+                    problems += exc.problems
             continue
         from regexp.data.columns import check_data
 

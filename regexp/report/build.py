@@ -16,16 +16,18 @@ from regexp.report.collect import (
     Row,
     all_match,
     build_rows,
+    full_key,
     mark_differing,
     matches,
     other_metrics,
     run_values,
     sort_rows,
+    split_rules,
     sweep_objective,
     sweep_objectives,
 )
 from regexp.report.decisions import Decisions, read_decisions
-from regexp.report.facts import facts
+from regexp.report.facts import facts, flatten, param_text
 from regexp.report.lineage import mixing
 from regexp.report.search import SearchSummary, read_search
 from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, compare, family_level, summarize
@@ -291,4 +293,30 @@ def find_row(rows: list[Row], wanted: str, option: str = "") -> Row:
         if len(found) > 1:
             raise UserError(f"{where}{wanted}: matches {len(found)} rows ({', '.join(r.id for r in found[:4])}); "
                              "name one by its id")
-    raise UserError(f"{where}{wanted}: no run or group has this " + ("config value" if by_config else "id or name"))
+    if by_config:
+        raise UserError(f"{where}{wanted}: no run or group has this config value ({_existing(rows, wanted)})")
+    raise UserError(f"{where}{wanted}: no run or group has this id or name")
+
+
+def _existing(rows: list[Row], wanted: str) -> str:
+    """The values each KEY of `wanted` has in the rows: "dropout has 0.0, 0.5; l2 has 0.0, 0.001"."""
+    flats = [flatten(row.members[0].config) for row in rows]
+    parts = []
+    for rule in split_rules(wanted):
+        key = rule.partition("=")[0]
+        runs = [run for row in rows for run in row.members]
+        values = ({run.name for run in runs} if key == "name" else {str(run.status) for run in runs} if key == "status"
+                  else {facts(run).parent or "(none)" for run in runs} if key == "parent"
+                  else {str(t) for run in runs for t in (run.config.get("tags") or [])} if key == "tag"
+                  else {param_text(flat[full]) for flat in flats if (full := full_key(key, flat)) in flat})
+        shown = sorted(values, key=lambda v: (_number(v) is None, _number(v) or 0.0, v))
+        parts.append(f"{key} has {', '.join(shown[:12])}{', ...' if len(shown) > 12 else ''}" if values
+                     else f"{key} is in no run's config")
+    return "; ".join(parts)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

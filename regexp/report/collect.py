@@ -310,15 +310,24 @@ def matches(run: RunRecord, rule: str) -> bool:
 
 
 def full_key(key: str, flat: dict) -> str:
-    """A config key as the params column shows it (dropout, optimizer.learning_rate) -> its dotted path."""
+    """A config key as the params column shows it (dropout, optimizer.learning_rate, learning_rate,
+    layers.0.units) -> its dotted path: a short prefix dropped, else the one key it is a dotted suffix of."""
     if key in flat:
         return key
-    return next((prefix + key for prefix in SHORT_PREFIXES if prefix + key in flat), key)
+    found = next((prefix + key for prefix in SHORT_PREFIXES if prefix + key in flat), None)
+    if found is not None:
+        return found
+    tails = [k for k in flat if k.endswith("." + key)]
+    return tails[0] if len(tails) == 1 else key
 
 
 def all_match(run: RunRecord, rules: str) -> bool:
     """Several KEY=VALUE rules at once, comma-separated: dropout=0.0,l2=0.001."""
-    return all(matches(run, rule.strip()) for rule in re.split(r",(?=\s*[\w.]+=)", rules))
+    return all(matches(run, rule) for rule in split_rules(rules))
+
+
+def split_rules(rules: str) -> list[str]:
+    return [rule.strip() for rule in re.split(r",(?=\s*[\w.]+=)", rules)]
 
 
 def sweep_objective(runs: list[RunRecord]) -> str | None:

@@ -1,11 +1,13 @@
 """The report's comparison pictures (report --plot and the html report), each answering one question:
 
 - overlaid curves: how do the arms learn? every row's validation curve on one axis per metric
-  (mean line, ± std band, n in the legend), the baseline drawn thick and black;
+  (mean line, ± std band, n in the legend: a seed stopped early is held at its kept weights' value,
+  a curve ends where fewer than half its seeds are left), the baseline drawn thick and black;
 - forest plot: which arms differ from the baseline, and by how much? each row's difference with
   its 95% CI, coloured by the adjusted verdict, sorted;
-- heatmap: where in a two-parameter grid is the objective best? mean and n per cell, * where the
-  difference from the baseline is significant after correction;
+- heatmap: where in a two-parameter grid is the objective best? mean and n per cell, with a baseline
+  the paired Δ where the cell's seeds pair with the baseline's, * where the difference from the
+  baseline is significant after correction;
 - search scatter: which values of each searched parameter did well? objective per trial against
   the parameter, log axis where the search sampled on a log scale, coloured by round.
 
@@ -37,23 +39,29 @@ def _short(value) -> str:
 
 
 def draw_overlaid(axes, report: Report, curve, beta: float | None) -> None:
-    """One axis per metric (val loss, val main metric); `curve(row, key, beta)` gives epochs, mean, std."""
+    """One axis per metric (val loss, val main metric); `curve(row, key, beta)` gives a figure.Curve: the
+    mean, std and n at each epoch (the legend says n at the first and last epoch drawn)."""
     for ax, name in zip(axes, ("loss", report.metric)):
+        held = cut = False
         for row in report.rows:
-            epochs, mean, std = curve(row, f"val_{name}", beta)
-            if not epochs:
+            drawn = curve(row, f"val_{name}", beta)
+            if not drawn.epochs:
                 continue
+            held, cut = held or bool(drawn.held[-1]), cut or drawn.cut
             base = row is report.baseline
-            (line,) = ax.plot(epochs, mean, color="black" if base else None, linewidth=2.6 if base else 1.3,
-                              label=f"{label(row)} (n = {len(row.members)})" + (" baseline" if base else ""),
+            mean, std = drawn.mean, drawn.std
+            (line,) = ax.plot(drawn.epochs, mean, color="black" if base else None, linewidth=2.6 if base else 1.3,
+                              label=f"{label(row)} ({drawn.n_text()})" + (" baseline" if base else ""),
                               zorder=3 if base else 2)
             if any(std):
-                ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+                ax.fill_between(drawn.epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                                 color=line.get_color(), alpha=0.12)
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"val {name}")
-        ax.set_title(f"val {name} of every row (mean ± std over seeds)" + (f", EWMA β = {beta}" if beta else ""),
-                     fontsize=9, loc="left")
+        how = ["a seed that stopped early is held at its kept weights' value"] * held + [
+            "a curve ends where fewer than half its seeds are left"] * cut
+        ax.set_title(f"val {name} of every row (mean ± std over seeds" + "".join(f"; {h}" for h in how) + ")"
+                     + (f", EWMA β = {beta}" if beta else ""), fontsize=9, loc="left")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="upper right")
 
@@ -75,6 +83,8 @@ def draw_forest(ax, report: Report) -> bool:
         ax.annotate(f"{verdict} (p adj {p:.2g})" if p is not None else comparison.n,
                     (high, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=7)
     ax.axvline(0, color="black", linewidth=1)
+    low, high = ax.get_xlim()
+    ax.set_xlim(low, high + 0.3 * (high - low))  # room for the verdict beside the right-most bar
     ax.set_yticks(range(len(items)), [label(row) for row, _ in items], fontsize=7)
     ax.set_xlabel(f"Δ {report.focus} vs baseline ({label(report.baseline) if report.baseline else report.against}), "
                   "95% CI")
@@ -119,24 +129,47 @@ def draw_heatmap(ax, figure, report: Report, cells: tuple[str, str, list, list])
     low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
     reverse = direction(report.focus) == "min"  # the better end is bright either way
     image = ax.imshow(values, cmap="viridis_r" if reverse else "viridis", aspect="auto", origin="lower")
+    counts, paired = set(), False
     for row in report.rows:
         i, j = ys.index(_key(row.params.get(y_key))), xs.index(_key(row.params.get(x_key)))
         mean = row.mean(report.focus)
-        comparison = report.comparisons.get(row.id)
-        star = "*" if comparison is not None and comparison.verdict in VERDICT_COLOURS else ""
         share = (mean - low) / (high - low) if mean is not None and high > low else 0.5
         dark = share > 0.5 if reverse else share < 0.5  # viridis is dark at its low end
-        ax.text(j, i, f"{mean:.4g}{star}\nn = {len(row.members)}" + ("\nbaseline" if row is report.baseline else "")
-                if mean is not None else _empty(row), ha="center", va="center", fontsize=7,
-                color="white" if dark else "black", fontweight="bold" if row is report.baseline else "normal")
+        text = _empty(row)
+        if mean is not None:
+            summary = report.summaries.get(row.id, {}).get(report.focus)
+            n = summary.n if summary is not None else len(row.column(report.focus))
+            counts.add(n)
+            text, delta = _cell_text(report, row, mean, n)
+            paired = paired or delta
+        ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black",
+                fontweight="bold" if row is report.baseline else "normal")
     figure.colorbar(image, ax=ax, label=f"mean {report.focus}")
     # grid values in order, one cell each: a log-spaced grid reads as log scale, which is how it was chosen
     ax.set_xticks(range(len(xs)), [_short(v) for _, v in xs], fontsize=8)
     ax.set_yticks(range(len(ys)), [_short(v) for _, v in ys], fontsize=8)
     ax.set_xlabel(x_key + (" (log-spaced)" if _log_spaced(xs) else ""))
     ax.set_ylabel(y_key + (" (log-spaced)" if _log_spaced(ys) else ""))
-    ax.set_title(f"mean {report.focus} per grid point" + (" (* differs from the baseline, adjusted p < 0.05)"
-                                                           if report.comparisons else ""), fontsize=9, loc="left")
+    notes = [f"n: the seeds in the mean{', not the same in every cell' if len(counts) > 1 else ''}"]
+    if paired:
+        notes.append("Δ: mean paired difference from the baseline over the seeds both have")
+    if report.comparisons:
+        notes.append("* differs from the baseline, adjusted p < 0.05")
+    ax.set_title(f"mean {report.focus} per grid point ({'; '.join(notes)})", fontsize=9, loc="left")
+
+
+def _cell_text(report: Report, row: Row, mean: float, n: int) -> tuple[str, bool]:
+    """A heatmap cell: its mean (* when it differs from the baseline), its n, and where its seeds are
+    paired with the baseline's, Δ over the pairs; True when it shows a Δ."""
+    comparison = report.comparisons.get(row.id)
+    star = "*" if comparison is not None and comparison.verdict in VERDICT_COLOURS else ""
+    lines = [f"{mean:.4g}{star}", f"n = {n}"]
+    if row is report.baseline:
+        return "\n".join([*lines, "baseline"]), False
+    design = comparison.design if comparison is not None else None
+    if design is None or not design.paired or comparison.diff is None or not math.isfinite(comparison.diff):
+        return "\n".join(lines), False
+    return "\n".join([*lines, f"Δ {comparison.diff:+.3g} ({design.n_a} pairs)"]), True
 
 
 def _log_spaced(values: list) -> bool:

@@ -12,12 +12,15 @@ the val/test sizes): a 0.024 gap on 400 validation samples at 50% error is noise
 Reading runs needs no TensorFlow; only --learning-curve trains.
 """
 
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 
 from regexp.errors import UserError
 from regexp.report.collect import Row, mapping, run_values
+from regexp.report.stats import ALPHA, POWER
 from regexp.store.contract import RunMetrics, Status
 
 DEFAULT_CLASSIFICATION_THRESHOLD = 0.02  # 2 points of error
@@ -136,9 +139,40 @@ def diagnose_row(row: Row, main: str, *, bayes: float | None = None, thresholds:
         steps.append("test error is above dev error: the dev set may be overfit by many decisions, or val and test "
                      "differ; get a fresh dev set, keep data.split.stratify: true, and decide on val only")
     if not steps:
-        steps.append("nothing to fix at these thresholds; confirm with more seeds (repeat: 5) before trusting it")
+        steps.append("nothing to fix at these thresholds")
+    dev_errors = [v[f"val_{metric}"] if regression else 1 - v[f"val_{metric}"] for v in values
+                  if f"val_{metric}" in v]
+    steps.append(seeds_step(dev_errors, limits.variance))
     return Diagnosis(row.id, len(row.member_values), "1 - accuracy" if not regression else metric, train, dev, test,
                      bayes, source, limits, verdict, steps, _curve_notes(row, config))
+
+
+def seeds_needed(std: float, delta: float, alpha: float = ALPHA, power: float = POWER) -> int:
+    """Seeds per arm for a two-sample comparison to find a difference `delta` in a value whose
+    seed-to-seed spread is `std`: n ≈ (z_{1-α/2} + z_{power})² · 2σ² / δ² (normal approximation), at least 2."""
+    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
+    return max(2, math.ceil(z**2 * 2 * std**2 / delta**2))
+
+
+def seeds_step(dev_errors: list[float], delta: float) -> str:
+    """What these seeds can tell: from the dev error's spread over them, the seeds each arm of a
+    comparison (this config against a next step's) needs to tell a change of `delta` (the variance
+    threshold: the smallest gap this diagnosis counts) from seed noise, or that n already suffices."""
+    n = len(dev_errors)
+    terms = f"{POWER:.0%} power, α = {ALPHA:g}, two-sided"
+    if n < 2:
+        return ("one seed: how much dev error varies between seeds is not measured, so no change can yet be told "
+                "from seed noise; repeat: 5 measures it, and diagnose then says how many seeds a change of "
+                f"{delta:.3g} needs")
+    mean = sum(dev_errors) / n
+    std = math.sqrt(sum((e - mean) ** 2 for e in dev_errors) / (n - 1))
+    needed = seeds_needed(std, delta)
+    spread = (f"dev error varies by σ = {std:.3g} between these {n} seeds, so telling a change of {delta:.3g} in it "
+              f"(a next step's effect) from seed noise needs about {needed} seeds per arm ({terms}; "
+              "n ≈ (z₀.₉₇₅ + z₀.₈)²·2σ²/δ²)")
+    if needed <= n:
+        return f"seeds: {n} already suffice: {spread}"
+    return f"seeds: more than these {n}: {spread}; repeat: {needed}"
 
 
 def _standard_error(error: float, n: int) -> float:

@@ -8,12 +8,14 @@ dashed line and an early stop with a dotted one. matplotlib is imported only her
 
 import io
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from regexp.report import Report, decisions, search
 from regexp.report import comparison_plots as pictures
 from regexp.report.collect import Row
+from regexp.report.facts import mapping
 
 if TYPE_CHECKING:  # matplotlib loads inside draw: report's other formats never pay for it
     from matplotlib.figure import Figure
@@ -35,23 +37,71 @@ def ewma(values: list[float | None], beta: float) -> list[float | None]:
     return out
 
 
-def _curve(row: Row, key: str, beta: float | None) -> tuple[list[int], list[float], list[float]]:
-    """Epochs, mean and std of one history column over the row's members (epoch by epoch)."""
-    series = []
-    for run in row.members:
-        values = [r.get(key) for r in run.history]
+@dataclass
+class Curve:
+    """One history column of a row, epoch by epoch: the mean and std over the seeds drawn there (n).
+
+    A seed that early stopping ended is held at the value of the weights it kept (its best epoch's,
+    or its last with restore_best_weights: false) up to the row's longest run, so that n stays the
+    seeds of the row; one that ended otherwise (pruned, crashed, still running) drops out, and the
+    curve ends where fewer than half of the row's seeds are left."""
+
+    epochs: list[int] = field(default_factory=list)
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    n: list[int] = field(default_factory=list)       # seeds averaged at each epoch
+    held: list[int] = field(default_factory=list)    # of them, early-stopped seeds held at their kept value
+    seeds: int = 0                                    # seeds with any value of the column
+    cut: bool = False                                 # ended where fewer than half of the seeds were left
+
+    def n_text(self) -> str:
+        """"n = 30", "n = 30, 26 held after early stop", "n = 30 → 18" (fewer seeds at the last epoch drawn)."""
+        if not self.n:
+            return "n = 0"
+        text = f"n = {self.n[0]}" if self.n[0] == self.n[-1] else f"n = {self.n[0]} → {self.n[-1]}"
+        return text + (f", {self.held[-1]} held after early stop" if self.held[-1] else "")
+
+
+def _kept_epoch(run) -> int | None:
+    """The epoch (1-based) whose weights an early-stopped run kept; None when it did not stop early."""
+    metrics = run.metrics
+    if metrics is None or not metrics.early_stopped or not metrics.epochs_run:
+        return None
+    stopping = mapping(mapping(run.config.get("training")).get("early_stopping"))
+    return metrics.best_epoch if stopping.get("restore_best_weights", True) and metrics.best_epoch else \
+        metrics.epochs_run
+
+
+def _curve(row: Row, key: str, beta: float | None) -> Curve:
+    """The mean and std of one history column over the row's members, epoch by epoch (see Curve)."""
+    finite = lambda v: v is not None and math.isfinite(v)  # noqa: E731
+    raw = [[r.get(key) for r in run.history] for run in row.members]
+    longest = max((len(s) for s in raw), default=0)
+    series, held_from = [], []
+    for run, values in zip(row.members, raw):
+        kept = _kept_epoch(run)
+        start = len(values)
+        if kept is not None and 0 < kept <= len(values) and finite(values[kept - 1]):
+            values = values + [values[kept - 1]] * (longest - len(values))
         series.append(ewma(values, beta) if beta else values)
-    longest = max((len(s) for s in series), default=0)
-    epochs, means, stds = [], [], []
+        held_from.append(start)
+    curve = Curve(seeds=sum(any(finite(v) for v in s) for s in series))
     for i in range(longest):
-        at = [s[i] for s in series if i < len(s) and s[i] is not None and math.isfinite(s[i])]
+        at = [(s[i], i >= start) for s, start in zip(series, held_from) if i < len(s) and finite(s[i])]
         if not at:
             continue
-        mean = sum(at) / len(at)
-        epochs.append(i + 1)
-        means.append(mean)
-        stds.append(math.sqrt(sum((a - mean) ** 2 for a in at) / (len(at) - 1)) if len(at) > 1 else 0.0)
-    return epochs, means, stds
+        if 2 * len(at) <= curve.seeds:  # fewer than most of the seeds: a mean of a few would wobble
+            curve.cut = True
+            break
+        values = [v for v, _ in at]
+        mean = sum(values) / len(values)
+        curve.epochs.append(i + 1)
+        curve.mean.append(mean)
+        curve.std.append(math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1
+                         else 0.0)
+        curve.n.append(len(values))
+        curve.held.append(sum(held for _, held in at))
+    return curve
 
 
 PER_ROW_LIMIT = 4  # up to this many rows also get their own train-vs-val panel; beyond, the overlay says it
@@ -111,24 +161,61 @@ def draw(report: Report, beta: float | None = None) -> "Figure":
     for kind, row in extras:
         (_draw_steps if kind == "steps" else _draw_layers)(*next(at), row, beta)
     fig.tight_layout()
+    if _fit_titles(fig):  # room for the titles' new lines, laid out from the start again: a second
+        params = matplotlib.rcParams  # tight_layout from the first one's spacing crowds twin axes' labels
+        fig.subplots_adjust(**{key: params[f"figure.subplot.{key}"] for key in
+                               ("left", "right", "bottom", "top", "wspace", "hspace")})
+        fig.tight_layout()
     return fig
+
+
+def _fit_titles(fig: "Figure") -> bool:
+    """Wrap each panel title wider than its panel onto more lines (a long title is otherwise cut at
+    the figure's edge); True when one was wrapped. The titles are found as drawn, so that panels drawn
+    elsewhere (decisions.draw, search.draw) fit too."""
+    import textwrap
+
+    from matplotlib.text import Text
+
+    renderer = fig.canvas.get_renderer()
+    wrapped = False
+    for ax in fig.axes:
+        room = ax.get_window_extent(renderer).width
+        for loc in ("left", "center", "right"):
+            title = ax.get_title(loc=loc)
+            artist = next((c for c in ax.get_children() if isinstance(c, Text) and title and c.get_text() == title),
+                          None)
+            if artist is None:
+                continue
+            width = artist.get_window_extent(renderer).width
+            if width <= room:
+                continue
+            text = " ".join(title.split())
+            per_char, lines = width / max(len(line) for line in title.splitlines()), math.ceil(width / room)
+            widest = max(20, int(room / per_char) - 1)
+            fills = [textwrap.fill(text, chars) for chars in range(min(widest, math.ceil(len(text) / lines)),
+                                                                   widest + 1)]
+            artist.set_text(min(fills, key=lambda f: (f.count("\n"), max(map(len, f.splitlines())))))  # fewest, even
+            wrapped = True
+    return wrapped
 
 
 def _draw_row(loss_ax, metric_ax, row: Row, report: Report, beta: float | None) -> None:
     """One row's train vs val loss (lr on a second axis) and main metric, best epoch and early stop marked."""
     from matplotlib.ticker import MaxNLocator
 
-    title = row.id if row.kind == "run" else f"{row.id} (mean ± std, n = {len(row.members)})"
+    counts = []
     for ax, name in ((loss_ax, "loss"), (metric_ax, report.metric)):
         for key, style in ((name, "-"), (f"val_{name}", "--")):
-            epochs, mean, std = _curve(row, key, beta)
-            if not epochs:
+            curve = _curve(row, key, beta)
+            if not curve.epochs:
                 continue
+            counts.append(curve)
             label = key.replace("val_", "val ") if key.startswith("val") else f"train {key}"
-            (line,) = ax.plot(epochs, mean, style, label=label)
-            if any(std):
-                ax.fill_between(epochs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
-                                color=line.get_color(), alpha=0.2)
+            (line,) = ax.plot(curve.epochs, curve.mean, style, label=label)
+            if any(curve.std):
+                ax.fill_between(curve.epochs, [m - s for m, s in zip(curve.mean, curve.std)],
+                                [m + s for m, s in zip(curve.mean, curve.std)], color=line.get_color(), alpha=0.2)
         best = row.mean("best_epoch")
         if best is not None:
             ax.axvline(best, color="gray", linestyle="--", linewidth=1, label=f"best epoch {best:.0f}")
@@ -140,7 +227,8 @@ def _draw_row(loss_ax, metric_ax, row: Row, report: Report, beta: float | None) 
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
-    epochs, lr, _ = _curve(row, "lr", None)
+    lr_curve = _curve(row, "lr", None)
+    epochs, lr = lr_curve.epochs, lr_curve.mean
     if epochs:
         lr_ax = loss_ax.twinx()
         lr_ax.plot(epochs, lr, color="tab:gray", alpha=0.6, linewidth=1, label="lr")
@@ -155,7 +243,10 @@ def _draw_row(loss_ax, metric_ax, row: Row, report: Report, beta: float | None) 
     else:
         loss_ax.legend(fontsize=8)
     metric_ax.legend(fontsize=8)
-    loss_ax.set_title(title + (f", smoothed β = {beta}" if beta else ""), fontsize=9, loc="left")
+    title = row.id if row.kind == "run" else f"{row.id} (mean ± std, {counts[0].n_text() if counts else 'n = 0'})"
+    held = any(c.held and c.held[-1] for c in counts)
+    loss_ax.set_title(title + (f", smoothed β = {beta}" if beta else "") + (
+        "; held: at the value of the weights it kept" if held else ""), fontsize=9, loc="left")
 
 
 def _first(row: Row, table: str) -> list[dict]:

@@ -13,6 +13,7 @@ look it was taking and never takes one twice, and a raised max_seeds continues t
 its last look (sweep/identity.py): the intervals do not depend on the budget. No TensorFlow here.
 """
 
+import math
 from pathlib import Path
 
 from rich.console import Console
@@ -24,7 +25,7 @@ from regexp.report.decisions import point_text
 from regexp.report.stats import compare
 from regexp.spec import LoadedSpec
 from regexp.spec.checks import find_grid_point
-from regexp.store.contract import MetricKey, direction
+from regexp.store.contract import FINISHED, MetricKey, TrialStatus, direction
 from regexp.store.folders import read_run
 from regexp.store.sweep_file import ArmDecision, Decision, Look
 from regexp.sweep.state import Sweep
@@ -66,7 +67,8 @@ def run_looks(sweep: Sweep, runner, loaded: LoadedSpec, console: Console | None)
                 console.print(f"decide: nothing to train: {why}", highlight=False)
             return
         look = len(record.looks) + 1
-        runner.step(look_trials(loaded, look, [baseline, *open_points], spent), f"look {look}")
+        runner.step(look_trials(loaded, look, [baseline, *open_points], spent), f"look {look}",
+                    outlook=lambda todo: outlook(sweep, loaded, look, spent, todo, len(others), len(open_points)))
         found, step = take_look(sweep, baseline, open_points, decide.alpha / len(others), decide.margin,
                                 decide.metric)
         if step is not None and (record.resolution is None or step > record.resolution):
@@ -82,6 +84,25 @@ def run_looks(sweep: Sweep, runner, loaded: LoadedSpec, console: Console | None)
         sweep.save()
         if console is not None:
             console.print(look_line(record.looks[-1], look, record), highlight=False)
+
+
+def outlook(sweep: Sweep, loaded: LoadedSpec, look: int, spent: int, todo: int, arms: int, open_arms: int):
+    """The progress line of look `look` (runner.run's `outlook`), which starts after `spent` seeds per arm:
+    given how many of its `todo` trials have ended, where the sweep stands ("val_accuracy: look 2 of at
+    most 6, 3 of 3 arms open; trials 24 done, at most 96 left") and the trials at most left: this look's,
+    then every later look's as if every open arm stayed open."""
+    decide = loaded.spec.decide
+    end = min(spent + decide.batch, decide.max_seeds)  # seeds per arm once this look is taken
+    most = look + math.ceil((decide.max_seeds - end) / decide.batch)
+    per_seed = len(expand(loaded, look, [()], [loaded.spec.seed]))  # cv folds per seed
+    later = (decide.max_seeds - end) * per_seed * (open_arms + 1)
+    before = sum(1 for t in sweep.state.trials if t.status in (*FINISHED, TrialStatus.FAILED))
+
+    def where(ended: int) -> tuple[str, int]:
+        left = todo - ended + later
+        return (f"{decide.metric}: look {look} of at most {most}, {open_arms} of {arms} arms open; trials "
+                f"{before + ended} done, at most {left} left"), left
+    return where
 
 
 def look_trials(loaded: LoadedSpec, look: int, points: list[Point], spent: int = 0) -> list[Trial]:

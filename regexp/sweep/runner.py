@@ -8,12 +8,13 @@ TrialResult each task returns. A trial whose point has a spec or data error fail
 sweep goes on; it ends "completed with failures" (exit 1). No TensorFlow in this process.
 """
 
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from regexp.errors import SweepInterrupted, SweepStopped, failure_reason
 from regexp.packed.grouping import Pack, group
@@ -24,6 +25,7 @@ from regexp.sweep.executors import Executor, InProcess
 from regexp.sweep.halving import Halving
 from regexp.sweep.identity import snapshot_hash, sweep_hash
 from regexp.sweep.lock import SweepLock
+from regexp.sweep.pace import Pace
 from regexp.sweep.state import Sweep
 from regexp.sweep.tasks import train_alone, train_pack
 from regexp.sweep.trials import Trial, plan_round, rounds
@@ -143,8 +145,10 @@ class _Runner:
         self.pool = pool
         self.consecutive_failures = 0
         self.halving: Halving | None = None  # the sweep's search.halving, shared by every task
+        self.pace = Pace()  # seconds per trial over every round or look: the progress line's ETA
 
-    def step(self, trials: list[Trial], what: str | None = None) -> None:
+    def step(self, trials: list[Trial], what: str | None = None,
+             outlook: Callable[[int], Callable[[int], tuple[str, int]]] | None = None) -> None:
         """Plan `trials` into the sweep (a round, or a decide look: `what`) and train those not done
         yet; says how many were done already when some were, and always under --needed."""
         self.sweep.add(trials)
@@ -153,7 +157,7 @@ class _Runner:
         if self.console is not None and (len(todo) < len(trials) or self.needed is not None):
             self.console.print(step_line(len(trials), len(todo), elsewhere, self.needed is not None, what),
                                highlight=False, soft_wrap=True)
-        self.run(todo, self.sweep.state.objective.metric)
+        self.run(todo, self.sweep.state.objective.metric, outlook=outlook(len(todo)) if outlook else None)
 
     def tasks(self, trials: list[Trial], metric: str) -> list[tuple]:
         """(function, arguments, trials) per task: one per pack, one per trial that runs alone."""
@@ -176,24 +180,32 @@ class _Runner:
                                          [t.point_key for t in members]), members))
         return out
 
-    def run(self, trials: list[Trial], metric: str) -> None:
+    def run(self, trials: list[Trial], metric: str, outlook: Callable[[int], tuple[str, int]] | None = None) -> None:
+        """Run the trials. `outlook(ended)`, given how many of them have ended, says where the whole
+        sweep stands and how many trials are at most left in it (a decide: sweep's looks); without
+        it, the progress line shows the best objective and the ETA of these trials."""
         if not trials:
             return
         pool = self._pool()  # local workers start importing TensorFlow while the trials are packed
         tasks = self.tasks(trials, metric)
-        progress = Progress(TextColumn("trials"), MofNCompleteColumn(), BarColumn(bar_width=20), TimeRemainingColumn(),
-                            TextColumn("{task.description}"), console=self.console, disable=self.console is None)
-        bar = progress.add_task("", total=len(trials))
-        counts = {"running": 0, "failed": 0, "pruned": 0}
+        progress = Progress(TextColumn("trials"), MofNCompleteColumn(), BarColumn(bar_width=20),
+                            TextColumn("{task.fields[eta]}"), TextColumn("{task.description}"), console=self.console,
+                            disable=self.console is None)
+        bar = progress.add_task("", total=len(trials), eta="")
+        counts = {"running": 0, "failed": 0, "pruned": 0, "ended": 0}
 
         def show():
-            best = self.sweep.best()
             text = f"{counts['running']} running, {counts['failed']} failed"
             text += f", {counts['pruned']} pruned" if self.halving else ""
-            if best is not None:
-                text += f", best {metric} {best.objective:.4f}"
-            progress.update(bar, description=text)
+            if outlook is not None:
+                where, left = outlook(counts["ended"])
+                text += f"; {where}"
+            else:
+                best, left = self.sweep.best(), len(trials) - counts["ended"]
+                text += f", best {metric} {best.objective:.4f}" if best is not None else ""
+            progress.update(bar, description=text, eta=self.pace.eta(left, at_most=outlook is not None))
 
+        self.pace.start()
         with progress:
             pending: dict[Future, list[Trial]] = {}
             queue = list(tasks)
@@ -209,6 +221,8 @@ class _Runner:
                     finished, _ = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
                     for future in finished:
                         members = pending.pop(future)
+                        self.pace.add(len(members))
+                        counts["ended"] += len(members)
                         self._record(members, self._results(future, members), counts)
                         progress.advance(bar, len(members))
                     counts["running"] = sum(len(m) for m in pending.values())
@@ -217,6 +231,8 @@ class _Runner:
             except (KeyboardInterrupt, SweepStopped):
                 self._stop(pending)
                 raise
+            finally:
+                self.pace.stop()
 
     def _record(self, trials: list[Trial], results: list[TrialResult], counts: dict) -> None:
         self.sweep.record([(trial, result.entry()) for trial, result in zip(trials, results)])

@@ -121,8 +121,9 @@ def rounds(loaded: LoadedSpec) -> int:
 
 
 def validate_points(loaded: LoadedSpec, overrides: list[str], trials: list[Trial]) -> None:
-    """Every point must make a valid spec before anything runs; the error names the point."""
-    problems: dict[str, list[str]] = {}  # problem -> the points that have it
+    """Every point must make a valid spec before anything runs; the error names the point, and the
+    spec line that gives a bad value (`spec.yaml:12: search point dropout=1.5: ...`)."""
+    problems: dict[tuple[str, str], list[str]] = {}  # (where, problem) -> the points that have it
     for point in dict.fromkeys(trial.point for trial in trials):
         fold = next(t for t in trials if t.point == point)
         try:
@@ -130,10 +131,26 @@ def validate_points(loaded: LoadedSpec, overrides: list[str], trials: list[Trial
         except SpecError as exc:
             name = ", ".join(f"{p}={_short(v)}" for p, v in point) or "the spec"
             for line in exc.problems:
-                problems.setdefault(line, []).append(name)
+                problems.setdefault(_located(loaded, point, line), []).append(name)
     if problems:
         more = lambda names: f" (and {len(names) - 1} more points)" if len(names) > 1 else ""  # noqa: E731
-        raise SpecError([f"search point {names[0]}: {line}{more(names)}" for line, names in problems.items()])
+        raise SpecError([f"{where}search point {names[0]}: {line}{more(names)}"
+                         for (where, line), names in problems.items()])
+
+
+def _located(loaded: LoadedSpec, point: Point, line: str) -> tuple[str, str]:
+    """A point's problem as the user wrote it: the trial's `--set PATH=VALUE` (an override regexp
+    made from the point, which the user never typed) becomes the search.params line of that value."""
+    for path, value in point:
+        made = f"--set {path}={json.dumps(value)}: "
+        if line.startswith(made):
+            values = loaded.spec.search.params.get(path) if loaded.spec.search is not None else None
+            index = next((i for i, v in enumerate(values) if frozen(v) == value), None) if isinstance(
+                values, list) else None
+            where = (loaded.locations.get(("search", "params", path, index)) if index is not None else None) or \
+                loaded.locations.get(("search", "params", path)) or loaded.where("search.params")
+            return f"{where}: ", line[len(made):]
+    return "", line
 
 
 def _seed(loaded: LoadedSpec) -> int:

@@ -6,6 +6,8 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
+from regexp.views.layout import unique_names
+
 
 def evaluate_table(run_name: str, now: dict, recorded: dict) -> Table:
     """`regexp evaluate`: the scores of model.keras now, beside those metrics.json recorded."""
@@ -35,11 +37,14 @@ def summary_table(results: dict, metrics) -> Table:
 def plan_table(trials: list, rounds: int, packs: list) -> Table:
     """`regexp sweep --dry-run`: the trials of round 1, with the pack each trains in (- alone)."""
     later = f" in round 1 of {rounds} (later rounds depend on results)" if rounds > 1 else ""
-    table = Table(title=f"{len(trials)} trials{later}")
+    named = [f"{name} = {path}" for path, name in unique_names([p for p, _ in trials[0].point]).items()
+             if name != path] if trials else []
+    table = Table(title=f"{len(trials)} trials{later}", caption="; ".join(named) or None)
     paths = [path for path, _ in trials[0].point] if trials else []
+    names = unique_names(paths)  # model.defaults.dropout and model.defaults.l2 read dropout and l2, never alike
     pack_of = {m: (str(i) if len(p.members) > 1 else "-") for i, p in enumerate(packs) for m in p.members}
     for column in ("#", *paths, "seed", "fold", "pack", "key"):
-        table.add_column(column, justify="right" if column != "key" else "left")
+        table.add_column(names.get(column, column), justify="right" if column != "key" else "left")
     for i, trial in enumerate(trials):
         values = [f"{v:.4g}" if isinstance(v, float) else str(v) for _, v in trial.point]
         table.add_row(str(i + 1), *values, str(trial.seed), "" if trial.fold is None else str(trial.fold),

@@ -154,7 +154,9 @@ def _cell(text: str) -> str:
 
 
 def _first_line(doc: str | None) -> str:
-    return (doc or "").strip().split("\n")[0]
+    """A model's docstring up to its first blank line, as one line: a description that wraps onto a
+    second docstring line is not cut mid-sentence."""
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
 
 
 def _type_name(annotation: Any) -> str:

@@ -7,6 +7,7 @@ JSON keys are stable (README, "report --format json"); every numeric value is a 
 
 import csv
 import io
+import re
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from regexp.report.answer import to_json as answer_json
 from regexp.report.collect import Row
 from regexp.report.stats import ALPHA, POWER
 from regexp.store.contract import Status
+from regexp.views.layout import fit, left_out_phrase, share, unique_names
 
 JSON_VERSION = 1
 HEADERS = {"epochs_run": "epochs", "best_epoch": "best", "duration_s": "time s"}
@@ -94,17 +96,28 @@ def _comparison_cells(report: Report, row: Row, member: bool) -> list[str]:
     if c is None:
         return [*blank, "" if member else "no values"]
     detect = [_maybe(c.seeds_needed, "{}", "")] if report.detect is not None else []
-    return [f"{c.diff:+.4f}", _interval(c.diff_ci95), c.test or "", _pairs(c), _maybe(c.p, "{:.3g}"),
-            _maybe(c.p_adjusted, "{:.3g}"), _effect(c), _maybe(c.min_detectable, "{:.4f}"), *detect, c.verdict]
+    return [f"{c.diff:+.4f}", _interval(c.diff_ci95), c.test or "", _pairs(c, _stopped_at(report, row)),
+            _maybe(c.p, "{:.3g}"), _maybe(c.p_adjusted, "{:.3g}"), _effect(c), _maybe(c.min_detectable, "{:.4f}"),
+            *detect, c.verdict]
 
 
 def _effect(c) -> str:
     return "" if c.effect is None else f"{c.effect_name} {c.effect:+.2f}"
 
 
-def _pairs(c) -> str:
-    """n, and the replicates left out of the pairing with why (seed 3: crashed)."""
-    return c.n + "".join(f"; {text}" for text in c.left_out)
+def _pairs(c, stopped_at: int | None = None) -> str:
+    """n, and the replicates left out of the pairing in one phrase: "10 pairs; left out: 20 (arm
+    stopped at look 2)", "8 pairs; left out: seed 3 (arm: crashed)"."""
+    if not c.left_out:
+        return c.n
+    n = re.sub(r" [(]\d+ left out[)]", "", c.n)  # the phrase says how many
+    return f"{n}; left out: {left_out_phrase(c.left_out, stopped_at)}"
+
+
+def _stopped_at(report: Report, row: Row) -> int | None:
+    """The look at which a decide: sweep decided this row's arm (its later seeds were never run)."""
+    arm = report.decisions.rows.get(row.id) if report.decisions else None
+    return arm.look if arm is not None else None
 
 
 def _maybe(value, fmt: str, empty: str = "") -> str:
@@ -116,7 +129,10 @@ def _interval(ci) -> str:
 
 
 TERMINAL_COLUMNS = ("epochs_run", "best_epoch", "val_loss", "val_{m}", "test_{m}", "gap_{m}", "duration_s")
-NARROW = 120  # below this terminal width each row is printed as a block instead of a table line
+NARROW = 80  # below this terminal width each row is printed as a block instead of a table line
+# the table's columns that a narrow terminal may leave out, the least wanted first (never the focused metric)
+DROP_ORDER = ("duration_s", "epochs_run", "best_epoch", "gap_{m}", "test_mc_{m}", "val_loss", "ci", "test_{m}",
+              "val_{m}", "status")
 SHORT = {"accuracy": "acc", "top3_accuracy": "top3", "precision": "prec", "recall": "rec",
          "epochs_run": "epochs", "mc_accuracy": "mc acc", "best_epoch": "best", "duration_s": "sec"}
 STYLE = {Status.FAILED: "red", Status.CRASHED: "red", Status.INTERRUPTED: "yellow", Status.RUNNING: "cyan",
@@ -133,6 +149,7 @@ def _short_header(column: str, sep: str = "\n") -> str:
 def _terminal_cells(report: Report, row: Row, member: bool) -> dict[str, str]:
     """What the terminal shows of one row, by field (shared by the table and the stacked layout)."""
     short = row.id.split("_", 1)[1] if row.kind == "run" and "_" in row.id else row.id
+    names = unique_names(list(row.params))  # two params never read the same: dropout, l2, layers.0.units
     ci = report.summaries[row.id].get(report.focus)
     c = report.comparisons.get(row.id)
     verdict = ""
@@ -143,7 +160,7 @@ def _terminal_cells(report: Report, row: Row, member: bool) -> dict[str, str]:
                  f"descriptive ({report.focus}), not a verdict" if c.descriptive else c.verdict]
         if c.p_adjusted is not None:
             lines[-1] += f", p adj {c.p_adjusted:.3g}" + ("" if c.effect is None else f", {_effect(c)}")
-        lines.append(_pairs(c))
+        lines.append(_pairs(c, _stopped_at(report, row)))
         if c.min_detectable is not None:
             lines.append(f"≈80% power at |Δ| ≈ {c.min_detectable:.4f} (estimate)")
         if report.detect is not None:
@@ -152,52 +169,76 @@ def _terminal_cells(report: Report, row: Row, member: bool) -> dict[str, str]:
     return {
         "run": ("└ " if member else "") + short, "status": row.status,
         "n": str(len(row.member_values)) if row.kind == "group" else "",
-        "params": "\n".join(f"{k.removeprefix('model.defaults.').removeprefix('training.')}={_param(v)}"
-                            for k, v in row.params.items() if v is not None),
+        "params": "\n".join(f"{names[k]}={_param(v)}" for k, v in row.params.items() if v is not None),
         "ci": f"{_number(report.focus, ci.ci95[0])}\n{_number(report.focus, ci.ci95[1])}" if ci and ci.ci95 else "",
         "verdict": verdict,
     }
 
 
 def to_terminal(report: Report, width: int):
-    """A table on wide terminals; on narrow ones, one block per row. Every column is in md/csv/json/html."""
-    return to_table(report) if width >= NARROW else to_blocks(report)
+    """A table from 80 columns (the least wanted columns left out where it does not fit, a note says
+    which); on narrower terminals, one block per row. Every column is in md/csv/json/html."""
+    return to_table(report, width) if width >= NARROW else to_blocks(report)
 
 
 def _shown(report: Report) -> list[str]:
-    """The terminal's columns: the fixed ones, plus the MC-dropout main metric when runs have it."""
+    """The terminal's columns: the fixed ones, the MC-dropout main metric when runs have it, and the
+    focused metric (--metric) when it is none of them: its mean ± std stands beside its CI."""
     mc = f"test_mc_{report.metric}"
-    return [c.format(m=report.metric) for c in TERMINAL_COLUMNS] + ([mc] if mc in report.columns else [])
+    shown = [c.format(m=report.metric) for c in TERMINAL_COLUMNS] + ([mc] if mc in report.columns else [])
+    return shown + ([report.focus] if report.focus not in shown and report.focus in report.columns else [])
 
 
-def to_table(report: Report) -> Table:
+def to_table(report: Report, width: int = 200) -> Group:
+    """The table, then what was compared, the notes and the decisions as lines that wrap."""
     shown = _shown(report)
-    grouped = any(row.kind == "group" for row in report.rows)
+    lines = _lines(report)
+    cells = [_terminal_cells(report, row, member) for row, member in lines]
+    columns = {"run": ("run", dict(overflow="fold"), 18), "status": ("status", dict(overflow="fold"), 0),
+               "n": ("n", dict(justify="right", no_wrap=True), None)}
+    if report.params:
+        columns["params"] = ("params", dict(overflow="fold"), 24)
+    for column in shown:
+        columns[column] = (_short_header(column), dict(justify="right", no_wrap=True), None)
+        for line, (row, _) in zip(cells, lines):
+            line[column] = _cell(report, row, column).replace(" ± ", "\n±")
+    if any(row.kind == "group" for row in report.rows):
+        columns["ci"] = (f"95% CI\n{_short_header(report.focus)}", dict(justify="right", no_wrap=True), None)
+    if report.comparing:
+        columns["verdict"] = (f"vs {'baseline' if report.baseline else report.against}\nΔ "
+                              f"{_short_header(report.focus, ' ')} [95% CI]", dict(overflow="fold"), 24)
+    texts = {key: [header, *(line[key] for line in cells)] for key, (header, _, _) in columns.items()}
+    widths = {key: _least(texts[key], cap) for key, (_, _, cap) in columns.items()}
+    optional = [c.format(m=report.metric) for c in DROP_ORDER]
+    overhead = lambda kept: 3 * len(kept) - 1  # noqa: E731  (SIMPLE_HEAD, no edge padding: 3 between columns)
+    dropped = fit(widths, [c for c in optional if c in columns and c != report.focus], width, overhead)
+    kept = [key for key in columns if key not in dropped]
+    wrapping = [key for key in kept if columns[key][2] is not None]
+    room = width - overhead(kept) - sum(widths[key] for key in kept if key not in wrapping)
+    shared = share({key: widths[key] for key in wrapping}, {key: _least(texts[key], 10**6) for key in wrapping}, room)
     table = Table(title=f"{len(report.rows)} rows · main metric {report.metric}", header_style="bold",
                   box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("run", overflow="fold", min_width=14, ratio=2)
-    table.add_column("status", overflow="fold", min_width=9)
-    table.add_column("n", justify="right", no_wrap=True)
-    if report.params:
-        table.add_column("params", overflow="fold", min_width=16, ratio=3)
-    for column in shown:
-        table.add_column(_short_header(column), justify="right", no_wrap=True)
-    if grouped:
-        table.add_column(f"95% CI\n{_short_header(report.focus)}", justify="right", no_wrap=True)
-    if report.comparing:
-        table.add_column(f"vs {'baseline' if report.baseline else report.against}\nΔ "
-                         f"{_short_header(report.focus, ' ')} [95% CI]",
-                         overflow="fold", min_width=22, ratio=3)
-    for row, member in _lines(report):
-        cells = _terminal_cells(report, row, member)
-        line = [cells["run"], cells["status"], cells["n"], *([cells["params"]] if report.params else []),
-                *(_cell(report, row, c).replace(" ± ", "\n±") for c in shown),
-                *([cells["ci"]] if grouped else []), *([cells["verdict"]] if report.comparing else [])]
-        table.add_row(*line, style=STYLE.get(row.status))
-    table.caption = "\n".join(filter(None, [report.comparing, *(f"note: {n}" for n in report.notes),
-                                            *_sections(report)])) or None
-    table.caption_justify = "left"
-    return table
+    for key in kept:
+        header, options, _ = columns[key]
+        table.add_column(header, width=shared.get(key), **options)  # set widths: rich never crops a cell
+    for line, (row, _) in zip(cells, lines):
+        table.add_row(*(line[key] for key in kept), style=STYLE.get(row.status))
+    named = ", ".join(f"95% CI {_short_header(report.focus, ' ')}" if c == "ci" else _short_header(c, " ")
+                      for c in dropped)
+    left_out = ([f"note: at {width} columns the table leaves out {named} "
+                 "(a wider terminal shows them; --format md, csv and json have every column)"] if dropped else [])
+    return Group(table, *(Text(line, style="dim") for line in filter(None, [
+        report.comparing, *(f"note: {n}" for n in report.notes), *left_out, *_sections(report)])))
+
+
+def _least(texts: list[str], cap: int | None) -> int:
+    """A column's least width (header and cells): its longest line when it does not wrap; when it
+    wraps, its longest word, and up to `cap` of its longest line."""
+    longest = max((len(line) for text in texts for line in text.splitlines()), default=0)
+    if cap is None:
+        return longest
+    word = max((len(word) for text in texts for word in text.split()), default=0)
+    return max(min(longest, cap), min(word, 12))
 
 
 def to_blocks(report: Report) -> Group:
