@@ -8,10 +8,12 @@ same order: clip each gradient to its norm (clipnorm), decoupled weight decay w 
 then the update. A slice that is not active (stopped early or failed) keeps its weights and state.
 """
 
+import numpy as np
 import tensorflow as tf
 
+from regexp.net.optimizers import build_schedule
 from regexp.packed.stack import gather, lead, per_slice
-from regexp.spec.training import Optimizer
+from regexp.spec.training import Optimizer, Training
 
 ADAMW_DEFAULT_DECAY = 0.004  # keras.optimizers.AdamW's default, which a trial alone gets when unset
 SLOTS = {"sgd": (), "momentum": ("momentum",), "nesterov": ("momentum",), "rmsprop": ("velocity",),
@@ -84,3 +86,15 @@ def _clip_by_norm(g, clipnorm):
     l2sum = tf.reduce_sum(tf.square(g), axes, keepdims=True)
     l2norm = tf.where(l2sum > 0, tf.sqrt(tf.where(l2sum > 0, l2sum, tf.ones_like(l2sum))), l2sum)
     return tf.where(tf.math.is_finite(clipnorm), g * clipnorm / tf.maximum(l2norm, clipnorm), g)
+
+
+def step_rates(training: Training, epochs: int, steps: int) -> np.ndarray:
+    """The learning rate of every step of every epoch, as the trial alone would step with it."""
+    total = epochs * steps
+    schedule = build_schedule(training, steps)
+    if schedule is None:
+        return np.full(total, training.optimizer.learning_rate, np.float32)
+    per_step = training.lr_schedule.unit == "step"  # per epoch: LearningRateScheduler sets schedule(epoch)
+    at = tf.range(total if per_step else epochs, dtype=tf.float32)
+    values = tf.map_fn(lambda t: tf.cast(schedule(t), tf.float32), at).numpy()  # map_fn: CosineDecay uses cond
+    return values if per_step else np.repeat(values, steps)

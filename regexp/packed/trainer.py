@@ -29,10 +29,9 @@ from regexp import compat
 from regexp.data import Prepared, prepare
 from regexp.errors import failure_reason
 from regexp.net.draws import epoch_orders
-from regexp.net.optimizers import build_schedule
 from regexp.net.scoring import EVAL_BATCH, targets
 from regexp.packed import measures
-from regexp.packed.optimizer import PackedOptimizer
+from regexp.packed.optimizer import PackedOptimizer, step_rates
 from regexp.packed.slice_model import SliceModels
 from regexp.packed.stack import Stack, gather, lead, per_slice
 from regexp.packed.stopping import EarlyStop
@@ -135,7 +134,7 @@ class PackTrainer:
                 self.slices.append(self.opened[-1])
             self.orders = np.stack([epoch_orders(s.spec.seed, self.n, 0, self.epochs)
                                     for s in self.specs]).astype(np.int32)
-            self.rates = np.stack([self._rates(s) for s in self.specs])
+            self.rates = np.stack([step_rates(s.spec.training, self.epochs, self.steps) for s in self.specs])
             for epoch in range(self.epochs):
                 interrupts.check()  # a stop asked for during the last epoch: every slice resumes after it
                 if not active.any():
@@ -308,18 +307,6 @@ class PackTrainer:
             chunk = _numpy(self._eval_chunk(x[:, start:start + EVAL_BATCH], y[:, start:start + EVAL_BATCH]))
             total = chunk if total is None else {key: total[key] + chunk[key] for key in total}
         return total
-
-    def _rates(self, loaded: LoadedSpec) -> np.ndarray:
-        """The learning rate of every step of every epoch, as the trial alone would step with it."""
-        training = loaded.spec.training
-        total = self.epochs * self.steps
-        schedule = build_schedule(training, self.steps)
-        if schedule is None:
-            return np.full(total, training.optimizer.learning_rate, np.float32)
-        per_step = training.lr_schedule.unit == "step"  # per epoch: LearningRateScheduler sets schedule(epoch)
-        at = tf.range(total if per_step else self.epochs, dtype=tf.float32)
-        values = tf.map_fn(lambda t: tf.cast(schedule(t), tf.float32), at).numpy()  # map_fn: CosineDecay uses cond
-        return values if per_step else np.repeat(values, self.steps)
 
     # --------------------------------------------------------------------------- run folders
     def _open(self, loaded: LoadedSpec, data: Prepared, runs_dir: Path, parent: str, key: str, slot: int) -> _Slice:
