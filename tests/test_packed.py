@@ -149,6 +149,36 @@ def test_each_slice_steps_as_the_keras_optimizer_of_its_trial(name):
         np.testing.assert_allclose(variable[k].numpy(), alone.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["sgd", "momentum", "rmsprop", "adam", "adamw"])
+def test_an_embedding_steps_as_keras_steps_its_per_sample_gradient_rows(name):
+    """Keras's optimizer gets an Embedding's gradient as one row per sample (tf.IndexedSlices, a code
+    repeated), squares those rows before summing them (Adam's, RMSprop's second moment) and clips by
+    their norm: a pack's `squares` (the codes times each sample's squared gradient) steps the same."""
+    from regexp.net.optimizers import build_optimizer
+    from regexp.spec.training import Training
+
+    settings = [Optimizer(name=name, learning_rate=0.1, momentum=0.5, clipnorm=0.3),
+                Optimizer(name=name, learning_rate=0.02)]
+    rng = np.random.default_rng(1)
+    table0 = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    codes = np.array([[1, 1, 2, 1, 0], [3, 3, 3, 2, 2]])  # codes per slice, repeats included
+    rows = rng.normal(size=(3, 2, 5, 3)).astype(np.float32)  # 3 steps of each sample's gradient row
+    table = tf.Variable(table0)
+    packed = PackedOptimizer(name, settings, [table])
+    one_hot = tf.one_hot(codes, 4)
+    for step in rows:
+        gradient = tf.matmul(one_hot, step, transpose_a=True)
+        squares = {0: tf.matmul(one_hot, step * step, transpose_a=True)}
+        packed.apply([gradient], tf.constant([0.1, 0.02]), tf.constant([True, True]), squares)
+    for k, setting in enumerate(settings):
+        alone = tf.Variable(table0[k])
+        optimizer = build_optimizer(Training(optimizer=setting), steps_per_epoch=1)
+        for step in rows:
+            optimizer.apply([tf.IndexedSlices(tf.constant(step[k]), tf.constant(codes[k]), tf.constant([4, 3]))],
+                            [alone])
+        np.testing.assert_allclose(table[k].numpy(), alone.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_a_pack_reproduces_each_trials_history_and_early_stopping(digits, tmp_path):
     """Dropout and noise off: the same numbers up to float rounding. Batched matmuls sum in another
     order than single ones (about 1e-7 relative per op); over 6 epochs of Adam the loss agrees to
