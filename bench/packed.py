@@ -305,72 +305,6 @@ def profile(size: int) -> None:
         print(f"| {names.get(name, name)} | {seconds:.2f} | {seconds / total:.0%} |")
 
 
-PENGUINS = ("name: penguins\nseed: 0\ndata: {{path: {path}, target: species{missing}}}\nmodel:\n"
-            "  defaults: {{dropout: 0.0, l2: 0.0}}\n  layers: [{{type: dense, units: 32}}]\ntraining:\n  epochs: 30\n"
-            "  batch_size: 16\n  optimizer: {{name: adam, learning_rate: 0.01}}\n  early_stopping: null\nsearch:\n"
-            "  method: grid\n  params: {{model.defaults.dropout: [0.0, 0.2], model.defaults.l2: [0.0, 1.0e-3]}}\n"
-            "  objective: {{metric: val_loss}}\ndecide: {{baseline: 'dropout=0.0,l2=0.0', metric: test_accuracy, "
-            "margin: 1.0e-6, max_seeds: {seeds}}}\n")  # every trial trains every epoch; no arm is equivalent
-SPECIES = {"Adelie": (152, (38.8, 2.7), (18.3, 1.2), (190, 6.5), (3700, 460), ("Biscoe", "Dream", "Torgersen")),
-           "Chinstrap": (68, (48.8, 3.3), (18.4, 1.1), (196, 7.1), (3733, 384), ("Dream",)),
-           "Gentoo": (124, (47.5, 3.1), (15.0, 1.0), (217, 6.5), (5076, 504), ("Biscoe",))}
-
-
-def penguins(folder: Path) -> tuple[Path, Path]:
-    """A penguins-like csv (344 rows: 3 species, bill/flipper/mass with 2 rows empty, island, sex with
-    11 empty) and its all-numeric copy: island and sex one-hot coded as 0/1 columns, empty cells filled
-    with the column's mean (an empty sex: 0 in both)."""
-    import numpy as np
-
-    rng, rows = np.random.default_rng(0), []
-    for species, (n, *measures, islands) in SPECIES.items():
-        for _ in range(n):
-            values = [f"{rng.normal(m, s):.1f}" for m, s in measures]
-            rows.append([species, islands[rng.integers(len(islands))], *values, ("male", "female")[rng.integers(2)]])
-    for n, i in enumerate(rng.choice(len(rows), 11, replace=False)):  # as the real data: 2 rows empty, 11 sexes
-        rows[i][2 if n < 2 else 6:] = [""] * (5 if n < 2 else 1)
-    header = ["species", "island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex"]
-    means = [np.mean([float(r[j]) for r in rows if r[j]]) for j in range(2, 6)]
-    coded = [[r[0], *(int(r[1] == v) for v in ("Biscoe", "Dream", "Torgersen")),
-              *(r[j] or f"{means[j - 2]:.1f}" for j in range(2, 6)), int(r[6] == "male"), int(r[6] == "female")]
-             for r in rows]
-    files = (folder / "penguins.csv", folder / "penguins_numeric.csv")
-    for file, head, body in zip(files, (header, [header[0], "island_biscoe", "island_dream", "island_torgersen",
-                                                 *header[2:6], "sex_male", "sex_female"]), (rows, coded)):
-        file.write_text("".join(",".join(map(str, row)) + "\n" for row in [head, *body]))
-    return files
-
-
-def tables(seeds: int, rounds: int, against: str) -> None:
-    """The penguins-like decide sweep, whole `regexp sweep` processes (2 workers here) alternating, medians: (a)
-    this checkout, packed; (b) `against`'s code, where such a table trains alone; (c) the all-numeric copy."""
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        table, numeric = penguins(folder)
-        (folder / "a.yaml").write_text(PENGUINS.format(path=table, missing=", missing: mean", seeds=seeds))
-        (folder / "c.yaml").write_text(PENGUINS.format(path=numeric, missing="", seeds=seeds))
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(folder / "old"), against],
-                       check=True, capture_output=True)
-        sides = {"(a) packed": ("a.yaml", REPO), f"(b) {against}: alone": ("a.yaml", folder / "old"),
-                 "(c) all-numeric, packed": ("c.yaml", REPO)}
-        found = {side: [] for side in sides}
-        try:  # the cwd is the temp folder: `python -m` would import this checkout's regexp from the repo root
-            for r in range(rounds):
-                for side in list(sides)[r % 3:] + list(sides)[:r % 3]:
-                    runs, (spec, code) = folder / f"runs-{r}-{side[1]}", sides[side]
-                    seconds, _ = timed([sys.executable, "-m", "regexp", "sweep", str(folder / spec), "--runs-dir",
-                                        str(runs), "-q"], dict(os.environ, PYTHONPATH=str(code)), cwd=folder)
-                    found[side].append((seconds, len(list(runs.glob("*/model.keras")))))
-                    print(f"round {r + 1} {side}: {seconds:.1f} s, {found[side][-1][1]} trials", flush=True)
-        finally:
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(folder / "old")])
-    a, b, c = (median := {side: statistics.median(t for t, _ in times) for side, times in found.items()}).values()
-    print("| side | median s | rounds (s, trials) |\n|---|---|---|")
-    for side, times in found.items():
-        print(f"| {side} | {median[side]:.1f} | {', '.join(f'{t:.1f} ({n})' for t, n in times)} |")
-    print(f"(b)/(a) = {b / a:.1f}x (target >= 10); (a)/(c) = {a / c:.2f} (target <= 1.5)")
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=["dist", "speed", "conv", "anchor", "small", "scale", "scale-cnn", "scale-one",
@@ -395,6 +329,8 @@ if __name__ == "__main__":
     elif args.what in ("scale-one", "scale-one-cnn"):
         scale_one(args.size, epochs=6, cnn=args.what == "scale-one-cnn")
     elif args.what == "tables":
+        from packed_tables import tables  # bench/ is on sys.path: this script's folder
+
         tables(args.seeds or 20, args.rounds, args.against)
     else:
         profile(args.size)
