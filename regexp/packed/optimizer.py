@@ -23,13 +23,24 @@ from regexp.packed.stack import gather, lead, per_slice
 from regexp.spec.training import Optimizer, Training
 
 ADAMW_DEFAULT_DECAY = 0.004  # keras.optimizers.AdamW's default, which a trial alone gets when unset
+# XLA fuses the update's ~20 elementwise ops per variable into one pass over the pack's weights (the
+# optimizer was 60% of an Adam pack's step; bench/packed.py): about 4 ns saved per weight and step (225
+# quickstart slices: 2.60 -> 1.89 ms per model-epoch), for about 0.3 s CPU to compile each new pack's
+# step. A pack with fewer weight-steps (weights x the steps it will take) than this steps without it: a
+# decide sweep's packs of 10 penguin trials (4,830 weights, 390 steps) ran as fast uncompiled, and each
+# saved the compile (bench/README.md, packed tables). Only here: compiling the whole epoch, with its
+# stateful random draws and gathers, made it 70x slower on CPU.
+XLA_WORK = 7e7
 SLOTS = {"sgd": (), "momentum": ("momentum",), "nesterov": ("momentum",), "rmsprop": ("velocity",),
          "adam": ("momentum", "velocity"), "adamw": ("momentum", "velocity")}  # Keras's slot names
 
 
 class PackedOptimizer:
-    def __init__(self, name: str, settings: list[Optimizer], variables: list[tf.Variable]):
+    def __init__(self, name: str, settings: list[Optimizer], variables: list[tf.Variable], steps: int | None = None):
+        """`steps`: how many the pack will take (None: unknown, compiled with XLA)."""
         self.name, self.variables = name, variables
+        work = None if steps is None else steps * sum(int(np.prod(v.shape)) for v in variables)
+        self.apply = tf.function(self._apply, jit_compile=work is None or work >= XLA_WORK, autograph=False)
         hyper = {key: per_slice([getattr(o, key) for o in settings]) for key in
                  ("momentum", "beta_1", "beta_2", "rho", "epsilon")}
         self.momentum, self.beta_1, self.beta_2 = hyper["momentum"], hyper["beta_1"], hyper["beta_2"]
@@ -51,11 +62,7 @@ class PackedOptimizer:
             setattr(self, name, tf.gather(getattr(self, name), index))
         self.slots = {name: [gather(v, index) for v in slots] for name, slots in self.slots.items()}
 
-    # XLA fuses the update's ~20 elementwise ops per variable into one pass over the pack's weights
-    # (the optimizer was 60% of an Adam pack's step; bench/packed.py). Only here: compiling the whole
-    # epoch, with its stateful random draws and gathers, made it 70x slower on CPU.
-    @tf.function(jit_compile=True, autograph=False)
-    def apply(self, gradients: list[tf.Tensor], lr: tf.Tensor, active: tf.Tensor, squares: dict | None = None) -> None:
+    def _apply(self, gradients: list[tf.Tensor], lr: tf.Tensor, active: tf.Tensor, squares: dict | None = None) -> None:
         """One step for every slice: lr (K,) this step's rates; active (K,) bool; squares {variable index:
         its gradient's squares as Keras sums them} for an embedding (else the gradient squared)."""
         t = tf.cast(self.iterations + 1, tf.float32)

@@ -108,7 +108,7 @@ class PackTrainer:
         self.noise = tf.random.Generator.from_seed(hash(tuple(s.spec.seed for s in specs)) % (2**31))
         self.stack = Stack(specs, data)
         self.optimizer = PackedOptimizer(training.optimizer.name, [s.spec.training.optimizer for s in specs],
-                                         self.stack.trainable)
+                                         self.stack.trainable, self.epochs * self.steps)
         self.best = [tf.Variable(v) for v in self._state()]
         self.smoothing = per_slice([s.spec.training.label_smoothing for s in specs])
         self.mixup = per_slice([s.spec.training.mixup.alpha if s.spec.training.mixup else 0.0 for s in specs])
