@@ -12,6 +12,9 @@
                                                  the digits CNN (no augmentation), 20 epochs, the same two commands
   python bench/packed.py scale | scale-cnn       ms per model-epoch and peak memory against the pack size, 1 thread
   python bench/packed.py profile [--size 90]     where a pack's time goes, bookkeeping included
+  python bench/packed.py tables [--seeds 20] [--rounds 3] [--against ec11bf8]
+                                                 a penguins-like table (text columns, empty cells), 2x2 decide
+                                                 sweep: packed, REV's code (such trials alone), all-numeric copy
 """
 
 import argparse
@@ -118,10 +121,10 @@ def tree_rss_mib(pid: int) -> float:
     return sum(rss.get(p, 0) for p in tree) / 2**20
 
 
-def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
+def timed(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float]:
     """Wall seconds of a whole process and the peak summed RSS of its process tree (sampled every 0.1 s)."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
     peak = 0.0
     while process.poll() is None:
         peak = max(peak, tree_rss_mib(process.pid))
@@ -305,11 +308,11 @@ def profile(size: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=["dist", "speed", "conv", "anchor", "small", "scale", "scale-cnn", "scale-one",
-                                         "scale-one-cnn",
-                                         "profile"])
+                                         "scale-one-cnn", "profile", "tables"])
     parser.add_argument("size", nargs="?", type=int, default=90)
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--against", default="ec11bf8", help="tables: the code (a git revision) of side (b)")
     args = parser.parse_args()
     if args.what == "dist":
         dist(args.seeds or 30)
@@ -325,5 +328,9 @@ if __name__ == "__main__":
         scale([1, 2, 4, 8, 16, 32, 64, 128, 256], cnn=args.what == "scale-cnn")
     elif args.what in ("scale-one", "scale-one-cnn"):
         scale_one(args.size, epochs=6, cnn=args.what == "scale-one-cnn")
+    elif args.what == "tables":
+        from packed_tables import tables  # bench/ is on sys.path: this script's folder
+
+        tables(args.seeds or 20, args.rounds, args.against)
     else:
         profile(args.size)

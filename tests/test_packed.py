@@ -149,6 +149,36 @@ def test_each_slice_steps_as_the_keras_optimizer_of_its_trial(name):
         np.testing.assert_allclose(variable[k].numpy(), alone.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["sgd", "momentum", "rmsprop", "adam", "adamw"])
+def test_an_embedding_steps_as_keras_steps_its_per_sample_gradient_rows(name):
+    """Keras's optimizer gets an Embedding's gradient as one row per sample (tf.IndexedSlices, a code
+    repeated), squares those rows before summing them (Adam's, RMSprop's second moment) and clips by
+    their norm: a pack's `squares` (the codes times each sample's squared gradient) steps the same."""
+    from regexp.net.optimizers import build_optimizer
+    from regexp.spec.training import Training
+
+    settings = [Optimizer(name=name, learning_rate=0.1, momentum=0.5, clipnorm=0.3),
+                Optimizer(name=name, learning_rate=0.02)]
+    rng = np.random.default_rng(1)
+    table0 = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    codes = np.array([[1, 1, 2, 1, 0], [3, 3, 3, 2, 2]])  # codes per slice, repeats included
+    rows = rng.normal(size=(3, 2, 5, 3)).astype(np.float32)  # 3 steps of each sample's gradient row
+    table = tf.Variable(table0)
+    packed = PackedOptimizer(name, settings, [table])
+    one_hot = tf.one_hot(codes, 4)
+    for step in rows:
+        gradient = tf.matmul(one_hot, step, transpose_a=True)
+        squares = {0: tf.matmul(one_hot, step * step, transpose_a=True)}
+        packed.apply([gradient], tf.constant([0.1, 0.02]), tf.constant([True, True]), squares)
+    for k, setting in enumerate(settings):
+        alone = tf.Variable(table0[k])
+        optimizer = build_optimizer(Training(optimizer=setting), steps_per_epoch=1)
+        for step in rows:
+            optimizer.apply([tf.IndexedSlices(tf.constant(step[k]), tf.constant(codes[k]), tf.constant([4, 3]))],
+                            [alone])
+        np.testing.assert_allclose(table[k].numpy(), alone.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_a_pack_reproduces_each_trials_history_and_early_stopping(digits, tmp_path):
     """Dropout and noise off: the same numbers up to float rounding. Batched matmuls sum in another
     order than single ones (about 1e-7 relative per op); over 6 epochs of Adam the loss agrees to
@@ -270,3 +300,87 @@ def test_keras_names_the_optimizer_slots_a_resume_point_maps_onto():
     optimizer.build(model.trainable_variables)
     names = {v.name for v in optimizer.variables}
     assert {"x_l0_kernel_momentum", "x_l0_kernel_velocity", "x_l0_bias_momentum"} <= names
+
+
+def write_table(path, n=60, seed=0):
+    """A small table: `length` with empty cells, `color` (3 values: one-hot), `city` (6 values, `f` in
+    one row only: some seeds' train parts lack it, so their vocabulary, and embedding width, is smaller)."""
+    rng = np.random.default_rng(seed)
+    lines = ["length,width,color,city,label"]
+    for i in range(n):
+        color, city, width = ["red", "blue", "green"][rng.integers(3)], "abcde"[rng.integers(5)], rng.normal()
+        city = "f" if i == 7 else city
+        length = "" if rng.random() < 0.15 else f"{rng.normal():.3f}"
+        label = int(color == "red") + int(width > 0.3) + int(city in "ab")
+        lines.append(f"{length},{width:.3f},{color},{city},{label}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def table_spec(write_spec, tmp_path, missing: str, **training):
+    path = write_table(tmp_path / "t.csv")
+    return write_spec(merged(TINY, data={"dataset": None, "path": str(path), "target": "label", "missing": missing,
+                                         "max_onehot": 4},
+                             training={"epochs": 4, "batch_size": 16, **training}))
+
+
+TABLE_ARMS = [["seed=1"], ["seed=4", "model.defaults.l2=0.001", "training.optimizer.learning_rate=0.01"],
+              ["seed=2", "training.optimizer.clipnorm=0.05"]]  # seeds 1 and 2: city's 6 values in train, seed 4: 5
+
+
+def test_a_table_slice_starts_from_and_predicts_what_its_trial_alone_does(write_spec, tmp_path):
+    """Own fills, vocabularies and embedding tables per slice; city's embedding is 5 wide for seeds
+    1 and 2 and 4 wide for seed 4 (padded to 5 in the pack): the same kernels, tables and outputs."""
+    spec = table_spec(write_spec, tmp_path, "indicator")
+    specs = [load_spec(spec, arm) for arm in TABLE_ARMS]
+    assert unpackable(specs[0]) is None
+    data = [prepare(s) for s in specs]
+    assert [d.columns[3].width for d in data] == [5, 4, 5] and data[0].columns[0].fill != data[1].columns[0].fill
+    stack = Stack(specs, data)
+    x = tf.constant(np.stack([d.x_test for d in data]).astype(np.float32))
+    assert np.isnan(x.numpy()).any()  # empty cells in the test parts: filled by each slice's own mean
+    logits = stack(x, training=False).numpy()
+    for k, (loaded, d) in enumerate(zip(specs, data)):
+        alone = build_model(loaded.spec.model, d, seed=loaded.spec.seed)
+        for layer, weight, variable in (("l0", "kernel", stack.layers[0].kernel),
+                                        ("embed_3", "embeddings", stack.table.embeddings[3])):
+            mine = stack.part((layer, weight), variable.numpy(), k)
+            assert np.array_equal(alone.get_layer(layer).get_weights()[0], mine), (k, layer)
+        np.testing.assert_allclose(tf.nn.softmax(logits[k]).numpy(), alone.predict(d.x_test, verbose=0),
+                                   rtol=1e-5, atol=1e-7)
+    assert not np.array_equal(stack.table.embeddings[3][0].numpy(), stack.table.embeddings[3][2].numpy())
+    stack.keep(np.array([2, 1]))  # search.halving compacts a pack: each kept slice computes as before
+    np.testing.assert_allclose(stack(tf.gather(x, [2, 1]), training=False).numpy(), logits[[2, 1]], rtol=1e-6)
+    assert stack.part(("embed_3", "embeddings"), stack.table.embeddings[3].numpy(), 1).shape == (6, 4)
+    noisy = Stack([load_spec(spec, [*arm, "model.input_noise=0.5"]) for arm in TABLE_ARMS], data)
+    with tf.GradientTape() as tape:  # input noise stays off seed 4's padded column: its kernel row stays 0
+        out = tf.reduce_sum(noisy(x, training=True, noise=tf.random.Generator.from_seed(0),
+                                  active=tf.constant([True] * 3)))
+    gradient = tape.gradient(out, noisy.layers[0].kernel).numpy()
+    padded = np.setdiff1d(np.arange(noisy.table.width), noisy.table.rows[1])
+    assert len(padded) == 1 and not gradient[1, padded].any() and gradient[0].all()
+
+
+@pytest.mark.parametrize("missing", ["mean", "indicator"])
+def test_a_table_pack_reproduces_each_trial_alone(write_spec, tmp_path, missing):
+    """Filled cells, one-hot and embedded categories, different seeds (so splits, vocabularies, fills
+    and embedding widths): each slice's config, history, weights, scores and predictions are its
+    trial's alone, to float rounding."""
+    spec = table_spec(write_spec, tmp_path, missing, optimizer={"name": "adam", "learning_rate": 0.003})
+    results = packed_trainer.run_pack(str(spec), TABLE_ARMS, str(tmp_path / "packed"), "test", "val_loss", "p", KEYS)
+    for arm, result in zip(TABLE_ARMS, results):
+        assert result.status == "completed", result
+        packed = read_run(tmp_path / "packed" / result.run)
+        alone = read_run(train(load_spec(spec, arm), tmp_path / "alone"))
+        assert packed.info.packed.size == 3
+        assert _model_config(packed.path) == _model_config(alone.path), arm
+        for a, b in zip(packed.history, alone.history, strict=True):
+            for column in ("loss", "val_loss", "accuracy", "penalty"):
+                assert a[column] == pytest.approx(b[column], rel=1e-4, abs=1e-6), (arm, a["epoch"], column)
+        assert packed.metrics.columns == alone.metrics.columns
+        mine, theirs = (keras.models.load_model(run.path / "model.keras") for run in (packed, alone))
+        for a, b in zip(mine.get_weights(), theirs.get_weights(), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+        x = prepare(load_spec(spec, arm)).x_test
+        np.testing.assert_allclose(mine.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
+        assert packed.metrics.test["loss"] == pytest.approx(alone.metrics.test["loss"], rel=1e-4)

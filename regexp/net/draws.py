@@ -8,12 +8,17 @@ run and from the pack's own stream in a pack (the same distribution, other draws
 
 import numpy as np
 
-_INIT, _ORDER = 1, 2  # purposes: one stream per purpose, so adding one never shifts the others
+_INIT, _ORDER, _EMBED = 1, 2, 3  # purposes: one stream per purpose, so adding one never shifts the others
 
 
 def layer_seed(seed: int, layer: int) -> int:
     """The int seed of weighted layer `layer`'s kernel initializer (the output layer is the last index)."""
     return int(np.random.SeedSequence([seed, _INIT, layer]).generate_state(1)[0] % (2**31 - 1))
+
+
+def embedding_seed(seed: int, column: int) -> int:
+    """The int seed of the embedding table of categorical column `column` (its index in the table)."""
+    return int(np.random.SeedSequence([seed, _EMBED, column]).generate_state(1)[0] % (2**31 - 1))
 
 
 def epoch_orders(seed: int, n: int, first: int, last: int) -> np.ndarray:

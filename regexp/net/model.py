@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from regexp.data import Prepared
-from regexp.net.draws import layer_seed
+from regexp.net.draws import embedding_seed, layer_seed
 from regexp.net.layers import NoisyConv2D, NoisyDense, TableColumns
 from regexp.spec.schema import SPATIAL, Model
 from regexp.spec.training import Training
@@ -40,7 +40,7 @@ def build_model(spec: Model, data: Prepared, name: str = "regexp", training: Tra
         # augmentation sees raw pixels (its value ranges and fill value 0 mean something there)
         for layer in _image_augmentation(training, data) if training is not None else []:
             x = layer(x)
-    x = _tabular(data, inputs) if data.columns else _scaling(data, x)  # per channel on images (fits a crop too)
+    x = _tabular(data, inputs, seed) if data.columns else _scaling(data, x)  # per channel on images (fits a crop too)
     if spec.input_noise > 0:
         x = keras.layers.GaussianNoise(spec.input_noise, name="input_noise")(x)
     if spec.input_dropout > 0:
@@ -113,10 +113,10 @@ def set_scaling(layer: keras.layers.Normalization, data: Prepared) -> None:
     layer.finalize_state()  # Normalization's own step after adapt: the broadcast mean/variance it applies
 
 
-def _tabular(data: Prepared, inputs):
+def _tabular(data: Prepared, inputs, seed: int = 0):
     """A table with categories or filled cells (data/encoding.py): the numeric columns filled and
     scaled (indicators beside them), each categorical column one-hot (CategoryEncoding) or
-    embedded (Embedding), side by side."""
+    embedded (Embedding, its table drawn from `seed`: embedding_initializer), side by side."""
     columns = data.columns
     numeric = [j for j, c in enumerate(columns) if c.kind == "numeric"]
     parts = []
@@ -134,7 +134,8 @@ def _tabular(data: Prepared, inputs):
         if column.encoding == "one_hot":
             parts.append(keras.layers.CategoryEncoding(size, output_mode="one_hot", name=f"onehot_{j}")(code))
         else:
-            vector = keras.layers.Embedding(size, column.width, name=f"embed_{j}")(code)
+            vector = keras.layers.Embedding(size, column.width, embeddings_initializer=embedding_initializer(seed, j),
+                                            name=f"embed_{j}")(code)
             parts.append(keras.layers.Flatten(name=f"embedded_{j}")(vector))
     return parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="table")(parts)
 
@@ -158,6 +159,12 @@ def initializer(name, seed: int, layer: int) -> keras.initializers.Initializer:
     if "seed" in config:  # the random ones (Keras has no public base class to test for)
         return init.__class__.from_config({**config, "seed": layer_seed(seed, layer)})
     return init  # zeros, ones: nothing to draw
+
+
+def embedding_initializer(seed: int, column: int) -> keras.initializers.Initializer:
+    """Keras's Embedding default ("uniform": U(-0.05, 0.05)), seeded for this column from the trial's
+    seed, as the kernels are: unseeded, it drew from Keras's global state, which a pack cannot mirror."""
+    return keras.initializers.RandomUniform(-0.05, 0.05, seed=embedding_seed(seed, column))
 
 
 def _regularizer(l1: float, l2: float):

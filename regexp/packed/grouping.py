@@ -8,7 +8,6 @@ early-stopping settings) is left out of the shape key. What the packed trainer d
 is named by `unpackable`, and those trials run alone, as they would without --pack.
 """
 
-import functools
 import json
 from dataclasses import dataclass
 
@@ -72,56 +71,7 @@ def unpackable(loaded: LoadedSpec) -> str | None:
     for name in t.metrics or []:
         if name not in PACKED_METRICS:
             return f"training.metrics: {name} is not computed in packs ({', '.join(PACKED_METRICS)} are)"
-    if spec.data.dataset is None and (spec.data.missing != "error" or spec.data.categorical != "auto"
-                                      or _has_text_cells(loaded)):
-        return TABLE_REASON
     return None
-
-
-TABLE_REASON = "data: categorical or filled columns are encoded by a trial's own Keras layers; not packed"
-
-
-def _has_text_cells(loaded: LoadedSpec) -> bool:
-    """A csv/parquet data file with a cell that is no number (categorical: auto takes it as categories)."""
-    from regexp.spec.load import resolve_data_path
-
-    path = resolve_data_path(loaded, "data.path")
-    try:
-        st = path.stat()
-    except OSError:
-        return False  # no file: the trial fails alone, with the reason
-    return path.suffix.lower() in (".csv", ".parquet") and _text_in(str(path), st.st_size, st.st_mtime_ns,
-                                                                    loaded.spec.data.target)
-
-
-@functools.lru_cache(maxsize=16)  # a sweep's trials share their file: it is read once per process
-def _text_in(path: str, size: int, mtime: int, target: str | None) -> bool:
-    """Whether a feature column (not the label: data.target, else the last) holds a non-number."""
-    if path.endswith(".parquet"):
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            return False  # the trial fails alone, saying what to install
-
-        fields = list(pq.read_schema(path))
-        label = target or fields[-1].name
-        return any(not str(field.type).startswith(("int", "uint", "float", "double", "bool", "halffloat"))
-                   for field in fields if field.name != label)
-    import csv
-
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = csv.reader(f)
-        header = next(rows, [])
-        label = header.index(target) if target in header else len(header) - 1
-        for row in rows:
-            for j, cell in enumerate(row):
-                if j == label:
-                    continue
-                try:
-                    float(cell)
-                except ValueError:
-                    return True
-    return False
 
 
 def shape_key(loaded: LoadedSpec) -> str:

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from regexp.data import Prepared
-from regexp.net.model import build_model, initializer, set_scaling
+from regexp.net.model import build_model, embedding_initializer, initializer, set_scaling
 from regexp.packed.stack import Stack
 from regexp.spec.schema import WEIGHTED
 from regexp.trial.distribute import compile_model
@@ -26,7 +26,7 @@ class SliceModels:
         model = self._model_of(spec, data)
         by_name = dict(zip(self.stack.variables, values))
         for (layer, weight), value in by_name.items():
-            _weight(model, layer, weight).assign(value[k])
+            _weight(model, layer, weight).assign(self.stack.part((layer, weight), value, k))
         opt = model.optimizer
         schedule = spec.training.lr_schedule
         if schedule is None or schedule.unit == "epoch":  # a variable, which LearningRateScheduler sets each epoch
@@ -36,17 +36,21 @@ class SliceModels:
         trainable = [key for key, v in self.stack.variables.items() if v.trainable]  # the optimizer's order
         for name, per_variable in optimizer["slots"].items():
             for (layer, weight), value in zip(trainable, per_variable):
-                slots[f"{_weight(model, layer, weight).path.replace('/', '_')}_{name}"].assign(value[k])
+                slots[f"{_weight(model, layer, weight).path.replace('/', '_')}_{name}"].assign(
+                    self.stack.part((layer, weight), value, k))
         return model
 
     def _model_of(self, spec, data: Prepared) -> keras.Model:
         """The compiled Keras model of a slice. Building one costs about 35 ms (layers, compile, the
         optimizer's slots), so the slices of one point (the same spec but the seed) share one: what a
         seed changes in the model's config is its initializers' seeds, set here, and its scaling
-        statistics, which are weights (model.set_scaling). Its config is the one the trial alone saves
-        (tests/test_packed.py compares them)."""
+        statistics, which are weights (model.set_scaling), and a table's fills and embedding seeds, set
+        here too (the vocabulary sizes, which decide its layers' shapes, are in the key). Its config is the
+        one the trial alone saves (tests/test_packed.py compares them)."""
+        table = [(c.kind, c.encoding, c.fill is not None, c.indicator, len(c.vocabulary or ()))
+                 for c in data.columns or []]
         key = json.dumps([spec.name, spec.model.model_dump(mode="json"), spec.training.model_dump(mode="json"),
-                          data.features, data.shape, data.classes, data.task,
+                          data.features, data.shape, data.classes, data.task, table,
                           {} if "mean" in data.scale else data.scale], default=str)
         model = self._models.get(key)
         if model is None:
@@ -63,7 +67,21 @@ class SliceModels:
                 model.get_layer(f"l{i}").kernel_initializer = initializer(layer.initializer, spec.seed, i)
         model.get_layer("output").kernel_initializer = initializer(spec.model.output.initializer, spec.seed,
                                                                    len(layers))
+        _set_table(model, spec.seed, data)
         return model
+
+
+def _set_table(model: keras.Model, seed: int, data: Prepared) -> None:
+    """A table's per-seed settings in the layers of model._tabular: the fills of its numeric columns
+    (TableColumns keeps them in its config) and each Embedding's initializer seed."""
+    columns = data.columns or []
+    fills = [c.fill if c.fill is not None else 0.0 for c in columns if c.kind == "numeric"]
+    for name in ("numeric_columns", "was_missing"):
+        if any(layer.name == name for layer in model.layers):
+            model.get_layer(name).fills = fills
+    for j, column in enumerate(columns):
+        if column.kind == "categorical" and column.encoding != "one_hot":
+            model.get_layer(f"embed_{j}").embeddings_initializer = embedding_initializer(seed, j)
 
 
 def _weight(model: keras.Model, layer: str, weight: str):

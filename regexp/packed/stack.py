@@ -7,9 +7,10 @@ Normalization/Rescaling of the inputs (per channel on images), GaussianNoise, Dr
 (NoisyDense) as a batched matmul, Conv2D (NoisyConv2D) as one grouped convolution with slice k's
 channels as group k, Max/AveragePooling2D, Flatten and GlobalAveragePooling2D with K folded into
 the batch, BatchNormalization (momentum 0.99, epsilon 1e-3), LayerNormalization (epsilon 1e-3),
-the activation, GaussianDropout, and the output Dense with softmax/sigmoid/linear. Weights are
-initialized per slice by the very initializer call the trial alone makes (model.initializer), so
-slice k starts bit for bit where its trial would.
+the activation, GaussianDropout, and the output Dense with softmax/sigmoid/linear. A table with
+categories or filled cells goes through table.py's per-slice fills, one-hot codes and embeddings
+first. Weights are initialized per slice by the very initializer call the trial alone makes
+(model.initializer, model.embedding_initializer), so slice k starts bit for bit where its trial would.
 """
 
 from dataclasses import dataclass, fields
@@ -21,6 +22,7 @@ import tensorflow as tf
 from regexp import compat
 from regexp.data import Prepared
 from regexp.net.model import LAYERS, initializer
+from regexp.packed.table import Table
 from regexp.spec import LoadedSpec
 from regexp.spec.schema import SPATIAL, WEIGHTED
 
@@ -74,12 +76,14 @@ class Stack:
         first = data[0]
         self.task, self.k = first.task, len(specs)
         self.image = tuple(first.shape) if first.shape is not None else None  # (H, W, C) of image data
+        self.table = Table(specs, data) if first.columns else None
+        self._takes_table = None  # the weighted layer that takes the table's (padded) columns: its name
         self._scaling(data)
         self.input_noise = per_slice([s.spec.model.input_noise for s in specs])
         self.input_dropout = per_slice([s.spec.model.input_dropout for s in specs])
         resolved = [s.spec.model.resolved_layers() for s in specs]
         spatial = any(layer.type in SPATIAL for layer in resolved[0])
-        shape = self.image if spatial else (first.features,)  # one sample's shape, as the Keras model sees it
+        shape = self.image if spatial else (self.table.width if self.table else first.features,)  # one sample's
         self.layers: list[Layer | Unweighted] = []
         for i, layer in enumerate(resolved[0]):
             if not isinstance(layer, WEIGHTED):
@@ -97,7 +101,7 @@ class Stack:
                         "grouped": compat.grouped_conv_trains()}
                 shape = keras.layers.Conv2D(units, layer.kernel_size, strides=layer.strides, padding=layer.padding
                                             ).compute_output_shape((None, *shape))[1:]
-            kernel = self._kernels(specs, mine, i, kernel_shape)
+            kernel = self._kernels(specs, mine, i, kernel_shape, f"l{i}")
             hyper = {key: per_slice([getattr(m, key) for m in mine]) for key in
                      ("l1", "l2", "bias_l1", "bias_l2", "dropout", "weight_noise", "activation_noise")}
             ones, zeros = np.ones((self.k, units), np.float32), np.zeros((self.k, units), np.float32)
@@ -115,7 +119,8 @@ class Stack:
         self.flatten_input = self.image is not None and not spatial  # an MLP on images: Flatten after scaling
         self.outputs = len(first.classes) if first.task == "classification" else 1
         outs = [s.spec.model.output for s in specs]
-        self.output_kernel = tf.Variable(self._kernels(specs, outs, len(resolved[0]), (shape[-1], self.outputs)))
+        self.output_kernel = tf.Variable(self._kernels(specs, outs, len(resolved[0]), (shape[-1], self.outputs),
+                                                       "output"))
         self.output_bias = tf.Variable(np.zeros((self.k, self.outputs), np.float32))
         self.output_l1 = per_slice([o.l1 for o in outs])
         self.output_l2 = per_slice([o.l2 for o in outs])
@@ -135,11 +140,13 @@ class Stack:
         for name, value in list(vars(self).items()):
             if _per_slice(value):
                 setattr(self, name, gather(value, index))
+        if self.table is not None:
+            self.table.keep(index)
         self.k = len(index)
 
     def _scaling(self, data: list[Prepared]) -> None:
         """Each slice's own train statistics, as Normalization/Rescaling apply them (model._scaling)."""
-        f = self.image[-1] if self.image else data[0].features  # images: per channel
+        f = self.image[-1] if self.image else len(self.table.numeric) if self.table else data[0].features
         lead_ones = (1, 1, 1) if self.image else (1,)
         scale, offset = np.ones((self.k, *lead_ones, f), np.float32), np.zeros((self.k, *lead_ones, f), np.float32)
         self.standard = "mean" in data[0].scale
@@ -153,14 +160,30 @@ class Stack:
                 scale[k], offset[k] = 1.0 / span, -lo / span
         self.scale, self.offset = tf.constant(scale), tf.constant(offset)
 
-    def _kernels(self, specs, layers, index: int, shape: tuple[int, ...]) -> np.ndarray:
-        draw = lambda s, layer: initializer(layer.initializer, s.spec.seed, index)(shape, dtype="float32")  # noqa: E731
-        return np.stack([keras.ops.convert_to_numpy(draw(s, layer)) for s, layer in zip(specs, layers)])
+    def _kernels(self, specs, layers, index: int, shape: tuple[int, ...], name: str) -> np.ndarray:
+        """Each slice's kernel as its trial draws it. On a table, the first layer's is drawn at each slice's
+        own input width and placed at the slice's rows of the padded inputs (table.py)."""
+        def draw(loaded, layer, rows=shape[0]):
+            return keras.ops.convert_to_numpy(initializer(layer.initializer, loaded.spec.seed, index)(
+                (rows, *shape[1:]), dtype="float32"))
+        if self.table is None or self._takes_table is not None:
+            return np.stack([draw(s, layer) for s, layer in zip(specs, layers)])
+        self._takes_table = name
+        return self.table.place([draw(s, layer, len(rows)) for s, layer, rows in zip(specs, layers, self.table.rows)])
+
+    def part(self, key: tuple[str, str], value: np.ndarray, k: int) -> np.ndarray:
+        """Slice k's own weight (or optimizer slot) of the stacked `value` of variables[key], as its Keras
+        model holds it: a table's padded inputs and embeddings cut to the slice's own widths."""
+        if self.table is not None and key == (self._takes_table, "kernel"):
+            return self.table.part("kernel", None, value, k)
+        if self.table is not None and key[1] == "embeddings":
+            return self.table.part("embeddings", int(key[0].split("_")[1]), value, k)
+        return value[k]
 
     @property
     def variables(self) -> dict[tuple[str, str], tf.Variable]:
         """(Keras layer name, weight name) -> the stacked variable, as the trial's Keras model names them."""
-        out = {}
+        out = {(f"embed_{j}", "embeddings"): v for j, v in (self.table.embeddings if self.table else {}).items()}
         for layer in self.weighted:
             out[(layer.name, "kernel")], out[(layer.name, "bias")] = layer.kernel, layer.bias
             for norm, weights in ((f"{layer.name}_bn", layer.bn), (f"{layer.name}_layer_norm", layer.ln)):
@@ -186,15 +209,17 @@ class Stack:
                 + _l1l2(self.output_bias, self.output_bias_l1, self.output_bias_l2))
 
     def __call__(self, x: tf.Tensor, training: bool, noise: tf.random.Generator | None = None,
-                 active: tf.Tensor | None = None) -> tf.Tensor:
+                 active: tf.Tensor | None = None, taps: list | None = None) -> tf.Tensor:
         """(K, B, features) raw inputs -> (K, B, outputs) logits (softmax/sigmoid not applied).
         In training, BN's moving statistics of the `active` slices are updated, as Keras does per step."""
         k, b = self.k, tf.shape(x)[1]
         if self.image:
             x = tf.reshape(x, [k, b, *self.image])
-        x = (x - self.offset) / self.scale if self.standard else x * self.scale + self.offset
+        x = self.table(x, self._scale, taps) if self.table is not None else self._scale(x)
         if training:
             x = _noise(x, self.input_noise, noise)
+            if self.table is not None and self.table.padded and not _off(noise, self.input_noise):
+                x = x * self.table.mask  # noise off a slice's padded columns: they stay 0, as their kernel rows
             x = _dropout(x, self.input_dropout, noise)
         if self.flatten_input:
             x = tf.reshape(x, [k, b, -1])
@@ -223,6 +248,10 @@ class Stack:
                      else _gaussian_dropout(h, layer.dropout, noise))
             x = h
         return tf.matmul(x, self.output_kernel) + self.output_bias[:, None, :]
+
+    def _scale(self, x: tf.Tensor) -> tf.Tensor:
+        """Normalization ((x - mean) / std) or Rescaling (x * scale + offset) with each slice's statistics."""
+        return (x - self.offset) / self.scale if self.standard else x * self.scale + self.offset
 
     def apply_max_norm(self, active: tf.Tensor) -> None:
         """Keras's MaxNorm on each active slice's kernel, where that slice has one: over the inputs of

@@ -29,13 +29,13 @@ from regexp import compat
 from regexp.data import Prepared, prepare
 from regexp.errors import failure_reason
 from regexp.net.draws import epoch_orders
-from regexp.net.optimizers import build_schedule
 from regexp.net.scoring import EVAL_BATCH, targets
 from regexp.packed import measures
-from regexp.packed.optimizer import PackedOptimizer
+from regexp.packed.optimizer import PackedOptimizer, step_rates
 from regexp.packed.slice_model import SliceModels
 from regexp.packed.stack import Stack, gather, lead, per_slice
 from regexp.packed.stopping import EarlyStop
+from regexp.packed.table import layout
 from regexp.spec import LoadedSpec, load_spec
 from regexp.store.contract import FINISHED, TrialStatus, default_monitor, direction
 from regexp.sweep.halving import Halving
@@ -64,13 +64,14 @@ def run_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: 
             results[i] = failed_before_start(failure_reason(exc))
     groups: dict[tuple, list[int]] = {}
     for i, d in enumerate(data):
-        if d is not None and d.columns:  # categories or filled cells: only a trial's own Keras layers encode them
+        if d is not None and d.columns and d.shape is not None:  # a table read as images: a trial alone
             from regexp.trial.train import train_trial
 
             results[i] = train_trial(loaded[i], Path(runs_dir), parent, metric, keys[i],
                                      (halving, points[i]) if halving else None)
-        elif d is not None:  # equal shapes in the spec can still mean unequal parts (cv folds differ by one)
-            groups.setdefault((tuple(d.sizes().values()), d.features, tuple(d.classes), d.task), []).append(i)
+        elif d is not None:  # equal specs can still mean unequal parts (cv folds differ by one) or table layouts
+            groups.setdefault((tuple(d.sizes().values()), d.features, tuple(d.classes), d.task, layout(d.columns)),
+                              []).append(i)
     for g, members in enumerate(groups.values()):
         trainer = PackTrainer([loaded[i] for i in members], [data[i] for i in members],
                               pack_id if len(groups) == 1 else f"{pack_id}.{g}",
@@ -107,7 +108,7 @@ class PackTrainer:
         self.noise = tf.random.Generator.from_seed(hash(tuple(s.spec.seed for s in specs)) % (2**31))
         self.stack = Stack(specs, data)
         self.optimizer = PackedOptimizer(training.optimizer.name, [s.spec.training.optimizer for s in specs],
-                                         self.stack.trainable)
+                                         self.stack.trainable, self.epochs * self.steps)
         self.best = [tf.Variable(v) for v in self._state()]
         self.smoothing = per_slice([s.spec.training.label_smoothing for s in specs])
         self.mixup = per_slice([s.spec.training.mixup.alpha if s.spec.training.mixup else 0.0 for s in specs])
@@ -135,7 +136,7 @@ class PackTrainer:
                 self.slices.append(self.opened[-1])
             self.orders = np.stack([epoch_orders(s.spec.seed, self.n, 0, self.epochs)
                                     for s in self.specs]).astype(np.int32)
-            self.rates = np.stack([self._rates(s) for s in self.specs])
+            self.rates = np.stack([step_rates(s.spec.training, self.epochs, self.steps) for s in self.specs])
             for epoch in range(self.epochs):
                 interrupts.check()  # a stop asked for during the last epoch: every slice resumes after it
                 if not active.any():
@@ -257,12 +258,17 @@ class PackTrainer:
         x, y = tf.gather(x_all, index, batch_dims=1), tf.gather(y_all, index, batch_dims=1)
         if self.mixes:
             x, y = self._mix(x, y)
+        taps = [] if self.optimizer.squares else None  # a table's embeddings: (variable, one-hot codes, output)
         with tf.GradientTape() as tape:
-            logits = self.stack(x, training=True, noise=self.noise, active=active)
+            logits = self.stack(x, training=True, noise=self.noise, active=active, taps=taps)
             smoothed = measures.per_sample_loss(self.task, logits, measures.smooth(self.task, y, self.smoothing))
             objective = tf.reduce_mean(smoothed, axis=1) + self.stack.penalty()
             total = tf.reduce_sum(tf.where(active, objective, 0.0))  # a sum: each slice's own gradient
-        self.optimizer.apply(tape.gradient(total, self.stack.trainable), lr, active)
+        trainable = self.stack.trainable
+        grads = tape.gradient(total, trainable + [out for _, _, out in taps or []])
+        squares = {next(i for i, v in enumerate(trainable) if v is variable): tf.matmul(codes, d * d, transpose_a=True)
+                   for (variable, codes, _), d in zip(taps or [], grads[len(trainable):])}  # optimizer.py: why
+        self.optimizer.apply(grads[:len(trainable)], lr, active, squares)
         self.stack.apply_max_norm(active)
         batch = tf.cast(tf.shape(x)[1], tf.float32)
         return {**measures.sums(self.task, self.metrics, logits, y), "objective": objective * batch,
@@ -308,18 +314,6 @@ class PackTrainer:
             chunk = _numpy(self._eval_chunk(x[:, start:start + EVAL_BATCH], y[:, start:start + EVAL_BATCH]))
             total = chunk if total is None else {key: total[key] + chunk[key] for key in total}
         return total
-
-    def _rates(self, loaded: LoadedSpec) -> np.ndarray:
-        """The learning rate of every step of every epoch, as the trial alone would step with it."""
-        training = loaded.spec.training
-        total = self.epochs * self.steps
-        schedule = build_schedule(training, self.steps)
-        if schedule is None:
-            return np.full(total, training.optimizer.learning_rate, np.float32)
-        per_step = training.lr_schedule.unit == "step"  # per epoch: LearningRateScheduler sets schedule(epoch)
-        at = tf.range(total if per_step else self.epochs, dtype=tf.float32)
-        values = tf.map_fn(lambda t: tf.cast(schedule(t), tf.float32), at).numpy()  # map_fn: CosineDecay uses cond
-        return values if per_step else np.repeat(values, self.steps)
 
     # --------------------------------------------------------------------------- run folders
     def _open(self, loaded: LoadedSpec, data: Prepared, runs_dir: Path, parent: str, key: str, slot: int) -> _Slice:
