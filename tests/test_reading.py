@@ -188,3 +188,15 @@ def test_predict_reads_new_rows_as_the_run_read_its_table(write_spec, runner, tm
     bad.write_text((TABLES / "penguins_r.csv").read_text().replace("34.1,", "tall,", 1))
     refused = runner.invoke(app, ["predict", str(run), str(bad)])
     assert refused.exit_code == 2 and "row 2, column 'bill_length_mm': 'tall' is not a number" in refused.output
+
+
+def test_validate_warns_when_a_decide_margin_is_below_one_sample_of_the_tables_test_part(write_spec, runner):
+    """48 rows, 20% test: ceil(9.6) = 10 test samples, so an accuracy moves in steps of 1/10."""
+    spec = write_spec(merged(TINY, data={"dataset": None, "path": str(TABLES / "penguins_r.csv"), "target": "species",
+                                         "missing": "mean"},
+                             search={"method": "grid", "params": {"model.defaults.dropout": [0.0, 0.5]}},
+                             decide={"baseline": "dropout=0.0", "metric": "test_accuracy", "margin": 0.01}))
+    result = runner.invoke(app, ["validate", str(spec)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, said
+    assert "decide.margin: 0.01 is below one sample of the part test_accuracy is scored on (1/10 = 0.1)" in said

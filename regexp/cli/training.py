@@ -285,6 +285,12 @@ def validate(specs: SpecFiles, overrides: SetOption = []):
 
             for line in table_lines(key, reading):
                 print(line)
+        if spec.spec.decide is not None and "data.path" in readings.get(spec.file, {}):
+            from regexp.errors import problem
+            from regexp.spec.checks import margin_problems
+
+            for key, message in margin_problems(spec.spec, readings[spec.file]["data.path"].rows)[1]:
+                warn(problem(spec.where(key), key, message))
         print(f"{spec.file}: ok")
 
 

@@ -263,12 +263,12 @@ def _decide_checks(spec: Spec, metrics: Optional[list[str]]) -> list[tuple[str, 
     return errors
 
 
-def margin_problems(spec: Spec) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def margin_problems(spec: Spec, rows: int | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """decide.margin against its metric: at least the whole range of the metric is an error (every
     difference but the extremes would be equivalent); below one sample of the part (1/n, known here
-    for built-in datasets; for a file, decide and report warn once they read the runs' sizes) is a
-    warning: per-seed differences come in steps of one sample, and no arm is called equivalent
-    within less (docs/decide.md)."""
+    for built-in datasets, and for a table once validate has read its `rows`; decide and report warn
+    too, once they read the runs' sizes) is a warning: per-seed differences come in steps of one
+    sample, and no arm is called equivalent within less (docs/decide.md)."""
     key = MetricKey.parse(spec.decide.metric)
     margin, width = spec.decide.margin, span(key.name)
     if width is not None and margin >= width:
@@ -276,7 +276,7 @@ def margin_problems(spec: Spec) -> tuple[list[tuple[str, str]], list[tuple[str, 
         return [("decide.margin", f"{margin:g} is the whole range of {key.column} ([{low:g}, {high:g}]): every "
                                   f"difference would be within it (a margin is in the metric's units: 0.01 is one "
                                   f"point of accuracy)")], []
-    sizes = part_sizes(spec) if key.part in ("val", "test") else None
+    sizes = part_sizes(spec, rows) if key.part in ("val", "test") else None
     step = resolution(key.name, sizes[key.part]) if sizes else None
     if step is not None and margin < step:
         return [], [("decide.margin", margin_below(margin, step, key.column, sizes[key.part]))]

@@ -48,14 +48,14 @@ BUILTIN = {
 SHIPPED_TEST = {"mnist": 10000, "fashion_mnist": 10000, "cifar10": 10000}  # their own test parts
 
 
-def part_sizes(spec: Spec) -> Optional[dict[str, int]]:
-    """Samples in the val and test parts of a built-in dataset, as data/prepare.py cuts them
-    (scikit-learn's train_test_split takes ceil(fraction * n); under cv the smallest fold); None for
-    data.path (known once the file is read)."""
+def part_sizes(spec: Spec, rows: int | None = None) -> Optional[dict[str, int]]:
+    """Samples in the val and test parts of a built-in dataset, or of data.path's `rows` once the
+    file is read (without val_path/test_path), as data/prepare.py cuts them (scikit-learn's
+    train_test_split takes ceil(fraction * n); under cv the smallest fold); None when unknown."""
     known = facts(spec)
-    if known is None:
+    if known is None and (rows is None or spec.data.val_path or spec.data.test_path):
         return None
-    split, n = spec.data.split, known.samples
+    split, n = spec.data.split, known.samples if known is not None else rows
     test = SHIPPED_TEST.get(spec.data.dataset)
     if test is None:
         test = math.ceil(split.test * n) if split.test else 0
