@@ -147,10 +147,11 @@ def _read(path: str, size: int, mtime: int, settings: tuple) -> Table:
     y = labels.to_numpy(np.float64) if labels.dtype.kind in "biuf" else labels.astype(str).to_numpy(str)
     classes = _classes(y, task)
     for reading, values in ((r, cleaned[r.name]) for r in readings if r.kind != "dropped"):
-        kept = [v for v in LOOKS_MISSING if values.dtype == object and (values == v).any()]
+        counts = values[values.isin(LOOKS_MISSING)].value_counts() if values.dtype == object else {}
+        kept = [v for v in LOOKS_MISSING if v in counts]
         if kept:
             warnings.append(f"column {reading.name!r}: {', '.join(repr(v) for v in kept)} "
-                            f"({', '.join(str(int((values == v).sum())) for v in kept)} cells) is read as a value; "
+                            f"({', '.join(str(int(counts[v])) for v in kept)} cells) is read as a value; "
                             "if it marks a missing cell, add it to data.na_values")
     warnings += _suspicious(columns, x, y, classes is not None)
     reading = TableReading(file=file.name, sep=sep, rows=len(frame), columns=readings, classes=classes, notes=notes,
