@@ -12,11 +12,11 @@ objects instead of text. docs/api.md has a worked example (tests/test_api.py run
 """
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from regexp.compat import quiet_tensorflow
 from regexp.spec import load_spec
 from regexp.store.contract import Provenance, RunInfo, RunMetrics
 from regexp.store.folders import read_run
@@ -114,19 +114,6 @@ class Report:
 def load_run(path: str | Path) -> Run:
     record = read_run(Path(path))
     return Run(record.path, record.info, record.config, record.metrics, record.history)
-
-
-def quiet_tensorflow() -> None:
-    """As quiet as the CLI (cli/base.py): TensorFlow's C++ log level, for its start-up notes, cuInit
-    and XLA lines, and the lines its import writes before its logging is set up, held back
-    (compat.py). Set before TensorFlow loads: it cannot quiet one a notebook imported already.
-    REGEXP_VERBOSE=1 (as `regexp --verbose` sets it) shows everything."""
-    if os.environ.get("REGEXP_VERBOSE"):
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # spawned workers inherit it too
-    from regexp.compat import QuietTensorFlowImport
-
-    QuietTensorFlowImport.install()
 
 
 def train(spec: str | Path, runs_dir: str | Path = "runs", overrides: list[str] = (), pack: str = "auto"

@@ -97,3 +97,29 @@ def _held_stderr():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def quiet_tensorflow() -> None:
+    """TensorFlow's C++ log level, for its start-up notes, cuInit and XLA lines, and the lines its
+    import writes before its logging is set up, held back (QuietTensorFlowImport): the CLI and the
+    Python API alike. Set before TensorFlow loads: it cannot quiet one a notebook imported already.
+    REGEXP_VERBOSE=1 (as `regexp --verbose` sets it) shows everything."""
+    if os.environ.get("REGEXP_VERBOSE"):
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # spawned workers inherit it too
+    QuietTensorFlowImport.install()
+
+
+def callable_package(name: str, function: str) -> None:
+    """Make the package `name` callable as regexp.api's `function`: once a package is imported,
+    `regexp.<package>` is the package, not regexp/__init__.py's lazy attribute, and
+    `regexp.report(...)` / `regexp.sweep(...)` must still run the report or the sweep (docs/api.md)."""
+    import types
+
+    class CallablePackage(types.ModuleType):
+        def __call__(self, *args, **kwargs):
+            from regexp import api
+
+            return getattr(api, function)(*args, **kwargs)
+
+    sys.modules[name].__class__ = CallablePackage

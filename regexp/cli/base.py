@@ -23,13 +23,13 @@ app = typer.Typer(help="Run and compare regularization experiments on neural net
 def main(verbose: Annotated[bool, typer.Option(
         "--verbose", help="Also show TensorFlow's own start-up and log lines (absl, oneDNN, CUDA probing).")] = False):
     """Run and compare regularization experiments on neural networks from YAML specs."""
-    from regexp.compat import QuietTensorFlowImport
+    from regexp.compat import quiet_tensorflow
 
     if verbose:
         os.environ["REGEXP_VERBOSE"] = "1"  # spawned workers read it too
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     else:
-        QuietTensorFlowImport.install()
+        quiet_tensorflow()
 
 
 @cache

@@ -189,14 +189,16 @@ def read_frame(file: Path, sep: str, categorical):
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         what = (f"line {found[2]}: {found[3]} fields where the header has {found[1]}" if found else
                 f"cannot be parsed: {str(exc).split('C error: ')[-1].strip()}")
-        header = file.open(encoding="utf-8", errors="replace").readline().rstrip("\r\n")
+        with file.open(encoding="utf-8", errors="replace") as f:
+            header = f.readline().rstrip("\r\n")
         hint = _one_string_hint([header], sep) or "; set data.sep if that is not the file's"
         raise TableProblems([_Problem("path", f"{file.name} {what} (separator {sep!r}){hint}")]) from None
     except (pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise TableProblems([_Problem("path", f"{file.name} cannot be read as a csv table ({exc})")]) from None
     if len(frame) == 0:
         raise TableProblems([_Problem("path", f"{file.name} needs a header row and at least one data row")])
-    header = next(csv.reader(file.open(encoding="utf-8", newline=""), delimiter=sep))
+    with file.open(encoding="utf-8", newline="") as f:
+        header = next(csv.reader(f, delimiter=sep))
     twice = sorted({n for n in header if header.count(n) > 1 and n})
     if twice:
         raise TableProblems([_Problem("path", f"{file.name}: column {', '.join(map(repr, twice))} appears more than "

@@ -7,8 +7,8 @@ code that builds one, which build.py holds and `regexp.report.build_report`, `Re
 
 import contextlib
 import gc
-import sys
-import types
+
+from regexp.compat import callable_package
 
 FORMATS = ("table", "md", "csv", "json", "html")  # report --format: what views/report.py renders
 BUILT = ("Report", "build_report", "find_row")      # from build.py, on first use
@@ -36,16 +36,6 @@ def collector_paused():
             gc.enable()
 
 
-class _CallableModule(types.ModuleType):
-    """`regexp.report(runs_dir=..., baseline=...)` from Python is regexp.api.report: the package of
-    the report's code, called, gives the report (docs/api.md)."""
-
-    def __call__(self, *args, **kwargs):
-        from regexp.api import report
-
-        return report(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+callable_package(__name__, "report")  # regexp.report(runs_dir=..., baseline=...) is regexp.api.report
 
 __all__ = ["FORMATS", "Report", "build_report", "collector_paused", "find_row"]

@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 
-from regexp.metrics import MAXIMIZED, RESOLVED
+from regexp.metrics import MAXIMIZED, RESOLVED, resolution
 
 RUN_FILES = ("config.yaml", "run.json", "history.csv", "metrics.json", "model.keras", "log.txt")
 OPTIONAL_FILES = ("layer_stats.csv", "steps.csv", "error.txt")  # logging.layer_stats, logging.per_step, failed runs
@@ -277,7 +277,7 @@ class RunMetrics(Record):
     def resolution(self) -> Optional[dict[str, dict[str, float]]]:
         if self.sizes is None:
             return None
-        out = {part: {name: 1.0 / size for name in self.part(part) if name in RESOLVED}
+        out = {part: {name: resolution(name, size) for name in self.part(part) if name in RESOLVED}
                for part in PARTS if (size := getattr(self.sizes, part))}
         return {part: steps for part, steps in out.items() if steps}
 
