@@ -11,14 +11,15 @@ import itertools
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from regexp.errors import SpecError
 from regexp.spec import LoadedSpec, load_spec
 from regexp.spec.schema import Distribution, Search
 from regexp.store.contract import MetricKey, RunMetrics, direction
+
+if TYPE_CHECKING:
+    import numpy
 
 Point = tuple[tuple[str, Any], ...]  # (dotted path, value) pairs, in the order of search.params
 
@@ -176,7 +177,7 @@ def _from_space(kind: str, u: float) -> float | int:
     return int(round(u)) if kind == "int_uniform" else u
 
 
-def _draw(dist: Distribution, rng: np.random.Generator, low: float | None = None, high: float | None = None):
+def _draw(dist: Distribution, rng: "numpy.random.Generator", low: float | None = None, high: float | None = None):
     """One value of a distribution, optionally within [low, high] of its transformed space."""
     a, b = sorted(_to_space(dist.kind, v) for v in dist.bounds)
     low, high = max(a, low if low is not None else a), min(b, high if high is not None else b)
@@ -188,6 +189,8 @@ def _draw(dist: Distribution, rng: np.random.Generator, low: float | None = None
 
 def sample(search: Search, seed: int, round_: int, count: int) -> list[Point]:
     """`count` random points of a search (round 1 of method: random)."""
+    import numpy as np  # here: `validate` plans grid rounds, which need no numpy
+
     rng = np.random.default_rng([seed, round_])
     points = []
     for _ in range(count):
@@ -207,6 +210,8 @@ def _refine(search: Search, seed: int, round_: int, results: dict[Point, float])
     mode = search.objective.mode or direction(search.objective.metric)
     ranked = sorted(results, key=lambda p: results[p], reverse=(mode == "max"))
     kept = ranked[: search.refine.keep]
+    import numpy as np
+
     rng = np.random.default_rng([seed, round_])
     width = search.refine.shrink ** (round_ - 1)
     points = []
