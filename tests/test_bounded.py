@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from regexp.cli import app
-from regexp.metrics import resolution, span
+from regexp.registry.metrics import resolution, span
 from regexp.report import betting
 
 from conftest import TINY, merged

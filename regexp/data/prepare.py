@@ -14,7 +14,7 @@ from regexp.data.encoding import Encoded, encode, filled, needs_encoding
 from regexp.data.reading import TableReading
 from regexp.data.sources import Raw, load_raw
 from regexp.data.table import MAX_AUTO_CLASSES
-from regexp.metrics import METRICS
+from regexp.registry.metrics import METRICS
 from regexp.spec import LoadedSpec
 from regexp.spec.schema import SPATIAL
 

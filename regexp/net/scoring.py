@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from regexp.data import Prepared
-from regexp.metrics import EVAL_BATCH
+from regexp.registry.metrics import EVAL_BATCH
 
 
 def loss(task: str, label_smoothing: float) -> keras.losses.Loss:

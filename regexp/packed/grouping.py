@@ -11,7 +11,7 @@ is named by `unpackable`, and those trials run alone, as they would without --pa
 import json
 from dataclasses import dataclass
 
-from regexp.metrics import EVAL_BATCH
+from regexp.registry.metrics import EVAL_BATCH
 from regexp.spec import LoadedSpec
 from regexp.spec.datasets import facts
 from regexp.spec.schema import SPATIAL, WEIGHTED, Defaults

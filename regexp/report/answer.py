@@ -11,7 +11,7 @@ the baseline comparison's verdict (report/stats.py). No TensorFlow here.
 
 from dataclasses import asdict, dataclass, field
 
-from regexp.metrics import NEUTRAL, RESOLVED, margin_below
+from regexp.registry.metrics import NEUTRAL, RESOLVED, margin_below
 from regexp.report.decisions import ended, estimate, point_text
 from regexp.report.stats import ALPHA
 from regexp.store.contract import MetricKey, direction

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from regexp.errors import UserError
-from regexp.metrics import NEUTRAL, RANGES, span
+from regexp.registry.metrics import NEUTRAL, RANGES, span
 from regexp.report import index as record_index
 from regexp.report import quantiles
 from regexp.report.answer import Answer, Question, answer

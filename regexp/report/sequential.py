@@ -86,7 +86,7 @@ def method(metric: str) -> str:
     """How `decide:` makes the intervals of `metric`: betting for a metric with a bounded range (an
     accuracy: differences in [-1, 1], in steps of one sample, often all equal near saturation, where a
     normal-theory interval has width 0), the t-test confidence sequence otherwise."""
-    from regexp.metrics import span
+    from regexp.registry.metrics import span
     from regexp.store.contract import MetricKey
 
     return BETTING_METHOD if span(MetricKey.parse(metric).name) is not None else T_METHOD
@@ -96,7 +96,7 @@ def anytime_interval(metric: str, pairs: list[float], alpha: float, how: str) ->
     """The interval of `how` (a `method`, as sweep.json records it) for the mean of `pairs` (in the
     order their seeds were collected)."""
     if how == BETTING_METHOD:
-        from regexp.metrics import span
+        from regexp.registry.metrics import span
         from regexp.report import betting
         from regexp.store.contract import MetricKey
 
@@ -108,7 +108,7 @@ def first_possible(metric: str, alpha: float) -> int | None:
     """The fewest paired seeds at which a decision is possible: finite t intervals (`needed`), or,
     for a bounded metric, every pair at the range's end excluding 0."""
     if method(metric) == BETTING_METHOD:
-        from regexp.metrics import span
+        from regexp.registry.metrics import span
         from regexp.report import betting
         from regexp.store.contract import MetricKey
 

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import yaml
 
-from regexp.metrics import METRICS, NEUTRAL, RANGES, margin_below, resolution, span
+from regexp.registry.metrics import METRICS, NEUTRAL, RANGES, margin_below, resolution, span
 from regexp.spec.datasets import builtin_checks, notes_form_hints, part_sizes
 from regexp.spec.schema import SPATIAL, SYNTHETIC_DATASETS, WEIGHTED, Decide, Distribution, Model, Search, Spec
 from regexp.spec.training import COMMON_OPTIMIZER_PARAMS, OPTIMIZER_PARAMS, Optimizer

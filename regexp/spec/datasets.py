@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-from regexp.metrics import METRICS
+from regexp.registry.metrics import METRICS
 from regexp.spec.schema import SPATIAL, Spec
 
 

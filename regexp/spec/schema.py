@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 
-from regexp.metrics import canonical
+from regexp.registry.metrics import canonical
 from regexp.spec.parts import NonNegative, OneOf, Part, Rate
 from regexp.spec.training import Training
 

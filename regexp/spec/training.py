@@ -5,7 +5,7 @@ from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import Field, field_validator
 
-from regexp.metrics import METRICS, canonical
+from regexp.registry.metrics import METRICS, canonical
 from regexp.spec.parts import NonNegative, OneOf, Part, Rate
 
 # The optimizers, by name: the keras.optimizers class, the keys of `optimizer` it is given, and fixed

@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 
-from regexp.metrics import MAXIMIZED, RESOLVED, resolution
+from regexp.registry.metrics import MAXIMIZED, RESOLVED, resolution
 
 RUN_FILES = ("config.yaml", "run.json", "history.csv", "metrics.json", "model.keras", "log.txt")
 OPTIONAL_FILES = ("layer_stats.csv", "steps.csv", "error.txt")  # logging.layer_stats, logging.per_step, failed runs

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from regexp.metrics import margin_below
+from regexp.registry.metrics import margin_below
 from regexp.report import sequential
 from regexp.report.collect import build_rows
 from regexp.report.decisions import point_text
