@@ -47,13 +47,17 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/provenance.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info
 
-# Generated documentation: docs/spec.md from the spec models, docs/run-folder.md from the run-folder
-# models (a test checks that both are current).
+# The documentation site (mkdocs.yml): first the generated reference pages, docs/spec.md from the spec
+# models, docs/run-folder.md from the run-folder models and docs/reference/cli.md from the Typer app
+# (Typer's own docs utility); tests check that all three are current and that the strict build passes.
+# Then the site, strict (a broken link or anchor is an error), into site/ (git-ignored).
 docs: $(BIN)/.installed
 	$(BIN)/python -m regexp.views.reference spec > docs/spec.md
 	$(BIN)/python -m regexp.views.reference run-folder > docs/run-folder.md
+	$(BIN)/python -m typer regexp.cli utils docs --name regexp --title "The command line" --output docs/reference/cli.md
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet
 
 # The claims suite (about 7 min on 2 cores): every spec in configs/claims/ with 10 seeds per arm,
 # then docs/claims.md from `regexp report`. Its runs go to runs/claims/ (never committed).
