@@ -1,7 +1,7 @@
 """A Report as a rich table, Markdown, CSV or JSON (the machine interface); report_html.py makes the
 self-contained HTML page.
 
-JSON keys are stable (docs/guide.md, "report --format json"); every numeric value is a summary
+JSON keys are stable (docs/how-to/report.md, "report --format json"); every numeric value is a summary
 {mean, std, n, ci95}, the same for a single run (std and ci95 null) as for a group.
 """
 
