@@ -180,6 +180,7 @@ DATASETS: dict[str, DatasetDef] = {d.name: d for d in (
     DatasetDef("breast_cancer", "binary", 30, 2, 569, functools.partial(_bundled, "breast_cancer")),
     DatasetDef("wine", "classification", 13, 3, 178, functools.partial(_bundled, "wine")),
     DatasetDef("iris", "classification", 4, 3, 150, functools.partial(_bundled, "iris")),
+    DatasetDef("diabetes", "regression", 10, 0, 442, functools.partial(_bundled, "diabetes")),
     DatasetDef("moons", "binary", 2, 2, 1000, _moons, keys=("samples", "noise"), noise=0.1),
     DatasetDef("circles", "binary", 2, 2, 1000, _circles, keys=("samples", "noise"), noise=0.1),
     DatasetDef("classification", "binary", 20, 2, 1000, _classification, keys=("samples", "features", "classes"),
