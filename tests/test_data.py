@@ -33,6 +33,27 @@ def test_builtin_datasets_load_offline_with_their_task(write_spec, dataset, n, t
     assert data.task == task and len(data.classes) == classes
 
 
+def test_diabetes_trains_offline_as_a_regression_and_names_its_source(runner, write_spec, tmp_path, monkeypatch):
+    """scikit-learn's bundled diabetes table (442 patients, 10 features, disease progression):
+    regexp train runs on it with no network and no Keras cache, scored as a regression."""
+    import json
+
+    from sklearn.datasets import load_diabetes
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras"))
+    spec = write_spec(merged(TINY, data={"dataset": "diabetes"}, training={"epochs": 2}))
+    result = runner.invoke(app, ["train", str(spec), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "runs").iterdir()
+    metrics, info = (json.loads((run / name).read_text()) for name in ("metrics.json", "run.json"))
+    assert info["status"] == "completed" and {"mae", "loss"} <= set(metrics["test"])
+    assert "accuracy" not in metrics["test"] and info["provenance"]["data"].startswith("diabetes (scikit-learn ")
+    x, y = load_diabetes(return_X_y=True)
+    data = prepared(write_spec, dataset="diabetes")
+    assert data.task == "regression" and data.features == x.shape[1] and sum(data.sizes().values()) == len(y)
+    assert sorted(np.concatenate([data.y_train, data.y_val, data.y_test]).ravel()) == pytest.approx(sorted(y))
+
+
 def test_stratified_split_keeps_class_proportions_and_is_seeded(write_spec):
     data = prepared(write_spec, dataset="breast_cancer", split={"train": 0.6, "val": 0.2, "test": 0.2})
     assert data.sizes() == {"train": 341, "val": 114, "test": 114}

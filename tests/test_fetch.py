@@ -8,13 +8,13 @@ import io
 import pickle
 import tarfile
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from regexp.cli import app
-from regexp.data import fetch as fetching
-from regexp.data.fetch import Remote
+from regexp.registry.datasets import DATASETS, Remote
 
 from conftest import TINY, merged
 
@@ -51,7 +51,7 @@ def stand_in_mnist(folder, rows=60):
 
 
 def serve_as(monkeypatch, name, remotes):
-    monkeypatch.setitem(fetching.REMOTES, name, remotes)
+    monkeypatch.setitem(DATASETS, name, replace(DATASETS[name], remotes=tuple(remotes)))
 
 
 def test_fetch_downloads_checks_the_hash_and_then_trains_offline(runner, server, cache, monkeypatch, write_spec,
@@ -112,7 +112,7 @@ def test_cached_fashion_mnist_and_cifar10_read_as_keras_gives_them(cache):
             b"\0" * 8 + labels.tobytes()))
         (cache / "fashion-mnist" / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(
             b"\0" * 16 + images.tobytes()))
-    x_train, y_train, x_test, y_test = fetching.load_cached("fashion_mnist")
+    x_train, y_train, (x_test, y_test) = DATASETS["fashion_mnist"].arrays()
     assert np.array_equal(x_train, images) and np.array_equal(y_test, labels)
 
     pixels = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
@@ -122,6 +122,6 @@ def test_cached_fashion_mnist_and_cifar10_read_as_keras_gives_them(cache):
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
             info.size = len(blob)
             archive.addfile(info, io.BytesIO(blob))
-    x_train, y_train, x_test, y_test = fetching.load_cached("cifar10")
+    x_train, y_train, (x_test, y_test) = DATASETS["cifar10"].arrays()
     assert x_train.shape == (4, 32, 32, 3) and list(y_train) == [4, 7, 4, 7] and x_test.shape == (2, 32, 32, 3)
     assert x_train[0, 0, 0].tolist() == [0, 1024 % 256, 2048 % 256]  # channels-last: R, G, B planes of pixel (0, 0)

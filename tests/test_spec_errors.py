@@ -240,6 +240,7 @@ def test_dense_instance_norm_is_refused_with_the_reason(runner, write_spec):
     ("data: {dataset: digits}\ntraining: {augment: [{crop: [10, 10]}]}\n", "training.augment.0.crop", "8x8"),
     ("data: {dataset: digits}\nmodel: {task: binary}\n", "model.task", "binary needs 2 classes; digits has 10"),
     ("data: {dataset: regression}\ntraining: {metrics: [accuracy]}\n", "training.metrics.0", "regression task"),
+    ("data: {dataset: classification, features: 2, classes: 3}\n", "data.classes", "use at least 6"),
 ])
 def test_validate_knows_the_builtin_datasets_shapes_and_tasks(runner, write_spec, text, key, fragment):
     out = " ".join(errors_of(runner, write_spec("name: x\n" + text)).split())
@@ -248,9 +249,10 @@ def test_validate_knows_the_builtin_datasets_shapes_and_tasks(runner, write_spec
 
 def test_builtin_dataset_facts_match_what_the_loaders_return():
     from regexp.data import prepare
+    from regexp.registry.datasets import DATASETS
     from regexp.spec.datasets import facts
 
-    for name in ("digits", "breast_cancer", "wine", "iris", "moons", "circles"):
+    for name in (name for name, known in DATASETS.items() if not known.remotes):  # the fetched: test_fetch.py
         loaded = load_spec_text(f"name: x\ndata: {{dataset: {name}}}\n")
         data, known = prepare(loaded), facts(loaded.spec)
         assert (data.features, data.task, len(data.classes), sum(data.sizes().values())) == (

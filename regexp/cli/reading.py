@@ -20,6 +20,7 @@ from regexp.cli.base import (
     warn,
 )
 from regexp.errors import UserError
+from regexp.registry.stat_tests import help_line
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -60,9 +61,7 @@ def report(
     margin: Annotated[float, typer.Option(help="With --baseline: also test equivalence (TOST, two one-sided tests on "
                                                "the same pairing): an arm whose 90% CI of Δ lies within ±MARGIN, "
                                                "adjusted over the same family, is 'equivalent'.", min=1e-12)] = None,
-    test: Annotated[str, typer.Option("--test", help="t (paired or Welch t-test) | permutation (sign-flip for paired "
-                                                     "arms, exact up to 16 pairs; label permutation otherwise; "
-                                                     "bootstrap CI of Δ).")] = "t",
+    test: Annotated[str, typer.Option("--test", help=help_line())] = "t",
     cv_folds: Annotated[str, typer.Option("--cv-folds", help="Cross-validation: average (the folds of a seed "
                                                              "averaged, n = seeds) | nadeau-bengio (fold-level "
                                                              "corrected resampled t-test).")] = "average",

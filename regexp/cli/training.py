@@ -28,6 +28,7 @@ from regexp.cli.base import (
     warn,
 )
 from regexp.errors import RunFailed, UserError
+from regexp.registry.datasets import downloaded, keras_cache
 
 # ------------------------------------------------------------------------------------------ training
 NeededOption = Annotated[bool, typer.Option("--needed", help="Train only the trials with no up-to-date completed "
@@ -35,7 +36,7 @@ NeededOption = Annotated[bool, typer.Option("--needed", help="Train only the tri
                                                               "say what was skipped.")]
 BoardOption = Annotated[bool, typer.Option("--tensorboard", help="Also write TensorBoard event files with an HParams "
                                                                 "summary per run (as logging.tensorboard: true).")]
-FetchOption = Annotated[bool, typer.Option("--fetch", help="First download a missing mnist/fashion_mnist/cifar10 "
+FetchOption = Annotated[bool, typer.Option("--fetch", help=f"First download a missing {'/'.join(downloaded())} "
                                                             "into the Keras cache (as `regexp data fetch`).")]
 
 
@@ -61,10 +62,10 @@ def read_tables(loaded: list) -> None:
 
 
 def fetch_missing(loaded: list, quiet: bool) -> None:
-    from regexp.data.fetch import REMOTES, missing
+    from regexp.data.fetch import missing
 
     for name in dict.fromkeys(spec.spec.data.dataset for spec in loaded):
-        if name in REMOTES and missing(name):
+        if name in downloaded() and missing(name):
             data_fetch(name, quiet=quiet)
 
 
@@ -300,12 +301,12 @@ app.add_typer(data_app, name="data")
 
 
 @command(group=data_app, name="fetch")
-def data_fetch(name: Annotated[str, typer.Argument(help="mnist | fashion_mnist | cifar10.", show_default=False)],
+def data_fetch(name: Annotated[str, typer.Argument(help=" | ".join(downloaded()) + ".", show_default=False)],
                force: Annotated[bool, typer.Option("--force",
                                                    help="Download again even when the files are cached.")] = False,
                quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False):
     """Download a dataset into the Keras cache, its hash checked; `train` then reads it offline."""
-    from regexp.data.fetch import cache_dir, fetch
+    from regexp.data.fetch import fetch
 
     if quiet:
         written = fetch(name, None, force)
@@ -316,4 +317,4 @@ def data_fetch(name: Annotated[str, typer.Argument(help="mnist | fashion_mnist |
                       console=err()) as bar:
             written = fetch(name, bar, force)
     say(f"{name}: " + (
-        f"downloaded {len(written)} file(s) to {cache_dir()}" if written else f"already in {cache_dir()}"))
+        f"downloaded {len(written)} file(s) to {keras_cache()}" if written else f"already in {keras_cache()}"))

@@ -1,26 +1,23 @@
-"""Where samples come from: built-in datasets (a registry by name) and files.
+"""Where samples come from: built-in datasets (registry/datasets.py) and files.
 
 Every loader returns a `Raw`: flat float32 features (N, D), raw labels, and the natural sample
-shape for images. Built-in data is offline: scikit-learn's bundled copies and generators, or the
-Keras cache for mnist/fashion_mnist/cifar10 (filled by `regexp data fetch`, data/fetch.py).
-Synthetic data uses a fixed generator seed, so the spec's `seed` varies the split and the
-training, never the dataset itself.
+shape for images. Built-in data is offline; a dataset that is downloaded is read from the Keras
+cache, which only `regexp data fetch` (data/fetch.py) or `--fetch` fills.
 """
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from regexp.data.fetch import load_cached, missing
+from regexp.data.fetch import missing
 from regexp.data.reading import TableReading
 from regexp.data.table import Column, read_table
 from regexp.spec import LoadedSpec
+from regexp.spec.datasets import facts
 from regexp.spec.load import existing_data_path
 
-DATASET_SEED = 0  # synthetic datasets are the same for every spec seed: seeds vary training only
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
 
@@ -39,7 +36,7 @@ def load_raw(loaded: LoadedSpec, key: str = "data.path") -> Raw:
     """The samples of data.dataset or data.path; with `key` data.val_path or data.test_path, that file's."""
     data = loaded.spec.data
     if key == "data.path" and data.dataset is not None:
-        return DATASETS[data.dataset](loaded)
+        return _builtin(loaded)
     path = existing_data_path(loaded, key)
     if path.is_dir():
         return _image_folder(loaded, path, key)
@@ -51,76 +48,21 @@ def load_raw(loaded: LoadedSpec, key: str = "data.path") -> Raw:
 
 
 # ------------------------------------------------------------------------------ built-in data
-def _bundled(name: str, task: str, shape=None) -> Callable[[LoadedSpec], Raw]:
-    def load(loaded: LoadedSpec) -> Raw:
-        return Raw(*_bundled_arrays(name), shape, task)
-    return load
-
-
-@functools.lru_cache(maxsize=None)  # a pack prepares each of its trials' data: digits is parsed from csv.gz
-def _bundled_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:  # once per process, not 225 times (5 ms each)
-    from sklearn import datasets
-
-    x, y = getattr(datasets, f"load_{name}")(return_X_y=True)
-    x = x.astype(np.float32)
-    x.flags.writeable = y.flags.writeable = False  # shared by every trial of the process: nobody edits it
-    return x, y
-
-
-def _synthetic(loaded: LoadedSpec) -> Raw:
-    from sklearn import datasets
-
-    d = loaded.spec.data
-    n = d.samples or 1000
-    if d.dataset == "moons":
-        x, y = datasets.make_moons(n, noise=d.noise if d.noise is not None else 0.1, random_state=DATASET_SEED)
-    elif d.dataset == "circles":
-        x, y = datasets.make_circles(n, noise=d.noise if d.noise is not None else 0.1, factor=0.5,
-                                     random_state=DATASET_SEED)
-    elif d.dataset == "classification":
-        features, classes = d.features or 20, d.classes or 2
-        informative = max(2, min(features, features // 2))
-        if classes * 2 > 2**informative:
-            raise loaded.error("data.classes", f"{classes} classes need more informative features "
-                                               f"(got features: {features}; use at least "
-                                               f"{2 * int(np.ceil(np.log2(classes * 2)))})")
-        x, y = datasets.make_classification(n, n_features=features, n_informative=informative, n_redundant=0,
-                                            n_classes=classes, random_state=DATASET_SEED)
-    else:  # regression
-        x, y = datasets.make_regression(n, n_features=d.features or 20, noise=d.noise if d.noise is not None else 10.0,
-                                        random_state=DATASET_SEED)
-    task = "regression" if d.dataset == "regression" else None
-    return Raw(x.astype(np.float32), y, None, task)
-
-
-def _keras_dataset(loaded: LoadedSpec) -> Raw:
-    name = loaded.spec.data.dataset
-    absent = missing(name)
+def _builtin(loaded: LoadedSpec) -> Raw:
+    known = facts(loaded.spec)
+    absent = missing(known.name) if known.remotes else []
     if absent:  # Keras's loader would download: regexp does so only when asked
-        raise loaded.error("data.dataset", f"{name} is not in the Keras cache ({absent[0]}); regexp does not "
-                                           f"download at run time. Fetch it once with `regexp data fetch {name}`, "
-                                           "or train with --fetch")
-    x_train, y_train, x_test, y_test = load_cached(name)
-    shape = x_train.shape[1:] if x_train.ndim == 4 else x_train.shape[1:] + (1,)
-
-    def flat(x):
-        return x.reshape(len(x), -1).astype(np.float32)
-    return Raw(flat(x_train), y_train.ravel(), tuple(shape), "classification", test=(flat(x_test), y_test.ravel()))
+        raise loaded.error("data.dataset", f"{known.name} is not in the Keras cache ({absent[0]}); regexp does not "
+                                           f"download at run time. Fetch it once with `regexp data fetch "
+                                           f"{known.name}`, or train with --fetch")
+    x, y, test = known.arrays()
+    test = (_flat(test[0]), test[1].ravel()) if test is not None else None
+    return Raw(_flat(x), y.ravel(), known.shape, known.task, test=test)
 
 
-DATASETS: dict[str, Callable[[LoadedSpec], Raw]] = {
-    "digits": _bundled("digits", "classification", shape=(8, 8, 1)),
-    "breast_cancer": _bundled("breast_cancer", "binary"),
-    "wine": _bundled("wine", "classification"),
-    "iris": _bundled("iris", "classification"),
-    "moons": _synthetic,
-    "circles": _synthetic,
-    "classification": _synthetic,
-    "regression": _synthetic,
-    "mnist": _keras_dataset,
-    "fashion_mnist": _keras_dataset,
-    "cifar10": _keras_dataset,
-}
+def _flat(x: np.ndarray) -> np.ndarray:
+    """(N, D) float32; a bundled table already is, and stays the shared read-only copy."""
+    return x.reshape(len(x), -1).astype(np.float32, copy=False)
 
 
 # ------------------------------------------------------------------------------------- files
@@ -142,11 +84,8 @@ def _npz(loaded: LoadedSpec, path: Path, key: str) -> Raw:
             raise loaded.error(key, f"{path.name} holds {sorted(keys)}; expected arrays x and y "
                                             "(or x_train, y_train and optionally x_test, y_test)")
     shape = tuple(x.shape[1:]) if x.ndim > 2 else None
-
-    def flat(a):
-        return a.reshape(len(a), -1).astype(np.float32)
-    test = (flat(test[0]), test[1].ravel()) if test is not None else None
-    return Raw(flat(x), y.ravel(), shape, None, test)
+    test = (_flat(test[0]), test[1].ravel()) if test is not None else None
+    return Raw(_flat(x), y.ravel(), shape, None, test)
 
 
 def _image_folder(loaded: LoadedSpec, root: Path, key: str) -> Raw:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from regexp.errors import UserError
 from regexp.registry.metrics import NEUTRAL, RANGES, span
+from regexp.registry.stat_tests import STAT_TESTS
 from regexp.report import index as record_index
 from regexp.report import quantiles
 from regexp.report.answer import Answer, Question, answer
@@ -36,7 +37,6 @@ from regexp.store.contract import MetricKey, direction
 from regexp.store.folders import RunRecord, find_runs, read_run
 
 FAILURES = ("drop", "worst")                      # report --failures
-TESTS = ("t", "permutation")                      # report --test
 CV_FOLDS = ("average", "nadeau-bengio")           # report --cv-folds
 LOST = ("failed", "crashed")                      # statuses that --failures worst counts as the worst value
 
@@ -60,7 +60,7 @@ class Report:
     family: int = 0                  # comparisons the correction was over (every row's, before --limit)
     failures: str = "drop"           # --failures: drop failed seeds, or count them as the arm's worst value
     margin: float | None = None      # --margin: equivalence (TOST) within ±margin
-    test: str = "t"                  # --test: t or permutation
+    test: str = "t"                  # --test: a name in registry/stat_tests.py
     folds: str = "average"           # --cv-folds: average within a seed, or nadeau-bengio fold-level
     decisions: Decisions | None = None  # a decide: sweep's arms, how each ended, its looks
     importance: bool = False  # --importance: `searches` was read
@@ -124,8 +124,8 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
             raise UserError(f"{option} {column}: unknown column (allowed: {', '.join(columns)})")
     if folds not in CV_FOLDS:
         raise UserError(f"--cv-folds {folds}: not a choice (allowed: {' | '.join(CV_FOLDS)})")
-    if test not in TESTS:
-        raise UserError(f"--test {test}: not a test (allowed: {' | '.join(TESTS)})")
+    if test not in STAT_TESTS:
+        raise UserError(f"--test {test}: not a test (allowed: {' | '.join(STAT_TESTS)})")
     if margin is not None and baseline is None:
         raise UserError("--margin: needs --baseline: equivalence is to a baseline row")
     if failures not in FAILURES:

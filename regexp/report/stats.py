@@ -1,5 +1,6 @@
-"""Mean ± std with a 95% CI; each arm against the baseline: the difference with its CI, the t-test,
-the p-value adjusted over the report's comparisons, an effect size and the power of the design.
+"""Mean ± std with a 95% CI; each arm against the baseline: the difference with its CI, the test
+(registry/stat_tests.py; the t-test by default), the p-value adjusted over the report's
+comparisons, an effect size and the power of the design.
 
 scipy provides the t and noncentral t distributions, the tests and Benjamini-Hochberg; it is
 imported only when a baseline needs it or a group's t quantile is not yet in report/quantiles.py's
@@ -9,6 +10,7 @@ file, so a plain `regexp report` stays fast.
 import math
 from dataclasses import dataclass, field
 
+from regexp.registry.stat_tests import STAT_TESTS
 from regexp.report import quantiles
 from regexp.report.collect import replicate_text
 
@@ -160,8 +162,8 @@ def compare(base: dict, other: dict, why: dict[str, dict] | None = None, test: s
     """`other` against `base` ({(seed, fold): value}): paired on the replicates both arms have (the
     others are left out and named, with `why` = {"baseline": {replicate: reason}, "arm": {...}});
     cross-validation folds are paired fold by fold and then averaged within each seed; Welch's
-    t-test only when the arms share no seed. `test` "permutation": a sign-flip (paired) or label
-    (unpaired) permutation test with a bootstrap CI instead of t. `better`: the focus's direction,
+    t-test only when the arms share no seed. `test`: the registry/stat_tests.py test that gives p and
+    the CI of Δ (the t-test by default). `better`: the focus's direction,
     for P(improvement). `span`: the width of a bounded metric's range (1 for an accuracy): paired
     differences that are all equal get the bounded interval and test of report/betting.py, never a
     zero-width one, and equivalence is tested with it."""
@@ -203,30 +205,30 @@ def compare(base: dict, other: dict, why: dict[str, dict] | None = None, test: s
         return comparison
     import warnings
 
-    from scipy import stats
-
     warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)  # near-identical values: caught below
     comparison.pairs = pairs if paired else [*o, *b]
     if paired and better is not None:
         comparison.p_improvement = p_improvement(pairs, better)
+    # the design, effect size and power are the t-test's, whichever test gives p
     if paired:
-        result = stats.ttest_rel([other[k] for k in keys], [base[k] for k in keys])
         sd = _std(pairs)
-        comparison.test, comparison.design = "paired t-test", Design(True, sd, len(pairs))
+        comparison.design = Design(True, sd, len(pairs))
         comparison.effect_name = "d_z"
         comparison.effect = _effect(diff, sd, len(pairs) - 1)
     else:
-        result = stats.ttest_ind(o, b, equal_var=False)
         pooled = math.sqrt(((len(o) - 1) * _std(o) ** 2 + (len(b) - 1) * _std(b) ** 2) / (len(o) + len(b) - 2))
-        comparison.test, comparison.design = "Welch's t-test", Design(False, _std(b), len(b), _std(o), len(o))
+        comparison.design = Design(False, _std(b), len(b), _std(o), len(o))
         comparison.effect_name = "Hedges' g"
         comparison.effect = _effect(diff, pooled, len(o) + len(b) - 2)
-    p = float(result.pvalue)
+    comparison.test = STAT_TESTS["t"].label(paired)
     spread = comparison.design.se_df()[0]
     scale = max(abs(v) for v in (*b, *o)) or 1.0
     if paired and span is not None and test == "t" and not ranked:
         comparison.span = span
-    if not math.isfinite(p) or spread <= 1e-9 * scale:  # identical up to rounding: no variance to test
+    chosen = STAT_TESTS[test]
+    # identical up to rounding: no variance to test
+    p, ci = chosen.compute(pairs if paired else (o, b), paired, seed) if spread > 1e-9 * scale else (math.nan, None)
+    if not math.isfinite(p):
         if comparison.span is None:
             comparison.verdict = "no test: no variance"
             return comparison
@@ -236,13 +238,7 @@ def compare(base: dict, other: dict, why: dict[str, dict] | None = None, test: s
         comparison.p = betting.p_value(pairs, span, n=len(pairs))
         comparison.diff_ci95 = betting.interval(pairs, span, ALPHA, n=len(pairs))
         return comparison
-    ci = result.confidence_interval(1 - ALPHA)
-    comparison.p, comparison.diff_ci95 = p, (float(ci.low), float(ci.high))
-    if test == "permutation":
-        from regexp.report.resampling import permutation_test
-
-        comparison.test = "sign-flip permutation test" if paired else "permutation test (arm labels)"
-        comparison.p, comparison.diff_ci95 = permutation_test(pairs if paired else (o, b), paired, seed)
+    comparison.test, comparison.p, comparison.diff_ci95 = chosen.label(paired), p, ci
     if ranked:
         from regexp.report.resampling import failures_last_test
 

@@ -8,9 +8,10 @@ from typing import Any, Optional
 
 import yaml
 
+from regexp.registry.datasets import accepting
 from regexp.registry.metrics import METRICS, NEUTRAL, RANGES, margin_below, resolution, span
 from regexp.spec.datasets import builtin_checks, notes_form_hints, part_sizes
-from regexp.spec.schema import SPATIAL, SYNTHETIC_DATASETS, WEIGHTED, Decide, Distribution, Model, Search, Spec
+from regexp.spec.schema import SPATIAL, WEIGHTED, Data, Decide, Distribution, Model, Search, Spec
 from regexp.spec.training import COMMON_OPTIMIZER_PARAMS, OPTIMIZER_PARAMS, Optimizer
 from regexp.store.contract import MetricKey
 
@@ -35,48 +36,8 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
     warnings: list[tuple[str, str]] = []
     data, model, training = spec.data, spec.model, spec.training
 
-    if (data.dataset is None) == (data.path is None):
-        errors.append(("data", "give exactly one of data.dataset or data.path"))
-    synthetic_keys = {"samples": SYNTHETIC_DATASETS, "noise": SYNTHETIC_DATASETS,
-                      "features": ("classification", "regression"), "classes": ("classification",)}
-    for key, allowed in synthetic_keys.items():
-        if getattr(data, key) is not None and data.dataset not in allowed:
-            errors.append((f"data.{key}", f"applies only to data.dataset {' | '.join(allowed)} (got dataset "
-                                          f"{data.dataset})"))
-    if data.dataset is not None:  # what a built-in dataset's columns are is fixed
-        for key, default in (("na_values", []), ("columns", None), ("drop", []), ("sep", "auto")):
-            if getattr(data, key) != default:
-                errors.append((f"data.{key}", f"applies to a csv/parquet data.path (got dataset {data.dataset})"))
-    overlap = sorted(set(data.columns or ()) & set(data.drop))
-    if overlap:
-        errors.append(("data.drop", f"{', '.join(map(repr, overlap))} is also in data.columns: keep or drop, not both"))
-
-    seen_spatial = False  # after a conv/pool layer the tensor is 4-D until flatten/global pool
-    for i, layer in enumerate(model.resolved_layers()):
-        where = f"model.layers.{i}"
-        if layer.type in SPATIAL:
-            seen_spatial = True
-        elif layer.type in ("flatten", "global_avg_pool"):
-            seen_spatial = False
-        elif layer.type == "dense" and seen_spatial:
-            errors.append((where, "a dense layer after conv2d/pooling needs a {type: flatten} or "
-                                  "{type: global_avg_pool} layer before it"))
-        if layer.type == "dense" and layer.dropout_type == "spatial" and layer.dropout > 0:
-            errors.append((f"{where}.dropout_type", "spatial dropout drops whole feature maps: conv2d layers only "
-                                                    "(allowed for dense: standard | alpha | gaussian)"))
-        if isinstance(layer, WEIGHTED) and layer.batch_norm != "none" and layer.norm is not None:
-            errors.append((f"{where}.norm", f"choose one normalization (got batch_norm: {layer.batch_norm} and norm: "
-                                            f"{layer.norm})"))
-        if layer.type == "dense" and layer.norm == "instance":
-            key = f"{where}.norm" if model.layers[i].norm is not None else "model.defaults.norm"
-            errors.append((key, f"instance norm normalizes each unit over its own single value on a dense layer "
-                                f"(model.layers.{i}), so every output is 0 and the network cannot learn; use "
-                                "norm: layer (over the units) or norm: group (conv2d takes instance: per feature map)"))
-        if isinstance(layer, WEIGHTED) and layer.norm == "group":
-            width = layer.units if layer.type == "dense" else layer.filters
-            if width % layer.groups:
-                errors.append((f"{where}.groups", f"groups must divide the layer's {width} units/filters (got "
-                                                  f"{layer.groups})"))
+    errors.extend(_data_checks(data))
+    errors.extend(_layer_checks(model))
 
     monitors = []
     if training.early_stopping is not None:
@@ -131,6 +92,58 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
         # a key that serves the other optimizers a search tries is no mistake
         (errors if chosen_here and not name_searched else warnings).append((key, message))
     return errors, warnings
+
+
+def _data_checks(data: Data) -> list[tuple[str, str]]:
+    """Which data keys go together: a dataset or a file, a generated dataset's keys, a table's."""
+    errors = []
+    if (data.dataset is None) == (data.path is None):
+        errors.append(("data", "give exactly one of data.dataset or data.path"))
+    for key in ("samples", "noise", "features", "classes"):  # what shapes a generated dataset
+        allowed = accepting(key)
+        if getattr(data, key) is not None and data.dataset not in allowed:
+            errors.append((f"data.{key}", f"applies only to data.dataset {' | '.join(allowed)} (got dataset "
+                                          f"{data.dataset})"))
+    if data.dataset is not None:  # what a built-in dataset's columns are is fixed
+        for key, default in (("na_values", []), ("columns", None), ("drop", []), ("sep", "auto")):
+            if getattr(data, key) != default:
+                errors.append((f"data.{key}", f"applies to a csv/parquet data.path (got dataset {data.dataset})"))
+    overlap = sorted(set(data.columns or ()) & set(data.drop))
+    if overlap:
+        errors.append(("data.drop", f"{', '.join(map(repr, overlap))} is also in data.columns: keep or drop, not both"))
+    return errors
+
+
+def _layer_checks(model: Model) -> list[tuple[str, str]]:
+    """What each layer's neighbours and options allow: flatten before dense, one normalization."""
+    errors = []
+    seen_spatial = False  # after a conv/pool layer the tensor is 4-D until flatten/global pool
+    for i, layer in enumerate(model.resolved_layers()):
+        where = f"model.layers.{i}"
+        if layer.type in SPATIAL:
+            seen_spatial = True
+        elif layer.type in ("flatten", "global_avg_pool"):
+            seen_spatial = False
+        elif layer.type == "dense" and seen_spatial:
+            errors.append((where, "a dense layer after conv2d/pooling needs a {type: flatten} or "
+                                  "{type: global_avg_pool} layer before it"))
+        if layer.type == "dense" and layer.dropout_type == "spatial" and layer.dropout > 0:
+            errors.append((f"{where}.dropout_type", "spatial dropout drops whole feature maps: conv2d layers only "
+                                                    "(allowed for dense: standard | alpha | gaussian)"))
+        if isinstance(layer, WEIGHTED) and layer.batch_norm != "none" and layer.norm is not None:
+            errors.append((f"{where}.norm", f"choose one normalization (got batch_norm: {layer.batch_norm} and norm: "
+                                            f"{layer.norm})"))
+        if layer.type == "dense" and layer.norm == "instance":
+            key = f"{where}.norm" if model.layers[i].norm is not None else "model.defaults.norm"
+            errors.append((key, f"instance norm normalizes each unit over its own single value on a dense layer "
+                                f"(model.layers.{i}), so every output is 0 and the network cannot learn; use "
+                                "norm: layer (over the units) or norm: group (conv2d takes instance: per feature map)"))
+        if isinstance(layer, WEIGHTED) and layer.norm == "group":
+            width = layer.units if layer.type == "dense" else layer.filters
+            if width % layer.groups:
+                errors.append((f"{where}.groups", f"groups must divide the layer's {width} units/filters (got "
+                                                  f"{layer.groups})"))
+    return errors
 
 
 def unused_optimizer_keys(optimizer: Optimizer, defaults_too: bool = False) -> list[str]:

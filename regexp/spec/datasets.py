@@ -1,51 +1,21 @@
-"""What the built-in datasets are, known without loading them: features, image shape, task and
-classes. `validate` checks a spec against these, so a cutmix on a table or a binary task on ten
-classes is a spec error before anything loads (data/prepare.py checks the same for files, once
-they are read). A test keeps this table equal to what the loaders return."""
+"""A spec against its built-in dataset, known without loading it (registry/datasets.py: features,
+image shape, task, classes). `validate` checks a spec against these, so a cutmix on a table or a
+binary task on ten classes is a spec error before anything loads (data/prepare.py checks the same
+for files, once they are read). A test keeps the registry equal to what the loaders return."""
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
+from regexp.registry.datasets import DATASETS, DatasetDef
 from regexp.registry.metrics import METRICS
 from regexp.spec.schema import SPATIAL, Spec
 
 
-@dataclass(frozen=True)
-class Facts:
-    features: int
-    shape: Optional[tuple[int, ...]]  # the natural image shape, None for a table
-    task: str                         # classification | binary | regression
-    classes: int                      # 0 for regression
-    samples: int = 1000               # before the split (mnist/fashion_mnist/cifar10: their train part)
-
-
-def facts(spec: Spec) -> Optional[Facts]:
-    """The facts of spec's built-in dataset (synthetic ones follow their keys); None for data.path."""
-    d = spec.data
-    if d.dataset in ("classification", "regression"):
-        features = d.features or 20
-        if d.dataset == "regression":
-            return Facts(features, None, "regression", 0, d.samples or 1000)
-        classes = d.classes or 2
-        return Facts(features, None, "binary" if classes == 2 else "classification", classes, d.samples or 1000)
-    if d.dataset in ("moons", "circles"):
-        return Facts(2, None, "binary", 2, d.samples or 1000)
-    return BUILTIN.get(d.dataset)
-
-
-BUILTIN = {
-    "digits": Facts(64, (8, 8, 1), "classification", 10, 1797),
-    "breast_cancer": Facts(30, None, "binary", 2, 569),
-    "wine": Facts(13, None, "classification", 3, 178),
-    "iris": Facts(4, None, "classification", 3, 150),
-    "mnist": Facts(784, (28, 28, 1), "classification", 10, 60000),
-    "fashion_mnist": Facts(784, (28, 28, 1), "classification", 10, 60000),
-    "cifar10": Facts(3072, (32, 32, 3), "classification", 10, 50000),
-}
-
-
-SHIPPED_TEST = {"mnist": 10000, "fashion_mnist": 10000, "cifar10": 10000}  # their own test parts
+def facts(spec: Spec) -> Optional[DatasetDef]:
+    """spec's built-in dataset with the values of its data keys (a generated one's samples, features,
+    classes); None for data.path."""
+    known = DATASETS.get(spec.data.dataset)
+    return known.resolved(spec.data) if known is not None else None
 
 
 def part_sizes(spec: Spec, rows: int | None = None) -> Optional[dict[str, int]]:
@@ -56,8 +26,8 @@ def part_sizes(spec: Spec, rows: int | None = None) -> Optional[dict[str, int]]:
     if known is None and (rows is None or spec.data.val_path or spec.data.test_path):
         return None
     split, n = spec.data.split, known.samples if known is not None else rows
-    test = SHIPPED_TEST.get(spec.data.dataset)
-    if test is None:
+    test = known.shipped_test if known is not None else 0
+    if not test:
         test = math.ceil(split.test * n) if split.test else 0
         n -= test
     if spec.cv is not None:
@@ -72,7 +42,7 @@ def builtin_checks(spec: Spec) -> list[tuple[str, str]]:
     known = facts(spec)
     if known is None:
         return []
-    name, errors = spec.data.dataset, []
+    name, errors = spec.data.dataset, list(known.limits(known)) if known.limits else []
     shape = tuple(spec.data.shape) if spec.data.shape is not None else known.shape
     if spec.data.shape is not None and _product(shape) != known.features:
         errors.append(("data.shape", f"{list(shape)} holds {_product(shape)} values but each {name} sample has "
@@ -97,7 +67,7 @@ def builtin_checks(spec: Spec) -> list[tuple[str, str]]:
     return errors
 
 
-def _task_checks(spec: Spec, known: Facts) -> list[tuple[str, str]]:
+def _task_checks(spec: Spec, known: DatasetDef) -> list[tuple[str, str]]:
     name, wanted, errors = spec.data.dataset, spec.model.task, []
     if wanted == "binary" and known.classes != 2:
         errors.append(("model.task", f"binary needs 2 classes; {name} has "
@@ -126,8 +96,8 @@ def notes_form_hints(spec: Spec) -> list[tuple[str, str]]:
     (docs/formulas.md maps one to the other)."""
     hints = []
     known = facts(spec)
-    shipped_test = spec.data.dataset in ("mnist", "fashion_mnist", "cifar10")  # samples is their train part already
-    m = None if known is None else known.samples if shipped_test else round(known.samples * spec.data.split.train)
+    # a shipped test part: samples is the train part already
+    m = None if known is None else known.samples if known.shipped_test else round(known.samples * spec.data.split.train)
     layers = [("model.defaults.l2", spec.model.defaults.l2)] + [
         (f"model.layers.{i}.l2", layer.l2) for i, layer in enumerate(spec.model.layers) if getattr(layer, "l2", None)]
     for key, l2 in layers:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 
+from regexp.registry.datasets import DATASETS, downloaded
 from regexp.registry.metrics import canonical
 from regexp.spec.parts import NonNegative, OneOf, Part, Rate
 from regexp.spec.training import Training
@@ -26,10 +27,6 @@ INITIALIZERS = (
     "orthogonal", "random_normal", "random_uniform", "truncated_normal", "variance_scaling",
     "zeros", "ones",
 )
-BUILTIN_DATASETS = ("digits", "breast_cancer", "wine", "iris", "moons", "circles",
-                    "classification", "regression")
-KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
-SYNTHETIC_DATASETS = ("moons", "circles", "classification", "regression")
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -48,9 +45,9 @@ class Split(Part):
 
 
 class Data(Part):
-    dataset: Optional[Literal[BUILTIN_DATASETS + KERAS_DATASETS]] = Field(
+    dataset: Optional[Literal[tuple(DATASETS)]] = Field(
         None, description="A built-in dataset (offline: scikit-learn's bundled copies and generators; "
-        "mnist/fashion_mnist/cifar10 need the file in the Keras cache).")
+        f"{'/'.join(downloaded())} need the file in the Keras cache).")
     path: Optional[str] = Field(
         None, description="Instead of dataset: a .csv/.parquet/.npz file or a folder of images with one "
         "sub-folder per class; relative to the spec file.")

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from regexp.registry.datasets import DATASETS
 from regexp.spec import LoadedSpec
 from regexp.store.files import cache_root, write_atomic
 
@@ -105,7 +106,7 @@ def data_fingerprint(loaded: LoadedSpec) -> str:
             for member in sorted(p for p in file.rglob("*") if p.is_file()) if file.is_dir() else [file]:
                 digest.update(f"{member.relative_to(file) if file.is_dir() else ''}:{file_sha256(member)};".encode())
         return "sha256:" + digest.hexdigest()[:16]
-    library = "keras" if data.dataset in ("mnist", "fashion_mnist", "cifar10") else "scikit-learn"
+    library = DATASETS[data.dataset].library
     return f"{data.dataset} ({library} {_version(library)})"
 
 
