@@ -93,8 +93,8 @@ MONITORED = [[0.9, 0.8, 0.85, 0.79, 0.8, 0.81, 0.7], [0.5, 0.5, 0.5, 0.5], [1.0,
 
 
 @pytest.mark.parametrize("values", MONITORED)
-@pytest.mark.parametrize(("mode", "min_delta", "patience", "restore"),
-                         [("min", 0.0, 1, True), ("min", 0.05, 2, True), ("max", 0.0, 2, False), ("max", 0.02, 0, True)])
+@pytest.mark.parametrize(("mode", "min_delta", "patience", "restore"), [
+    ("min", 0.0, 1, True), ("min", 0.05, 2, True), ("max", 0.0, 2, False), ("max", 0.02, 0, True)])
 def test_a_slice_stops_and_keeps_the_epoch_kerass_early_stopping_does(values, mode, min_delta, patience, restore):
     """keras.callbacks.EarlyStopping on a model whose only weight is the epoch's number: the epoch
     training stops after and the weights it restores are the pack's."""
@@ -126,3 +126,26 @@ def test_the_registries_import_no_numpy_or_tensorflow():
     code = ("import sys, regexp.registry.metrics, regexp.registry.optimizers, regexp.registry.schedules; "
             "print([m for m in ('numpy', 'tensorflow', 'keras') if m in sys.modules])")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+@pytest.mark.parametrize("data", [{"dataset": "breast_cancer"}, {"dataset": "iris"}], ids=["binary", "classification"])
+def test_f1_trains_alone_and_in_a_pack_and_the_report_maximizes_it(runner, write_spec, tmp_path, data):
+    """training.metrics: [f1] is Keras's macro F1; a pack's f1 is the same number; the report's
+    test_f1 is a column where higher is better, bounded by [0, 1]."""
+    from regexp.cli import app
+    from regexp.packed.trainer import run_pack
+    from regexp.store.folders import read_run
+    from regexp.trial.train import train
+
+    spec = write_spec(merged(TINY, data=data, training={"epochs": 2, "metrics": ["accuracy", "f1"]}))
+    arms = [["seed=1"], ["seed=2"]]
+    packed = run_pack(str(spec), arms, str(tmp_path / "runs"), "test", "val_loss", "p", ["a", "b"])
+    for arm, result in zip(arms, packed):
+        alone = read_run(train(load_spec(spec, arm), tmp_path / "alone"))
+        in_pack = read_run(tmp_path / "runs" / result.run)
+        assert [r["val_f1"] for r in in_pack.history] == pytest.approx([r["val_f1"] for r in alone.history], rel=1e-4)
+        assert 0.0 <= alone.metrics.test["f1"] <= 1.0 and alone.metrics.directions["f1"] == "max"
+    report = runner.invoke(app, ["report", "--runs-dir", str(tmp_path / "runs"), "--metric", "test_f1",
+                                 "--format", "json"])
+    assert report.exit_code == 0, report.output
+    assert "test_f1" in report.output

@@ -76,6 +76,33 @@ def calibration_error(sums) -> Any:
     return ops.sum(ops.abs(sums[2] - sums[1])) / ops.maximum(ops.sum(sums[0]), 1.0)
 
 
+def _keras_f1(task: str):
+    import keras
+
+    return keras.metrics.F1Score(average="macro", threshold=0.5 if task == "binary" else None, name="f1")
+
+
+def f1_counts(y_true, y_pred):
+    """(..., 3, classes) per sample: true positives, false positives, false negatives, as
+    keras.metrics.F1Score counts them (threshold 0.5 on one sigmoid output, else the top class)."""
+    from keras import ops
+
+    if y_pred.shape[-1] == 1:
+        predicted = ops.cast(y_pred > 0.5, y_pred.dtype)
+    else:
+        top = ops.logical_and(y_pred >= ops.max(y_pred, axis=-1, keepdims=True), ops.abs(y_pred) > 1e-9)
+        predicted = ops.cast(top, y_pred.dtype)
+    return ops.stack([predicted * y_true, predicted * (1 - y_true), (1 - predicted) * y_true], axis=-2)
+
+
+def macro_f1(sums, samples: float, epsilon: float = 1e-7) -> float:
+    """F1Score(average="macro")'s result from f1_counts's sums (3, classes), Keras's formula and epsilon
+    (a ratio of counts: the number of samples does not enter)."""
+    tp, fp, fn = (sums[i].astype("float32") for i in range(3))
+    precision, recall = tp / (tp + fp + epsilon), tp / (tp + fn + epsilon)
+    return float((2 * precision * recall / (precision + recall + epsilon)).mean())
+
+
 def _keras(class_name: str, **kwargs) -> Callable[[str], Any]:
     def build(task: str):
         import keras
@@ -129,6 +156,8 @@ METRIC_DEFS = (
               counts_right=True, short="prec", unpacked="a ratio of counts over the part, not a mean"),
     MetricDef("recall", frozenset({"binary"}), "max", UNIT, keras=_keras("Recall", name="recall"), counts_right=True,
               short="rec", unpacked="a ratio of counts over the part, not a mean"),
+    MetricDef("f1", CLASSES, "max", UNIT, keras=_keras_f1, counts_right=True,  # macro: the mean over classes
+              pack=PackReduce(lambda batch: f1_counts(batch.y, batch.p), macro_f1)),
     MetricDef("top3_accuracy", frozenset({"classification"}), "max", UNIT, one_sample,
               _keras("TopKCategoricalAccuracy", k=3, name="top3_accuracy"), PackReduce(_top3), counts_right=True,
               short="top3"),
