@@ -10,13 +10,20 @@ from regexp.registry.optimizers import OPTIMIZERS
 from regexp.spec.parts import NonNegative, OneOf, Part, Rate
 
 
+def _readers(key: str) -> str:
+    """Which optimizers read `key`, and their own defaults of it: the start of its help."""
+    own = [f"{o.name} {o.defaults[key]:g}" for o in OPTIMIZERS.values() if key in o.defaults]
+    return ", ".join(o.name for o in OPTIMIZERS.values() if key in o.params) + (
+        f" (default {', '.join(own)})" if own else "")
+
+
 class Optimizer(Part):
     name: Literal[tuple(OPTIMIZERS)] = Field("adam", description=" | ".join(OPTIMIZERS) + ".")
     learning_rate: float = Field(0.001, gt=0.0, description="Initial learning rate (a0 of the schedule).")
-    momentum: Rate = Field(0.9, description="momentum/nesterov: the velocity's decay (beta).")
-    beta_1: Rate = Field(0.9, description="Adam family: decay of the first-moment (mean) estimate.")
-    beta_2: Rate = Field(0.999, description="Adam family: decay of the second-moment estimate.")
-    rho: Rate = Field(0.9, description="RMSprop: decay of the squared-gradient average.")
+    momentum: Rate = Field(0.9, description=f"{_readers('momentum')}: the velocity's decay (beta).")
+    beta_1: Rate = Field(0.9, description=f"{_readers('beta_1')}: decay of the first-moment (mean) estimate.")
+    beta_2: Rate = Field(0.999, description=f"{_readers('beta_2')}: decay of the second-moment estimate.")
+    rho: Rate = Field(0.9, description=f"{_readers('rho')}: decay of the squared-gradient average.")
     epsilon: float = Field(1.0e-7, gt=0.0, description="Added to the denominator for numerical stability.")
     weight_decay: Optional[float] = Field(None, ge=0.0, description="Decoupled weight decay (adamw default 0.004).")
     clipnorm: Optional[float] = Field(None, gt=0.0, description="Clip each gradient to this norm.")
