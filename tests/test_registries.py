@@ -10,7 +10,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import yaml
 
+from regexp.errors import SpecError
 from regexp.packed import measures
 from regexp.packed.grouping import unpackable
 from regexp.packed.stopping import EarlyStop
@@ -149,3 +151,22 @@ def test_f1_trains_alone_and_in_a_pack_and_the_report_maximizes_it(runner, write
                                  "--format", "json"])
     assert report.exit_code == 0, report.output
     assert "test_f1" in report.output
+
+
+def test_lion_takes_kerass_defaults_trains_and_packs(write_spec, tmp_path):
+    """training.optimizer: {name: lion} is keras.optimizers.Lion with its own beta_2 (0.99) unless
+    written; a pack steps it (test_packed checks the update against Keras's)."""
+    from regexp.net.optimizers import build_optimizer
+    from regexp.store.folders import read_run
+    from regexp.trial.train import train
+
+    loaded = _slices(write_spec, optimizer={"name": "lion", "learning_rate": 0.0003})
+    optimizer = build_optimizer(loaded.spec.training, steps_per_epoch=1)
+    assert type(optimizer).__name__ == "Lion" and (optimizer.beta_1, optimizer.beta_2) == (0.9, 0.99)
+    assert unpackable(loaded) is None
+    run = read_run(train(loaded, tmp_path / "runs"))
+    config = yaml.safe_load((run.path / "config.yaml").read_text())
+    assert run.status == "completed" and config["training"]["optimizer"]["beta_2"] == 0.99
+    assert _slices(write_spec, optimizer={"name": "lion", "beta_2": 0.95}).spec.training.optimizer.beta_2 == 0.95
+    with pytest.raises(SpecError, match="rho: is not used by optimizer lion; did you mean 'beta_2'"):
+        _slices(write_spec, optimizer={"name": "lion", "rho": 0.95})

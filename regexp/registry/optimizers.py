@@ -76,6 +76,11 @@ def _adam(s: PackStep):
     return s.w - (m * alpha) / (s.math.sqrt(v) + s.hyper["epsilon"]), {"momentum": m, "velocity": v}
 
 
+def _lion(s: PackStep):
+    b1, b2, m = s.hyper["beta_1"], s.hyper["beta_2"], s.slots["momentum"]
+    return s.w - s.lr * s.math.sign(m * b1 + s.g * (1 - b1)), {"momentum": m * b2 + s.g * (1 - b2)}
+
+
 SGD_MEANT = {"beta_1": "momentum", "beta_2": "momentum", "rho": "momentum"}  # the notes write momentum's as beta
 ADAM_MEANT = {"momentum": "beta_1", "rho": "beta_2"}
 ADAM = {"params": ("beta_1", "beta_2", "epsilon"), "meant": ADAM_MEANT}
@@ -89,6 +94,8 @@ OPTIMIZER_DEFS = (
     OptimizerDef("adam", "Adam", **ADAM, slots=("momentum", "velocity"), squares=True, pack_update=_adam),
     OptimizerDef("adamw", "AdamW", **ADAM, slots=("momentum", "velocity"), squares=True, default_weight_decay=0.004,
                  pack_update=_adam),  # Keras's AdamW decays by 0.004 unless weight_decay is set
+    OptimizerDef("lion", "Lion", ("beta_1", "beta_2"), defaults={"beta_2": 0.99}, meant=ADAM_MEANT,
+                 slots=("momentum",), pack_update=_lion),  # Chen et al., 2023: the sign of an interpolated momentum
     OptimizerDef("nadam", "Nadam", **ADAM,
                  unpacked="Keras's Nadam keeps a running product of its momentum schedule, not written per slice"),
 )
