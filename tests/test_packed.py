@@ -20,6 +20,7 @@ from regexp.packed import trainer as packed_trainer
 from regexp.packed.grouping import group, unpackable
 from regexp.packed.optimizer import PackedOptimizer
 from regexp.packed.stack import Stack
+from regexp.registry.optimizers import OPTIMIZER_DEFS
 from regexp.spec import load_spec
 from regexp.spec.training import Optimizer
 from regexp.store.folders import read_run
@@ -128,7 +129,10 @@ def test_a_trial_alone_sees_its_batches_in_the_order_drawn_from_its_seed(digits)
     assert np.array_equal(epoch_orders(loaded.spec.seed, 10, 1, 2)[0], orders[1])  # a resume sees the same order
 
 
-@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"])
+PACKED_OPTIMIZERS = [o.name for o in OPTIMIZER_DEFS if o.pack_update]  # every one a pack steps, checked
+
+
+@pytest.mark.parametrize("name", PACKED_OPTIMIZERS)
 def test_each_slice_steps_as_the_keras_optimizer_of_its_trial(name):
     settings = [Optimizer(name=name, learning_rate=0.1, momentum=0.5, rho=0.8, beta_1=0.8, epsilon=1e-3),
                 Optimizer(name=name, learning_rate=0.02, clipnorm=0.5, weight_decay=0.1, beta_2=0.9)]
@@ -149,7 +153,7 @@ def test_each_slice_steps_as_the_keras_optimizer_of_its_trial(name):
         np.testing.assert_allclose(variable[k].numpy(), alone.numpy(), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["sgd", "momentum", "rmsprop", "adam", "adamw"])
+@pytest.mark.parametrize("name", PACKED_OPTIMIZERS)
 def test_an_embedding_steps_as_keras_steps_its_per_sample_gradient_rows(name):
     """Keras's optimizer gets an Embedding's gradient as one row per sample (tf.IndexedSlices, a code
     repeated), squares those rows before summing them (Adam's, RMSprop's second moment) and clips by

@@ -27,7 +27,7 @@ def errors_of(runner, path, *args) -> str:
     ("name: x\ndata: {dataset: digits}\nmodel:\n  defaults: {dropout: 1.5}\n", 4, "model.defaults.dropout",
      "less than 1 (got 1.5)"),
     ("name: x\ndata: {dataset: digits}\ntraining:\n  optimizer: {name: adamm}\n", 4, "training.optimizer.name",
-     "allowed: sgd | momentum | nesterov | rmsprop | adam | adamw | nadam"),
+     "allowed: sgd | momentum | nesterov | rmsprop | adam | adamw | lion | nadam"),
     ("name: x\ndata: {dataset: digits}\nmodel:\n  layers:\n    - {type: dense, units: 4}\n    - {type: dens, units: "
      "3}\n",
      6, "model.layers.1", "did you mean 'dense'"),

@@ -1,54 +1,25 @@
-"""Optimizers and learning-rate schedules from Spec.training, using Keras's own classes.
+"""Optimizers and learning-rate schedules from Spec.training, using Keras's own classes, as the
+optimizer and schedule registries (regexp/registry/) name them.
 
-A schedule is a function of t, the number of epochs (unit: epoch) or optimizer steps (unit: step)
-completed so far, so `step` with boundaries [5, 10, 15] trains epochs 1-5 at a0, 6-10 at a0*f...
 Per-step schedules go into the optimizer; per-epoch ones are applied by Keras's
 LearningRateScheduler at the start of each epoch; `plateau` is Keras's ReduceLROnPlateau.
 """
 
 import keras
 
-from regexp.spec.training import OPTIMIZERS, Optimizer, Training
-
-
-@keras.saving.register_keras_serializable(package="regexp")
-class InverseSqrtDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """a0 * k / sqrt(t + 1). Written by hand: Keras ships no inverse-square-root schedule."""
-
-    def __init__(self, initial_learning_rate: float, k: float = 1.0):
-        self.initial_learning_rate, self.k = initial_learning_rate, k
-
-    def __call__(self, step):
-        t = keras.ops.cast(step, "float32")
-        return self.initial_learning_rate * self.k / keras.ops.sqrt(t + 1.0)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "k": self.k}
+from regexp.registry.keras_parts import InverseSqrtDecay  # noqa: F401 (registers it: saved.py)
+from regexp.registry.optimizers import OPTIMIZERS
+from regexp.registry.schedules import SCHEDULES
+from regexp.spec.training import Optimizer, Training
 
 
 def build_schedule(training: Training, steps_per_epoch: int):
     """A Keras LearningRateSchedule for the spec (None for constant and plateau)."""
-    s, a0 = training.lr_schedule, training.optimizer.learning_rate
-    if s is None or s.name in ("constant", "plateau"):
+    s = training.lr_schedule
+    if s is None or SCHEDULES[s.name].keras is None:
         return None
-    schedules = keras.optimizers.schedules
-    if s.name == "exponential":
-        return schedules.ExponentialDecay(a0, decay_steps=s.decay_every, decay_rate=s.decay_rate)
-    if s.name == "inverse_time":
-        return schedules.InverseTimeDecay(a0, decay_steps=1, decay_rate=s.decay_rate)
-    if s.name == "inverse_sqrt":
-        return InverseSqrtDecay(a0, s.k)
-    if s.name in ("step", "piecewise"):
-        values = [a0 * s.factor**i for i in range(len(s.boundaries) + 1)] if s.name == "step" else s.values
-        # Keras keeps values[i] while t <= boundaries[i]; ours change *at* the boundary, hence b - 1.
-        return schedules.PiecewiseConstantDecay([b - 1 for b in s.boundaries], values)
-    if s.name == "cosine":
-        total = training.epochs * (steps_per_epoch if s.unit == "step" else 1)
-        decay_steps = s.decay_steps or max(1, total - s.warmup)
-        if s.warmup:
-            return schedules.CosineDecay(0.0, decay_steps, alpha=s.alpha, warmup_target=a0, warmup_steps=s.warmup)
-        return schedules.CosineDecay(a0, decay_steps, alpha=s.alpha)
-    raise ValueError(f"unknown schedule {s.name}")  # unreachable: the schema lists every name
+    total = training.epochs * (steps_per_epoch if s.unit == "step" else 1)
+    return SCHEDULES[s.name].keras(s, training.optimizer.learning_rate, total)
 
 
 def build_optimizer(training: Training, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -59,8 +30,9 @@ def build_optimizer(training: Training, steps_per_epoch: int) -> keras.optimizer
     common = {"learning_rate": lr, "clipnorm": o.clipnorm}
     if o.weight_decay is not None:
         common["weight_decay"] = o.weight_decay
-    keras_class, keys, fixed = OPTIMIZERS[o.name]  # the registry in spec/training.py
-    return getattr(keras.optimizers, keras_class)(**{key: getattr(o, key) for key in keys}, **fixed, **common)
+    entry = OPTIMIZERS[o.name]
+    return getattr(keras.optimizers, entry.keras_class)(**{key: getattr(o, key) for key in entry.params},
+                                                        **entry.fixed, **common)
 
 
 def schedule_callbacks(training: Training, monitor_mode) -> list[keras.callbacks.Callback]:

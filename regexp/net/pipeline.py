@@ -64,22 +64,32 @@ def train_batches(x: np.ndarray, targets: np.ndarray, shape: tuple[int, ...] | N
 
 
 def mixup(x, y, alpha: float, seed: int):
-    """Mixup (Zhang et al., 2018) for inputs of any rank: x = λx + (1-λ)x', y = λy + (1-λ)y'.
-
-    Written by hand: Keras's MixUp layer handles 4-D images only. λ ~ Beta(α, α) is folded to
-    max(λ, 1-λ), which swaps the roles of the pair and leaves the mixed batch's distribution
-    unchanged, so the label with the larger weight is the sample's own: accuracy against the
-    argmax of the mixed label is accuracy against the unmixed label.
-    """
+    """Mixup (Zhang et al., 2018) for a batch of inputs of any rank: `mix` with λ ~ Beta(α, α) per
+    sample and a shuffled partner, drawn from `seed`. Written by hand: Keras's MixUp layer handles
+    4-D images only."""
     n = tf.shape(x)[0]
     a = tf.random.gamma([n], alpha, seed=seed)
     b = tf.random.gamma([n], alpha, seed=seed + 1)
+    return mix(x, y, folded(a, b), tf.random.shuffle(tf.range(n), seed=seed + 2))
+
+
+def folded(a, b):
+    """λ = a / (a + b) from two Gamma(α) draws (so λ ~ Beta(α, α)), folded to max(λ, 1-λ): that swaps
+    the roles of the pair and leaves the mixed batch's distribution unchanged, so the label with the
+    larger weight is the sample's own, and accuracy against the argmax of the mixed label is accuracy
+    against the unmixed label."""
     lam = a / (a + b)
-    lam = tf.maximum(lam, 1.0 - lam)
-    partner = tf.random.shuffle(tf.range(n), seed=seed + 2)
-    lx = tf.reshape(lam, [-1] + [1] * (len(x.shape) - 1))
-    ly = tf.reshape(lam, [-1] + [1] * (len(y.shape) - 1))
-    return lx * x + (1 - lx) * tf.gather(x, partner), ly * y + (1 - ly) * tf.gather(y, partner)
+    return tf.maximum(lam, 1.0 - lam)
+
+
+def mix(x, y, lam, partner, batch_dims: int = 0):
+    """x = λx + (1-λ)x', y = λy + (1-λ)y' with x' the partner's: the one mixing rule of a trial's batches
+    and a pack's (which has a leading slice axis: lam and partner (K, B), batch_dims=1)."""
+    def weight(t):
+        return tf.reshape(lam, tf.concat([tf.shape(lam), tf.ones([t.shape.rank - lam.shape.rank], tf.int32)], 0))
+    lx, ly = weight(x), weight(y)
+    return (lx * x + (1 - lx) * tf.gather(x, partner, batch_dims=batch_dims),
+            ly * y + (1 - ly) * tf.gather(y, partner, batch_dims=batch_dims))
 
 
 def eval_batches(x: np.ndarray, targets: np.ndarray, batch_size: int) -> tf.data.Dataset:

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 
 from regexp.data import Prepared
-from regexp.registry.metrics import EVAL_BATCH
+from regexp.registry.keras_parts import ExpectedCalibrationError, MajorityBinaryAccuracy  # noqa: F401 (saved.py)
+from regexp.registry.metrics import BY_NAME, EVAL_BATCH
 
 
 def loss(task: str, label_smoothing: float) -> keras.losses.Loss:
@@ -42,88 +43,9 @@ def split_penalty(values: dict) -> dict:
     return values
 
 
-@keras.saving.register_keras_serializable(package="regexp")
-class MajorityBinaryAccuracy(keras.metrics.Metric):
-    """Accuracy against the label that dominates a mixed (soft) target; plain accuracy on hard ones.
-
-    A registered class, not a wrapped function: a function in a model file's compile config reads
-    as foreign code, and saved.py refused to load every binary model."""
-
-    def __init__(self, name="accuracy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.mean = keras.metrics.Mean()
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        hits = keras.metrics.binary_accuracy(keras.ops.cast(y_true > 0.5, y_pred.dtype), y_pred)
-        self.mean.update_state(hits, sample_weight)
-
-    def result(self):
-        return self.mean.result()
-
-    def reset_state(self):
-        self.mean.reset_state()
-
-
 def metric(name: str, task: str) -> keras.metrics.Metric:
-    """The Keras metric of a training.metrics name."""
-    m = keras.metrics
-    if name == "accuracy":  # argmax of a mixed label is its primary sample's label (see mixed_batches)
-        if task == "classification":
-            return m.CategoricalAccuracy(name=name)
-        return MajorityBinaryAccuracy(name=name)
-    return {
-        "auc": lambda: m.AUC(name=name), "precision": lambda: m.Precision(name=name),
-        "recall": lambda: m.Recall(name=name), "top3_accuracy": lambda: m.TopKCategoricalAccuracy(k=3, name=name),
-        "mae": lambda: m.MeanAbsoluteError(name=name), "mse": lambda: m.MeanSquaredError(name=name),
-        "rmse": lambda: m.RootMeanSquaredError(name=name), "r2": lambda: m.R2Score(name=name),
-        "ece": lambda: ExpectedCalibrationError(name=name),
-    }[name]()
-
-
-@keras.saving.register_keras_serializable(package="regexp")
-class ExpectedCalibrationError(keras.metrics.Metric):
-    """ECE (Guo et al., 2017): predictions binned by confidence into 15 equal-width bins on [0, 1];
-    the sum over bins of (bin size / n) * |accuracy in the bin - mean confidence in the bin|.
-
-    Written by hand: Keras has no calibration metric. Confidence is the top class probability
-    (binary: max(p, 1 - p)); the true class is the argmax of the target, so mixed targets count as
-    their dominant label, as accuracy does.
-    """
-
-    BINS = 15
-
-    def __init__(self, name="ece", **kwargs):
-        super().__init__(name=name, **kwargs)
-        shape = (self.BINS,)
-        self.count = self.add_variable(shape=shape, initializer="zeros", name="count")
-        self.confidence = self.add_variable(shape=shape, initializer="zeros", name="confidence")
-        self.correct = self.add_variable(shape=shape, initializer="zeros", name="correct")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        ops = keras.ops
-        y_pred = ops.cast(y_pred, "float32")
-        if y_pred.shape[-1] == 1:  # binary: one sigmoid output
-            p, label = y_pred[:, 0], ops.cast(y_true[:, 0] > 0.5, "float32")
-            confidence = ops.maximum(p, 1 - p)
-            correct = ops.cast(ops.equal(ops.cast(p > 0.5, "float32"), label), "float32")
-        else:
-            confidence = ops.max(y_pred, axis=-1)
-            correct = ops.cast(ops.equal(ops.argmax(y_pred, axis=-1), ops.argmax(y_true, axis=-1)), "float32")
-        # bin i holds confidences in (i/15, (i+1)/15]; a confidence of exactly 0 joins the first bin
-        bins = ops.clip(ops.cast(ops.ceil(confidence * self.BINS), "int32") - 1, 0, self.BINS - 1)
-        one_hot = ops.one_hot(bins, self.BINS)
-        self.count.assign_add(ops.sum(one_hot, axis=0))
-        self.confidence.assign_add(ops.sum(one_hot * confidence[:, None], axis=0))
-        self.correct.assign_add(ops.sum(one_hot * correct[:, None], axis=0))
-
-    def result(self):
-        ops = keras.ops
-        total = ops.maximum(ops.sum(self.count), 1.0)
-        return ops.sum(ops.abs(self.correct - self.confidence)) / total  # |acc - conf| * size / n, summed
-
-    def reset_state(self):
-        for variable in (self.count, self.confidence, self.correct):
-            variable.assign(keras.ops.zeros_like(variable))
+    """The Keras metric of a training.metrics name (the metric registry's)."""
+    return BY_NAME[name].keras(task)
 
 
 def targets(y: np.ndarray, data: Prepared) -> np.ndarray:

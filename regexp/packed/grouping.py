@@ -5,19 +5,21 @@ structure, batch size, optimizer type, epochs, data source and tracked metrics. 
 holds per slice (seed and fold, so split, order and initial weights; L1/L2, max-norm, dropout
 rates, noise, learning rate, schedule, optimizer hyperparameters, label smoothing, mixup,
 early-stopping settings) is left out of the shape key. What the packed trainer does not implement
-is named by `unpackable`, and those trials run alone, as they would without --pack.
+is named by `unpackable`, and those trials run alone, as they would without --pack; for optimizers,
+schedules and metrics the registries say what packs compute (an entry's pack update or reduction)
+and why not where they do not.
 """
 
 import json
 from dataclasses import dataclass
 
-from regexp.registry.metrics import EVAL_BATCH
+from regexp.registry.metrics import BY_NAME, EVAL_BATCH
+from regexp.registry.optimizers import OPTIMIZERS
+from regexp.registry.schedules import SCHEDULES
 from regexp.spec import LoadedSpec
 from regexp.spec.datasets import facts
 from regexp.spec.schema import SPATIAL, WEIGHTED, Defaults
 
-PACKED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
-PACKED_METRICS = ("accuracy", "top3_accuracy", "ece", "mae", "mse", "rmse")
 PACKED_NORMS = (None, "layer")
 # Pack sizes `auto` stops at, measured on this project's 2-core CPU at one thread per worker
 # (bench/packed.py scale, scale-cnn): an MLP's ms per model-epoch falls until about 128 and stays
@@ -55,10 +57,12 @@ def unpackable(loaded: LoadedSpec) -> str | None:
         for key in ("use_bias", "bn_momentum", "bn_epsilon", "bn_center", "bn_scale"):
             if getattr(layer, key) != Defaults.model_fields[key].default:
                 return f"model.layers.{i}.{key}: only Keras's default ({Defaults.model_fields[key].default}) is packed"
-    if t.optimizer.name not in PACKED_OPTIMIZERS:
-        return f"training.optimizer.name: {t.optimizer.name} is not packed ({', '.join(PACKED_OPTIMIZERS)} are)"
-    if t.lr_schedule is not None and t.lr_schedule.name == "plateau":
-        return "training.lr_schedule: plateau reacts to each trial's own val metric; not packed"
+    optimizer = OPTIMIZERS[t.optimizer.name]
+    if optimizer.pack_update is None:
+        packed = ", ".join(o.name for o in OPTIMIZERS.values() if o.pack_update)
+        return f"training.optimizer.name: {optimizer.name} is not packed: {optimizer.unpacked} ({packed} are)"
+    if t.lr_schedule is not None and SCHEDULES[t.lr_schedule.name].unpacked:
+        return f"training.lr_schedule: {t.lr_schedule.name} is not packed: {SCHEDULES[t.lr_schedule.name].unpacked}"
     for key in ("cutmix", "cutout"):
         if getattr(t, key) is not None:
             return f"training.{key} is not packed"
@@ -69,8 +73,9 @@ def unpackable(loaded: LoadedSpec) -> str | None:
     if t.distribute != "none":
         return f"training.distribute: {t.distribute} trains one model across devices; not packed"
     for name in t.metrics or []:
-        if name not in PACKED_METRICS:
-            return f"training.metrics: {name} is not computed in packs ({', '.join(PACKED_METRICS)} are)"
+        if BY_NAME[name].pack is None:
+            packed = ", ".join(m for m, entry in BY_NAME.items() if entry.pack and entry.tasks)
+            return f"training.metrics: {name} is not computed in packs: {BY_NAME[name].unpacked} ({packed} are)"
     return None
 
 

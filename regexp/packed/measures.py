@@ -1,16 +1,15 @@
 """Per-slice losses and metric sums of a pack: what the trial alone's Keras loss and metrics compute.
 
-Sums over batches, per slice (K,), turned into epoch means by `means`; the same rules as
-net/scoring.py (data loss against the given targets, accuracy against the dominant label of a mixed
-target, ECE with 15 equal-width bins, RMSE as the root of the mean squared error).
+Sums over batches, per slice (K, ...), turned into epoch means by `means`: the data loss against
+the given targets as net/scoring.py computes it, and each tracked metric by its registry entry's
+PackReduce (regexp/registry/metrics.py), which packed/grouping.py checks every tracked metric has.
 """
 
-import math
+from dataclasses import dataclass
 
-import numpy as np
 import tensorflow as tf
 
-ECE_BINS = 15  # as losses.ExpectedCalibrationError
+from regexp.registry.metrics import BY_NAME
 
 
 def smooth(task: str, y, smoothing):
@@ -31,57 +30,36 @@ def per_sample_loss(task: str, logits, y):
     return tf.reduce_mean(tf.square(logits - y), axis=-1)
 
 
-def zero_sums(k: int, metrics: list[str]) -> dict:
-    """The accumulators `sums` returns, at zero."""
-    out = {name: tf.zeros([k]) for name in ["n", "loss", "objective", "smoothed", *metrics] if name != "ece"}
-    if "ece" in metrics:
-        out.update({f"ece_{part}": tf.zeros([k, ECE_BINS]) for part in ("count", "confidence", "correct")})
-    return out
+@dataclass(frozen=True)
+class PackBatch:
+    """One batch of every slice, as a metric's PackReduce reads it: logits, targets y (K, B, outputs)
+    and the predicted probabilities p (K, B, classes; binary: one sigmoid column)."""
+    logits: tf.Tensor
+    y: tf.Tensor
+    p: tf.Tensor
+
+
+def zero_sums(k: int, metrics: list[str], task: str, y_shape) -> dict:
+    """The accumulators `sums` returns, at zero (y_shape: the part's targets, (K, N, outputs))."""
+    batch = tf.zeros([k, 1, *y_shape[2:]])
+    return {name: tf.zeros([k]) for name in ("n", "loss", "objective", "smoothed")} | {
+        name: tf.zeros_like(value) for name, value in _metric_sums(task, metrics, batch, batch).items()}
 
 
 def sums(task: str, metrics: list[str], logits, y) -> dict:
     """Per-slice sums over a batch of the data loss and each tracked metric (means come later)."""
-    out = {"n": tf.fill([tf.shape(y)[0]], tf.cast(tf.shape(y)[1], tf.float32)),
-           "loss": tf.reduce_sum(per_sample_loss(task, logits, y), axis=1)}
-    if task == "regression":
-        error = logits - y
-        for name, value in (("mae", tf.abs(error)), ("mse", tf.square(error)), ("rmse", tf.square(error))):
-            if name in metrics:
-                out[name] = tf.reduce_sum(value, axis=[1, 2])
-        return out
-    if task == "classification":
-        p = tf.nn.softmax(logits)
-        label = tf.argmax(y, axis=-1)
-        confidence = tf.reduce_max(p, axis=-1)
-        correct = tf.cast(tf.equal(tf.argmax(p, axis=-1), label), tf.float32)
-    else:
-        p = tf.sigmoid(logits)[..., 0]
-        confidence = tf.maximum(p, 1 - p)
-        correct = tf.cast(tf.equal(p > 0.5, y[..., 0] > 0.5), tf.float32)
-    if "accuracy" in metrics:
-        out["accuracy"] = tf.reduce_sum(correct, axis=1)
-    if "top3_accuracy" in metrics:
-        top3 = tf.math.top_k(p, k=min(3, p.shape[-1])).indices
-        out["top3_accuracy"] = tf.reduce_sum(tf.cast(tf.reduce_any(top3 == label[..., None], axis=-1), tf.float32), 1)
-    if "ece" in metrics:
-        bins = tf.one_hot(tf.clip_by_value(tf.cast(tf.math.ceil(confidence * ECE_BINS), tf.int32) - 1, 0, ECE_BINS - 1),
-                          ECE_BINS)
-        out["ece_count"] = tf.reduce_sum(bins, axis=1)
-        out["ece_confidence"] = tf.reduce_sum(bins * confidence[..., None], axis=1)
-        out["ece_correct"] = tf.reduce_sum(bins * correct[..., None], axis=1)
-    return out
+    return {"n": tf.fill([tf.shape(y)[0]], tf.cast(tf.shape(y)[1], tf.float32)),
+            "loss": tf.reduce_sum(per_sample_loss(task, logits, y), axis=1), **_metric_sums(task, metrics, logits, y)}
+
+
+def _metric_sums(task: str, metrics: list[str], logits, y) -> dict:
+    p = logits if task == "regression" else tf.nn.softmax(logits) if task == "classification" else tf.sigmoid(logits)
+    batch = PackBatch(logits, y, p)
+    return {name: tf.reduce_sum(BY_NAME[name].pack.per_sample(batch), axis=1) for name in metrics}
 
 
 def means(totals: dict, k: int, metrics: list[str]) -> dict:
     """Slice k's means from numpy sums: loss and the tracked metrics, in history.csv's names."""
     n = float(totals["n"][k])
-    row = {"loss": float(totals["loss"][k]) / n}
-    for name in metrics:
-        if name == "ece":
-            row[name] = float(np.abs(totals["ece_correct"][k] - totals["ece_confidence"][k]).sum()
-                              / max(float(totals["ece_count"][k].sum()), 1.0))
-        elif name == "rmse":
-            row[name] = math.sqrt(float(totals["rmse"][k]) / n)
-        else:
-            row[name] = float(totals[name][k]) / n
-    return row
+    return {"loss": float(totals["loss"][k]) / n,
+            **{name: BY_NAME[name].pack.finish(totals[name][k], n) for name in metrics}}

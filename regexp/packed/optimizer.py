@@ -2,10 +2,10 @@
 its own schedule), hyperparameters, gradient clipping and weight decay.
 
 Written by hand: a Keras optimizer has one learning rate and one set of hyperparameters for all
-its variables. Each update below is the formula of the Keras class that optim.build_optimizer
-picks for a trial alone (keras/src/optimizers/{sgd,rmsprop,adam,adamw}.py, Keras 3.15), in the
-same order: clip each gradient to its norm (clipnorm), decoupled weight decay w -= w * wd * lr,
-then the update. A slice that is not active (stopped early or failed) keeps its weights and state.
+its variables. The steps around the update are Keras's base optimizer's, in its order: clip each
+gradient to its norm (clipnorm), decoupled weight decay w -= w * wd * lr, then the update, which is
+the optimizer registry entry's `pack_update` (regexp/registry/optimizers.py: the formula of the Keras
+class a trial alone gets). A slice that is not active (stopped early or failed) keeps its weights and state.
 
 An Embedding's gradient reaches a trial's Keras optimizer as tf.IndexedSlices, one row per sample
 with a row's samples not summed, and Keras's TensorFlow ops square those rows before they are summed
@@ -20,9 +20,9 @@ import tensorflow as tf
 
 from regexp.net.optimizers import build_schedule
 from regexp.packed.stack import gather, lead, per_slice
+from regexp.registry.optimizers import OPTIMIZERS, PackStep
 from regexp.spec.training import Optimizer, Training
 
-ADAMW_DEFAULT_DECAY = 0.004  # keras.optimizers.AdamW's default, which a trial alone gets when unset
 # XLA fuses the update's ~20 elementwise ops per variable into one pass over the pack's weights (the
 # optimizer was 60% of an Adam pack's step; bench/packed.py): about 4 ns saved per weight and step (225
 # quickstart slices: 2.60 -> 1.89 ms per model-epoch), for about 0.3 s CPU to compile each new pack's
@@ -31,35 +31,31 @@ ADAMW_DEFAULT_DECAY = 0.004  # keras.optimizers.AdamW's default, which a trial a
 # saved the compile (bench/README.md, packed tables). Only here: compiling the whole epoch, with its
 # stateful random draws and gathers, made it 70x slower on CPU.
 XLA_WORK = 7e7
-SLOTS = {"sgd": (), "momentum": ("momentum",), "nesterov": ("momentum",), "rmsprop": ("velocity",),
-         "adam": ("momentum", "velocity"), "adamw": ("momentum", "velocity")}  # Keras's slot names
 
 
 class PackedOptimizer:
     def __init__(self, name: str, settings: list[Optimizer], variables: list[tf.Variable], steps: int | None = None):
         """`steps`: how many the pack will take (None: unknown, compiled with XLA)."""
-        self.name, self.variables = name, variables
+        self.entry, self.variables = OPTIMIZERS[name], variables
         work = None if steps is None else steps * sum(int(np.prod(v.shape)) for v in variables)
         self.apply = tf.function(self._apply, jit_compile=work is None or work >= XLA_WORK, autograph=False)
-        hyper = {key: per_slice([getattr(o, key) for o in settings]) for key in
-                 ("momentum", "beta_1", "beta_2", "rho", "epsilon")}
-        self.momentum, self.beta_1, self.beta_2 = hyper["momentum"], hyper["beta_1"], hyper["beta_2"]
-        self.rho, self.epsilon = hyper["rho"], hyper["epsilon"]
-        default = ADAMW_DEFAULT_DECAY if name == "adamw" else 0.0
+        self.hyper = {key: per_slice([getattr(o, key) for o in settings]) for key in self.entry.params}
+        default = self.entry.default_weight_decay  # Keras's, which a trial alone gets when unset
         self.weight_decay = per_slice([default if o.weight_decay is None else o.weight_decay for o in settings])
         self.clipnorm = per_slice([o.clipnorm or float("inf") for o in settings])
         self.decays = bool((self.weight_decay.numpy() > 0).any())
         self.clips = bool(tf.reduce_any(tf.math.is_finite(self.clipnorm)))
-        self.squares = self.clips or name in ("rmsprop", "adam", "adamw")  # whether `squares` matter to apply
+        self.squares = self.clips or self.entry.squares  # whether `squares` matter to apply
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.slots = {slot: [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables] for slot in SLOTS[name]}
+        self.slots = {slot: [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+                      for slot in self.entry.slots}
 
     def keep(self, index, variables: list[tf.Variable]) -> None:
         """Only the slices `index` stay (the stack kept them; `variables` are its new trainable ones):
         their hyperparameters and slots are gathered; the step counter is shared and goes on."""
         self.variables = variables
-        for name in ("momentum", "beta_1", "beta_2", "rho", "epsilon", "weight_decay", "clipnorm"):
-            setattr(self, name, tf.gather(getattr(self, name), index))
+        self.hyper = {key: tf.gather(value, index) for key, value in self.hyper.items()}
+        self.weight_decay, self.clipnorm = tf.gather(self.weight_decay, index), tf.gather(self.clipnorm, index)
         self.slots = {name: [gather(v, index) for v in slots] for name, slots in self.slots.items()}
 
     def _apply(self, gradients: list[tf.Tensor], lr: tf.Tensor, active: tf.Tensor, squares: dict | None = None) -> None:
@@ -72,29 +68,15 @@ class PackedOptimizer:
             square = (squares or {}).get(i)
             if self.clips:
                 g, square = _clip_by_norm(g, lead(self.clipnorm, rank), square)
-            value = w - w * lead(self.weight_decay, rank) * rate if self.decays else w
-            new, slots = self._update(i, g, tf.square(g) if square is None else square, value, rate, rank, t)
+            decayed = w - w * lead(self.weight_decay, rank) * rate if self.decays else w
+            slots = {name: per_variable[i] for name, per_variable in self.slots.items()}
+            hyper = {key: lead(value, rank) for key, value in self.hyper.items()}
+            new, slots = self.entry.pack_update(PackStep(decayed, g, tf.square(g) if square is None else square, slots,
+                                                         rate, hyper, t, tf.math))
             w.assign(tf.where(keep, new, w))
             for name, slot in slots.items():
                 self.slots[name][i].assign(tf.where(keep, slot, self.slots[name][i]))
         self.iterations.assign_add(1)
-
-    def _update(self, i: int, g, square, w, lr, rank: int, t):
-        if self.name == "sgd":
-            return w - g * lr, {}
-        if self.name in ("momentum", "nesterov"):
-            mu = lead(self.momentum, rank)
-            m = self.slots["momentum"][i] * mu - g * lr
-            return (w + (m * mu - g * lr) if self.name == "nesterov" else w + m), {"momentum": m}
-        if self.name == "rmsprop":
-            rho = lead(self.rho, rank)
-            v = rho * self.slots["velocity"][i] + (1 - rho) * square
-            return w - (lr * g) / tf.sqrt(v + lead(self.epsilon, rank)), {"velocity": v}
-        b1, b2 = lead(self.beta_1, rank), lead(self.beta_2, rank)  # adam, adamw
-        alpha = lr * tf.sqrt(1 - tf.pow(b2, t)) / (1 - tf.pow(b1, t))
-        m = self.slots["momentum"][i] + (g - self.slots["momentum"][i]) * (1 - b1)
-        v = self.slots["velocity"][i] + (square - self.slots["velocity"][i]) * (1 - b2)
-        return w - (m * alpha) / (tf.sqrt(v) + lead(self.epsilon, rank)), {"momentum": m, "velocity": v}
 
 
 def _clip_by_norm(g, clipnorm, square=None):

@@ -29,6 +29,7 @@ from regexp import compat
 from regexp.data import Prepared, prepare
 from regexp.errors import failure_reason
 from regexp.net.draws import epoch_orders
+from regexp.net.pipeline import folded, mix
 from regexp.net.scoring import EVAL_BATCH, targets
 from regexp.packed import measures
 from regexp.packed.optimizer import PackedOptimizer, step_rates
@@ -248,7 +249,8 @@ class PackTrainer:
         def body(s, sums):
             start = s * self.batch
             return s + 1, _add(sums, self._step(order[:, start:start + self.batch], lr[:, s], active))
-        _, sums = tf.while_loop(lambda s, _: s < full, body, (tf.constant(0), measures.zero_sums(self.k, self.metrics)))
+        zero = measures.zero_sums(self.k, self.metrics, self.task, self.parts["train"][1].shape)
+        _, sums = tf.while_loop(lambda s, _: s < full, body, (tf.constant(0), zero))
         if rest:
             sums = _add(sums, self._step(order[:, full * self.batch:], lr[:, full], active))
         return sums
@@ -295,16 +297,13 @@ class PackTrainer:
         return list(self.stack.variables.values())
 
     def _mix(self, x, y):
-        """Mixup per slice (pipeline.mixup's rule: λ ~ Beta(α, α) folded to max(λ, 1-λ)); α = 0: no mixing."""
+        """Mixup per slice: pipeline's folded λ and mix, with each slice's α; α = 0: no mixing."""
         shape = tf.shape(y)[:2]
         alpha = tf.where(self.mixup > 0, self.mixup, 1.0)[:, None] * tf.ones(shape)
         a = tf.random.stateless_gamma(shape, self.noise.make_seeds(1)[:, 0], alpha=alpha)
         b = tf.random.stateless_gamma(shape, self.noise.make_seeds(1)[:, 0], alpha=alpha)
-        lam = tf.maximum(a / (a + b), 1.0 - a / (a + b))
-        lam = tf.where(self.mixup[:, None] > 0, lam, 1.0)[:, :, None]
-        partner = tf.argsort(self.noise.uniform(shape), axis=1)
-        return (lam * x + (1 - lam) * tf.gather(x, partner, batch_dims=1),
-                lam * y + (1 - lam) * tf.gather(y, partner, batch_dims=1))
+        lam = tf.where(self.mixup[:, None] > 0, folded(a, b), 1.0)
+        return mix(x, y, lam, tf.argsort(self.noise.uniform(shape), axis=1), batch_dims=1)
 
     def _evaluate(self, part: str) -> dict:
         """Sums over one part in inference mode, in chunks of EVAL_BATCH samples."""

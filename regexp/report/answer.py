@@ -11,14 +11,13 @@ the baseline comparison's verdict (report/stats.py). No TensorFlow here.
 
 from dataclasses import asdict, dataclass, field
 
-from regexp.registry.metrics import NEUTRAL, RESOLVED, margin_below
+from regexp.registry.metrics import NEUTRAL, counts_right, margin_below
 from regexp.report.decisions import ended, estimate, point_text
 from regexp.report.stats import ALPHA
 from regexp.store.contract import MetricKey, direction
 
 SEQUENTIAL = ("decide collected these seeds sequentially (it stopped each arm when its interval decided it), so a "
               "fixed-n test over them is no verdict: its p-value assumes n fixed in advance")
-ACCURATE = (*RESOLVED, "precision", "recall", "auc")  # how often right: a loss says how confidently
 
 
 @dataclass
@@ -140,7 +139,7 @@ def conflict(a: Answer, other: str, diff: float, ci) -> str | None:
     if sense == a.verdict:
         return None
     word = "higher" if up else "lower"
-    if key.name == "loss" and asked.name in ACCURATE and a.verdict == "equivalent":
+    if key.name == "loss" and counts_right(asked.name) and a.verdict == "equivalent":
         reading = (f"a {word} loss with the same {asked.name} means {'less' if up else 'more'} confident predictions, "
                    f"not {'less' if up else 'more'} often right ones")
     elif a.verdict == "undecided":

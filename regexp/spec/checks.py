@@ -10,19 +10,12 @@ import yaml
 
 from regexp.registry.datasets import accepting
 from regexp.registry.metrics import METRICS, NEUTRAL, RANGES, margin_below, resolution, span
+from regexp.registry.optimizers import COMMON_PARAMS, OPTIMIZERS, reads
+from regexp.registry.schedules import SCHEDULES
 from regexp.spec.datasets import builtin_checks, notes_form_hints, part_sizes
 from regexp.spec.schema import SPATIAL, WEIGHTED, Data, Decide, Distribution, Model, Search, Spec
-from regexp.spec.training import COMMON_OPTIMIZER_PARAMS, OPTIMIZER_PARAMS, Optimizer
+from regexp.spec.training import Optimizer
 from regexp.store.contract import MetricKey
-
-# A key the chosen optimizer ignores, and the key that means what the user probably meant (the
-# notes write RMSprop's decay as beta_2 and momentum's as beta).
-MEANT = {
-    "rmsprop": {"beta_2": "rho", "beta_1": "rho", "momentum": "rho"},
-    "momentum": {"beta_1": "momentum", "beta_2": "momentum", "rho": "momentum"},
-    "nesterov": {"beta_1": "momentum", "beta_2": "momentum", "rho": "momentum"},
-    **{name: {"momentum": "beta_1", "rho": "beta_2"} for name in ("adam", "adamw", "nadam")},
-}
 
 
 def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b: True, resolved: bool = False
@@ -32,52 +25,9 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
     `same_file(key_a, key_b)`: whether both keys were written in one file (load.py knows where
     each key came from; an `extends` base or a --set is another source). `resolved`: the spec is a
     run's config.yaml, which writes every key with its default."""
-    errors: list[tuple[str, str]] = []
-    warnings: list[tuple[str, str]] = []
-    data, model, training = spec.data, spec.model, spec.training
-
-    errors.extend(_data_checks(data))
-    errors.extend(_layer_checks(model))
-
-    monitors = []
-    if training.early_stopping is not None:
-        monitors.append(("training.early_stopping.monitor", training.early_stopping.monitor))
-    schedule = training.lr_schedule
-    if schedule is not None and schedule.name == "plateau":
-        monitors.append(("training.lr_schedule.monitor", schedule.monitor))
-        if schedule.unit == "step":
-            errors.append(("training.lr_schedule.unit", "plateau reacts to epoch metrics: use unit: epoch"))
-    if schedule is not None and schedule.name == "piecewise" and len(schedule.values) != len(schedule.boundaries) + 1:
-        errors.append(("training.lr_schedule.values", f"needs one more value than boundaries "
-                                                      f"(got {len(schedule.values)} values, {len(schedule.boundaries)} "
-                                                      "boundaries)"))
-    if (schedule is not None and schedule.name in ("step", "piecewise")
-            and schedule.boundaries != sorted(set(schedule.boundaries))):
-        errors.append(("training.lr_schedule.boundaries", f"must be strictly increasing (got {schedule.boundaries})"))
-    for key, monitor in monitors:
-        column = MetricKey.parse(monitor)
-        if column.part == "val" and data.split.val == 0:
-            errors.append((key, f"{monitor} needs a validation part but data.split.val is 0"))
-        # a monitor is a history.csv column: loss, accuracy, val_loss, ... (train_loss and test_ are not)
-        base = column.name if column.part in ("train", "val") and column.history_column == monitor else monitor
-        if base != "loss" and base not in METRICS:
-            errors.append((key, f"unknown metric {monitor!r} (allowed: loss, val_loss, or a metric of training.metrics "
-                                "with or without val_)"))
-        elif base != "loss" and base not in (training.metrics or ["accuracy", "mae"]):
-            errors.append((key, f"{monitor} is not tracked: add {base} to training.metrics"))
-
-    if training.mixup is not None and training.cutmix is not None:
-        errors.append(("training.cutmix", "choose mixup or cutmix for a run, not both"))
-    warnings.extend(_selu_warnings(model))
-    if isinstance(spec.repeat, list) and len(set(spec.repeat)) != len(spec.repeat):
-        errors.append(("repeat", f"seeds must be distinct (got {spec.repeat})"))
-    if spec.cv is not None and spec.cv.fold is not None and spec.cv.fold >= spec.cv.folds:
-        errors.append(("cv.fold", f"must be below cv.folds = {spec.cv.folds} (got {spec.cv.fold})"))
-    if spec.cv is not None and data.val_path is not None:
-        errors.append(("data.val_path", "cross-validation takes its validation folds from train+val of one source; "
-                                        "drop cv or val_path"))
-    if spec.cv is not None and data.split.val == 0 and data.split.train == 0:
-        errors.append(("cv", "cross-validation needs train+val samples"))
+    errors = [*_data_checks(spec.data), *_layer_checks(spec.model), *_schedule_checks(spec), *_run_checks(spec)]
+    warnings = _selu_warnings(spec.model)
+    training = spec.training
     if spec.search is not None:
         errors.extend(_search_checks(spec.search, training.metrics, training.epochs))
     if spec.decide is not None:
@@ -92,6 +42,59 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
         # a key that serves the other optimizers a search tries is no mistake
         (errors if chosen_here and not name_searched else warnings).append((key, message))
     return errors, warnings
+
+
+def _schedule_checks(spec: Spec) -> list[tuple[str, str]]:
+    """The monitors of early stopping and of a schedule that reacts to a metric, and a schedule's own rules."""
+    errors, training = [], spec.training
+    monitors = []
+    if training.early_stopping is not None:
+        monitors.append(("training.early_stopping.monitor", training.early_stopping.monitor))
+    schedule = training.lr_schedule
+    if schedule is not None and SCHEDULES[schedule.name].monitors:
+        monitors.append(("training.lr_schedule.monitor", schedule.monitor))
+        if schedule.unit == "step":
+            errors.append(("training.lr_schedule.unit", f"{schedule.name} reacts to epoch metrics: use unit: epoch"))
+    if schedule is not None and schedule.name == "piecewise" and len(schedule.values) != len(schedule.boundaries) + 1:
+        errors.append(("training.lr_schedule.values", f"needs one more value than boundaries "
+                                                      f"(got {len(schedule.values)} values, {len(schedule.boundaries)} "
+                                                      "boundaries)"))
+    if (schedule is not None and schedule.name in ("step", "piecewise")
+            and schedule.boundaries != sorted(set(schedule.boundaries))):
+        errors.append(("training.lr_schedule.boundaries", f"must be strictly increasing (got {schedule.boundaries})"))
+    return errors + [problem for key, monitor in monitors for problem in _monitor_checks(spec, key, monitor)]
+
+
+def _monitor_checks(spec: Spec, key: str, monitor: str) -> list[tuple[str, str]]:
+    """A monitored metric must be a history.csv column the run has."""
+    errors, training = [], spec.training
+    column = MetricKey.parse(monitor)
+    if column.part == "val" and spec.data.split.val == 0:
+        errors.append((key, f"{monitor} needs a validation part but data.split.val is 0"))
+    # a monitor is a history.csv column: loss, accuracy, val_loss, ... (train_loss and test_ are not)
+    base = column.name if column.part in ("train", "val") and column.history_column == monitor else monitor
+    if base != "loss" and base not in METRICS:
+        errors.append((key, f"unknown metric {monitor!r} (allowed: loss, val_loss, or a metric of training.metrics "
+                            "with or without val_)"))
+    elif base != "loss" and base not in (training.metrics or ["accuracy", "mae"]):
+        errors.append((key, f"{monitor} is not tracked: add {base} to training.metrics"))
+    return errors
+
+
+def _run_checks(spec: Spec) -> list[tuple[str, str]]:
+    errors, data, training = [], spec.data, spec.training
+    if training.mixup is not None and training.cutmix is not None:
+        errors.append(("training.cutmix", "choose mixup or cutmix for a run, not both"))
+    if isinstance(spec.repeat, list) and len(set(spec.repeat)) != len(spec.repeat):
+        errors.append(("repeat", f"seeds must be distinct (got {spec.repeat})"))
+    if spec.cv is not None and spec.cv.fold is not None and spec.cv.fold >= spec.cv.folds:
+        errors.append(("cv.fold", f"must be below cv.folds = {spec.cv.folds} (got {spec.cv.fold})"))
+    if spec.cv is not None and data.val_path is not None:
+        errors.append(("data.val_path", "cross-validation takes its validation folds from train+val of one source; "
+                                        "drop cv or val_path"))
+    if spec.cv is not None and data.split.val == 0 and data.split.train == 0:
+        errors.append(("cv", "cross-validation needs train+val samples"))
+    return errors
 
 
 def _data_checks(data: Data) -> list[tuple[str, str]]:
@@ -149,7 +152,7 @@ def _layer_checks(model: Model) -> list[tuple[str, str]]:
 def unused_optimizer_keys(optimizer: Optimizer, defaults_too: bool = False) -> list[str]:
     """Keys written (with a value of their own, unless `defaults_too`) that the chosen optimizer never reads."""
     return [key
-            for key in sorted(optimizer.model_fields_set - COMMON_OPTIMIZER_PARAMS - OPTIMIZER_PARAMS[optimizer.name])
+            for key in sorted(optimizer.model_fields_set - COMMON_PARAMS - reads(optimizer.name))
             if defaults_too or getattr(optimizer, key) != type(optimizer).model_fields[key].default]
 
 
@@ -159,12 +162,12 @@ def _unused_optimizer_keys(optimizer: Optimizer, same_file, resolved: bool) -> l
     A run's config.yaml writes every default, so there only a value of its own counts."""
     out = []
     for key in unused_optimizer_keys(optimizer, defaults_too=not resolved):
-        reads = ", ".join(sorted(COMMON_OPTIMIZER_PARAMS - {"name"} | OPTIMIZER_PARAMS[optimizer.name]))
-        meant = MEANT.get(optimizer.name, {}).get(key)
+        read = ", ".join(sorted(COMMON_PARAMS - {"name"} | reads(optimizer.name)))
+        meant = OPTIMIZERS[optimizer.name].meant.get(key)
         hint = (f"; did you mean {meant!r}? ({meant}: {type(optimizer).model_fields[meant].description})" if meant else
                 "; plain sgd has no velocity: use name: momentum" if key == "momentum" else "")
         dotted = f"training.optimizer.{key}"
-        out.append((dotted, f"is not used by optimizer {optimizer.name}{hint} ({optimizer.name} reads: {reads})",
+        out.append((dotted, f"is not used by optimizer {optimizer.name}{hint} ({optimizer.name} reads: {read})",
                     same_file(dotted, "training.optimizer.name")))
     return out
 

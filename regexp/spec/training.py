@@ -3,38 +3,37 @@ smoothing, mixing and augmentation, metrics, distribution. No TensorFlow here.""
 
 from typing import Annotated, ClassVar, Literal, Optional, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from regexp.registry.metrics import METRICS, canonical
+from regexp.registry.optimizers import OPTIMIZERS
 from regexp.spec.parts import NonNegative, OneOf, Part, Rate
 
-# The optimizers, by name: the keras.optimizers class, the keys of `optimizer` it is given, and fixed
-# arguments. Adding one is a line here (new keys are fields of Optimizer below) plus its test;
-# net/optimizers.py builds any of them, and packs train it alone until packed/optimizer.py knows it.
-OPTIMIZERS = {
-    "sgd": ("SGD", (), {"momentum": 0.0}),
-    "momentum": ("SGD", ("momentum",), {}),
-    "nesterov": ("SGD", ("momentum",), {"nesterov": True}),
-    "rmsprop": ("RMSprop", ("rho", "epsilon"), {}),
-    "adam": ("Adam", ("beta_1", "beta_2", "epsilon"), {}),
-    "adamw": ("AdamW", ("beta_1", "beta_2", "epsilon"), {}),  # Keras's default weight_decay 0.004 unless set
-    "nadam": ("Nadam", ("beta_1", "beta_2", "epsilon"), {}),
-}
-COMMON_OPTIMIZER_PARAMS = {"name", "learning_rate", "epsilon", "weight_decay", "clipnorm"}
-# which keys of `optimizer` each optimizer reads besides the common ones (the rest draw a warning)
-OPTIMIZER_PARAMS = {name: set(keys) - COMMON_OPTIMIZER_PARAMS for name, (_, keys, _) in OPTIMIZERS.items()}
+
+def _readers(key: str) -> str:
+    """Which optimizers read `key`, and their own defaults of it: the start of its help."""
+    own = [f"{o.name} {o.defaults[key]:g}" for o in OPTIMIZERS.values() if key in o.defaults]
+    return ", ".join(o.name for o in OPTIMIZERS.values() if key in o.params) + (
+        f" (default {', '.join(own)})" if own else "")
 
 
 class Optimizer(Part):
     name: Literal[tuple(OPTIMIZERS)] = Field("adam", description=" | ".join(OPTIMIZERS) + ".")
     learning_rate: float = Field(0.001, gt=0.0, description="Initial learning rate (a0 of the schedule).")
-    momentum: Rate = Field(0.9, description="momentum/nesterov: the velocity's decay (beta).")
-    beta_1: Rate = Field(0.9, description="Adam family: decay of the first-moment (mean) estimate.")
-    beta_2: Rate = Field(0.999, description="Adam family: decay of the second-moment estimate.")
-    rho: Rate = Field(0.9, description="RMSprop: decay of the squared-gradient average.")
+    momentum: Rate = Field(0.9, description=f"{_readers('momentum')}: the velocity's decay (beta).")
+    beta_1: Rate = Field(0.9, description=f"{_readers('beta_1')}: decay of the first-moment (mean) estimate.")
+    beta_2: Rate = Field(0.999, description=f"{_readers('beta_2')}: decay of the second-moment estimate.")
+    rho: Rate = Field(0.9, description=f"{_readers('rho')}: decay of the squared-gradient average.")
     epsilon: float = Field(1.0e-7, gt=0.0, description="Added to the denominator for numerical stability.")
     weight_decay: Optional[float] = Field(None, ge=0.0, description="Decoupled weight decay (adamw default 0.004).")
     clipnorm: Optional[float] = Field(None, gt=0.0, description="Clip each gradient to this norm.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _optimizer_defaults(cls, value):
+        """An optimizer's own defaults (the optimizer registry's, Keras's) for the keys not written."""
+        name = value.get("name", "adam") if isinstance(value, dict) else None
+        return {**OPTIMIZERS[name].defaults, **value} if isinstance(name, str) and name in OPTIMIZERS else value
 
 
 class _Schedule(Part):

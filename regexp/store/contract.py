@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 
-from regexp.registry.metrics import MAXIMIZED, RESOLVED, resolution
+from regexp.registry.metrics import maximized, resolution
 
 RUN_FILES = ("config.yaml", "run.json", "history.csv", "metrics.json", "model.keras", "log.txt")
 OPTIONAL_FILES = ("layer_stats.csv", "steps.csv", "error.txt")  # logging.layer_stats, logging.per_step, failed runs
@@ -83,7 +83,7 @@ class MetricKey:
     @property
     def direction(self) -> Literal["min", "max"]:
         """'max' where higher is better (val_accuracy, test_auc), 'min' for losses, errors and time."""
-        return "max" if self.name in MAXIMIZED else "min"
+        return "max" if maximized(self.name) else "min"
 
     @property
     def column(self) -> str:
@@ -277,7 +277,7 @@ class RunMetrics(Record):
     def resolution(self) -> Optional[dict[str, dict[str, float]]]:
         if self.sizes is None:
             return None
-        out = {part: {name: resolution(name, size) for name in self.part(part) if name in RESOLVED}
+        out = {part: {name: step for name in self.part(part) if (step := resolution(name, size)) is not None}
                for part in PARTS if (size := getattr(self.sizes, part))}
         return {part: steps for part, steps in out.items() if steps}
 

@@ -16,6 +16,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from regexp.registry.metrics import short_name
 from regexp.report import Report
 from regexp.report.answer import to_json as answer_json
 from regexp.report.collect import Row
@@ -133,8 +134,7 @@ NARROW = 80  # below this terminal width each row is printed as a block instead 
 # the table's columns that a narrow terminal may leave out, the least wanted first (never the focused metric)
 DROP_ORDER = ("duration_s", "epochs_run", "best_epoch", "gap_{m}", "test_mc_{m}", "val_loss", "ci", "test_{m}",
               "val_{m}", "status")
-SHORT = {"accuracy": "acc", "top3_accuracy": "top3", "precision": "prec", "recall": "rec",
-         "epochs_run": "epochs", "mc_accuracy": "mc acc", "best_epoch": "best", "duration_s": "sec"}
+SHORT = {"epochs_run": "epochs", "best_epoch": "best", "duration_s": "sec"}  # a metric's is its registry entry's
 STYLE = {Status.FAILED: "red", Status.CRASHED: "red", Status.INTERRUPTED: "yellow", Status.RUNNING: "cyan",
          Status.INCOMPLETE: "red", Status.PRUNED: "magenta"}
 
@@ -142,8 +142,8 @@ STYLE = {Status.FAILED: "red", Status.CRASHED: "red", Status.INTERRUPTED: "yello
 def _short_header(column: str, sep: str = "\n") -> str:
     part, _, name = column.partition("_")
     if column in SHORT or part not in ("train", "val", "test", "gap"):
-        return SHORT.get(column, column)
-    return f"{part}{sep}{SHORT.get(name, name)}"
+        return SHORT.get(column) or short_name(column)
+    return f"{part}{sep}{short_name(name)}"
 
 
 def _terminal_cells(report: Report, row: Row, member: bool) -> dict[str, str]:
