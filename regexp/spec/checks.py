@@ -246,9 +246,7 @@ def _decide_checks(spec: Spec, metrics: Optional[list[str]]) -> list[tuple[str, 
     if search.halving is not None:
         errors.append(("search.halving", "decide compares every arm on all its seeds: an arm stopped at a rung "
                                          "would have none (drop halving or decide)"))
-    if decide.max_seeds < decide.batch:
-        errors.append(("decide.max_seeds", f"must be at least decide.batch = {decide.batch} (got "
-                                           f"{decide.max_seeds})"))
+    errors += _budget_checks("decide", decide)
     if all(not isinstance(v, Distribution) for v in search.params.values()):
         point, problem = find_grid_point(search, decide.baseline)
         if problem:
@@ -275,10 +273,16 @@ def _confirm_checks(spec: Spec, metrics: Optional[list[str]]) -> list[tuple[str,
     if spec.decide is not None:
         errors.append(("search.confirm", "races the search's best points on fresh seeds, and decide compares every "
                                          "grid point with a baseline: give one of them"))
-    if confirm.max_seeds < confirm.batch:
-        errors.append(("search.confirm.max_seeds", f"must be at least search.confirm.batch = {confirm.batch} (got "
-                                                   f"{confirm.max_seeds})"))
-    return errors + _metric_checks("search.confirm.metric", confirm.metric, metrics)
+    return errors + _budget_checks("search.confirm", confirm) + _metric_checks("search.confirm.metric",
+                                                                                confirm.metric, metrics)
+
+
+def _budget_checks(where: str, question) -> list[tuple[str, str]]:
+    """A sequential question's budget holds at least one look (decide, search.confirm)."""
+    if question.max_seeds < question.batch:
+        return [(f"{where}.max_seeds", f"must be at least {where}.batch = {question.batch} (got "
+                                       f"{question.max_seeds})")]
+    return []
 
 
 def margin_problems(spec: Spec, rows: int | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

@@ -331,8 +331,8 @@ class Search(Part):
     objective: Objective = Field(default_factory=Objective, description="The metric that ranks points.")
     halving: Optional[Halving] = Field(None, description="Stop the worse points early, at rungs over epochs (status "
                                                          "`pruned`); ASHA-style when trials run asynchronously.")
-    confirm: Optional[Confirm] = Field(None, description="Race the best points on fresh seeds: is the best really "
-                                                         "the best?")
+    confirm: Optional[Confirm] = Field(None, description="Race the best points on fresh seeds until the best is "
+                                                         "decided.")
 
 
 class Decide(Part):
