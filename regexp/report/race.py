@@ -179,7 +179,7 @@ class RaceSummary:
         return rule_text(self.record)
 
     def lines(self) -> list[str]:
-        return lines(self.record)
+        return [line.strip() for line in lines(self.record)]  # a report's section lists them, unindented
 
     def to_json(self) -> dict:
         return {"sweep": self.sweep, "headline": headline(self.record), **self.record.model_dump()}

@@ -65,8 +65,9 @@ def run_race(sweep: Sweep, runner, loaded: LoadedSpec, console: Console | None) 
     if sweep.state.confirm is None:
         sweep.state.confirm = new_record(sweep, loaded)
         if sweep.state.confirm is None:
-            say(f"search.confirm: nothing to race: the search has {len(sweep.point_results())} point with a "
-                "completed seed")
+            ranked_points = len(sweep.point_results())
+            say(f"search.confirm: nothing to race: the search has {ranked_points} point"
+                f"{'s' if ranked_points != 1 else ''} with a completed seed (a race needs two)")
             return
         sweep.save()
     record = sweep.state.confirm
