@@ -114,7 +114,9 @@ class FakeRunner:
             make_run(self.sweep.path.parent, name, seed=trial.seed, dropout=point["model.defaults.dropout"],
                      l2=point["model.defaults.l2"], **(value if isinstance(value, dict) else {self.column: value}),
                      parent=self.sweep.id, trial=trial.key, sizes=self.sizes)
-            self.sweep.record([(trial, {"status": TrialStatus.COMPLETED, "run": name})])
+            objective = value.get(self.sweep.state.objective.metric) if isinstance(value, dict) else (
+                value if self.column == self.sweep.state.objective.metric else None)
+            self.sweep.record([(trial, {"status": TrialStatus.COMPLETED, "run": name, "objective": objective})])
             self.trained.append(trial.key)
 
 

@@ -231,6 +231,10 @@ def sweep(
             rungs = rung_epochs(rule.eta, rule.min_epochs, loaded.spec.training.epochs)
             say(f"search.halving: rungs after epochs {', '.join(map(str, rungs))} of {loaded.spec.training.epochs}; "
                 f"at each, the best 1/{rule.eta} of the points go on, the others end pruned")
+        if loaded.spec.search is not None and loaded.spec.search.confirm is not None:
+            from regexp.sweep.confirm import plan_line
+
+            say(f"then {plan_line(loaded)}")
         return
     pool = None
     if executor == "ray" and not shared_fs and halving:  # each node would keep a rung ledger of its own
@@ -286,7 +290,7 @@ def validate(specs: SpecFiles, overrides: SetOption = []):
 
             for line in table_lines(key, reading):
                 print(line)
-        if spec.spec.decide is not None and "data.path" in readings.get(spec.file, {}):
+        if "data.path" in readings.get(spec.file, {}):
             from regexp.errors import problem
             from regexp.spec.checks import margin_problems
 

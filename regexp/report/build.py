@@ -30,6 +30,7 @@ from regexp.report.collect import (
 from regexp.report.decisions import Decisions, read_decisions
 from regexp.report.facts import facts, flatten, param_text
 from regexp.report.lineage import mixing
+from regexp.report.race import RaceSummary, read_races
 from regexp.report.search import SearchSummary, read_search
 from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, compare, family_level, summarize
 from regexp.store import scan as scanning
@@ -63,6 +64,7 @@ class Report:
     test: str = "t"                  # --test: a name in registry/stat_tests.py
     folds: str = "average"           # --cv-folds: average within a seed, or nadeau-bengio fold-level
     decisions: Decisions | None = None  # a decide: sweep's arms, how each ended, its looks
+    races: list[RaceSummary] = field(default_factory=list)  # each search.confirm race: is the best the best?
     importance: bool = False  # --importance: `searches` was read
     searches: list[SearchSummary] = field(default_factory=list)  # each search sweep's importance, expected best
     question: Question | None = None  # what the report answers (report/answer.py), once
@@ -161,6 +163,7 @@ def build_report(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
                     correction=correction, against=against, detect=detect, failures=failures, margin=margin,
                     test=test, folds=folds)
     report.decisions = read_decisions(runs, rows)
+    report.races = read_races(runs)
     if importance:
         report.importance, report.searches = True, read_search(runs)
     if strays:

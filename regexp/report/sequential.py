@@ -75,11 +75,13 @@ def verdict(low: float, high: float, margin: float, better: str, resolution: flo
     return "undecided"
 
 
-T_METHOD = (f"anytime-valid confidence sequence (t-test Bayes factor, normal prior g = {G:g}), alpha split equally "
-            "over the arms (Bonferroni)")
-BETTING_METHOD = ("anytime-valid confidence sequence for bounded differences (betting, hedged capital with "
-                  "predictable plug-in bets: Waudby-Smith & Ramdas, 2023), alpha split equally over the arms "
-                  "(Bonferroni)")
+# the interval of one comparison; a method (what sweep.json records) adds how alpha is shared
+T_INTERVAL = f"anytime-valid confidence sequence (t-test Bayes factor, normal prior g = {G:g})"
+BETTING_INTERVAL = ("anytime-valid confidence sequence for bounded differences (betting, hedged capital with "
+                    "predictable plug-in bets: Waudby-Smith & Ramdas, 2023)")
+OVER_ARMS = ", alpha split equally over the arms (Bonferroni)"
+T_METHOD = T_INTERVAL + OVER_ARMS
+BETTING_METHOD = BETTING_INTERVAL + OVER_ARMS
 
 
 def method(metric: str) -> str:
@@ -93,9 +95,9 @@ def method(metric: str) -> str:
 
 
 def anytime_interval(metric: str, pairs: list[float], alpha: float, how: str) -> tuple[float, float]:
-    """The interval of `how` (a `method`, as sweep.json records it) for the mean of `pairs` (in the
-    order their seeds were collected)."""
-    if how == BETTING_METHOD:
+    """The interval of `how` (a `method` as sweep.json records it, or its interval alone) for the mean
+    of `pairs` (in the order their seeds were collected)."""
+    if how.startswith(BETTING_INTERVAL):
         from regexp.registry.metrics import span
         from regexp.report import betting
         from regexp.store.contract import MetricKey
@@ -116,5 +118,5 @@ def first_possible(metric: str, alpha: float) -> int | None:
     return needed(alpha)
 
 
-__all__ = ["BETTING_METHOD", "G", "T_METHOD", "anytime_interval", "first_possible", "interval", "method", "needed",
-           "radius", "verdict"]
+__all__ = ["BETTING_INTERVAL", "BETTING_METHOD", "G", "T_INTERVAL", "T_METHOD", "anytime_interval", "first_possible",
+           "interval", "method", "needed", "radius", "verdict"]

@@ -32,8 +32,10 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
         errors.extend(_search_checks(spec.search, training.metrics, training.epochs))
     if spec.decide is not None:
         errors.extend(_decide_checks(spec, training.metrics))
-        for found, problem in zip((errors, warnings), margin_problems(spec)):
-            found.extend(problem)
+    if spec.search is not None and spec.search.confirm is not None:
+        errors.extend(_confirm_checks(spec, training.metrics))
+    for found, problem in zip((errors, warnings), margin_problems(spec)):
+        found.extend(problem)
 
     errors.extend(builtin_checks(spec))
     warnings.extend(notes_form_hints(spec))
@@ -260,43 +262,69 @@ def _decide_checks(spec: Spec, metrics: Optional[list[str]]) -> list[tuple[str, 
     if search.halving is not None:
         errors.append(("search.halving", "decide compares every arm on all its seeds: an arm stopped at a rung "
                                          "would have none (drop halving or decide)"))
-    if decide.max_seeds < decide.batch:
-        errors.append(("decide.max_seeds", f"must be at least decide.batch = {decide.batch} (got "
-                                           f"{decide.max_seeds})"))
+    errors += _budget_checks("decide", decide)
     if all(not isinstance(v, Distribution) for v in search.params.values()):
         point, problem = find_grid_point(search, decide.baseline)
         if problem:
             errors.append(("decide.baseline", problem))
         elif len(grid_points(search)) < 2:
             errors.append(("decide.baseline", "the grid has no other point to compare with it"))
-    key = MetricKey.parse(decide.metric)
+    return errors + _metric_checks("decide.metric", decide.metric, metrics)
+
+
+def _metric_checks(where: str, metric: str, metrics: Optional[list[str]]) -> list[tuple[str, str]]:
+    """The metric of a question (decide, search.confirm): a tracked val_ or test_ column with a better side."""
+    key = MetricKey.parse(metric)
     if key.part not in ("val", "test") or key.name in NEUTRAL:
-        errors.append(("decide.metric", f"{decide.metric}: decide on a val_ or test_ loss or metric with a better "
-                                        "side (a gap or a diagnostic has none)"))
-    elif key.name != "loss" and key.name not in (metrics or ["accuracy", "mae"]):
-        errors.append(("decide.metric", f"{decide.metric} is not tracked (allowed: loss or a metric of "
-                                        "training.metrics, with val_/test_)"))
-    return errors
+        return [(where, f"{metric}: decide on a val_ or test_ loss or metric with a better side (a gap or a "
+                        "diagnostic has none)")]
+    if key.name != "loss" and key.name not in (metrics or ["accuracy", "mae"]):
+        return [(where, f"{metric} is not tracked (allowed: loss or a metric of training.metrics, with val_/test_)")]
+    return []
+
+
+def _confirm_checks(spec: Spec, metrics: Optional[list[str]]) -> list[tuple[str, str]]:
+    confirm = spec.search.confirm
+    errors = []
+    if spec.decide is not None:
+        errors.append(("search.confirm", "races the search's best points on fresh seeds, and decide compares every "
+                                         "grid point with a baseline: give one of them"))
+    return errors + _budget_checks("search.confirm", confirm) + _metric_checks("search.confirm.metric",
+                                                                                confirm.metric, metrics)
+
+
+def _budget_checks(where: str, question) -> list[tuple[str, str]]:
+    """A sequential question's budget holds at least one look (decide, search.confirm)."""
+    if question.max_seeds < question.batch:
+        return [(f"{where}.max_seeds", f"must be at least {where}.batch = {question.batch} (got "
+                                       f"{question.max_seeds})")]
+    return []
 
 
 def margin_problems(spec: Spec, rows: int | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """decide.margin against its metric: at least the whole range of the metric is an error (every
-    difference but the extremes would be equivalent); below one sample of the part (1/n, known here
-    for built-in datasets, and for a table once validate has read its `rows`; decide and report warn
-    too, once they read the runs' sizes) is a warning: per-seed differences come in steps of one
-    sample, and no arm is called equivalent within less (docs/decide.md)."""
-    key = MetricKey.parse(spec.decide.metric)
-    margin, width = spec.decide.margin, span(key.name)
-    if width is not None and margin >= width:
-        low, high = RANGES[key.name]
-        return [("decide.margin", f"{margin:g} is the whole range of {key.column} ([{low:g}, {high:g}]): every "
-                                  f"difference would be within it (a margin is in the metric's units: 0.01 is one "
-                                  f"point of accuracy)")], []
-    sizes = part_sizes(spec, rows) if key.part in ("val", "test") else None
-    step = resolution(key.name, sizes[key.part]) if sizes else None
-    if step is not None and margin < step:
-        return [], [("decide.margin", margin_below(margin, step, key.column, sizes[key.part]))]
-    return [], []
+    """decide.margin and search.confirm.margin against their metric: at least the whole range of the
+    metric is an error (every difference but the extremes would be equivalent); below one sample of
+    the part (1/n, known here for built-in datasets, and for a table once validate has read its
+    `rows`; decide and report warn too, once they read the runs' sizes) is a warning: per-seed
+    differences come in steps of one sample, and no arm is called equivalent within less
+    (docs/decide.md)."""
+    errors, warnings = [], []
+    for where, question in (("decide", spec.decide), ("search.confirm", spec.search and spec.search.confirm)):
+        if question is None:
+            continue
+        key = MetricKey.parse(question.metric)
+        margin, width = question.margin, span(key.name)
+        if width is not None and margin >= width:
+            low, high = RANGES[key.name]
+            errors.append((f"{where}.margin", f"{margin:g} is the whole range of {key.column} ([{low:g}, {high:g}]): "
+                                              "every difference would be within it (a margin is in the metric's "
+                                              "units: 0.01 is one point of accuracy)"))
+            continue
+        sizes = part_sizes(spec, rows) if key.part in ("val", "test") else None
+        step = resolution(key.name, sizes[key.part]) if sizes else None
+        if step is not None and margin < step:
+            warnings.append((f"{where}.margin", margin_below(margin, step, key.column, sizes[key.part])))
+    return errors, warnings
 
 
 def _selu_warnings(model: Model) -> list[tuple[str, str]]:

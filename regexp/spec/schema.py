@@ -300,6 +300,19 @@ class Objective(Part):
                                                                     "accuracy max).")
 
 
+class Confirm(Part):
+    """After the search, race its `top` best points on fresh seeds until the best is decided (sweep/confirm.py)."""
+
+    top: int = Field(3, ge=2, le=20, description="How many of the search's best points race.")
+    metric: str = Field("test_accuracy", description="What the race is about: a val_ or test_ column.")
+    _alias = field_validator("metric", mode="before")(lambda value: canonical(value))
+    margin: float = Field(gt=0.0, description="Points within ±margin of the leader are tied (the metric's units).")
+    alpha: float = Field(0.05, gt=0.0, le=0.2, description="The chance of naming a point that is not within the "
+                                                          "margin of the truly best, over all looks.")
+    batch: int = Field(5, ge=2, le=100, description="Fresh seeds added per look to every point still racing.")
+    max_seeds: int = Field(40, ge=2, le=1000, description="The budget of fresh seeds per point.")
+
+
 class Search(Part):
     method: Literal["grid", "random", "tpe"] = Field(
         "grid", description="grid: every combination of the lists; random: `trials` sampled points; tpe: `trials` "
@@ -315,6 +328,8 @@ class Search(Part):
     objective: Objective = Field(default_factory=Objective, description="The metric that ranks points.")
     halving: Optional[Halving] = Field(None, description="Stop the worse points early, at rungs over epochs (status "
                                                          "`pruned`); ASHA-style when trials run asynchronously.")
+    confirm: Optional[Confirm] = Field(None, description="Race the best points on fresh seeds until the best is "
+                                                         "decided.")
 
 
 class Decide(Part):

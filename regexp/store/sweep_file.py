@@ -1,5 +1,6 @@
 """What a sweep folder's sweep.json holds (a part of the contract with store/contract.py): every
-trial with its status, the best point, and a `decide:` sweep's looks. No TensorFlow here."""
+trial with its status, the best point, a `decide:` sweep's looks and a `search.confirm` race's. No
+TensorFlow here."""
 
 from typing import Any, Literal, Optional
 
@@ -28,6 +29,9 @@ class TrialEntry(Record):
     error: Optional[str] = Field(None, description="Why it failed or was pruned, one line.")
     seconds: Optional[float] = Field(None, description="Wall-clock seconds of the trial, data loading included (in a "
                                                        "pack: its share).")
+    phase: Literal["search", "confirm"] = Field("search", description="search: a trial of the search (it ranks "
+                                                                      "the points); confirm: a race look's, on a "
+                                                                      "fresh seed (search.confirm), never ranked.")
 
 
 class Best(BaseModel):
@@ -78,6 +82,54 @@ class Decision(BaseModel):
                                                                       "undecided with its last interval.")
 
 
+class RaceStanding(BaseModel):
+    """One point of a `search.confirm` race at a look (or, in `standings`, where it ended)."""
+
+    key: str = Field(description="The point's key (`points`).")
+    verdict: Literal["leader", "worse", "tied", "open"] = Field(description="leader (the best mean) | worse (decided "
+                                                                            "worse than the leader: it left) | tied "
+                                                                            "(within ±margin of the leader) | open.")
+    seeds: int = Field(description="Its fresh seeds with a value (paired with the leader's, for the others).")
+    mean: Optional[float] = Field(None, description="Its mean over those seeds.")
+    diff: Optional[float] = Field(None, description="Mean of the paired differences, leader minus this point.")
+    ci: Optional[list[Optional[float]]] = Field(None, description="The anytime-valid interval of `diff`, at alpha "
+                                                                  "over all pairs; null bounds: not yet finite.")
+    look: Optional[int] = Field(None, description="The look at which it was decided worse and left.")
+
+
+class RaceLook(BaseModel):
+    seeds: int = Field(description="Fresh seeds per point planned up to this look.")
+    leader: Optional[str] = Field(None, description="The point with the best mean at this look.")
+    standings: list[RaceStanding] = Field(description="Every point still in the race at this look.")
+
+
+class Race(BaseModel):
+    """sweep.json `confirm`: the k best points of the search raced on fresh seeds (sweep/confirm.py)."""
+
+    metric: str = Field(description="The column raced on.")
+    margin: float = Field(description="Points within ±margin of the leader are tied.")
+    alpha: float = Field(description="The chance of naming a point not within the margin of the truly best, over "
+                                     "all looks.")
+    batch: int = Field(description="Fresh seeds added per look to every point still in the race.")
+    max_seeds: int = Field(description="The budget of fresh seeds per point, as the last command set it.")
+    method: str = Field(description="How each pair's interval is made (report/race.py).")
+    pairs: int = Field(description="The pairs alpha is split over: k(k-1)/2 of the k points raced.")
+    sweep_objective: str = Field(description="What picked the points: the search's objective.")
+    seeds_from: int = Field(description="The first fresh seed: above every seed the search trained.")
+    points: dict[str, dict[str, Any]] = Field(description="Point key -> the point, best of the search first.")
+    selected: dict[str, Optional[float]] = Field(description="Point key -> its mean objective in the search (the "
+                                                             "value it was picked on).")
+    resolution: Optional[float] = Field(None, description="One sample of the part the metric is scored on (an "
+                                                          "accuracy-like metric): no tie within a margin below it.")
+    looks: list[RaceLook] = Field(default_factory=list, description="Each look taken, in order.")
+    standings: list[RaceStanding] = Field(default_factory=list, description="Every point as it stands: the "
+                                                                            "leaver's at its last look.")
+    leader: Optional[str] = Field(None, description="The leader at the last look (the best, once decided).")
+    outcome: Optional[Literal["best", "undecided"]] = Field(None, description="best: every other point worse or "
+                                                                              "tied; undecided: the budget was "
+                                                                              "spent first; null: still racing.")
+
+
 class BudgetChange(BaseModel):
     """The command ran with another budget than the sweep had: the same sweep went on with it."""
 
@@ -117,3 +169,5 @@ class SweepState(Record):
                                                                                  "nothing new.")
     decide: Optional[Decision] = Field(None, description="The spec's `decide:`: its looks and each arm's decision "
                                                          "(sweep/decide.py); null without one.")
+    confirm: Optional[Race] = Field(None, description="The race of search.confirm: its looks and how each point "
+                                                      "ended (sweep/confirm.py); null without one.")

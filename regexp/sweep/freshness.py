@@ -43,7 +43,8 @@ class SpecStatus:
 def planned(loaded: LoadedSpec, search: bool, every_seed: bool = False) -> list[Trial]:
     """The trials a command would run: a sweep's first round, or (train) repeat × cv as written;
     `every_seed`: a decide sweep's every grid point with every seed up to max_seeds (it plans its
-    looks as it goes, so any of them may come)."""
+    looks as it goes, so any of them may come); with search.confirm, every point of a grid or random
+    search on every fresh seed the race may plan too (tpe's and refine's points come as it learns)."""
     if search and every_seed and loaded.spec.decide is not None:
         from regexp.sweep.decide import arms
 
@@ -51,7 +52,15 @@ def planned(loaded: LoadedSpec, search: bool, every_seed: bool = False) -> list[
         seeds = [loaded.spec.seed + i for i in range(loaded.spec.decide.max_seeds)]
         return expand(loaded, 1, [baseline, *others], seeds)
     if search and loaded.spec.search is not None:
-        return plan_round(loaded, [])
+        trials = plan_round(loaded, [])
+        confirm, method = loaded.spec.search.confirm, loaded.spec.search.method
+        if every_seed and confirm is not None and method != "tpe" and loaded.spec.search.refine is None:
+            from regexp.sweep.confirm import seeds_from  # a race's points are among round 1's: any may race
+
+            first = seeds_from(loaded)
+            points = list(dict.fromkeys(t.point for t in trials))
+            trials += expand(loaded, 1, points, list(range(first, first + confirm.max_seeds)))
+        return trials
     return expand(loaded, 1, [()], loaded.spec.seeds())
 
 

@@ -22,13 +22,16 @@ that growing it can never change a trial already planned:
 - decide.max_seeds: where the looks stop. The intervals hold at every number of seeds at once
   (docs/decide.md), so going on past an earlier budget keeps the chance of any wrong decision
   within alpha: the looks already taken stand, nothing is recomputed.
+- search.confirm.max_seeds: where the race stops, for the same reason (report/race.py): its
+  intervals hold at every number of fresh seeds at once.
 
 Not budget, so in the identity:
 
-- decide.batch: when the looks are taken, hence at which seeds each arm was decided and stopped;
-  the recorded looks are a function of it, so another batch is another sequential procedure.
-- decide.alpha, margin, metric, baseline: the decision rule itself (alpha sets every interval's
-  width at every look).
+- decide.batch (and search.confirm.batch): when the looks are taken, hence at which seeds each
+  arm was decided and stopped; the recorded looks are a function of it, so another batch is
+  another sequential procedure.
+- decide.alpha, margin, metric, baseline (and search.confirm's top, alpha, margin, metric): the
+  decision rule itself (alpha sets every interval's width at every look).
 - search.batch (tpe): what each round is told before it is asked; search.seed, search.halving,
   seed, cv and everything a trial trains with.
 """
@@ -53,6 +56,8 @@ def budget(loaded: LoadedSpec) -> dict[str, Any]:
         out["search.trials"] = search.trials
     if spec.decide is not None:
         out["decide.max_seeds"] = spec.decide.max_seeds
+    if search is not None and search.confirm is not None:
+        out["search.confirm.max_seeds"] = search.confirm.max_seeds
     return out
 
 

@@ -103,6 +103,10 @@ def budget_lines(sweep: Sweep) -> list[str]:
             from regexp.sweep.decide import raised_line
 
             lines.append(raised_line(sweep.state.decide, change.before))
+        if change.key == "search.confirm.max_seeds" and how == "raised" and sweep.state.confirm is not None:
+            from regexp.sweep import confirm
+
+            lines.append(confirm.raised_line(sweep.state.confirm, change.before))
     return lines
 
 
@@ -130,6 +134,11 @@ def _run_rounds(sweep: Sweep, runner: "_Runner") -> None:
         previous = sweep.point_results(round_ - 1) if round_ > 1 else None
         trials = plan_round(base, [], round_, previous, told=sweep.told(round_))
         runner.step(trials, f"round {round_}" if count > 1 else None)
+    if base.spec.search is not None and base.spec.search.confirm is not None:
+        from regexp.sweep.confirm import run_race
+
+        runner.halving = None  # the race trains every point to the end
+        run_race(sweep, runner, base, runner.console)
 
 
 class _Runner:

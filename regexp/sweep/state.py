@@ -75,6 +75,8 @@ class Sweep:
         self.state.rounds = rounds(load_spec(self.spec_file))
         if self.state.decide is not None and "decide.max_seeds" in changed:
             self.state.decide.max_seeds = changed["decide.max_seeds"]
+        if self.state.confirm is not None and "search.confirm.max_seeds" in changed:
+            self.state.confirm.max_seeds = changed["search.confirm.max_seeds"]
         self.save()
 
     @property
@@ -158,12 +160,14 @@ class Sweep:
         return len(adopted)
 
     def point_results(self, round_: int | None = None) -> dict[Point, float]:
-        """Mean objective per point over its completed seeds/folds; a point with a pruned trial has
-        none (its seeds that completed before a rung are not the point's result)."""
+        """Mean objective per point over its completed seeds/folds of the search; a point with a pruned
+        trial has none (its seeds that completed before a rung are not the point's result). A race's
+        fresh seeds (search.confirm) are no part of it: the search's ranking is what picked the points."""
         values: dict[Point, list[float]] = {}
         pruned = self.pruned_points()
         for entry in self.state.trials:
-            if entry.status == TrialStatus.COMPLETED and entry.objective is not None and round_ in (None, entry.round):
+            if entry.status == TrialStatus.COMPLETED and entry.objective is not None and round_ in (None, entry.round) \
+                    and entry.phase == "search":
                 values.setdefault(point_of(entry.point), []).append(entry.objective)
         return {point: sum(v) / len(v) for point, v in values.items() if point not in pruned}
 
@@ -185,7 +189,8 @@ class Sweep:
             return None
         pick = max if self.state.objective.mode == "max" else min
         point = pick(results, key=results.get)
-        runs = [e.run for e in self.state.trials if point_of(e.point) == point and e.status == TrialStatus.COMPLETED]
+        runs = [e.run for e in self.state.trials
+                if point_of(e.point) == point and e.status == TrialStatus.COMPLETED and e.phase == "search"]
         return Best(point=dict(point), objective=results[point], n=len(runs), runs=runs)
 
     def finish(self, status: SweepStatus, message: str | None = None) -> None:

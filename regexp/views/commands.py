@@ -53,7 +53,8 @@ def plan_table(trials: list, rounds: int, packs: list) -> Table:
 
 
 def sweep_summary(sweep) -> list[str]:
-    """The lines after a sweep: its folder and status, the best point, how to compare its runs."""
+    """The lines after a sweep: its folder and status, the best point, how to compare its runs, and
+    the race of search.confirm: is the best really the best?"""
     state = sweep.state
     lines = [f"{state.kind} folder: {sweep.path}  ({state.status})"]
     if state.decide is not None:
@@ -70,6 +71,10 @@ def sweep_summary(sweep) -> list[str]:
         points = len({repr(sorted(t.point.items())) for t in pruned})
         lines.append(f"pruned by search.halving: {len(pruned)} trials of {points} points (status pruned, not ranked)")
     lines.append(f"compare: regexp report --filter parent={sweep.path.name}")
+    if state.confirm is not None:  # the race's answer comes last: the search's best alone is the winner's curse
+        from regexp.report.race import lines as race_lines
+
+        lines += race_lines(state.confirm)
     return lines
 
 

@@ -24,7 +24,17 @@ from regexp.store.contract import (
     RunMetrics,
     Status,
 )
-from regexp.store.sweep_file import ArmDecision, Best, Decision, Look, SweepState, TrialEntry
+from regexp.store.sweep_file import (
+    ArmDecision,
+    Best,
+    Decision,
+    Look,
+    Race,
+    RaceLook,
+    RaceStanding,
+    SweepState,
+    TrialEntry,
+)
 
 
 def spec_page() -> str:
@@ -129,7 +139,9 @@ def run_folder_page() -> str:
                          ("sweep.json", SweepState), ("sweep.json: each of `trials`", TrialEntry),
                          ("sweep.json: `best`", Best), ("sweep.json: `decide`", Decision),
                          ("sweep.json: `decide.looks`", Look), ("sweep.json: each arm of a look and of `decide.arms`",
-                                                                ArmDecision)):
+                                                                ArmDecision),
+                         ("sweep.json: `confirm`", Race), ("sweep.json: `confirm.looks`", RaceLook),
+                         ("sweep.json: each point of a look and of `confirm.standings`", RaceStanding)):
         lines += [f"## {title}", "", _first_line(model.__doc__), "", "| key | type | meaning |", "|---|---|---|"]
         fields = {**model.model_fields, **model.model_computed_fields}
         for key, field in fields.items():

@@ -281,12 +281,13 @@ def to_markdown(report: Report) -> str:
 
 def _headed(report: Report) -> list[tuple[str, str, list[str]]]:
     """(title, heading, lines): a decide: sweep's question and its one answer per arm (report/answer.py),
-    then any sentence where another metric points another way; with --importance, each search's
-    heading, importance and expected best."""
+    then any sentence where another metric points another way; each search.confirm race (its rule, how
+    each point ended); with --importance, each search's heading, importance and expected best."""
     decided = [("Answers", report.question.text, [
         f"{a.row} ({a.arm}): {a.text}" + "".join(f" ({note})" for note in a.notes) for a in report.answers]
         + report.conflicts)] if report.decisions and report.question else []
-    return decided + [("Search", search.heading, search.lines()) for search in report.searches]
+    return decided + [("Race", race.heading, race.lines()) for race in report.races] + [
+        ("Search", search.heading, search.lines()) for search in report.searches]
 
 
 def _sections(report: Report) -> list[str]:
@@ -346,6 +347,7 @@ def to_json(report: Report) -> str:
         "notes": report.notes, "warnings": report.warnings,
         "decide": report.decisions.to_json() if report.decisions else None, **answer_json(report),
         "search": [search.to_json() for search in report.searches] if report.importance else None,
+        "race": [race.to_json() for race in report.races],
     }, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
 
 
