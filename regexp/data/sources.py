@@ -16,6 +16,7 @@ import numpy as np
 
 from regexp.data.fetch import load_cached, missing
 from regexp.data.reading import TableReading
+from regexp.data.sequences import SEQUENCE_TASKS, generate
 from regexp.data.table import Column, read_table
 from regexp.spec import LoadedSpec
 from regexp.spec.load import existing_data_path
@@ -33,6 +34,8 @@ class Raw:
     test: tuple[np.ndarray, np.ndarray] | None = None  # a fixed test part shipped with the data
     columns: list[Column] | None = None  # a table's feature columns; None for arrays and images
     reading: TableReading | None = None  # a table: how each of its columns was read
+    tokens: int | None = None         # x holds token ids below this (a generated token task)
+    text: bool = False                # x is (N,) strings, turned into token ids after the split (data/text.py)
 
 
 def load_raw(loaded: LoadedSpec, key: str = "data.path") -> Raw:
@@ -41,6 +44,10 @@ def load_raw(loaded: LoadedSpec, key: str = "data.path") -> Raw:
     if key == "data.path" and data.dataset is not None:
         return DATASETS[data.dataset](loaded)
     path = existing_data_path(loaded, key)
+    if data.text is not None:
+        from regexp.data.text import read_texts
+
+        return Raw(*read_texts(loaded, path, key), None, None, text=True)
     if path.is_dir():
         return _image_folder(loaded, path, key)
     reader = FILE_READERS.get(path.suffix.lower())
@@ -108,6 +115,12 @@ def _keras_dataset(loaded: LoadedSpec) -> Raw:
     return Raw(flat(x_train), y_train.ravel(), tuple(shape), "classification", test=(flat(x_test), y_test.ravel()))
 
 
+def _sequence_task(loaded: LoadedSpec) -> Raw:
+    d = loaded.spec.data
+    made = generate(d.dataset, d.samples, d.length, d.classes, d.noise)
+    return Raw(made.x, made.y, made.shape, made.task, tokens=made.tokens)
+
+
 DATASETS: dict[str, Callable[[LoadedSpec], Raw]] = {
     "digits": _bundled("digits", "classification", shape=(8, 8, 1)),
     "breast_cancer": _bundled("breast_cancer", "binary"),
@@ -120,6 +133,7 @@ DATASETS: dict[str, Callable[[LoadedSpec], Raw]] = {
     "mnist": _keras_dataset,
     "fashion_mnist": _keras_dataset,
     "cifar10": _keras_dataset,
+    **{name: _sequence_task for name in SEQUENCE_TASKS},  # data/sequences.py
 }
 
 

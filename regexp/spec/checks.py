@@ -11,6 +11,7 @@ import yaml
 from regexp.registry.metrics import METRICS, NEUTRAL, RANGES, margin_below, resolution, span
 from regexp.spec.datasets import builtin_checks, notes_form_hints, part_sizes
 from regexp.spec.schema import SPATIAL, SYNTHETIC_DATASETS, WEIGHTED, Decide, Distribution, Model, Search, Spec
+from regexp.spec.sequences import SEQUENCE_KEYS, layer_order_checks, window_checks
 from regexp.spec.training import COMMON_OPTIMIZER_PARAMS, OPTIMIZER_PARAMS, Optimizer
 from regexp.store.contract import MetricKey
 
@@ -38,8 +39,9 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
     if (data.dataset is None) == (data.path is None):
         errors.append(("data", "give exactly one of data.dataset or data.path"))
     synthetic_keys = {"samples": SYNTHETIC_DATASETS, "noise": SYNTHETIC_DATASETS,
-                      "features": ("classification", "regression"), "classes": ("classification",)}
+                      "features": ("classification", "regression"), "classes": ("classification",), "length": ()}
     for key, allowed in synthetic_keys.items():
+        allowed = (*allowed, *SEQUENCE_KEYS.get(key, ()))
         if getattr(data, key) is not None and data.dataset not in allowed:
             errors.append((f"data.{key}", f"applies only to data.dataset {' | '.join(allowed)} (got dataset "
                                           f"{data.dataset})"))
@@ -51,6 +53,9 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
     if overlap:
         errors.append(("data.drop", f"{', '.join(map(repr, overlap))} is also in data.columns: keep or drop, not both"))
 
+    errors.extend(window_checks(spec))
+    errors.extend(layer_order_checks(model.resolved_layers(), tokens=True if data.text else None if data.dataset is None
+                                     else data.dataset == "token_recall"))
     seen_spatial = False  # after a conv/pool layer the tensor is 4-D until flatten/global pool
     for i, layer in enumerate(model.resolved_layers()):
         where = f"model.layers.{i}"

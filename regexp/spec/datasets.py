@@ -9,6 +9,7 @@ from typing import Optional
 
 from regexp.registry.metrics import METRICS
 from regexp.spec.schema import SPATIAL, Spec
+from regexp.spec.sequences import SEQUENCE_DATASETS, sequence_facts
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ def facts(spec: Spec) -> Optional[Facts]:
         return Facts(features, None, "binary" if classes == 2 else "classification", classes, d.samples or 1000)
     if d.dataset in ("moons", "circles"):
         return Facts(2, None, "binary", 2, d.samples or 1000)
+    if d.dataset in SEQUENCE_DATASETS:
+        return Facts(*sequence_facts(d.dataset, d.samples, d.length, d.classes))
     return BUILTIN.get(d.dataset)
 
 

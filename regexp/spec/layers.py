@@ -105,9 +105,18 @@ class Conv2D(LayerOverrides):
     padding: Literal["same", "valid"] = Field("same", description="same keeps the spatial size.")
 
 
+class Conv1D(LayerOverrides):
+    type: Literal["conv1d"]
+    filters: int = Field(ge=1, description="Number of filters.")
+    kernel_size: int = Field(3, ge=1, description="Kernel length in time steps.")
+    strides: int = Field(1, ge=1, description="Stride.")
+    padding: Literal["same", "valid", "causal"] = Field(
+        "same", description="same keeps the length; causal pads the past only (step t sees steps <= t).")
+
+
 class Pool(Part):
     type: Literal["max_pool", "avg_pool"]
-    pool_size: IntOrPair = Field(2, description="Window size.")
+    pool_size: IntOrPair = Field(2, description="Window size (after conv1d or on a sequence: 1-D, an integer).")
     strides: Optional[IntOrPair] = Field(None, description="Stride (default: pool_size).")
     padding: Literal["same", "valid"] = Field("valid", description="Padding.")
 
@@ -120,6 +129,44 @@ class GlobalAvgPool(Part):
     type: Literal["global_avg_pool"]
 
 
-Layer = Annotated[Union[Dense, Conv2D, Pool, Flatten, GlobalAvgPool], Field(discriminator="type")]
-WEIGHTED = (Dense, Conv2D)
-SPATIAL = ("conv2d", "max_pool", "avg_pool")  # layer types that need image-shaped inputs
+class Recurrent(Part):
+    """Keras's LSTM, GRU or SimpleRNN. model.defaults do not reach it: a recurrent layer's defaults
+    are Keras's (tanh, glorot_uniform inputs, orthogonal state), which its fused kernel needs."""
+
+    type: Literal["lstm", "gru", "simple_rnn"]
+    units: int = Field(ge=1, description="Size of the state (per direction).")
+    activation: Literal[ACTIVATIONS] = Field("tanh", description="Activation of the state (tanh: the fused cuDNN "
+                                                                 "kernel applies; any other falls back to the loop).")
+    recurrent_activation: Literal[ACTIVATIONS] = Field(
+        "sigmoid", description="lstm/gru: activation of the gates (sigmoid: the fused kernel applies).")
+    return_sequences: bool = Field(False, description="Output every step's state (needed before another recurrent, "
+                                                      "conv1d or pooling layer), not only the last.")
+    dropout: Rate = Field(0.0, description="Keras's dropout: rate on the layer's inputs, one mask per sequence.")
+    recurrent_dropout: Rate = Field(0.0, description="Keras's recurrent_dropout: rate on the state carried from step "
+                                                     "to step, one mask per sequence (> 0: no fused kernel).")
+    bidirectional: bool = Field(False, description="Also read the sequence backwards (Keras Bidirectional, outputs "
+                                                   "concatenated).")
+    norm: Optional[Literal["layer"]] = Field(None, description="layer: Keras LayerNormalization on the layer's outputs "
+                                                               "(per step), the normalization that suits RNNs.")
+    batch_norm: Literal["none", "before", "after"] = Field(
+        "none", description="Not for recurrent layers (an error that says so): use norm: layer.")
+    initializer: Initializer = Field("glorot_uniform", description="Initializer of the input kernel.")
+    recurrent_initializer: Initializer = Field("orthogonal", description="Initializer of the state-to-state kernel.")
+    l1: NonNegative = Field(0.0, description="L1 factor on the input kernel.")
+    l2: NonNegative = Field(0.0, description="L2 factor on the input kernel.")
+    recurrent_l2: NonNegative = Field(0.0, description="L2 factor on the state-to-state kernel.")
+
+
+class Embedding(Part):
+    type: Literal["embedding"]
+    output_dim: int = Field(ge=1, description="Length of each token's vector; the table has one row per token id of "
+                                              "the data's vocabulary.")
+    mask_zero: bool = Field(False, description="Token 0 is padding that later recurrent layers skip (a mask).")
+
+
+Layer = Annotated[Union[Dense, Conv2D, Conv1D, Pool, Flatten, GlobalAvgPool, Recurrent, Embedding],
+                  Field(discriminator="type")]
+WEIGHTED = (Dense, Conv2D, Conv1D)
+SPATIAL = ("conv2d", "max_pool", "avg_pool")  # layer types that need image-shaped (or, pools, sequence) inputs
+RECURRENT = ("lstm", "gru", "simple_rnn")
+SEQUENTIAL = ("conv1d", *RECURRENT)  # layer types that need (steps, channels) inputs

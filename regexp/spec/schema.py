@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from regexp.registry.metrics import canonical
 from regexp.spec.layers import ACTIVATIONS, INITIALIZERS, SPATIAL, WEIGHTED, Defaults, Dense, Initializer, Layer
 from regexp.spec.parts import NonNegative, OneOf, Part, Rate
+from regexp.spec.sequences import SEQUENCE_DATASETS, Text, Window
 from regexp.spec.training import Training
 
 # layers.py holds the layer models; these of its names are imported from here by the rest of regexp
@@ -40,9 +41,10 @@ class Split(Part):
 
 
 class Data(Part):
-    dataset: Optional[Literal[BUILTIN_DATASETS + KERAS_DATASETS]] = Field(
+    dataset: Optional[Literal[BUILTIN_DATASETS + KERAS_DATASETS + SEQUENCE_DATASETS]] = Field(
         None, description="A built-in dataset (offline: scikit-learn's bundled copies and generators; "
-        "mnist/fashion_mnist/cifar10 need the file in the Keras cache).")
+        "mnist/fashion_mnist/cifar10 need the file in the Keras cache; adding, noisy_sequence and "
+        "token_recall are generated sequence tasks that need memory).")
     path: Optional[str] = Field(
         None, description="Instead of dataset: a .csv/.parquet/.npz file or a folder of images with one "
         "sub-folder per class; relative to the spec file.")
@@ -87,9 +89,17 @@ class Data(Part):
     samples: Optional[int] = Field(None, ge=10, description="Synthetic datasets: number of samples (default 1000).")
     features: Optional[int] = Field(None, ge=1, description="classification/regression: number of features (default "
                                                             "20).")
-    classes: Optional[int] = Field(None, ge=2, description="classification: number of classes (default 2).")
+    classes: Optional[int] = Field(None, ge=2, description="classification, noisy_sequence: number of classes (default "
+                                                            "2); token_recall: tokens to recall (default 8).")
     noise: Optional[float] = Field(None, ge=0.0, description="Synthetic datasets: noise level (moons/circles 0.1, "
-                                                             "regression 10).")
+                                                             "regression 10, noisy_sequence 1).")
+    length: Optional[int] = Field(None, ge=2, description="Generated sequence tasks: time steps per sample (default "
+                                                          "20).")
+    window: Optional[Window] = Field(None, description="A csv time series as windows of consecutive rows (for "
+                                                       "sequence layers); the parts are cut in time order with a gap, "
+                                                       "so no window shares a row with another part's.")
+    text: Optional[Text] = Field(None, description="Text as token ids (a csv column, or a folder of .txt files with "
+                                                   "one sub-folder per class); needs an embedding layer first.")
     image_size: Optional[list[Annotated[int, Field(ge=1)]]] = Field(
         None, min_length=2, max_length=2, description="Image folders: resize every image to [height, width].")
 
