@@ -22,7 +22,8 @@ def test_every_claim_the_issue_lists_has_a_spec():
     names = {path.stem for path, _ in CLAIMS}
     assert names == {"l2-narrows-the-gap", "dropout-narrows-the-gap", "early-stopping", "batchnorm-high-lr",
                      "batchnorm-placement", "he-init-deep-relu", "optimizers", "lr-decay", "search-log-scale",
-                     "label-smoothing-calibration", "mixup", "mc-dropout-uncertainty"}
+                     "label-smoothing-calibration", "mixup", "mc-dropout-uncertainty", "rnn-recurrent-dropout",
+                     "rnn-layer-norm"}
 
 
 @pytest.mark.parametrize("path, fields", CLAIMS, ids=[p.stem for p, _ in CLAIMS])

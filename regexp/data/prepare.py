@@ -14,8 +14,11 @@ from regexp.data.encoding import Encoded, encode, filled, needs_encoding
 from regexp.data.reading import TableReading
 from regexp.data.sources import Raw, load_raw
 from regexp.data.table import MAX_AUTO_CLASSES
+from regexp.data.text import vectorize
+from regexp.data.windows import windowed
 from regexp.registry.metrics import METRICS
 from regexp.spec import LoadedSpec
+from regexp.spec.layers import SEQUENTIAL
 from regexp.spec.schema import SPATIAL
 
 
@@ -34,6 +37,8 @@ class Prepared:
     metrics: list[str]
     columns: list[Encoded] | None = None  # a table with categories or filled cells: how the model encodes each
     reading: TableReading | None = None   # a csv/parquet table: how data.path was read (run.json `table`)
+    tokens: int | None = None             # x holds token ids below this (the embedding's table size)
+    vocabulary: list[str] | None = None   # data.text: each id's word, fitted on the train part
 
     @property
     def features(self) -> int:
@@ -53,8 +58,17 @@ def prepare(loaded: LoadedSpec) -> Prepared:
         test = (raw.test[0], _encode_like(raw.test[1], classes, task))
     own = {key: _own_file(loaded, key, raw, classes, task) for key in ("val_path", "test_path")
            if getattr(spec.data, key) is not None}
-    parts = _split(loaded, raw.x, y, task, own.get("test_path", test), own.get("val_path"))
+    window, natural = spec.data.window, raw.shape
+    if window is not None:
+        parts, natural = windowed(_series(loaded, raw, task), y, window, spec.data.split)
+    else:
+        parts = _split(loaded, raw.x, y, task, own.get("test_path", test), own.get("val_path"))
     x_train, y_train = _subsample(loaded, parts[0], parts[1], task)
+    tokens, vocabulary = raw.tokens, None
+    if raw.text:
+        text = spec.data.text
+        x_train, (x_val, x_test), vocabulary = vectorize(x_train, [parts[2], parts[4]], text.max_tokens, text.length)
+        parts, natural, tokens = (None, None, x_val, parts[3], x_test, parts[5]), (text.length,), len(vocabulary)
     columns, scaled = None, x_train
     if needs_encoding(raw.columns, [x_train, parts[2], parts[4]]):
         columns, (x_train, x_val, x_test) = encode(raw.columns, [x_train, parts[2], parts[4]], spec.data.missing,
@@ -69,10 +83,24 @@ def prepare(loaded: LoadedSpec) -> Prepared:
                                f"{metric} does not apply to a {task} task (allowed: {allowed})")
     if task == "regression" and spec.training.label_smoothing > 0:
         raise loaded.error("training.label_smoothing", "label smoothing applies to classification only")
-    shape = _shape(loaded, raw.shape, raw.x.shape[1])
+    shape = _shape(loaded, natural, x_train.shape[1])
     _check_crops(loaded, shape)
-    return Prepared(task, classes, shape, x_train, y_train, parts[2], parts[3], parts[4], parts[5],
-                    _scale_stats(spec.data.scale, scaled, shape), metrics, columns, raw.reading)
+    scale = {} if tokens else _scale_stats(spec.data.scale, scaled, shape)  # token ids are names, not amounts
+    return Prepared(task, classes, shape, x_train, y_train, parts[2], parts[3], parts[4], parts[5], scale, metrics,
+                    columns, raw.reading, tokens, vocabulary)
+
+
+def _series(loaded: LoadedSpec, raw: Raw, task: str) -> np.ndarray:
+    """The input channels of data.window's rows: the numeric feature columns, and the target's own
+    past when it is a number (regression): a univariate series forecasts itself."""
+    categorical = [c.name for c in raw.columns or [] if c.kind == "categorical"]
+    if categorical:
+        raise loaded.error("data.window", f"windows read numeric columns; {', '.join(categorical)} "
+                                          f"{'is' if len(categorical) == 1 else 'are'} categorical (data.drop it)")
+    if np.isnan(raw.x).any():
+        raise loaded.error("data.window", "the series has empty cells: fill them in the file (windows read every row)")
+    past = [raw.y.astype(np.float32)[:, None]] if task == "regression" else []
+    return np.concatenate([raw.x, *past], axis=1)
 
 
 def _task(loaded: LoadedSpec, y: np.ndarray, known: str | None) -> str:
@@ -232,7 +260,11 @@ def _shape(loaded: LoadedSpec, natural: tuple[int, ...] | None, features: int) -
                                              f"{features} features")
         return tuple(shape)
     training = loaded.spec.training
-    needs_shape = any(layer.type in SPATIAL for layer in loaded.spec.model.layers)
+    sequential = [layer.type for layer in loaded.spec.model.layers if layer.type in (*SEQUENTIAL, "embedding")]
+    if sequential and (natural is None or len(natural) > 2):
+        raise loaded.error("data.shape", f"{sequential[0]} layers need sequences: set data.window (a csv series), "
+                                         f"data.text, or data.shape [steps, channels] with a product of {features}")
+    needs_shape = bool(sequential) or any(layer.type in SPATIAL for layer in loaded.spec.model.layers)
     image_only = [key for key in ("augment", "cutmix", "cutout") if getattr(training, key)]
     if (needs_shape or image_only) and natural is None:
         what = f"training.{image_only[0]}" if image_only else "conv2d/pooling layers"

@@ -30,6 +30,8 @@ class Raw:
     test: tuple[np.ndarray, np.ndarray] | None = None  # a fixed test part shipped with the data
     columns: list[Column] | None = None  # a table's feature columns; None for arrays and images
     reading: TableReading | None = None  # a table: how each of its columns was read
+    tokens: int | None = None         # x holds token ids below this (a generated token task)
+    text: bool = False                # x is (N,) strings, turned into token ids after the split (data/text.py)
 
 
 def load_raw(loaded: LoadedSpec, key: str = "data.path") -> Raw:
@@ -38,6 +40,10 @@ def load_raw(loaded: LoadedSpec, key: str = "data.path") -> Raw:
     if key == "data.path" and data.dataset is not None:
         return _builtin(loaded)
     path = existing_data_path(loaded, key)
+    if data.text is not None:
+        from regexp.data.text import read_texts
+
+        return Raw(*read_texts(loaded, path, key), None, None, text=True)
     if path.is_dir():
         return _image_folder(loaded, path, key)
     reader = FILE_READERS.get(path.suffix.lower())
@@ -57,7 +63,7 @@ def _builtin(loaded: LoadedSpec) -> Raw:
                                            f"{known.name}`, or train with --fetch")
     x, y, test = known.arrays()
     test = (_flat(test[0]), test[1].ravel()) if test is not None else None
-    return Raw(_flat(x), y.ravel(), known.shape, known.task, test=test)
+    return Raw(_flat(x), y.ravel(), known.shape, known.task, test=test, tokens=known.tokens or None)
 
 
 def _flat(x: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ run and from the pack's own stream in a pack (the same distribution, other draws
 
 import numpy as np
 
-_INIT, _ORDER, _EMBED = 1, 2, 3  # purposes: one stream per purpose, so adding one never shifts the others
+# purposes: one stream per purpose, so adding one never shifts the others
+_INIT, _ORDER, _EMBED, _RECURRENT = 1, 2, 3, 4
 
 
 def layer_seed(seed: int, layer: int) -> int:
@@ -19,6 +20,12 @@ def layer_seed(seed: int, layer: int) -> int:
 def embedding_seed(seed: int, column: int) -> int:
     """The int seed of the embedding table of categorical column `column` (its index in the table)."""
     return int(np.random.SeedSequence([seed, _EMBED, column]).generate_state(1)[0] % (2**31 - 1))
+
+
+def recurrent_seed(seed: int, layer: int, kernel: int) -> int:
+    """The int seed of recurrent layer `layer`'s other kernels: 0 its state-to-state kernel, 1 and 2
+    the input and state kernels of its backward copy (bidirectional)."""
+    return int(np.random.SeedSequence([seed, _RECURRENT, layer, kernel]).generate_state(1)[0] % (2**31 - 1))
 
 
 def epoch_orders(seed: int, n: int, first: int, last: int) -> np.ndarray:

@@ -57,31 +57,42 @@ class NoisyConv2D(_WeightNoise, keras.layers.Conv2D):
 
 @keras.saving.register_keras_serializable(package="regexp")
 class AlwaysOn(keras.layers.Layer):
-    """Runs a dropout layer in training mode even at inference: Monte-Carlo dropout (Gal & Ghahramani)."""
+    """Runs a dropout layer (or a recurrent layer's dropout) in training mode even at inference:
+    Monte-Carlo dropout (Gal & Ghahramani)."""
 
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
         self.layer = layer if isinstance(layer, keras.layers.Layer) else keras.saving.deserialize_keras_object(layer)
 
-    def call(self, inputs, training=None):
-        return self.layer(inputs, training=True)
+    def call(self, inputs, training=None, mask=None):  # mask: a recurrent layer after a masking embedding
+        return self.layer(inputs, training=True) if mask is None else self.layer(inputs, training=True, mask=mask)
 
     def get_config(self):
         return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.layer)}
 
 
 DROPOUTS = (keras.layers.Dropout, keras.layers.AlphaDropout, keras.layers.GaussianDropout,
-            keras.layers.SpatialDropout2D)
+            keras.layers.SpatialDropout1D, keras.layers.SpatialDropout2D)
+
+
+def _drops(layer: keras.layers.Layer) -> bool:
+    """A dropout layer, or a recurrent layer (or Bidirectional pair) with dropout or recurrent_dropout."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        layer = layer.forward_layer
+    if isinstance(layer, keras.layers.RNN):
+        return layer.dropout > 0 or layer.recurrent_dropout > 0
+    return isinstance(layer, DROPOUTS)
 
 
 def mc_dropout_model(model: keras.Model) -> keras.Model | None:
-    """A copy of `model` (same weights) whose dropout layers stay on; None when it has none."""
-    if not any(isinstance(layer, DROPOUTS) for layer in model.layers):
+    """A copy of `model` (same weights) whose dropout stays on, recurrent layers' dropout and
+    recurrent_dropout included; None when it has none."""
+    if not any(_drops(layer) for layer in model.layers):
         return None
 
     def clone(layer):
         copy = layer.__class__.from_config(layer.get_config())
-        return AlwaysOn(copy, name=f"{layer.name}_mc") if isinstance(layer, DROPOUTS) else copy
+        return AlwaysOn(copy, name=f"{layer.name}_mc") if _drops(layer) else copy
     mc = keras.models.clone_model(model, clone_function=clone)
     mc.set_weights(model.get_weights())
     return mc

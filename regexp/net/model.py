@@ -19,7 +19,10 @@ import numpy as np
 from regexp.data import Prepared
 from regexp.net.draws import embedding_seed, layer_seed
 from regexp.net.layers import NoisyConv2D, NoisyDense, TableColumns
-from regexp.spec.schema import SPATIAL, Model
+from regexp.net.recurrent import embedding, pool, recurrent
+from regexp.spec.layers import RECURRENT
+from regexp.spec.schema import Model
+from regexp.spec.sequences import SPATIAL_OR_SEQUENTIAL
 from regexp.spec.training import Training
 
 _DROPOUT = {
@@ -45,12 +48,17 @@ def build_model(spec: Model, data: Prepared, name: str = "regexp", training: Tra
         x = keras.layers.GaussianNoise(spec.input_noise, name="input_noise")(x)
     if spec.input_dropout > 0:
         x = keras.layers.Dropout(spec.input_dropout, name="input_dropout")(x)
-    if data.shape is not None and not any(layer.type in SPATIAL for layer in spec.layers):
-        x = keras.layers.Flatten(name="image_to_features")(x)  # an MLP on (augmented) images
+    if data.shape is not None and not any(layer.type in SPATIAL_OR_SEQUENTIAL for layer in spec.layers):
+        x = keras.layers.Flatten(name="image_to_features")(x)  # an MLP on (augmented) images or sequences
     layers = spec.resolved_layers()
     for i, layer in enumerate(layers):
-        weighted = layer.type in ("dense", "conv2d")  # pooling and flatten draw nothing
-        x = LAYERS[layer.type](layer, f"l{i}", initializer(layer.initializer, seed, i) if weighted else None)(x)
+        if layer.type in RECURRENT:
+            x = recurrent(layer, f"l{i}", seed, i, initializer, _regularizer)(x)
+        elif layer.type == "embedding":
+            x = embedding(layer, f"l{i}", seed, i, data.tokens)(x)
+        else:
+            weighted = layer.type in ("dense", "conv2d", "conv1d")  # pooling and flatten draw nothing
+            x = LAYERS[layer.type](layer, f"l{i}", initializer(layer.initializer, seed, i) if weighted else None)(x)
     units, activation = _output_head(data)
     out = spec.output
     outputs = keras.layers.Dense(
@@ -197,7 +205,9 @@ def _weighted(core: Callable[..., keras.layers.Layer], max_norm_axis) -> Callabl
         if layer.activation_noise > 0:
             pieces.append(keras.layers.GaussianNoise(layer.activation_noise, name=f"{name}_noise"))
         if layer.dropout > 0:
-            pieces.append(_DROPOUT[layer.dropout_type](layer.dropout, name=f"{name}_dropout"))
+            dropout = (keras.layers.SpatialDropout1D if layer.type == "conv1d" and layer.dropout_type == "spatial"
+                       else _DROPOUT[layer.dropout_type])
+            pieces.append(dropout(layer.dropout, name=f"{name}_dropout"))
         return _chain(pieces)
     return build
 
@@ -222,11 +232,6 @@ def _chain(pieces: list[keras.layers.Layer]) -> Callable:
     return apply
 
 
-def _pool(layer, name: str, _initializer=None) -> keras.layers.Layer:
-    cls = keras.layers.MaxPooling2D if layer.type == "max_pool" else keras.layers.AveragePooling2D
-    return cls(pool_size=layer.pool_size, strides=layer.strides, padding=layer.padding, name=name)
-
-
 # layer `type` of the spec -> a function (layer spec, name, kernel initializer) -> callable on a tensor
 LAYERS: dict[str, Callable] = {
     "dense": _weighted(lambda layer, **kw: NoisyDense(layer.units, weight_noise=layer.weight_noise, **kw)
@@ -236,8 +241,10 @@ LAYERS: dict[str, Callable] = {
                     padding=layer.padding, **kw) if layer.weight_noise else
         keras.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding, **kw)),
         max_norm_axis=[0, 1, 2]),
-    "max_pool": _pool,
-    "avg_pool": _pool,
+    "conv1d": _weighted(lambda layer, **kw: keras.layers.Conv1D(
+        layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding, **kw), max_norm_axis=[0, 1]),
+    "max_pool": pool,
+    "avg_pool": pool,
     "flatten": lambda layer, name, _initializer=None: keras.layers.Flatten(name=name),
-    "global_avg_pool": lambda layer, name, _initializer=None: keras.layers.GlobalAveragePooling2D(name=name),
+    "global_avg_pool": pool,
 }

@@ -18,6 +18,7 @@ from regexp.registry.optimizers import OPTIMIZERS
 from regexp.registry.schedules import SCHEDULES
 from regexp.spec import LoadedSpec
 from regexp.spec.datasets import facts
+from regexp.spec.layers import SEQUENTIAL
 from regexp.spec.schema import SPATIAL, WEIGHTED, Defaults
 
 PACKED_NORMS = (None, "layer")
@@ -48,6 +49,10 @@ def unpackable(loaded: LoadedSpec) -> str | None:
     spec = loaded.spec
     t = spec.training
     for i, layer in enumerate(spec.model.resolved_layers()):
+        if layer.type in (*SEQUENTIAL, "embedding"):
+            # the pack stacks dense and conv2d kernels; a step loop (or a token table) per slice it has not
+            return (f"model.layers.{i}: {layer.type} layers train alone (packs stack dense and conv2d layers "
+                    "only)")
         if not isinstance(layer, WEIGHTED):
             continue  # pooling, flatten: no weights, nothing per slice
         if layer.norm not in PACKED_NORMS:

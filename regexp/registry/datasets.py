@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from regexp.registry import sequences
+
 KERAS_BASE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 GENERATOR_SEED = 0  # synthetic datasets are the same for every spec seed: seeds vary training only
 TASKS = ("classification", "binary", "regression")
@@ -53,13 +55,17 @@ class DatasetDef:
     limits: Callable[["DatasetDef"], list[tuple[str, str]]] | None = None  # a generator's impossible keys
     remotes: tuple[Remote, ...] = ()  # downloaded only on request, into the Keras cache
     library: str = "scikit-learn"     # who ships it: a run's data fingerprint names it with its version
+    length: int = 0                   # a sequence task's steps (data.length)
+    tokens: int = 0                   # x holds token ids below this (0: numbers)
+    shaped: Callable[["DatasetDef"], "DatasetDef"] | None = None  # shape and features from the resolved keys
 
     def resolved(self, data) -> "DatasetDef":
         """This dataset with spec.data's values for its keys (data.samples, data.classes, ...)."""
         values = {key: getattr(data, key) for key in self.keys if getattr(data, key, None) is not None}
         if "classes" in values:  # a generated classification: binary at two classes
             values["task"] = "binary" if values["classes"] == 2 else "classification"
-        return replace(self, **values)
+        resolved = replace(self, **values)
+        return resolved.shaped(resolved) if resolved.shaped else resolved
 
     def arrays(self) -> Samples:
         """Its samples, generated with its (resolved) keys."""
@@ -187,6 +193,14 @@ DATASETS: dict[str, DatasetDef] = {d.name: d for d in (
                limits=_classification_limits),
     DatasetDef("regression", "regression", 20, 0, 1000, _regression, keys=("samples", "features", "noise"),
                noise=10.0),
+    *(sequences.shaped(d) for d in (  # registry/sequences.py: generated tasks that need memory
+        DatasetDef("adding", "regression", 40, 0, 1000, sequences.adding, keys=("samples", "length"), length=20,
+                   shaped=sequences.shaped, library="regexp"),
+        DatasetDef("noisy_sequence", "binary", 20, 2, 1000, sequences.noisy_sequence,
+                   keys=("samples", "length", "classes", "noise"), noise=1.0, length=20, shaped=sequences.shaped,
+                   library="regexp"),
+        DatasetDef("token_recall", "classification", 20, 8, 1000, sequences.token_recall,
+                   keys=("samples", "length", "classes"), length=20, shaped=sequences.shaped, library="regexp"))),
     # keras/src/datasets/{mnist,fashion_mnist,cifar10}.py for the file names and origins; the sha256
     # Keras's loaders pin (mnist, cifar10) or the MD5 that Fashion-MNIST publishes (Keras pins none)
     _keras("mnist", (28, 28, 1), _mnist, 60000, 10000, (
@@ -211,5 +225,5 @@ def downloaded() -> list[str]:
 
 
 def accepting(key: str) -> list[str]:
-    """The datasets a data.* key (samples, noise, features, classes) applies to."""
+    """The datasets a data.* key (samples, noise, features, classes, length) applies to."""
     return [name for name, d in DATASETS.items() if key in d.keys]

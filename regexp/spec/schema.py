@@ -8,25 +8,17 @@ them). No TensorFlow here: `validate` and `schema` must start fast.
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from regexp.registry.datasets import DATASETS, downloaded
 from regexp.registry.metrics import canonical
+from regexp.spec.layers import ACTIVATIONS, INITIALIZERS, SPATIAL, WEIGHTED, Defaults, Dense, Initializer, Layer
 from regexp.spec.parts import NonNegative, OneOf, Part, Rate
+from regexp.spec.sequences import Text, Window
 from regexp.spec.training import Training
 
-# Names Keras resolves with keras.activations.get / keras.initializers.get; a test keeps these
-# lists in sync with the installed Keras so that a typo is caught before TensorFlow loads.
-ACTIVATIONS = (
-    "relu", "elu", "selu", "gelu", "tanh", "sigmoid", "softplus", "softsign", "swish", "silu",
-    "mish", "leaky_relu", "relu6", "celu", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
-    "exponential", "linear", "log_sigmoid", "squareplus", "sparse_plus", "tanh_shrink",
-)
-INITIALIZERS = (
-    "glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal", "lecun_uniform",
-    "orthogonal", "random_normal", "random_uniform", "truncated_normal", "variance_scaling",
-    "zeros", "ones",
-)
+# layers.py holds the layer models; these of its names are imported from here by the rest of regexp
+__all__ = ["ACTIVATIONS", "INITIALIZERS", "SPATIAL", "WEIGHTED", "Defaults", "Spec"]
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -92,115 +84,22 @@ class Data(Part):
     samples: Optional[int] = Field(None, ge=10, description="Synthetic datasets: number of samples (default 1000).")
     features: Optional[int] = Field(None, ge=1, description="classification/regression: number of features (default "
                                                             "20).")
-    classes: Optional[int] = Field(None, ge=2, description="classification: number of classes (default 2).")
+    classes: Optional[int] = Field(None, ge=2, description="classification, noisy_sequence: number of classes (default "
+                                                            "2); token_recall: tokens to recall (default 8).")
     noise: Optional[float] = Field(None, ge=0.0, description="Synthetic datasets: noise level (moons/circles 0.1, "
-                                                             "regression 10).")
+                                                             "regression 10, noisy_sequence 1).")
+    length: Optional[int] = Field(None, ge=2, description="Generated sequence tasks: time steps per sample (default "
+                                                          "20).")
+    window: Optional[Window] = Field(None, description="A csv time series as windows of consecutive rows (for "
+                                                       "sequence layers); the parts are cut in time order with a gap, "
+                                                       "so no window shares a row with another part's.")
+    text: Optional[Text] = Field(None, description="Text as token ids (a csv column, or a folder of .txt files with "
+                                                   "one sub-folder per class); needs an embedding layer first.")
     image_size: Optional[list[Annotated[int, Field(ge=1)]]] = Field(
         None, min_length=2, max_length=2, description="Image folders: resize every image to [height, width].")
 
 
 # --------------------------------------------------------------------------------------- model
-class VarianceScaling(Part):
-    """Keras's VarianceScaling with its parameters: weights of variance scale / n, n from `mode`."""
-
-    name: Literal["variance_scaling"]
-    scale: float = Field(1.0, gt=0.0, description="k in Var(w) = k / n: 2 is He, 1 is LeCun (and Glorot with fan_avg).")
-    mode: Literal["fan_in", "fan_out", "fan_avg"] = Field("fan_in", description="n: inputs, outputs or their mean.")
-    distribution: Literal["truncated_normal", "untruncated_normal", "uniform"] = Field(
-        "truncated_normal", description="untruncated_normal is the notes' randn * sqrt(k / n).")
-
-
-Initializer = Union[Literal[INITIALIZERS], VarianceScaling]
-
-
-class Defaults(Part):
-    activation: Literal[ACTIVATIONS] = Field("relu", description="Keras activation of hidden layers.")
-    initializer: Initializer = Field(
-        "he_normal", description="Kernel initializer: a Keras name, or {name: variance_scaling, scale, mode, "
-                                 "distribution}.")
-    use_bias: bool = Field(True, description="Add a bias to the dense/conv output. Keras's default, true, keeps it "
-                                             "even with batch_norm: before, where BN's shift (center) cancels it: set "
-                                             "false there to save "
-                           "one parameter per unit; the results are the same.")
-    l1: NonNegative = Field(0.0, description="Kernel L1 factor: adds l1 * sum(|w|) to the loss.")
-    l2: NonNegative = Field(0.0, description="Kernel L2 factor: adds l2 * sum(w^2) to the loss (Keras convention, no "
-                                             "1/2).")
-    bias_l1: NonNegative = Field(0.0, description="Bias L1 factor.")
-    bias_l2: NonNegative = Field(0.0, description="Bias L2 factor.")
-    max_norm: Optional[float] = Field(None, gt=0.0, description="Max-norm r: each unit's incoming weight vector is "
-                                                                "rescaled to norm <= r after every step.")
-    batch_norm: Literal["none", "before", "after"] = Field("none", description="Batch normalization before or after "
-                                                                               "the activation.")
-    bn_momentum: float = Field(0.99, gt=0.0, lt=1.0, description="Batch norm: β of the moving averages used at "
-                                                                 "inference (moving = β·moving + (1 − β)·batch); lower "
-                                                                 "forgets the initial values sooner.")
-    bn_epsilon: float = Field(1e-3, gt=0.0, description="Batch norm: added to the variance before the square root.")
-    bn_center: bool = Field(True, description="Batch norm: learn the shift β.")
-    bn_scale: bool = Field(True, description="Batch norm: learn the scale γ (off is fine before relu, which is "
-                                             "scale-free).")
-    norm: Optional[Literal["layer", "group", "instance"]] = Field(None, description="Alternative normalization before "
-                                                                                    "the activation.")
-    groups: int = Field(4, ge=1,
-                        description="Number of groups for norm: group (must divide the layer's units/filters).")
-    dropout: Rate = Field(0.0, description="Dropout rate after the activation.")
-    dropout_type: Literal["standard", "alpha", "gaussian", "spatial"] = Field(
-        "standard", description="standard (inverted) | alpha (for SELU) | gaussian (multiplicative noise) | spatial "
-                                "(conv: whole feature maps).")
-    weight_noise: NonNegative = Field(0.0, description="Stddev of Gaussian noise added to the kernel on every training "
-                                                       "step (never at inference).")
-    activation_noise: NonNegative = Field(0.0, description="Stddev of Gaussian noise added to the layer's "
-                                          "activations (after the activation and batch_norm: after, before dropout), "
-                                          "training only.")
-
-
-def _overridable(model: type[BaseModel], name: str) -> type[BaseModel]:
-    """The same fields as `model`, each optional with None meaning 'take the default'."""
-    fields: dict[str, Any] = {
-        key: (Optional[Annotated[f.annotation, *f.metadata]] if f.metadata else Optional[f.annotation],
-              Field(None, description=f"{f.description} Default: model.defaults.{key}."))
-        for key, f in model.model_fields.items()
-    }
-    return create_model(name, __base__=Part, **fields)
-
-
-LayerOverrides = _overridable(Defaults, "LayerOverrides")
-IntOrPair = Union[Annotated[int, Field(ge=1)],
-                  Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]]
-
-
-class Dense(LayerOverrides):
-    type: Literal["dense"]
-    units: int = Field(ge=1, description="Number of units.")
-
-
-class Conv2D(LayerOverrides):
-    type: Literal["conv2d"]
-    filters: int = Field(ge=1, description="Number of filters.")
-    kernel_size: IntOrPair = Field(3, description="Kernel height/width.")
-    strides: IntOrPair = Field(1, description="Stride.")
-    padding: Literal["same", "valid"] = Field("same", description="same keeps the spatial size.")
-
-
-class Pool(Part):
-    type: Literal["max_pool", "avg_pool"]
-    pool_size: IntOrPair = Field(2, description="Window size.")
-    strides: Optional[IntOrPair] = Field(None, description="Stride (default: pool_size).")
-    padding: Literal["same", "valid"] = Field("valid", description="Padding.")
-
-
-class Flatten(Part):
-    type: Literal["flatten"]
-
-
-class GlobalAvgPool(Part):
-    type: Literal["global_avg_pool"]
-
-
-Layer = Annotated[Union[Dense, Conv2D, Pool, Flatten, GlobalAvgPool], Field(discriminator="type")]
-WEIGHTED = (Dense, Conv2D)
-SPATIAL = ("conv2d", "max_pool", "avg_pool")  # layer types that need image-shaped inputs
-
-
 class Output(Part):
     initializer: Initializer = Field("glorot_uniform", description="Kernel initializer of the output layer.")
     l1: NonNegative = Field(0.0, description="Kernel L1 factor of the output layer.")
