@@ -32,7 +32,7 @@ from regexp.report import index as record_index
 from regexp.report.build import Report, _neutral, _range, build_report
 from regexp.report.collect import Row, matches
 from regexp.report.facts import mapping
-from regexp.report.stats import Comparison, Summary, adjust, by_seed, summarize
+from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, by_seed, summarize
 from regexp.store import scan as scanning
 from regexp.store.contract import direction
 from regexp.store.folders import RunRecord, find_runs, read_run
@@ -118,10 +118,10 @@ class Across:
         tests = sorted({line.comparison.test for arm in self.arms for line in arm.lines
                         if line.comparison is not None and line.comparison.test})
         return (f"{self.focus} vs {self.baseline} on each of {len(self.datasets)} datasets: "
-                f"{' / '.join(tests) or 'no test'}, p adjusted together over the {self.family} comparisons of every "
-                f"dataset ({self.correction}); across datasets (Agarwal et al., 2021): the IQM of scores normalized "
-                f"per dataset ({self.scaling}) and P(arm {side} than baseline), each with a stratified bootstrap "
-                f"95% CI ({aggregate.REPS:,} resamples of the runs within each dataset)")
+                f"{' / '.join(tests) or 'no test'}, p adjusted by {CORRECTIONS[self.correction]} over the "
+                f"{self.family} comparisons of every dataset together; across datasets (Agarwal et al., 2021): the "
+                f"IQM of scores normalized per dataset ({self.scaling}) and P(arm {side} than baseline), each with a "
+                f"stratified bootstrap 95% CI ({aggregate.REPS:,} resamples of the runs within each dataset)")
 
 
 def check_options(across: str, fmt: str, plot: Path | None) -> None:
