@@ -15,9 +15,9 @@ a common scale; the probability of improvement is rank-based and the same under 
 a bounded metric by its range (accuracy as it is, an ece as 1 - ece), an unbounded one (a loss,
 an mae, a gap) min-max over every value of every compared arm on that dataset, flipped when lower
 is better. A column with no better side (a gap, an entropy) counts higher as the improvement.
-Seeds: each run is one sample, resampled independently per arm as rliable does; the pairing by
-seed is used by the per-dataset tests, not by the aggregate (which is conservative when the arms'
-seeds correlate).
+Seeds: each completed run is one sample, resampled independently per arm as rliable does; the
+pairing by seed (and `--failures worst`) is used by the per-dataset tests, not by the aggregate
+(which is conservative when the arms' seeds correlate).
 """
 
 import math
@@ -151,7 +151,9 @@ def build_across(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
     scanned = scanned if scanned is not None or targets else scanning.scan(runs_dir)
     runs = (record_index.read_runs(runs_dir, scanned) if scanned is not None
             else [read_run(path) for path in find_runs(targets, runs_dir)])
-    rules = sorted({rule for run in runs if all(matches(run, f) for f in filters) and (rule := dataset_rule(run))})
+    kept = [run for run in runs if all(matches(run, f) for f in filters)]
+    rules = sorted({rule for run in kept if (rule := dataset_rule(run))})
+    nameless = [run.id for run in kept if dataset_rule(run) is None]
     reports: dict[str, Report] = {}
     for rule, label in zip(rules, _labels(rules)):
         try:
@@ -176,6 +178,9 @@ def build_across(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
                     f"by its range [{low:g}, {high:g}]" if bounded else "min-max over the compared runs",
                     list(reports), baseline or f"--against {against}", correction,
                     sum(c.p is not None for c in comparisons), _arms(reports, against, better, (low, high)), reports)
+    if nameless:
+        result.warnings.append(f"--across data: {len(nameless)} runs name no data.dataset or data.path and were left "
+                               f"out ({', '.join(nameless[:3])}{', ...' if len(nameless) > 3 else ''})")
     for label, report in reports.items():
         result.notes += [f"{label}: {note}" for note in report.notes]
         result.warnings += [f"{label}: {warning}" for warning in report.warnings]
