@@ -1,9 +1,9 @@
 """`regexp report --format latex`: a booktabs table for a paper, of a report or of `--across data`.
 
 The output is a `table` float to `\\input{}` into a document that loads booktabs
-(`\\usepackage{booktabs}`); it needs no other package and compiles without edits under pdflatex,
-xelatex and lualatex: every character TeX treats specially is escaped and every non-ASCII one
-written as a TeX command. Numbers are those of the terminal table, rounded by the same rules
+(`\\usepackage{booktabs}`); it needs no other package and compiles without edits (tests/test_latex.py
+runs pdflatex): the file is plain ASCII, every character TeX treats specially escaped and every
+symbol written as a TeX command. Numbers are those of the terminal table, rounded by the same rules
 (views/report.py): means and intervals to 3 decimals, Δ and its interval to 4, p to 3 significant
 digits. A comment above the table says what was compared and the commits of the specs that ran.
 """
