@@ -59,8 +59,8 @@ docs: $(BIN)/.installed
 	$(BIN)/python -m typer regexp.cli utils docs --name regexp --title "The command line" --output docs/reference/cli.md
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet
 
-# The claims suite (about 7 min on 2 cores): every spec in configs/claims/ with 10 seeds per arm,
-# then docs/claims.md from `regexp report`. Its runs go to runs/claims/ (never committed).
+# The claims suite (about 13 min on 2 cores): every spec in configs/claims/ on four datasets with 10
+# seeds per arm, then docs/claims.md from `regexp report --across data`. Its runs go to runs/claims/ (never committed).
 claims: $(BIN)/.installed
 	rm -rf runs/claims
 	$(BIN)/python configs/claims/run.py --runs-dir runs/claims --out docs/claims.md --workers 2

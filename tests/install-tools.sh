@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# The tools two tests drive, from Debian's packages: headless Chromium (the html report test opens
-# the page in it) and tmux (the `report --watch` test reads its pane). `make test` runs this first;
-# it installs what is missing when we may use apt-get.
+# The tools tests drive, from Debian's packages: headless Chromium (the html report test opens
+# the page in it), tmux (the `report --watch` test reads its pane) and pdflatex with booktabs (the
+# `report --format latex` test compiles its table; texlive-latex-base and -recommended, about 150 MB,
+# 1.5 min to install here). `make test` runs this first; it installs what is missing when we may
+# use apt-get.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+command -v pdflatex >/dev/null 2>&1 || missing+=(texlive-latex-base)
+{ command -v kpsewhich >/dev/null 2>&1 && kpsewhich booktabs.sty >/dev/null 2>&1; } || missing+=(texlive-latex-recommended)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "install-tools: ${missing[*]} missing and apt-get needs root here; their tests will fail." >&2
     echo "install-tools: install them with: sudo apt-get install ${missing[*]}" >&2
     exit 0
 fi
-echo "install-tools: installing Debian's ${missing[*]} for the html report and --watch tests"
+echo "install-tools: installing Debian's ${missing[*]} for the html report, --watch and latex tests"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

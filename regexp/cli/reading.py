@@ -57,7 +57,11 @@ def report(
     detect: Annotated[float, typer.Option(help="With --baseline: per arm, the seeds needed to detect a difference of "
                                                "DELTA with 80% power, from the observed spread.", min=1e-12)] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table (terminal) | md | csv | json (machine interface) | "
-                                                            "html (one self-contained file).")] = "table",
+                                                            "html (one self-contained file) | latex (a booktabs "
+                                                            "table for a paper).")] = "table",
+    across: Annotated[str, typer.Option(help="data: compare on each dataset (data.dataset or data.path), then "
+                                             "aggregate over datasets as rliable does: IQM of normalized scores and "
+                                             "P(improvement), stratified bootstrap CIs.")] = None,
     margin: Annotated[float, typer.Option(help="With --baseline: also test equivalence (TOST, two one-sided tests on "
                                                "the same pairing): an arm whose 90% CI of Δ lies within ±MARGIN, "
                                                "adjusted over the same family, is 'equivalent'.", min=1e-12)] = None,
@@ -86,6 +90,9 @@ def report(
     from regexp.report import FORMATS, cache, collector_paused
     from regexp.store import scan as scanning
 
+    if across is not None:
+        from regexp.report.across import check_options
+        check_options(across, fmt, plot)
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: not a format (allowed: {' | '.join(FORMATS)})")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
@@ -94,12 +101,14 @@ def report(
     options = dict(sort=sort, filters=filters, limit=limit, all_params=all_params, expand=expand, no_groups=no_groups,
                    group_by=group_by, baseline=baseline, metric=metric, correction=correction, against=against,
                    detect=detect, failures=failures, margin=margin, test=test, cv_folds=cv_folds, fmt=fmt,
-                   smooth=smooth, importance=importance,
+                   smooth=smooth, importance=importance, across=across,
                    terminal=terminal, version=__version__)
 
     def build(scanned=None):
         from regexp.report import build_report
 
+        if across:  # the same options, per dataset, then the aggregate
+            from regexp.report.across import build_across as build_report
         return build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
                             expand=expand, baseline=baseline, focus=metric, group=not no_groups,
                             correction=correction, against=against, detect=detect, group_by=group_by,
@@ -111,6 +120,9 @@ def report(
         from regexp.views import report as view
         from regexp.views.watch import watch as watch_runs
 
+        if across:
+            from regexp.views import across as view
+
         def render() -> tuple[str, int]:
             result = build()
             return view.terminal_text(result, *terminal), len(result.rows)
@@ -121,6 +133,9 @@ def report(
         answer = cache.lookup(runs_dir, cache_key) if cache_key else None
         if answer is None:
             from regexp.views import report as view
+
+            if across:
+                from regexp.views import across as view
 
             result = build(scanned)
             if not result.rows:

@@ -10,7 +10,7 @@ import gc
 
 from regexp.compat import callable_package
 
-FORMATS = ("table", "md", "csv", "json", "html")  # report --format: what views/report.py renders
+FORMATS = ("table", "md", "csv", "json", "html", "latex")  # report --format: what views/report.py renders
 BUILT = ("Report", "build_report", "find_row")      # from build.py, on first use
 
 

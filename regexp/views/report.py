@@ -368,7 +368,11 @@ def running(report: Report) -> list[tuple]:
 
 
 def as_text(report: Report, fmt: str, smooth: float | None = None) -> str:
-    """md, csv, json or html (the html page embeds the learning curves)."""
+    """md, csv, json, html (the html page embeds the learning curves) or latex (views/latex.py)."""
+    if fmt == "latex":
+        from regexp.views.latex import report_table
+
+        return report_table(report)
     if fmt == "html":
         from regexp.report import figure as plots
         from regexp.views.report_html import to_html
