@@ -4,7 +4,7 @@ import pytest
 
 from regexp.cli import app
 from regexp.report import build_report
-from regexp.report.figure import draw
+from regexp.views.figure import draw
 
 from conftest import TINY, merged
 from runfolders import make_run
@@ -79,7 +79,7 @@ def test_random_search_scatter_uses_a_log_axis_where_the_search_did(write_spec, 
 
 
 def curve_of(runs_dir, column="val_loss"):
-    from regexp.report.figure import _curve
+    from regexp.views.figure import _curve
 
     (row,) = build_report([], runs_dir).rows
     return _curve(row, column, None)

@@ -77,7 +77,7 @@ def test_show_prints_the_last_epochs_layer_stats(runner, write_spec, tmp_path):
 
 def test_report_plot_adds_the_per_step_curve_and_layer_statistics(write_spec, tmp_path):
     from regexp.report import build_report
-    from regexp.report.figure import draw
+    from regexp.views.figure import draw
 
     run_with(write_spec, tmp_path, "logging={layer_stats: true, per_step: true}", "training.epochs=2")
     figure = draw(build_report([], tmp_path))

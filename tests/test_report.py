@@ -10,8 +10,8 @@ from scipy.stats import t as stats_t
 
 from regexp.cli import app
 from regexp.report import build_report
-from regexp.report.figure import ewma
 from regexp.views import report as render
+from regexp.views.figure import ewma
 
 from runfolders import dead_pid, make_run
 

@@ -127,7 +127,7 @@ def report(
             if not result.rows:
                 say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
             if plot is not None:
-                from regexp.report import figure as plots
+                from regexp.views import figure as plots
 
                 plots.save(result, plot, smooth)
             text = view.terminal_text(result, *terminal) if fmt == "table" else view.as_text(result, fmt, smooth)

@@ -368,7 +368,7 @@ def running(report: Report) -> list[tuple]:
 def as_text(report: Report, fmt: str, smooth: float | None = None) -> str:
     """md, csv, json or html (the html page embeds the learning curves)."""
     if fmt == "html":
-        from regexp.report import figure as plots
+        from regexp.views import figure as plots
         from regexp.views.report_html import to_html
 
         return to_html(report, plots.png_bytes(report, smooth) if report.rows else None)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from regexp.report import Report, decisions, search
-from regexp.report import comparison_plots as pictures
 from regexp.report.collect import Row
 from regexp.report.facts import mapping
+from regexp.views import comparison_plots as pictures
 
 if TYPE_CHECKING:  # matplotlib loads inside draw: report's other formats never pay for it
     from matplotlib.figure import Figure
