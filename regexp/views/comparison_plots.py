@@ -86,8 +86,8 @@ def draw_forest(ax, report: Report) -> bool:
     low, high = ax.get_xlim()
     ax.set_xlim(low, high + 0.3 * (high - low))  # room for the verdict beside the right-most bar
     ax.set_yticks(range(len(items)), [label(row) for row, _ in items], fontsize=7)
-    ax.set_xlabel(f"Δ {report.focus} vs baseline ({label(report.baseline) if report.baseline else report.against}), "
-                  "95% CI")
+    compared = label(report.baseline) if report.baseline else report.options.against
+    ax.set_xlabel(f"Δ {report.focus} vs baseline ({compared}), 95% CI")
     ax.set_title(f"difference from the baseline: {report.comparing.split(':', 1)[1].split(';')[0].strip()}; "
                  "bars: unadjusted 95% CIs" if report.comparing else "difference from the baseline",
                  fontsize=9, loc="left")

@@ -69,10 +69,11 @@ def _text_rows(report: Report) -> tuple[list[str], list[list[str]]]:
     headers = ["run", "name", "status", "n", *report.params, *(_header(c) for c in report.columns)]
     if any(row.kind == "group" for row in report.rows):
         headers.append(f"95% CI {_header(report.focus)}")
+    detect = report.options.detect
     if report.comparing:
         headers += [f"Δ {_header(report.focus)}", "95% CI of Δ (unadjusted)", "test", "n pairs", "p", "p adj",
-                    "effect", "80% power at |Δ| ≈", *([f"seeds for Δ {report.detect:g}"] if report.detect is not None
-                                                     else []), "verdict"]
+                    "effect", "80% power at |Δ| ≈", *([f"seeds for Δ {detect:g}"] if detect is not None else []),
+                    "verdict"]
     cells = []
     for row, member in _lines(report):
         n = str(len(row.member_values)) if row.kind == "group" else ""
@@ -90,12 +91,12 @@ def _text_rows(report: Report) -> tuple[list[str], list[list[str]]]:
 
 def _comparison_cells(report: Report, row: Row, member: bool) -> list[str]:
     c = report.comparisons.get(row.id)
-    blank = [""] * (9 if report.detect is not None else 8)
+    blank = [""] * (9 if report.options.detect is not None else 8)
     if row is report.baseline:
         return [*blank, "baseline"]
     if c is None:
         return [*blank, "" if member else "no values"]
-    detect = [_maybe(c.seeds_needed, "{}", "")] if report.detect is not None else []
+    detect = [_maybe(c.seeds_needed, "{}", "")] if report.options.detect is not None else []
     return [f"{c.diff:+.4f}", _interval(c.diff_ci95), c.test or "", _pairs(c, _stopped_at(report, row)),
             _maybe(c.p, "{:.3g}"), _maybe(c.p_adjusted, "{:.3g}"), _effect(c), _maybe(c.min_detectable, "{:.4f}"),
             *detect, c.verdict]
@@ -163,8 +164,8 @@ def _terminal_cells(report: Report, row: Row, member: bool) -> dict[str, str]:
         lines.append(_pairs(c, _stopped_at(report, row)))
         if c.min_detectable is not None:
             lines.append(f"≈80% power at |Δ| ≈ {c.min_detectable:.4f} (estimate)")
-        if report.detect is not None:
-            lines.append(f"seeds for {report.detect:g}: " + _maybe(c.seeds_needed, "{}", "n/a"))
+        if report.options.detect is not None:
+            lines.append(f"seeds for {report.options.detect:g}: " + _maybe(c.seeds_needed, "{}", "n/a"))
         verdict = "\n".join(lines)
     return {
         "run": ("└ " if member else "") + short, "status": row.status,
@@ -205,7 +206,7 @@ def to_table(report: Report, width: int = 200) -> Group:
     if any(row.kind == "group" for row in report.rows):
         columns["ci"] = (f"95% CI\n{_short_header(report.focus)}", dict(justify="right", no_wrap=True), None)
     if report.comparing:
-        columns["verdict"] = (f"vs {'baseline' if report.baseline else report.against}\nΔ "
+        columns["verdict"] = (f"vs {'baseline' if report.baseline else report.options.against}\nΔ "
                               f"{_short_header(report.focus, ' ')} [95% CI]", dict(overflow="fold"), 24)
     texts = {key: [header, *(line[key] for line in cells)] for key, (header, _, _) in columns.items()}
     widths = {key: _least(texts[key], cap) for key, (_, _, cap) in columns.items()}
@@ -322,7 +323,8 @@ def to_csv(report: Report) -> str:
     return buffer.getvalue()
 
 
-def to_json(report: Report) -> str:
+def report_data(report: Report) -> dict:
+    """The json format's content as Python values (what regexp.report(...) returns as `.data`)."""
     def row_json(row: Row) -> dict:
         comparison = report.comparisons.get(row.id)
         return {
@@ -336,17 +338,21 @@ def to_json(report: Report) -> str:
             "reruns": [{"id": run.id, "seed": run.seed, "status": run.status} for run in row.reruns],
             "notes": row.notes, "warnings": row.warnings,
         }
-    comparison = {"text": report.comparing, "alpha": ALPHA, "power": POWER, "correction": report.correction,
-                  "against": report.against, "detect": report.detect} if report.comparing else None
-    # orjson: json's indenting encoder is pure Python, 0.3 s of a 10,000-run report
-    return orjson.dumps({
+    comparison = {"text": report.comparing, "alpha": ALPHA, "power": POWER, "correction": report.options.correction,
+                  "against": report.options.against, "detect": report.options.detect} if report.comparing else None
+    return {
         "version": JSON_VERSION, "metric": report.metric, "focus": report.focus, "columns": report.columns,
         "params": report.params, "baseline": report.baseline.id if report.baseline else None,
         "comparison": comparison, "rows": [row_json(row) for row in report.rows],
         "notes": report.notes, "warnings": report.warnings,
         "decide": report.decisions.to_json() if report.decisions else None, **answer_json(report),
-        "search": [search.to_json() for search in report.searches] if report.importance else None,
-    }, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+        "search": [search.to_json() for search in report.searches] if report.options.importance else None,
+    }
+
+
+def to_json(report: Report) -> str:
+    # orjson: json's indenting encoder is pure Python, a third of a large report's time
+    return orjson.dumps(report_data(report), option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
 
 
 def terminal_text(report: Report, width: int, color_system: str | None, terminal: bool) -> str:
