@@ -103,7 +103,7 @@ class FakeRunner:
         _Runner.step(self, trials, what, outlook)
 
     def run(self, trials, metric, outlook=None):
-        from regexp.store.contract import TrialStatus
+        from regexp.store.contract import Status
 
         for trial in trials:
             if self.stop_after is not None and len(self.trained) >= self.stop_after:
@@ -114,7 +114,7 @@ class FakeRunner:
             make_run(self.sweep.path.parent, name, seed=trial.seed, dropout=point["model.defaults.dropout"],
                      l2=point["model.defaults.l2"], **(value if isinstance(value, dict) else {self.column: value}),
                      parent=self.sweep.id, trial=trial.key, sizes=self.sizes)
-            self.sweep.record([(trial, {"status": TrialStatus.COMPLETED, "run": name})])
+            self.sweep.record([(trial, {"status": Status.COMPLETED, "run": name})])
             self.trained.append(trial.key)
 
 

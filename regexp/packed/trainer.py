@@ -37,7 +37,7 @@ from regexp.packed.stack import Stack, gather, lead, per_slice
 from regexp.packed.stopping import EarlyStop
 from regexp.packed.table import layout
 from regexp.spec import LoadedSpec, load_spec
-from regexp.store.contract import FINISHED, TrialStatus, default_monitor, direction
+from regexp.store.contract import FINISHED, Status, default_monitor, direction
 from regexp.sweep.halving import Halving
 from regexp.trial import interrupts, resume_point
 from regexp.trial.lifecycle import TrialRun, parameter_counts, run_facts
@@ -165,7 +165,7 @@ class PackTrainer:
         except KeyboardInterrupt as exc:
             how = interrupts.how(exc)
             self._interrupted(snapshot, active, how)
-            unopened = TrialResult(TrialStatus.INTERRUPTED, error=f"interrupted ({how})")
+            unopened = TrialResult(Status.INTERRUPTED, error=f"interrupted ({how})")
         except Exception as exc:  # the pack itself failed: every slice that had not ended says why
             for s in self.opened:
                 s.result = s.result or s.trial.fail(exc)

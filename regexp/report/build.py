@@ -32,10 +32,8 @@ from regexp.report.options import CORRECTIONS, ReportOptions
 from regexp.report.search import SearchSummary, read_search
 from regexp.report.stats import Comparison, Summary, adjust, compare, family_level, summarize
 from regexp.store import scan as scanning
-from regexp.store.contract import MetricKey, direction
+from regexp.store.contract import LOST, MetricKey, direction
 from regexp.store.folders import RunRecord, find_runs, read_run
-
-LOST = ("failed", "crashed")                      # statuses that --failures worst counts as the worst value
 
 
 @dataclass

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 from regexp.errors import SpecError
+from regexp.store.contract import Status
 from regexp.store.folders import RunRecord, read_sweep_state
 from regexp.store.sweep_file import SweepState
 
@@ -90,7 +91,7 @@ def read_search(runs: list[RunRecord]) -> list[SearchSummary]:
 
 
 def _pruned(state: SweepState) -> set[str]:
-    return {repr(sorted(entry.point.items())) for entry in state.trials if entry.status == "pruned"}
+    return {repr(sorted(entry.point.items())) for entry in state.trials if entry.status == Status.PRUNED}
 
 
 def _points(state: SweepState) -> list[tuple[dict, float]]:
@@ -99,7 +100,7 @@ def _points(state: SweepState) -> list[tuple[dict, float]]:
     pruned = _pruned(state)
     for entry in state.trials:
         key = repr(sorted(entry.point.items()))
-        if entry.status == "completed" and entry.objective is not None and key not in pruned:
+        if entry.status == Status.COMPLETED and entry.objective is not None and key not in pruned:
             values.setdefault(key, (entry.point, []))[1].append(entry.objective)
     return [(point, sum(v) / len(v)) for point, v in values.values()]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from regexp.errors import failure_reason
 from regexp.spec import load_spec
-from regexp.store.contract import FINISHED, TrialStatus
+from regexp.store.contract import FINISHED, Status
 from regexp.trial import interrupts
 from regexp.trial.result import TrialResult, failed_before_start
 
@@ -20,7 +20,7 @@ def train_alone(spec_file: str, overrides: list[str], runs_dir: str, parent: str
 
         result = train_trial(load_spec(spec_file, overrides), Path(runs_dir), parent, metric, key, halving)
     except KeyboardInterrupt as exc:  # before its run folder existed: nothing to mark
-        return [TrialResult(TrialStatus.INTERRUPTED, error=f"interrupted ({interrupts.how(exc)})")]
+        return [TrialResult(Status.INTERRUPTED, error=f"interrupted ({interrupts.how(exc)})")]
     except Exception as exc:  # the point's spec or data is wrong (SpecError), or loading it failed
         return [failed_before_start(failure_reason(exc))]
     if result.status in FINISHED:
@@ -33,5 +33,5 @@ def train_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent
     try:
         from regexp.packed.trainer import run_pack
     except KeyboardInterrupt as exc:
-        return [TrialResult(TrialStatus.INTERRUPTED, error=f"interrupted ({interrupts.how(exc)})") for _ in keys]
+        return [TrialResult(Status.INTERRUPTED, error=f"interrupted ({interrupts.how(exc)})") for _ in keys]
     return run_pack(spec_file, overrides, runs_dir, parent, metric, pack_id, keys, halving, points)

@@ -32,7 +32,7 @@ from regexp.data import Prepared
 from regexp.errors import failure_reason, os_reason
 from regexp.net.mc_dropout import mc_dropout_metrics
 from regexp.spec import LoadedSpec
-from regexp.store.contract import RunMetrics, Status, TrialStatus, best_epoch, direction, history_columns
+from regexp.store.contract import RunMetrics, Status, best_epoch, direction, history_columns
 from regexp.store.files import write_atomic
 from regexp.store.folders import Run, csv_cell, write_json
 from regexp.sweep.trials import objective_of
@@ -178,9 +178,9 @@ class TrialRun:
         self.log.print(summary_table(results, metrics))
         self.log.close()
         if pruned:  # its objective is of a model trained fewer epochs: never ranked with the completed points'
-            return TrialResult(TrialStatus.PRUNED, self.path.name, error=pruned)
+            return TrialResult(Status.PRUNED, self.path.name, error=pruned)
         value = objective_of(metrics, objective) if objective else None
-        return TrialResult(TrialStatus.COMPLETED, self.path.name, objective=value)
+        return TrialResult(Status.COMPLETED, self.path.name, objective=value)
 
     def fail(self, cause: BaseException | str) -> TrialResult:
         """Status failed with the reason; error.txt holds the traceback of an exception."""
@@ -194,7 +194,7 @@ class TrialRun:
         except OSError as again:  # the disk is still full: the folder will read as crashed (resumable)
             reason += f" (and run.json could not record it: {os_reason(again)})"
         self.log.close()
-        return TrialResult(TrialStatus.FAILED, self.path.name, error=reason)
+        return TrialResult(Status.FAILED, self.path.name, error=reason)
 
     def interrupt(self, how: str, write_resume_point=None) -> TrialResult:
         """Status interrupted, after `write_resume_point()` saved the last completed epoch."""
@@ -207,7 +207,7 @@ class TrialRun:
         except OSError:  # the folder reads as crashed, which resume continues (from an older point, or epoch 1)
             pass
         self.log.close()
-        return TrialResult(TrialStatus.INTERRUPTED, self.path.name, error=f"interrupted ({how})")
+        return TrialResult(Status.INTERRUPTED, self.path.name, error=f"interrupted ({how})")
 
 
 def run_facts(data: Prepared, parent: str | None, trial: str | None = None) -> dict:

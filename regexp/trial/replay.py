@@ -16,6 +16,7 @@ from pathlib import Path
 
 from regexp.errors import UserError
 from regexp.spec import load_spec
+from regexp.store.contract import Status
 from regexp.store.folders import RunRecord, read_run, read_sweep_state
 from regexp.sweep.trials import Trial, point_of
 
@@ -42,7 +43,7 @@ class Replay:
 
 def replay(folder: Path) -> Replay:
     original = read_run(folder)
-    if original.status != "completed":
+    if original.status != Status.COMPLETED:
         raise UserError(f"{folder}: replay needs a completed run (this one is {original.status})")
     with tempfile.TemporaryDirectory(prefix="regexp-replay-") as tmp:
         again = _train_again(original, Path(tmp))

@@ -27,7 +27,7 @@ from regexp.net.optimizers import current_lr, schedule_callbacks
 from regexp.net.pipeline import EpochOrder, eval_batches, train_batches
 from regexp.net.scoring import EVAL_BATCH, LossWithoutPenalty, score, targets
 from regexp.spec import LoadedSpec, load_spec
-from regexp.store.contract import RESUMABLE, Status, TrialStatus, default_monitor, direction
+from regexp.store.contract import RESUMABLE, Status, default_monitor, direction
 from regexp.store.folders import Run, now, read_run
 from regexp.sweep.halving import Halving
 from regexp.trial import interrupts
@@ -144,9 +144,9 @@ def _value(config: dict, dotted: str):
 
 
 def _path_or_raise(trial: TrialRun, result: TrialResult) -> Path:
-    if result.status == TrialStatus.FAILED:
+    if result.status == Status.FAILED:
         raise RunFailed(trial.path, result.error)
-    if result.status == TrialStatus.INTERRUPTED:
+    if result.status == Status.INTERRUPTED:
         raise RunInterrupted(trial.path, trial.how)
     return trial.path
 

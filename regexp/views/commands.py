@@ -6,6 +6,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
+from regexp.store.contract import Status
 from regexp.views.layout import unique_names
 
 
@@ -59,13 +60,13 @@ def sweep_summary(sweep) -> list[str]:
     if state.decide is not None:
         from regexp.report.decisions import ended, point_text
 
-        spent = sum(1 for t in state.trials if t.status == "completed")
+        spent = sum(1 for t in state.trials if t.status == Status.COMPLETED)
         lines.append(f"decided against {state.decide.baseline} on {state.decide.metric} ({spent} trials):")
         lines += [f"  {point_text(arm.point)}: {ended(arm, state.decide)}" for arm in state.decide.arms]
     elif state.best is not None:
         point = ", ".join(f"{k}={v}" for k, v in state.best.point.items()) or "the spec"
         lines.append(f"best: {point}: {state.objective.metric} {state.best.objective:.4f} (mean of {state.best.n})")
-    pruned = [t for t in state.trials if t.status == "pruned"]
+    pruned = [t for t in state.trials if t.status == Status.PRUNED]
     if pruned:
         points = len({repr(sorted(t.point.items())) for t in pruned})
         lines.append(f"pruned by search.halving: {len(pruned)} trials of {points} points (status pruned, not ranked)")

@@ -20,7 +20,7 @@ import yaml
 
 from regexp.report import Report
 from regexp.report.collect import Row
-from regexp.store.contract import direction
+from regexp.store.contract import Status, direction
 from regexp.store.folders import read_sweep_state
 from regexp.store.sweep_file import SweepState
 
@@ -109,7 +109,7 @@ def grid(report: Report) -> tuple[str, str, list, list] | None:
 
 def _empty(row) -> str:
     """A cell without a mean: why, where no member completed ("3 pruned\nafter epoch 2", "2 failed")."""
-    if any(r.status == "completed" for r in row.members):
+    if any(r.status == Status.COMPLETED for r in row.members):
         return "–"
     return str(row.status).replace(" after", "\nafter")
 
