@@ -137,3 +137,14 @@ def looks(tmp_path, spec_file, value, stop_after=None, **runner):
     runner = FakeRunner(sweep, value, stop_after, **runner)
     decide.run_looks(sweep, runner, load_spec(sweep.spec_file), console=None)
     return sweep, runner
+
+
+def pack_task(spec_file, arms: list[list[str]], runs_dir, *, parent: str = "test", metric: str = "val_loss",
+              pack_id: str = "p", halving=None, points: list[str] | None = None):
+    """The pack task a sweep would hand an executor: one trial per override list, keyed trial0, trial1, ..."""
+    from regexp.trial.task import Task, TaskTrial
+
+    points = points or [f"point{i}" for i in range(len(arms))]
+    return Task(str(spec_file), str(runs_dir), parent, metric,
+                tuple(TaskTrial(f"trial{i}", tuple(arm), point) for i, (arm, point) in enumerate(zip(arms, points))),
+                pack_id=pack_id, halving=halving)

@@ -21,7 +21,7 @@ from regexp.packed.grouping import Pack, group
 from regexp.spec import LoadedSpec, load_spec
 from regexp.store.contract import FINISHED, Status
 from regexp.store.folders import read_sweep_state
-from regexp.sweep.executors import Executor, InProcess
+from regexp.sweep.executors import Executor, InProcess, TaskFunction
 from regexp.sweep.halving import Halving
 from regexp.sweep.identity import snapshot_hash, sweep_hash
 from regexp.sweep.lock import SweepLock
@@ -31,6 +31,7 @@ from regexp.sweep.tasks import train_alone, train_pack
 from regexp.sweep.trials import Trial, plan_round, rounds
 from regexp.trial import interrupts
 from regexp.trial.result import TrialResult
+from regexp.trial.task import Task, TaskTrial
 
 MAX_CONSECUTIVE_FAILURES = 3
 POLL_S = 0.2  # how often the runner looks at the stop flag while tasks run elsewhere
@@ -159,25 +160,21 @@ class _Runner:
                                highlight=False, soft_wrap=True)
         self.run(todo, self.sweep.state.objective.metric, outlook=outlook(len(todo)) if outlook else None)
 
-    def tasks(self, trials: list[Trial], metric: str) -> list[tuple]:
-        """(function, arguments, trials) per task: one per pack, one per trial that runs alone."""
+    def tasks(self, trials: list[Trial], metric: str) -> list[tuple[TaskFunction, Task, list[Trial]]]:
+        """(function, task, trials) per task: one per pack, one per trial that runs alone."""
         packs = plan_packs(self.sweep.spec_file, [], trials, self.pack, self.workers, self.halving is not None)
         if self.console is not None:
             for line in pack_lines(packs, len(trials)):
                 self.console.print(line, highlight=False)
-        common = (str(self.runs_dir), self.sweep.id, metric)
         out = []
         for i, pack in enumerate(packs):
             members = [trials[m] for m in pack.members]
-            if len(members) == 1:
-                rule = (self.halving, members[0].point_key) if self.halving else None
-                out.append((train_alone, (self.sweep.spec_file, members[0].overrides, *common, members[0].key, rule),
-                            members))
-            else:
-                pack_id = f"{self.sweep.id}/round{members[0].round}-pack{i}"
-                out.append((train_pack, (self.sweep.spec_file, [t.overrides for t in members], *common,
-                                         [t.key for t in members], pack_id, self.halving,
-                                         [t.point_key for t in members]), members))
+            alone = len(members) == 1
+            task = Task(self.sweep.spec_file, str(self.runs_dir), self.sweep.id, metric,
+                        tuple(TaskTrial(t.key, tuple(t.overrides), t.point_key) for t in members),
+                        pack_id=None if alone else f"{self.sweep.id}/round{members[0].round}-pack{i}",
+                        halving=self.halving)
+            out.append((train_alone if alone else train_pack, task, members))
         return out
 
     def run(self, trials: list[Trial], metric: str, outlook: Callable[[int], tuple[str, int]] | None = None) -> None:
@@ -213,11 +210,11 @@ class _Runner:
                 while queue or pending:
                     while queue and len(pending) < self.workers:  # keep every worker busy, no more
                         interrupts.check()
-                        fn, args, members = queue.pop(0)
+                        fn, task, members = queue.pop(0)
                         self.sweep.record([(trial, {"status": Status.RUNNING}) for trial in members])
                         counts[Status.RUNNING] = len(members) + sum(len(m) for m in pending.values())
                         show()
-                        pending[pool.submit(fn, *args)] = members
+                        pending[pool.submit(fn, task)] = members
                     finished, _ = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
                     for future in finished:
                         members = pending.pop(future)
