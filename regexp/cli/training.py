@@ -281,7 +281,7 @@ def validate(specs: SpecFiles, overrides: SetOption = []):
         for warning in spec.warnings:
             warn(warning)
         for key, reading in readings.get(spec.file, {}).items():
-            from regexp.views.table import table_lines
+            from regexp.trial.log_text import table_lines
 
             for line in table_lines(key, reading):
                 print(line)

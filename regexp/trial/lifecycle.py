@@ -38,11 +38,10 @@ from regexp.store.folders import Run, csv_cell, write_json
 from regexp.sweep.trials import objective_of
 from regexp.trial import provenance
 from regexp.trial.distribute import device_name
+from regexp.trial.log_text import summary_table, table_lines
 from regexp.trial.result import TrialResult
 from regexp.trial.resume_point import FOLDER as RESUME_POINT
 from regexp.trial.tensorboard_log import hparams_of
-from regexp.views.commands import summary_table
-from regexp.views.table import table_lines
 
 
 class RunLog:

@@ -22,19 +22,6 @@ def evaluate_table(run_name: str, now: dict, recorded: dict) -> Table:
     return table
 
 
-def summary_table(results: dict, metrics) -> Table:
-    """The end of a run's log: each part's final loss, penalty and metrics, and the best epoch."""
-    names = list(results["train"])
-    table = Table(title=f"best epoch {metrics.best_epoch} of {metrics.epochs_run}"
-                        + (" (early stopped)" if metrics.early_stopped else ""))
-    table.add_column("part")
-    for name in names:
-        table.add_column(name, justify="right")
-    for part, values in results.items():
-        table.add_row(part, *(f"{values[n]:.4f}" for n in names))
-    return table
-
-
 def plan_table(trials: list, rounds: int, packs: list) -> Table:
     """`regexp sweep --dry-run`: the trials of round 1, with the pack each trains in (- alone)."""
     later = f" in round 1 of {rounds} (later rounds depend on results)" if rounds > 1 else ""

@@ -23,7 +23,7 @@ def show(run: RunRecord) -> Group:
         info.add_row(key, value)
     if run.info.table:
         from regexp.data.reading import TableReading
-        from regexp.views.table import column_text
+        from regexp.trial.log_text import column_text
 
         reading = TableReading.model_validate(run.info.table)
         info.add_row("table", f"{reading.file}: {reading.rows} rows" + (f", separator {reading.sep!r}" if reading.sep
