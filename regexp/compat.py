@@ -6,6 +6,7 @@ there first. (Public attributes that Keras documents only by example, such as Ea
 
 import contextlib
 import functools
+import importlib
 import importlib.abc
 import importlib.util
 import os
@@ -117,9 +118,7 @@ def callable_package(name: str, function: str) -> None:
     import types
 
     class CallablePackage(types.ModuleType):
-        def __call__(self, *args, **kwargs):
-            from regexp import api
-
-            return getattr(api, function)(*args, **kwargs)
+        def __call__(self, *args, **kwargs):  # the API by name: the packages it calls never import it
+            return getattr(importlib.import_module("regexp.api"), function)(*args, **kwargs)
 
     sys.modules[name].__class__ = CallablePackage

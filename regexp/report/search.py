@@ -117,13 +117,13 @@ def importance(search, points: list[tuple[dict, float]]) -> tuple[dict[str, floa
         from regexp.sweep.tpe import INSTALL
 
         return {}, f"needs Optuna: {INSTALL}"
-    from regexp.sweep.tpe import _distribution, _to_optuna
+    from regexp.sweep.tpe import distribution, to_optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    distributions = {key: _distribution(values) for key, values in search.params.items()}
+    distributions = {key: distribution(values) for key, values in search.params.items()}
     study = optuna.create_study()
     for point, value in points:
-        params = {key: _to_optuna(search.params[key], point[key]) for key in search.params}
+        params = {key: to_optuna(search.params[key], point[key]) for key in search.params}
         study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=value))
     shares = optuna.importance.get_param_importances(
         study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))

@@ -32,10 +32,9 @@ from regexp.data import Prepared
 from regexp.errors import failure_reason, os_reason
 from regexp.net.mc_dropout import mc_dropout_metrics
 from regexp.spec import LoadedSpec
-from regexp.store.contract import RunMetrics, Status, best_epoch, direction, history_columns
+from regexp.store.contract import MetricKey, RunMetrics, Status, best_epoch, direction, history_columns
 from regexp.store.files import write_atomic
 from regexp.store.folders import Run, csv_cell, write_json
-from regexp.sweep.trials import objective_of
 from regexp.trial import provenance
 from regexp.trial.distribute import device_name
 from regexp.trial.log_text import summary_table, table_lines
@@ -178,7 +177,7 @@ class TrialRun:
         self.log.close()
         if pruned:  # its objective is of a model trained fewer epochs: never ranked with the completed points'
             return TrialResult(Status.PRUNED, self.path.name, error=pruned)
-        value = objective_of(metrics, objective) if objective else None
+        value = metrics.value(MetricKey.parse(objective)) if objective else None
         return TrialResult(Status.COMPLETED, self.path.name, objective=value)
 
     def fail(self, cause: BaseException | str) -> TrialResult:
