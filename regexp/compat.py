@@ -18,7 +18,7 @@ import tempfile
 def cache_keras_saving_skipsets() -> None:
     """Keras 3.15.1: saving_lib.get_attr_skipset stores each set under 'saving_attr_skipset_<type>'
     but looks it up under 'saving_attr_skiplist_<type>', so every model.save builds reference Layer,
-    Metric and Optimizer objects again: 6 of a pack trial's 16 ms of saving. Store each set under
+    Metric and Optimizer objects again, a large share of a pack trial's saving. Store each set under
     the key it is read from (thread-local Keras state: call it in the thread that saves)."""
     from keras.src.backend.common import global_state
     from keras.src.saving import saving_lib

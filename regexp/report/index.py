@@ -166,6 +166,6 @@ def _store(runs_dir: Path, data: dict) -> None:
     try:
         file = index_file(runs_dir)
         file.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(file, orjson.dumps(data).decode(), durable=False)  # 7 MB for 10,000 runs: fsync is most of it
+        write_atomic(file, orjson.dumps(data).decode(), durable=False)  # a cache, recomputed when damaged: no fsync
     except OSError:
         pass  # nowhere to write: the next report reads the run folders again, with the same answers

@@ -3,7 +3,7 @@
 docs/run-folder.md names the files; the models below define what is in them, once. Training builds these
 models and writes them; report, show, diff, diagnose and resume read them back through `parse`,
 which is lenient: a damaged or older file yields what could be read plus one warning per problem,
-never an exception. docs/run-folder.md is generated from this module (docs.py, `make docs`), and a test
+never an exception. docs/run-folder.md is generated from this module (views/reference.py), and a test
 keeps it current. No TensorFlow here, and nothing but pydantic and the metric catalogue.
 """
 

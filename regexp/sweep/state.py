@@ -122,8 +122,8 @@ class Sweep:
         return len(taken)
 
     def record(self, results: list[tuple[Trial, dict]]) -> None:
-        """Update these trials' entries, then rewrite sweep.json once: a pack's 225 results are one
-        change (saved per trial, the 327 KB file of a 900-trial sweep kept a worker idle for 5 s)."""
+        """Update these trials' entries, then rewrite sweep.json once: a pack's results are one change
+        (rewriting a large sweep's file per trial keeps the workers waiting)."""
         for trial, fields in results:
             entry = self.trials[trial.key]
             for key, value in fields.items():

@@ -58,8 +58,8 @@ class RunLog:
             self.console.print(message)
 
     def line(self, text: str) -> None:
-        """A plain line to log.txt only, as print writes it: rich's rendering took about 260 µs a line,
-        1.2 s of a 225-slice pack's epoch lines, for text with no markup, emoji code or wrapping."""
+        """A plain line to log.txt only, as print writes it: rich's rendering costs a large pack's many
+        epoch lines dearly, for text with no markup, emoji code or wrapping."""
         if len(text) > self.file_console.width or "[" in text or text.count(":") > 1 or "\n" in text:
             return self.print(text, console=False)
         self.file.write(text + "\n")

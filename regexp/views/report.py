@@ -237,7 +237,7 @@ def report_data(report: Report) -> dict:
 
 
 def to_json(report: Report) -> str:
-    # orjson: json's indenting encoder is pure Python, a third of a large report's time
+    # orjson: json's indenting encoder is pure Python
     return orjson.dumps(report_data(report), option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
 
 
