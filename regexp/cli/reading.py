@@ -74,11 +74,10 @@ def report(
     plot: Annotated[Path, typer.Option(help="Also draw learning curves to this .png or .svg file.")] = None,
     smooth: Annotated[float, typer.Option(help="Smooth the plotted curves: EWMA with bias correction, beta in [0, 1).",
                                           min=0.0, max=0.999)] = None,
-    importance: Annotated[bool, typer.Option("--importance", help="For each search sweep in the report: how much "
-                                                                  "of the objective's variance each searched "
-                                                                  "parameter explains (fANOVA, Optuna) and the "
-                                                                  "expected best objective vs the number of "
-                                                                  "trials (random, tpe).")] = False,
+    importance: Annotated[bool, typer.Option(
+        "--importance", help="For each search sweep in the report: how much of the objective's variance each searched "
+                             "parameter explains (fANOVA, Optuna) and the expected best objective vs the number of "
+                             "trials (random, tpe).")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Redraw the table whenever runs change (a running sweep's "
                                                         "decisions too), until Ctrl-C.")] = False,
 ):
