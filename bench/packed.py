@@ -270,9 +270,9 @@ def profile(size: int) -> None:
 
     git = provenance.git_state(provenance.extends_chain(REPO / "configs/quickstart.yaml"))
     provenance.sweep_git_state = lambda folder: git  # as in a sweep: its git state, read once (no sweep.json here)
-    T = module.PackTrainer
+    trainer_class = module.PackTrainer
     for name in ("_train_epoch", "_evaluate", "_record", "_keep_best", "keras_model", "_finish", "_open"):
-        setattr(T, name, clock(name, getattr(T, name)))
+        setattr(trainer_class, name, clock(name, getattr(trainer_class, name)))
     started = time.perf_counter()
     specs = [load_spec(REPO / "configs/quickstart.yaml", [f"seed={s}", "training.epochs=20",
                                                           "training.early_stopping=null"])
@@ -280,7 +280,7 @@ def profile(size: int) -> None:
     data = [prepare(s) for s in specs]
     spent["load specs and data"] = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = T(specs, data, "p")
+        trainer = trainer_class(specs, data, "p")
         first = trainer._train_epoch
         epochs = []
         def timed_epoch(*args):

@@ -11,7 +11,6 @@ objects instead of text. docs/api.md has a worked example (tests/test_api.py run
 `import regexp` and `regexp.report(...)` load no TensorFlow; train and sweep load it when called.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,10 +70,10 @@ class Report:
     and the table in a Jupyter cell."""
 
     def __init__(self, built):
-        from regexp.views.report import to_json
+        from regexp.views.report import report_data
 
         self._built = built
-        self.data: dict[str, Any] = json.loads(to_json(built))
+        self.data: dict[str, Any] = report_data(built)
         self.rows, self.comparison = self.data["rows"], self.data["comparison"]
         self.notes, self.warnings, self.decide = self.data["notes"], self.data["warnings"], self.data["decide"]
         self.question, self.answers, self.conflicts = (self.data[k] for k in ("question", "answers", "conflicts"))
@@ -143,11 +142,10 @@ def sweep(spec: str | Path, runs_dir: str | Path = "runs", overrides: list[str] 
     return Sweep(done.path, done.state)
 
 
-def report(targets: list[str] = (), runs_dir: str | Path = "runs", *, baseline: str | None = None,
-           metric: str | None = None, margin: float | None = None, **options) -> Report:
-    """`regexp report`: the same options as the command (sort, filters, limit, correction, test,
-    failures, folds, ...), by their build_report names."""
+def report(targets: list[str] = (), runs_dir: str | Path = "runs", **options) -> Report:
+    """`regexp report`: the command's options by their names (baseline, metric, margin, sort, filters,
+    limit, correction, test, failures, cv_folds, no_groups, ...): the fields of ReportOptions."""
     from regexp.report import build_report
+    from regexp.report.options import ReportOptions
 
-    return Report(build_report(list(targets), Path(runs_dir), baseline=baseline, focus=metric, margin=margin,
-                               **options))
+    return Report(build_report(ReportOptions(targets=tuple(targets), runs_dir=Path(runs_dir), **options)))

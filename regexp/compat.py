@@ -6,6 +6,7 @@ there first. (Public attributes that Keras documents only by example, such as Ea
 
 import contextlib
 import functools
+import importlib
 import importlib.abc
 import importlib.util
 import os
@@ -17,7 +18,7 @@ import tempfile
 def cache_keras_saving_skipsets() -> None:
     """Keras 3.15.1: saving_lib.get_attr_skipset stores each set under 'saving_attr_skipset_<type>'
     but looks it up under 'saving_attr_skiplist_<type>', so every model.save builds reference Layer,
-    Metric and Optimizer objects again: 6 of a pack trial's 16 ms of saving. Store each set under
+    Metric and Optimizer objects again, a large share of a pack trial's saving. Store each set under
     the key it is read from (thread-local Keras state: call it in the thread that saves)."""
     from keras.src.backend.common import global_state
     from keras.src.saving import saving_lib
@@ -117,9 +118,7 @@ def callable_package(name: str, function: str) -> None:
     import types
 
     class CallablePackage(types.ModuleType):
-        def __call__(self, *args, **kwargs):
-            from regexp import api
-
-            return getattr(api, function)(*args, **kwargs)
+        def __call__(self, *args, **kwargs):  # the API by name: the packages it calls never import it
+            return getattr(importlib.import_module("regexp.api"), function)(*args, **kwargs)
 
     sys.modules[name].__class__ = CallablePackage

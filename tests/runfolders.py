@@ -103,7 +103,7 @@ class FakeRunner:
         _Runner.step(self, trials, what, outlook)
 
     def run(self, trials, metric, outlook=None):
-        from regexp.store.contract import TrialStatus
+        from regexp.store.contract import Status
 
         for trial in trials:
             if self.stop_after is not None and len(self.trained) >= self.stop_after:
@@ -116,7 +116,7 @@ class FakeRunner:
                      parent=self.sweep.id, trial=trial.key, sizes=self.sizes)
             objective = value.get(self.sweep.state.objective.metric) if isinstance(value, dict) else (
                 value if self.column == self.sweep.state.objective.metric else None)
-            self.sweep.record([(trial, {"status": TrialStatus.COMPLETED, "run": name, "objective": objective})])
+            self.sweep.record([(trial, {"status": Status.COMPLETED, "run": name, "objective": objective})])
             self.trained.append(trial.key)
 
 
@@ -139,3 +139,14 @@ def looks(tmp_path, spec_file, value, stop_after=None, **runner):
     runner = FakeRunner(sweep, value, stop_after, **runner)
     decide.run_looks(sweep, runner, load_spec(sweep.spec_file), console=None)
     return sweep, runner
+
+
+def pack_task(spec_file, arms: list[list[str]], runs_dir, *, parent: str = "test", metric: str = "val_loss",
+              pack_id: str = "p", halving=None, points: list[str] | None = None):
+    """The pack task a sweep would hand an executor: one trial per override list, keyed trial0, trial1, ..."""
+    from regexp.trial.task import Task, TaskTrial
+
+    points = points or [f"point{i}" for i in range(len(arms))]
+    return Task(str(spec_file), str(runs_dir), parent, metric,
+                tuple(TaskTrial(f"trial{i}", tuple(arm), point) for i, (arm, point) in enumerate(zip(arms, points))),
+                pack_id=pack_id, halving=halving)

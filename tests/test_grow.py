@@ -23,7 +23,8 @@ def trained(monkeypatch):
     import regexp.sweep.runner as sweep_module
 
     real, calls = sweep_module.train_alone, []
-    monkeypatch.setattr(sweep_module, "train_alone", lambda *args: (calls.append(args[1]), real(*args))[1])
+    monkeypatch.setattr(sweep_module, "train_alone",
+                        lambda task: (calls.append(task.trials[0].overrides), real(task))[1])
     return calls
 
 

@@ -13,6 +13,7 @@ from regexp.sweep.halving import LEDGER, Halving, promoted, read_ledger, rung_ep
 from regexp.sweep.trials import point_key, point_of
 
 from conftest import TINY, merged
+from runfolders import pack_task
 
 LRS = [1e-3, 3e-2, 3e-1]  # three points far apart: their val_loss differs after one epoch
 
@@ -199,8 +200,8 @@ def test_a_compacted_pack_trains_its_survivors_as_the_full_pack_does(write_spec,
     trials = plan_round(load_spec(spec), [])
     runs = {}
     for name, rule in (("full", None), ("halved", Halving(str(tmp_path), 3, (2,), "val_loss", False))):
-        results = run_pack(str(spec), [t.overrides for t in trials], str(tmp_path / name), "sweep", "val_loss",
-                           name, [t.key for t in trials], rule, [t.point_key for t in trials])
+        results = run_pack(pack_task(spec, [t.overrides for t in trials], tmp_path / name, parent="sweep",
+                                     pack_id=name, halving=rule, points=[t.point_key for t in trials]))
         runs[name] = [tmp_path / name / r.run for r in results]
     assert kept[-1].k == 2 and [s.trial.path for s in kept[-1].slices] == [
         p for p in runs["halved"] if '"completed"' in (p / "run.json").read_text()]

@@ -18,6 +18,7 @@ from regexp.store.folders import read_run
 from regexp.trial import interrupts
 
 from conftest import REPO, TINY, merged
+from runfolders import pack_task
 
 KEYS = [f"trial{i}" for i in range(4)]
 
@@ -102,7 +103,7 @@ def test_an_exception_inside_a_pack_fails_every_slice_with_error_txt(write_spec,
         return real(self, part)
     monkeypatch.setattr(trainer.PackTrainer, "_evaluate", broken)
     arms = [["seed=3"], ["seed=4"], ["seed=5"]]
-    results = trainer.run_pack(str(spec), arms, str(tmp_path / "runs"), "test", "val_loss", "p", KEYS)
+    results = trainer.run_pack(pack_task(spec, arms, tmp_path / "runs"))
     assert [r.status for r in results] == ["failed"] * 3
     for result in results:
         assert result.error == "RuntimeError: a kernel failed on this device"

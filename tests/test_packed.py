@@ -27,6 +27,8 @@ from regexp.store.folders import read_run
 from regexp.trial.train import resume, train
 from tests.conftest import TINY, merged
 
+from runfolders import pack_task
+
 # digits, small: 64 features, 10 classes; dropout off so that a pack and a trial alone compute the same
 DIGITS = merged(TINY, data={"dataset": "digits", "subsample": 400}, model={"layers": [{"type": "dense", "units": 16}]},
                 training={"epochs": 6, "batch_size": 32, "optimizer": {"name": "adam", "learning_rate": 0.003}})
@@ -68,7 +70,6 @@ CNN_LAYERS = {
 CNN_ARMS = [["seed=3"], ["seed=4", "training.optimizer.learning_rate=0.1", "model.output.l2=0.01"]]
 
 
-KEYS = [f"trial{i}" for i in range(8)]  # sweep.json keys; the tests pass fewer trials
 
 
 @pytest.mark.parametrize("layers", CNN_LAYERS, ids=list(CNN_LAYERS))
@@ -83,7 +84,7 @@ def test_a_conv_pack_starts_from_and_reproduces_each_trial_alone(write_spec, tmp
         alone = build_model(loaded.spec.model, d, seed=loaded.spec.seed)
         assert np.array_equal(alone.get_layer("l0").kernel.numpy(), stack.layers[0].kernel[k].numpy())
         assert np.array_equal(alone.get_layer("output").kernel.numpy(), stack.output_kernel[k].numpy())
-    results = packed_trainer.run_pack(str(spec), CNN_ARMS, str(tmp_path / "packed"), "test", "val_loss", "p", KEYS)
+    results = packed_trainer.run_pack(pack_task(spec, CNN_ARMS, tmp_path / "packed"))
     for arm, result in zip(CNN_ARMS, results):
         assert result.status == "completed", result
         packed = read_run(tmp_path / "packed" / result.run)
@@ -190,7 +191,7 @@ def test_a_pack_reproduces_each_trials_history_and_early_stopping(digits, tmp_pa
     alone saves, also for seed 6, which shares seed 3's point and so its Keras model in the pack."""
     arms = [[*arm, "training.early_stopping={monitor: val_loss, patience: 1, min_delta: 0.1}"]
             for arm in [*ARMS, ["seed=6"]]]
-    results = packed_trainer.run_pack(str(digits), arms, str(tmp_path / "packed"), "test", "val_loss", "p", KEYS)
+    results = packed_trainer.run_pack(pack_task(digits, arms, tmp_path / "packed"))
     for arm, result in zip(arms, results):
         assert result.status == "completed", result
         packed = read_run(tmp_path / "packed" / result.run)
@@ -223,7 +224,7 @@ def _model_config(run) -> dict:
 def test_a_diverging_slice_fails_alone(digits, tmp_path):
     arms = [["seed=3"], ["seed=4", "training.optimizer={name: sgd, learning_rate: 1.0e+12}"], ["seed=5"]]
     arms = [[*a, "training.optimizer.name=sgd"] if i != 1 else a for i, a in enumerate(arms)]
-    results = packed_trainer.run_pack(str(digits), arms, str(tmp_path), "test", "val_loss", "p", KEYS)
+    results = packed_trainer.run_pack(pack_task(digits, arms, tmp_path))
     assert [r.status for r in results] == ["completed", "failed", "completed"]
     assert "non-finite loss" in results[1].error
     assert read_run(tmp_path / results[1].run).status == "failed"
@@ -242,7 +243,7 @@ def test_an_interrupted_pack_leaves_every_slice_resumable_alone(digits, tmp_path
             raise KeyboardInterrupt("SIGTERM")
         return real(self, part)
     monkeypatch.setattr(packed_trainer.PackTrainer, "_evaluate", interrupt_in_epoch_3)
-    results = packed_trainer.run_pack(str(digits), ARMS[:2], str(tmp_path / "runs"), "test", "val_loss", "p", KEYS)
+    results = packed_trainer.run_pack(pack_task(digits, ARMS[:2], tmp_path / "runs"))
     monkeypatch.undo()
     assert [r.status for r in results] == ["interrupted", "interrupted"]
     for r in results:
@@ -371,7 +372,7 @@ def test_a_table_pack_reproduces_each_trial_alone(write_spec, tmp_path, missing)
     and embedding widths): each slice's config, history, weights, scores and predictions are its
     trial's alone, to float rounding."""
     spec = table_spec(write_spec, tmp_path, missing, optimizer={"name": "adam", "learning_rate": 0.003})
-    results = packed_trainer.run_pack(str(spec), TABLE_ARMS, str(tmp_path / "packed"), "test", "val_loss", "p", KEYS)
+    results = packed_trainer.run_pack(pack_task(spec, TABLE_ARMS, tmp_path / "packed"))
     for arm, result in zip(TABLE_ARMS, results):
         assert result.status == "completed", result
         packed = read_run(tmp_path / "packed" / result.run)

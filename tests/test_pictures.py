@@ -4,7 +4,8 @@ import pytest
 
 from regexp.cli import app
 from regexp.report import build_report
-from regexp.report.figure import draw
+from regexp.report.options import ReportOptions
+from regexp.views.figure import draw
 
 from conftest import TINY, merged
 from runfolders import make_run
@@ -30,13 +31,13 @@ def titles(figure) -> list[str]:
 
 
 def baseline_id(runs) -> str:
-    report = build_report([], runs)
+    report = build_report(ReportOptions(runs_dir=runs))
     return next(r.id for r in report.rows if r.params["model.defaults.l2"] == 0.0 and r.params[
         "model.defaults.dropout"] == 0.0)
 
 
 def test_every_row_on_one_axis_with_the_baseline_emphasized(grid_runs):
-    report = build_report([], grid_runs, baseline=baseline_id(grid_runs))
+    report = build_report(ReportOptions(runs_dir=grid_runs, baseline=baseline_id(grid_runs)))
     figure = draw(report)
     overlay = next(ax for ax in figure.axes if ax.get_title(loc="left").startswith("val loss of every row"))
     labels = [line.get_label() for line in overlay.lines]
@@ -46,7 +47,7 @@ def test_every_row_on_one_axis_with_the_baseline_emphasized(grid_runs):
 
 
 def test_forest_plot_and_heatmap_follow_the_comparisons(grid_runs):
-    report = build_report([], grid_runs, baseline=baseline_id(grid_runs))
+    report = build_report(ReportOptions(runs_dir=grid_runs, baseline=baseline_id(grid_runs)))
     figure = draw(report)
     forest = next(ax for ax in figure.axes if ax.get_title(loc="left").startswith("difference from the baseline"))
     assert "Holm" in forest.get_title(loc="left")
@@ -70,7 +71,7 @@ def test_random_search_scatter_uses_a_log_axis_where_the_search_did(write_spec, 
         "params": {"training.optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]}, "model.defaults.dropout": [0.0,
                                                                                                                  0.2]}}))
     assert runner.invoke(app, ["sweep", str(spec), "--runs-dir", str(tmp_path), "-q"]).exit_code == 0
-    figure = draw(build_report([], tmp_path))
+    figure = draw(build_report(ReportOptions(runs_dir=tmp_path)))
     scatter = {ax.get_xlabel(): ax for ax in figure.axes if ax.get_title(loc="left").endswith("per trial")}
     lr = scatter["training.optimizer.learning_rate (log scale, as sampled)"]
     assert lr.get_xscale() == "log" and scatter["model.defaults.dropout"].get_xscale() == "linear"
@@ -79,9 +80,9 @@ def test_random_search_scatter_uses_a_log_axis_where_the_search_did(write_spec, 
 
 
 def curve_of(runs_dir, column="val_loss"):
-    from regexp.report.figure import _curve
+    from regexp.views.figure import _curve
 
-    (row,) = build_report([], runs_dir).rows
+    (row,) = build_report(ReportOptions(runs_dir=runs_dir)).rows
     return _curve(row, column, None)
 
 
@@ -98,7 +99,7 @@ def test_a_seed_stopped_early_is_held_at_its_kept_weights_value_so_n_stays_the_r
     assert curve.mean[9] == pytest.approx((at(0, 10) + at(1, 10) + at(2, 4) + at(3, 5)) / 4)
     assert curve.mean[6] == pytest.approx((at(0, 7) + at(1, 7) + at(2, 4) + at(3, 7)) / 4)
     assert curve.n_text() == "n = 4, 2 held after early stop"
-    figure = draw(build_report([], tmp_path))
+    figure = draw(build_report(ReportOptions(runs_dir=tmp_path)))
     overlay = next(ax for ax in figure.axes if ax.get_title(loc="left").startswith("val loss of every row"))
     (label,) = [line.get_label() for line in overlay.lines]
     assert label.endswith(" (n = 4, 2 held after early stop)")
@@ -123,7 +124,7 @@ def test_heatmap_cells_show_their_n_and_the_paired_difference(tmp_path):
             for seed in range(4 if (dropout, l2) == (0.0, 0.0) else 2):
                 make_run(tmp_path, f"r{dropout}_{l2}_{seed}", seed=seed, dropout=dropout, l2=l2,
                          val_accuracy=0.80 + 0.04 * (dropout == 0.5) + 0.01 * seed + 0.002 * (l2 > 0))
-    report = build_report([], tmp_path, baseline="dropout=0.0,l2=0.0")
+    report = build_report(ReportOptions(runs_dir=tmp_path, baseline="dropout=0.0,l2=0.0"))
     heat = next(ax for ax in draw(report).axes if ax.get_title(loc="left").startswith("mean val_accuracy per grid"))
     cells = {tuple(t.get_position()): t.get_text() for t in heat.texts}
     assert cells[(0, 0)] == "0.815\nn = 4\nbaseline"  # mean over its 4 seeds
@@ -141,7 +142,7 @@ def test_no_title_is_cut_at_the_figure_edge(tmp_path):
     for dropout in (0.0, 0.5):
         for seed in range(3):
             make_run(tmp_path, f"r{dropout}_{seed}", seed=seed, dropout=dropout)
-    report = build_report([], tmp_path)
+    report = build_report(ReportOptions(runs_dir=tmp_path))
     arm = {"point": {"model.defaults.dropout": 0.5}, "verdict": "better", "seeds": 10, "diff": 0.00056,
            "ci": [0.00015, 0.00098], "look": 2}
     record = Decision(baseline="dropout=0.0", baseline_point={"model.defaults.dropout": 0.0}, metric="val_accuracy",

@@ -77,10 +77,11 @@ def test_show_prints_the_last_epochs_layer_stats(runner, write_spec, tmp_path):
 
 def test_report_plot_adds_the_per_step_curve_and_layer_statistics(write_spec, tmp_path):
     from regexp.report import build_report
-    from regexp.report.figure import draw
+    from regexp.report.options import ReportOptions
+    from regexp.views.figure import draw
 
     run_with(write_spec, tmp_path, "logging={layer_stats: true, per_step: true}", "training.epochs=2")
-    figure = draw(build_report([], tmp_path))
+    figure = draw(build_report(ReportOptions(runs_dir=tmp_path)))
     titles = [ax.get_title(loc="left") for ax in figure.axes]
     assert any(t.endswith(": per-step loss") for t in titles) and any(t.endswith(": layer statistics") for t in titles)
     steps_ax = next(ax for ax in figure.axes if ax.get_title(loc="left").endswith(": per-step loss"))

@@ -10,8 +10,9 @@ from scipy.stats import t as stats_t
 
 from regexp.cli import app
 from regexp.report import build_report
-from regexp.report.figure import ewma
+from regexp.report.options import ReportOptions
 from regexp.views import report as render
+from regexp.views.figure import ewma
 
 from runfolders import dead_pid, make_run
 
@@ -294,7 +295,7 @@ def test_empty_runs_dir(runner, tmp_path):
 
 def test_build_report_is_usable_as_a_library(tmp_path):
     make_run(tmp_path, "a")
-    report = build_report([], tmp_path)
+    report = build_report(ReportOptions(runs_dir=tmp_path))
     assert render.to_markdown(report).count("\n") == 3
 
 

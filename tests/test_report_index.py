@@ -10,6 +10,7 @@ import pytest
 
 import regexp.report.index as record_index
 from regexp.report import build_report
+from regexp.report.options import ReportOptions
 from regexp.store import scan as scanning
 from regexp.views.report import as_text
 
@@ -37,7 +38,7 @@ def runs(tmp_path):
 
 
 def answer(runs, **options) -> str:
-    return as_text(build_report([], runs, **options), "json")
+    return as_text(build_report(ReportOptions(runs_dir=runs, **options)), "json")
 
 
 def counting_reads(monkeypatch) -> list:
@@ -138,12 +139,13 @@ from pathlib import Path
 
 import regexp.report.index as record_index
 from regexp.report import build_report
+from regexp.report.options import ReportOptions
 from regexp.views.report import as_text
 
 record_index.PARALLEL_AT = 1  # as over thousands of new folders
 forked = record_index._read_in_parallel
 record_index._read_in_parallel = lambda folders: print(len(entries := forked(folders)), file=sys.stderr) or entries
-sys.stdout.write(as_text(build_report([], Path(sys.argv[1])), "json"))
+sys.stdout.write(as_text(build_report(ReportOptions(runs_dir=Path(sys.argv[1]))), "json"))
 """
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from regexp.cli import app
 from regexp.spec import load_spec
-from regexp.store.contract import TrialStatus
+from regexp.store.contract import Status
 from regexp.sweep.trials import plan_round
 from regexp.trial.result import TrialResult
 
@@ -67,7 +67,7 @@ def test_an_interrupted_tpe_sweep_resumes_the_same_points_without_duplicates(run
     def interrupt_third(*args):  # round 2's first trial
         calls.append(args)
         if len(calls) == 3:
-            return [TrialResult(TrialStatus.INTERRUPTED, error="interrupted (Ctrl-C)")]
+            return [TrialResult(Status.INTERRUPTED, error="interrupted (Ctrl-C)")]
         return real(*args)
     monkeypatch.setattr(sweep_module, "train_alone", interrupt_third)
     args = ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q", "--pack", "off"]

@@ -11,7 +11,7 @@ import yaml
 from regexp.cli import app
 from regexp.data import prepare
 from regexp.spec import load_spec
-from regexp.store.contract import TrialStatus
+from regexp.store.contract import Status
 from regexp.sweep.trials import plan_round
 from regexp.trial.result import TrialResult
 
@@ -155,7 +155,7 @@ def test_resume_runs_only_the_missing_trials(runner, write_spec, tmp_path, monke
     def interrupt_third(*args):
         calls.append(args)
         if len(calls) == 3:
-            return [TrialResult(TrialStatus.INTERRUPTED, error="interrupted (Ctrl-C)")]
+            return [TrialResult(Status.INTERRUPTED, error="interrupted (Ctrl-C)")]
         return real(*args)
     monkeypatch.setattr(sweep_module, "train_alone", interrupt_third)
     args = ["sweep", str(path), "--runs-dir", str(tmp_path / "runs"), "--workers", "1", "-q", "--pack",

@@ -1,5 +1,5 @@
 """What every `regexp` command shares: the Typer app, consoles, the one error path (`command`),
-option types, and loading specs. The commands themselves are in commands.py."""
+option types, and loading specs. The commands themselves are in reading.py and training.py."""
 
 
 import contextlib
@@ -34,7 +34,7 @@ def main(verbose: Annotated[bool, typer.Option(
 
 @cache
 def out():
-    # rich is imported on first output: about 20 ms that `schema` and a clean `validate` never need
+    # rich is imported on first output: `schema` and a clean `validate` never need it
     from rich.console import Console
 
     return Console()

@@ -77,83 +77,90 @@ def report(
     plot: Annotated[Path, typer.Option(help="Also draw learning curves to this .png or .svg file.")] = None,
     smooth: Annotated[float, typer.Option(help="Smooth the plotted curves: EWMA with bias correction, beta in [0, 1).",
                                           min=0.0, max=0.999)] = None,
-    importance: Annotated[bool, typer.Option("--importance", help="For each search sweep in the report: how much "
-                                                                  "of the objective's variance each searched "
-                                                                  "parameter explains (fANOVA, Optuna) and the "
-                                                                  "expected best objective vs the number of "
-                                                                  "trials (random, tpe).")] = False,
+    importance: Annotated[bool, typer.Option(
+        "--importance", help="For each search sweep in the report: how much of the objective's variance each searched "
+                             "parameter explains (fANOVA, Optuna) and the expected best objective vs the number of "
+                             "trials (random, tpe).")] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Redraw the table whenever runs change (a running sweep's "
                                                         "decisions too), until Ctrl-C.")] = False,
 ):
     """Compare runs: one row per run or group of repeats, the params that differ, mean ± std, significance."""
     from regexp import __version__
     from regexp.report import FORMATS, cache, collector_paused
+    from regexp.report.options import ReportOptions
     from regexp.store import scan as scanning
 
     if across is not None:
         from regexp.report.across import check_options
+
         check_options(across, fmt, plot)
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt}: not a format (allowed: {' | '.join(FORMATS)})")
     if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
         raise UserError(f"--plot {plot}: the file must end in .png or .svg")
+    if watch and (output is not None or plot is not None or fmt != "table"):
+        raise UserError("--watch: redraws the terminal table; it takes no --output, --plot or --format")
+    options = ReportOptions(
+        targets=tuple(targets or ()), runs_dir=runs_dir, filters=tuple(filters), sort=sort, limit=limit,
+        all_params=all_params, expand=expand, no_groups=no_groups, group_by=group_by, baseline=baseline, metric=metric,
+        correction=correction, against=against, detect=detect, failures=failures, margin=margin, test=test,
+        cv_folds=cv_folds, importance=importance, across=across)
     terminal = (200, None, False) if output is not None else (out().width, out().color_system, out().is_terminal)
-    options = dict(sort=sort, filters=filters, limit=limit, all_params=all_params, expand=expand, no_groups=no_groups,
-                   group_by=group_by, baseline=baseline, metric=metric, correction=correction, against=against,
-                   detect=detect, failures=failures, margin=margin, test=test, cv_folds=cv_folds, fmt=fmt,
-                   smooth=smooth, importance=importance, across=across,
-                   terminal=terminal, version=__version__)
-
-    def build(scanned=None):
-        from regexp.report import build_report
-
-        if across:  # the same options, per dataset, then the aggregate
-            from regexp.report.across import build_across as build_report
-        return build_report(targets or [], runs_dir, filters=filters, sort=sort, limit=limit, all_params=all_params,
-                            expand=expand, baseline=baseline, focus=metric, group=not no_groups,
-                            correction=correction, against=against, detect=detect, group_by=group_by,
-                            failures=failures, margin=margin, test=test, folds=cv_folds, scanned=scanned,
-                            importance=importance)
+    rendering = {"fmt": fmt, "smooth": smooth, "terminal": terminal, "version": __version__}
     if watch:
-        if output is not None or plot is not None or fmt != "table":
-            raise UserError("--watch: redraws the terminal table; it takes no --output, --plot or --format")
-        from regexp.views import report as view
         from regexp.views.watch import watch as watch_runs
 
-        if across:
-            from regexp.views import across as view
+        build_report, view = _builder(options)
 
         def render() -> tuple[str, int]:
-            result = build()
+            result = build_report(options)
             return view.terminal_text(result, *terminal), len(result.rows)
-        return watch_runs(runs_dir, options, render, out())
+        return watch_runs(options, rendering, render, out())
     with collector_paused():  # one report, then the process ends: no cycle collections over 10,000 records
-        scanned = scanning.scan(runs_dir) if not targets else None  # one stat per file, for the cache and the reading
-        cache_key = cache.key(scanned, options) if plot is None else None  # a plot is always drawn
+        # one stat per file, for the cache and the reading
+        scanned = scanning.scan(runs_dir) if options.whole_folder else None
+        cache_key = cache.key(scanned, options, rendering) if plot is None else None  # a plot is always drawn
         answer = cache.lookup(runs_dir, cache_key) if cache_key else None
         if answer is None:
-            from regexp.views import report as view
-
-            if across:
-                from regexp.views import across as view
-
-            result = build(scanned)
-            if not result.rows:
-                say(f"no runs in {runs_dir}" + (" match the filters" if filters else ""), err())
-            if plot is not None:
-                from regexp.report import figure as plots
-
-                plots.save(result, plot, smooth)
-            text = view.terminal_text(result, *terminal) if fmt == "table" else view.as_text(result, fmt, smooth)
-            answer = {"text": text, "warnings": result.warnings}
-            if cache_key and result.rows:
-                cache.store(runs_dir, cache_key, text, result.warnings, view.running(result))
+            answer = _build_answer(options, scanned, cache_key, plot, fmt, smooth, terminal)
     if output is None:
         sys.stdout.write(answer["text"])
     else:
         output.write_text(answer["text"], encoding="utf-8")
     for warning in answer["warnings"]:
         warn(warning)
+
+
+def _builder(options):
+    """(build, view module): the report's, or with --across the same options per dataset, then the aggregate."""
+    if options.across:
+        from regexp.report.across import build_across
+        from regexp.views import across
+
+        return build_across, across
+    from regexp.report import build_report
+    from regexp.views import report
+
+    return build_report, report
+
+
+def _build_answer(options, scanned, cache_key: str | None, plot: Path | None, fmt: str, smooth: float | None,
+                  terminal: tuple) -> dict:
+    """{"text", "warnings"} of a report built now (and remembered in the cache when it has a key)."""
+    from regexp.report import cache
+
+    build_report, view = _builder(options)
+    result = build_report(options, scanned)
+    if not result.rows:
+        say(f"no runs in {options.runs_dir}" + (" match the filters" if options.filters else ""), err())
+    if plot is not None:
+        from regexp.views import figure as plots
+
+        plots.save(result, plot, smooth)
+    text = view.terminal_text(result, *terminal) if fmt == "table" else view.as_text(result, fmt, smooth)
+    if cache_key and result.rows:
+        cache.store(options.runs_dir, cache_key, text, result.warnings, view.running(result))
+    return {"text": text, "warnings": result.warnings}
 
 
 @command()

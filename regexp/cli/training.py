@@ -81,7 +81,7 @@ def train(specs: SpecFiles, overrides: SetOption = [],
     read_tables(loaded)
     if fetch:
         fetch_missing(loaded, quiet)
-    from regexp.store.contract import SweepStatus
+    from regexp.store.contract import Status
     from regexp.sweep.runner import has_trials, run_trials
     from regexp.trial.train import train as train_one
     from regexp.views.commands import sweep_summary
@@ -102,7 +102,7 @@ def train(specs: SpecFiles, overrides: SetOption = [],
                                needed=fresh)
             for line in sweep_summary(sweep):
                 say(line)
-            failed += sweep.state.status != SweepStatus.COMPLETED
+            failed += sweep.state.status != Status.COMPLETED
             continue
         try:
             say(f"run folder: {train_one(spec, runs_dir, console=progress(quiet))}")
@@ -245,7 +245,7 @@ def sweep(
 
         pool = RayPool(address, cpus_per_trial, gpus_per_trial, shared_fs)
         workers = workers or pool.slots
-    from regexp.store.contract import SweepStatus
+    from regexp.store.contract import Status
     from regexp.sweep.runner import run_trials
 
     fresh = up_to_date(loaded, overrides, runs_dir, search=True) if needed else None
@@ -254,7 +254,7 @@ def sweep(
                         needed=fresh)
     for line in sweep_summary(result):
         say(line)
-    raise typer.Exit(0 if result.state.status == SweepStatus.COMPLETED else 1)
+    raise typer.Exit(0 if result.state.status == Status.COMPLETED else 1)
 
 
 @command()
@@ -286,7 +286,7 @@ def validate(specs: SpecFiles, overrides: SetOption = []):
         for warning in spec.warnings:
             warn(warning)
         for key, reading in readings.get(spec.file, {}).items():
-            from regexp.views.table import table_lines
+            from regexp.trial.log_text import table_lines
 
             for line in table_lines(key, reading):
                 print(line)

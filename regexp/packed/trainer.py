@@ -18,6 +18,7 @@ any exception fails every slice that had not ended, each with error.txt.
 """
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,26 +39,25 @@ from regexp.packed.stack import Stack, gather, lead, per_slice
 from regexp.packed.stopping import EarlyStop
 from regexp.packed.table import layout
 from regexp.spec import LoadedSpec, load_spec
-from regexp.store.contract import FINISHED, TrialStatus, default_monitor, direction
-from regexp.sweep.halving import Halving
+from regexp.store.contract import FINISHED, Status, default_monitor, direction
 from regexp.trial import interrupts, resume_point
 from regexp.trial.lifecycle import TrialRun, parameter_counts, run_facts
 from regexp.trial.result import TrialResult, failed_before_start
+from regexp.trial.task import Rungs, Task
 
 
-def run_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: str, metric: str,
-             pack_id: str, keys: list[str], halving: Halving | None = None,
-             points: list[str] | None = None) -> list[TrialResult]:
-    """Every trial of a pack (one override list, one sweep key and one point key each), in a worker
-    or in-process; one result per trial. Never raises for a failed trial; Ctrl-C or SIGTERM marks
-    them interrupted. With `halving` (the sweep's search.halving) slices may end pruned at a rung."""
+def run_pack(task: Task) -> list[TrialResult]:
+    """Every trial of a pack task, in a worker or in-process; one result per trial. Never raises for
+    a failed trial; Ctrl-C or SIGTERM marks them interrupted. With the task's `halving` (the sweep's
+    search.halving) slices may end pruned at a rung."""
     started = time.perf_counter()
-    results: list[TrialResult | None] = [None] * len(overrides)
+    trials, runs_dir, halving = task.trials, Path(task.runs_dir), task.halving
+    results: list[TrialResult | None] = [None] * len(trials)
     loaded: list[LoadedSpec | None] = []
     data: list[Prepared | None] = []
-    for i, o in enumerate(overrides):
+    for i, trial in enumerate(trials):
         try:  # as a trial alone: a point whose spec or data is wrong fails before it has a folder
-            loaded.append(load_spec(spec_file, o))
+            loaded.append(load_spec(task.spec_file, list(trial.overrides)))
             data.append(prepare(loaded[-1]))
         except Exception as exc:
             loaded += [None] * (len(loaded) == i)
@@ -68,18 +68,19 @@ def run_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: 
         if d is not None and d.columns and d.shape is not None:  # a table read as images: a trial alone
             from regexp.trial.train import train_trial
 
-            results[i] = train_trial(loaded[i], Path(runs_dir), parent, metric, keys[i],
-                                     (halving, points[i]) if halving else None)
+            results[i] = train_trial(loaded[i], runs_dir, task.parent, task.metric, trials[i].key, halving,
+                                     trials[i].point)
         elif d is not None:  # equal specs can still mean unequal parts (cv folds differ by one) or table layouts
             groups.setdefault((tuple(d.sizes().values()), d.features, tuple(d.classes), d.task, layout(d.columns)),
                               []).append(i)
     for g, members in enumerate(groups.values()):
         trainer = PackTrainer([loaded[i] for i in members], [data[i] for i in members],
-                              pack_id if len(groups) == 1 else f"{pack_id}.{g}",
-                              halving and (halving, [points[i] for i in members]))
-        for i, result in zip(members, trainer.run(Path(runs_dir), parent, [keys[i] for i in members], metric)):
+                              task.pack_id if len(groups) == 1 else f"{task.pack_id}.{g}",
+                              halving, [trials[i].point for i in members])
+        for i, result in zip(members, trainer.run(runs_dir, task.parent, [trials[i].key for i in members],
+                                                  task.metric)):
             results[i] = result
-    seconds = round((time.perf_counter() - started) / max(1, len(overrides)), 3)  # each trial's share of the pack
+    seconds = round((time.perf_counter() - started) / max(1, len(trials)), 3)  # each trial's share of the pack
     for result in results:
         if result.status in FINISHED:
             result.seconds = seconds
@@ -95,9 +96,9 @@ class _Slice:
 
 class PackTrainer:
     def __init__(self, specs: list[LoadedSpec], data: list[Prepared], pack_id: str,
-                 halving: tuple[Halving, list[str]] | None = None):
+                 halving: Rungs | None = None, points: Sequence[str] = ()):
         self.specs, self.data, self.k, self.pack_id = specs, data, len(specs), pack_id
-        self.halving, self.points = halving or (None, [])  # the sweep's rule, each slice's point key
+        self.halving, self.points = halving, list(points)  # the sweep's rule, each slice's point key
         first, training = specs[0].spec, specs[0].spec.training
         self.task, self.metrics = data[0].task, data[0].metrics
         self.n = len(data[0].y_train)
@@ -166,7 +167,7 @@ class PackTrainer:
         except KeyboardInterrupt as exc:
             how = interrupts.how(exc)
             self._interrupted(snapshot, active, how)
-            unopened = TrialResult(TrialStatus.INTERRUPTED, error=f"interrupted ({how})")
+            unopened = TrialResult(Status.INTERRUPTED, error=f"interrupted ({how})")
         except Exception as exc:  # the pack itself failed: every slice that had not ended says why
             for s in self.opened:
                 s.result = s.result or s.trial.fail(exc)

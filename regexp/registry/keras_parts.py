@@ -4,7 +4,7 @@ model finds these classes)."""
 
 import keras
 
-from regexp.registry.metrics import ECE_BINS, calibration, calibration_error
+from regexp.registry.calibration import ECE_BINS, calibration, calibration_error
 
 
 @keras.saving.register_keras_serializable(package="regexp")

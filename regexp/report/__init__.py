@@ -2,7 +2,7 @@
 
 The package loads lightly: a report answered from the cache (report/cache.py) needs none of the
 code that builds one, which build.py holds and `regexp.report.build_report`, `Report` and
-`find_row` load on first use (they were a third of a cached answer's 0.8 s).
+`find_row` load on first use.
 """
 
 import contextlib
@@ -25,8 +25,8 @@ def __getattr__(name: str):
 @contextlib.contextmanager
 def collector_paused():
     """Python's cycle collector walks every live object again each time the heap has grown by a
-    quarter: over the 10,000 records of a cold report that was a third of it (in-process: 5.2 s
-    with it, 3.5 s without). Records hold no reference cycles, so it may wait for the report's end."""
+    quarter: over the many records of a cold report that is a large share of its time (bench/README.md).
+    Records hold no reference cycles, so it may wait for the report's end."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -21,7 +21,7 @@ pairing by seed (and `--failures worst`) is used by the per-dataset tests, not b
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +29,15 @@ import numpy as np
 from regexp.errors import UserError
 from regexp.report import aggregate
 from regexp.report import index as record_index
-from regexp.report.build import Report, _neutral, _range, build_report
+from regexp.report.build import Report, build_report, column_range, neutral_column
 from regexp.report.collect import Row, matches
 from regexp.report.facts import mapping
-from regexp.report.stats import CORRECTIONS, Comparison, Summary, adjust, by_seed, summarize
+from regexp.report.options import CORRECTIONS, ReportOptions
+from regexp.report.stats import Comparison, Summary, adjust, by_seed, summarize
 from regexp.store import scan as scanning
 from regexp.store.contract import direction
 from regexp.store.folders import RunRecord, find_runs, read_run
 
-ACROSS = ("data",)                         # report --across: what the comparisons are aggregated over
 FORMATS = ("table", "md", "json", "latex")  # what views/across.py renders
 
 
@@ -125,9 +125,7 @@ class Across:
 
 
 def check_options(across: str, fmt: str, plot: Path | None) -> None:
-    """The CLI's checks of --across before anything is read."""
-    if across not in ACROSS:
-        raise UserError(f"--across {across}: not a choice (allowed: {' | '.join(ACROSS)})")
+    """The CLI's checks of how an --across report is rendered (ReportOptions checks the rest)."""
     if fmt not in FORMATS:
         raise UserError(f"--across {across} --format {fmt}: the aggregate renders as {' | '.join(FORMATS)}")
     if plot is not None:
@@ -143,22 +141,19 @@ def dataset_rule(run: RunRecord) -> str | None:
     return None
 
 
-def build_across(targets: list[str], runs_dir: Path, *, filters: list[str] = (), baseline: str | None = None,
-                 against: str | None = None, scanned: scanning.Scan | None = None, **options) -> Across:
-    """Every dataset's report (build_report's options), adjusted together, and the aggregate per arm."""
-    if baseline is None and against is None:
-        raise UserError("--across data: needs --baseline (or --against): it aggregates each dataset's comparisons")
-    scanned = scanned if scanned is not None or targets else scanning.scan(runs_dir)
-    runs = (record_index.read_runs(runs_dir, scanned) if scanned is not None
-            else [read_run(path) for path in find_runs(targets, runs_dir)])
-    kept = [run for run in runs if all(matches(run, f) for f in filters)]
+def build_across(options: ReportOptions, scanned: scanning.Scan | None = None) -> Across:
+    """Every dataset's report (the same options, its dataset's filter added), adjusted together, and the
+    aggregate per arm."""
+    scanned = scanned if scanned is not None or not options.whole_folder else scanning.scan(options.runs_dir)
+    runs = (record_index.read_runs(options.runs_dir, scanned) if scanned is not None
+            else [read_run(path) for path in find_runs(list(options.targets), options.runs_dir)])
+    kept = [run for run in runs if all(matches(run, f) for f in options.filters)]
     rules = sorted({rule for run in kept if (rule := dataset_rule(run))})
     nameless = [run.id for run in kept if dataset_rule(run) is None]
     reports: dict[str, Report] = {}
     for rule, label in zip(rules, _labels(rules)):
         try:
-            reports[label] = build_report(targets, runs_dir, filters=[*filters, rule], baseline=baseline,
-                                          against=against, scanned=scanned, **options)
+            reports[label] = build_report(replace(options, filters=(*options.filters, rule)), scanned)
         except UserError as error:
             raise UserError([f"--across data, dataset {label} ({rule}): {p}" for p in error.problems]) from None
     focuses = {report.focus for report in reports.values()}
@@ -166,18 +161,19 @@ def build_across(targets: list[str], runs_dir: Path, *, filters: list[str] = (),
         raise UserError(f"--across data: the datasets compare different columns ({', '.join(sorted(focuses))}); "
                         "name one with --metric")
     first = next(iter(reports.values()), None)
-    focus = first.focus if first else (options.get("focus") or "")
-    neutral = bool(focus) and _neutral(focus)
+    focus = first.focus if first else (options.metric or "")
+    neutral = bool(focus) and neutral_column(focus)
     better = "max" if neutral or not focus else direction(focus)
     comparisons = [c for report in reports.values() for c in report.comparisons.values()]
-    correction = options.get("correction", "holm")
-    adjust(comparisons, correction, None if neutral else better, options.get("margin"))
-    low, high = _range(focus) if focus else (None, None)
+    correction = options.correction
+    adjust(comparisons, correction, None if neutral else better, options.margin)
+    low, high = column_range(focus) if focus else (None, None)
     bounded = low is not None and high is not None
     result = Across(focus, first.metric if first else "", better, neutral,
                     f"by its range [{low:g}, {high:g}]" if bounded else "min-max over the compared runs",
-                    list(reports), baseline or f"--against {against}", correction,
-                    sum(c.p is not None for c in comparisons), _arms(reports, against, better, (low, high)), reports)
+                    list(reports), options.baseline or f"--against {options.against}", correction,
+                    sum(c.p is not None for c in comparisons), _arms(reports, options.against, better, (low, high)),
+                    reports)
     if nameless:
         result.warnings.append(f"--across data: {len(nameless)} runs name no data.dataset or data.path and were left "
                                f"out ({', '.join(nameless[:3])}{', ...' if len(nameless) > 3 else ''})")

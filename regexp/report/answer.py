@@ -108,18 +108,18 @@ def _decided(report) -> None:
 
 def _tested(report) -> None:
     rows = [*report.rows, *([report.baseline] if report.baseline else [])]
-    step = column_step(rows, report.focus) if report.margin is not None else None
-    below = step is not None and report.margin < step
-    baseline = report.baseline.id if report.baseline else f"the same runs' {report.against}"
-    report.question = Question("fixed", baseline, report.focus, report.margin, report.family, ALPHA,
-                               report.correction, step, report.comparing)
+    step = column_step(rows, report.focus) if report.options.margin is not None else None
+    below = step is not None and report.options.margin < step
+    baseline = report.baseline.id if report.baseline else f"the same runs' {report.options.against}"
+    report.question = Question("fixed", baseline, report.focus, report.options.margin, report.family, ALPHA,
+                               report.options.correction, step, report.comparing)
     if below:
-        report.warnings.append(f"--margin {margin_below(report.margin, step, report.focus)}")
+        report.warnings.append(f"--margin {margin_below(report.options.margin, step, report.focus)}")
     for row, c in report.comparisons.items():
         notes = [c.note] if c.note else []
         if c.verdict == "equivalent" and below:
             c.verdict = "inconclusive"
-            notes.append(f"not equivalent: the margin {report.margin:g} is below one sample ({step:.4g})")
+            notes.append(f"not equivalent: the margin {report.options.margin:g} is below one sample ({step:.4g})")
         numbers = estimate(c.diff, c.diff_ci95).replace("CI", "95% CI")
         p = f", p adj {c.p_adjusted:.3g}" if c.p_adjusted is not None else ""
         report.answers.append(Answer(row, row, c.verdict, report.focus, c.diff,

@@ -19,18 +19,19 @@ import json
 import os
 from pathlib import Path
 
+from regexp.report.options import ReportOptions
 from regexp.store.files import cache_root, process_alive, write_atomic
 from regexp.store.scan import Scan
 
 KEEP = 8
 
 
-def key(scanned: Scan | None, options: dict) -> str | None:
-    """The cache key of a report over a whole runs folder (its store.scan.scan) with these options;
-    None when uncacheable."""
+def key(scanned: Scan | None, options: ReportOptions, rendering: dict) -> str | None:
+    """The cache key of a report over a whole runs folder (its store.scan.scan) asked `options` and
+    laid out as `rendering` says (format, smoothing, terminal, version); None when uncacheable."""
     if scanned is None:
         return None
-    digest = hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode())
+    digest = hashlib.sha256(json.dumps({**options.to_json(), **rendering}, sort_keys=True, default=str).encode())
     digest.update(code_stamp().encode())
     for folder, files in scanned.items():
         digest.update(folder.encode())

@@ -70,10 +70,11 @@ def diagnose_target(target: str, runs_dir: Path, *, bayes: float | None = None,
                     thresholds: dict | None = None) -> Diagnosis:
     """The verdict for a run folder, or a run or group named by id, id prefix or name in runs_dir."""
     from regexp.report import build_report, find_row
+    from regexp.report.options import ReportOptions
 
     folder = Path(target).is_dir()
     exact_run = folder or (runs_dir / target).is_dir()
-    report = build_report([target] if folder else [], runs_dir, group=not exact_run)
+    report = build_report(ReportOptions(targets=(target,) if folder else (), runs_dir=runs_dir, no_groups=exact_run))
     if folder and not report.rows:
         raise UserError(f"{target}: not a run folder")
     row = report.rows[0] if folder else find_row(report.rows, target)

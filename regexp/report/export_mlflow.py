@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from regexp.errors import UserError
+from regexp.store.contract import Status
 from regexp.store.folders import RunRecord
 
 RUN_ID_TAG = "regexp.run_id"
 # a pruned run ended as its sweep's search.halving planned: FINISHED, its tag `status` says pruned
-MLFLOW_STATUS = {"completed": "FINISHED", "pruned": "FINISHED", "failed": "FAILED", "interrupted": "KILLED",
-                 "crashed": "FAILED"}
+MLFLOW_STATUS = {Status.COMPLETED: "FINISHED", Status.PRUNED: "FINISHED", Status.FAILED: "FAILED",
+                 Status.INTERRUPTED: "KILLED", Status.CRASHED: "FAILED"}
 
 
 @dataclass

@@ -15,6 +15,7 @@ report over a big runs folder), forked processes, one per core, read shares of t
 only their entries. Written by hand: no library keeps derived values keyed on file identities.
 """
 
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -127,10 +128,8 @@ def _read_in_parallel(folders: list[tuple[str, str]]) -> dict[str, list]:
         futures = [pool.submit(_entries, share) for share in shares[1:]]
         entries = _entries(shares[0])
         for future in futures:
-            try:
+            with contextlib.suppress(BrokenProcessPool):  # a process died (out of memory): read_runs reads its share
                 entries.update(future.result())
-            except BrokenProcessPool:  # a process died (out of memory): read_runs reads its share here
-                pass
     return entries
 
 
@@ -167,6 +166,6 @@ def _store(runs_dir: Path, data: dict) -> None:
     try:
         file = index_file(runs_dir)
         file.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(file, orjson.dumps(data).decode(), durable=False)  # 7 MB for 10,000 runs: fsync is most of it
+        write_atomic(file, orjson.dumps(data).decode(), durable=False)  # a cache, recomputed when damaged: no fsync
     except OSError:
         pass  # nowhere to write: the next report reads the run folders again, with the same answers

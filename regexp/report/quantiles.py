@@ -79,8 +79,8 @@ def remember() -> None:
 
 @functools.cache
 def _scipy_version() -> str:
-    """A digest of scipy's version.py (its version and git revision), read without importing scipy:
-    0.2 ms, where importlib.metadata's look-up scans every installed distribution (56 ms here)."""
+    """A digest of scipy's version.py (its version and git revision), read without importing scipy
+    and without importlib.metadata, whose look-up scans every installed distribution."""
     spec = importlib.util.find_spec("scipy")
     text = (Path(spec.origin).parent / "version.py").read_bytes() if spec and spec.origin else b""
     return hashlib.sha256(text).hexdigest()[:16]

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 from regexp.errors import SpecError
+from regexp.store.contract import Status
 from regexp.store.folders import RunRecord, read_sweep_state
 from regexp.store.sweep_file import SweepState
 
@@ -90,7 +91,7 @@ def read_search(runs: list[RunRecord]) -> list[SearchSummary]:
 
 
 def _pruned(state: SweepState) -> set[str]:
-    return {repr(sorted(entry.point.items())) for entry in state.trials if entry.status == "pruned"}
+    return {repr(sorted(entry.point.items())) for entry in state.trials if entry.status == Status.PRUNED}
 
 
 def _points(state: SweepState) -> list[tuple[dict, float]]:
@@ -99,7 +100,7 @@ def _points(state: SweepState) -> list[tuple[dict, float]]:
     pruned = _pruned(state)
     for entry in state.trials:
         key = repr(sorted(entry.point.items()))
-        if entry.status == "completed" and entry.objective is not None and key not in pruned:
+        if entry.status == Status.COMPLETED and entry.objective is not None and key not in pruned:
             values.setdefault(key, (entry.point, []))[1].append(entry.objective)
     return [(point, sum(v) / len(v)) for point, v in values.values()]
 
@@ -116,13 +117,13 @@ def importance(search, points: list[tuple[dict, float]]) -> tuple[dict[str, floa
         from regexp.sweep.tpe import INSTALL
 
         return {}, f"needs Optuna: {INSTALL}"
-    from regexp.sweep.tpe import _distribution, _to_optuna
+    from regexp.sweep.tpe import distribution, to_optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    distributions = {key: _distribution(values) for key, values in search.params.items()}
+    distributions = {key: distribution(values) for key, values in search.params.items()}
     study = optuna.create_study()
     for point, value in points:
-        params = {key: _to_optuna(search.params[key], point[key]) for key in search.params}
+        params = {key: to_optuna(search.params[key], point[key]) for key in search.params}
         study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=value))
     shares = optuna.importance.get_param_importances(
         study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
@@ -150,39 +151,3 @@ def _budgets(n: int) -> set[int]:
         shown |= {b for b in (base, 2 * base, 5 * base) if b <= n}
         base *= 10
     return shown
-
-
-def draw(ax, fig, summary: SearchSummary) -> None:
-    """Parallel coordinates: one line per evaluated point across the searched keys (each axis from
-    its lowest to its highest value, log for log distributions, choices in list order), coloured by
-    the mean objective, the best point drawn last and thickest (figure.py owns matplotlib)."""
-    import matplotlib.pyplot as plt
-
-    keys = list(summary.scales)
-    best_last = sorted(summary.points, key=lambda pv: pv[1], reverse=(summary.mode == "min"))
-    values = [pv[1] for pv in best_last]
-    norm = plt.Normalize(min(values), max(values))
-    cmap = plt.get_cmap("viridis_r" if summary.mode == "min" else "viridis")  # the best bright in both modes
-    axes = {key: _axis(summary.scales[key], [p[key] for p, _ in summary.points]) for key in keys}
-    for i, (point, value) in enumerate(best_last):
-        last = i == len(best_last) - 1
-        ax.plot(range(len(keys)), [axes[k](point[k]) for k in keys], color=cmap(norm(value)),
-                lw=2.5 if last else 1.0, alpha=1.0 if last else 0.7, zorder=3 if last else 2)
-    ax.set_xticks(range(len(keys)), [k.rsplit(".", 1)[-1] for k in keys])
-    ax.set_yticks([0, 1], ["low", "high"])
-    for x in range(len(keys)):
-        ax.axvline(x, color="#999", lw=0.8, zorder=1)
-    ax.set_title(f"{summary.method} search, {len(summary.points)} points: each line a point, colour its mean "
-                 f"{summary.metric} (the best thick)", loc="left", fontsize=9)
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=summary.metric)
-
-
-def _axis(scale: str, values: list):
-    """value -> [0, 1] on one axis."""
-    if scale == "choice":
-        seen = list(dict.fromkeys(repr(v) for v in values))
-        return lambda v: seen.index(repr(v)) / max(1, len(seen) - 1)
-    lo, hi = min(values), max(values)
-    f = math.log if scale == "log" and lo > 0 else (lambda v: v)
-    span = (f(hi) - f(lo)) or 1.0
-    return lambda v: (f(v) - f(lo)) / span

@@ -18,7 +18,6 @@ ALPHA = 0.05     # two-sided; every CI is the matching 95% interval
 POWER = 0.80     # min_detectable and seeds_needed: the difference found 4 times in 5
 MIN_POWER_N = 3  # below 3 seeds the observed spread says too little to plan with
 MAX_SEEDS = 100_000
-CORRECTIONS = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no correction"}
 
 
 @dataclass

@@ -3,7 +3,7 @@
 docs/run-folder.md names the files; the models below define what is in them, once. Training builds these
 models and writes them; report, show, diff, diagnose and resume read them back through `parse`,
 which is lenient: a damaged or older file yields what could be read plus one warning per problem,
-never an exception. docs/run-folder.md is generated from this module (docs.py, `make docs`), and a test
+never an exception. docs/run-folder.md is generated from this module (views/reference.py), and a test
 keeps it current. No TensorFlow here, and nothing but pydantic and the metric catalogue.
 """
 
@@ -22,40 +22,28 @@ PARTS = ("train", "val", "test")
 
 
 class Status(StrEnum):
-    """A run's status. The first five are written; the last two are what a reader concludes."""
+    """Every status a run, a trial or a sweep has, as run.json and sweep.json write them: a run is
+    running, completed, failed, interrupted or pruned (crashed and incomplete are what a reader
+    concludes); a trial is that or pending; a sweep is running, completed, completed with failures,
+    interrupted or stopped."""
 
+    PENDING = "pending"        # a trial not started yet
     RUNNING = "running"
     COMPLETED = "completed"
+    COMPLETED_WITH_FAILURES = "completed with failures"  # a sweep: every trial ran, some failed
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     PRUNED = "pruned"          # stopped at a rung by its sweep's search.halving: holds what it trained, never resumed
+    STOPPED = "stopped"        # a sweep: too many trials failed in a row; resumable
     CRASHED = "crashed"        # run.json says running, but its process is gone (checked on its own host)
     INCOMPLETE = "incomplete"  # the folder has no readable run.json
 
 
+RUN_STATUSES = (Status.RUNNING, Status.COMPLETED, Status.FAILED, Status.INTERRUPTED, Status.PRUNED, Status.CRASHED,
+                Status.INCOMPLETE)  # a run's: written in run.json, or concluded by a reader (the last two)
 RESUMABLE = (Status.INTERRUPTED, Status.CRASHED)
-
-
-class TrialStatus(StrEnum):
-    """A trial's status in sweep.json: a run's, plus pending (not started yet)."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
-    PRUNED = "pruned"
-
-
-FINISHED = (TrialStatus.COMPLETED, TrialStatus.PRUNED)  # a sweep never trains these again
-
-
-class SweepStatus(StrEnum):
-    RUNNING = "running"
-    COMPLETED = "completed"
-    COMPLETED_WITH_FAILURES = "completed with failures"
-    INTERRUPTED = "interrupted"
-    STOPPED = "stopped"        # too many trials failed in a row; resumable
+FINISHED = (Status.COMPLETED, Status.PRUNED)  # a sweep never trains these trials again
+LOST = (Status.FAILED, Status.CRASHED)        # a run that ended without a value (report --failures worst)
 
 
 # ------------------------------------------------------------------------------------ metric keys

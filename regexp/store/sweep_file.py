@@ -6,7 +6,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, Field
 
-from regexp.store.contract import Record, SweepStatus, TrialStatus
+from regexp.store.contract import Record, Status
 
 
 class Objective(BaseModel):
@@ -22,7 +22,7 @@ class TrialEntry(Record):
     point: dict[str, Any] = Field(default_factory=dict, description="Dotted spec key -> value of this search point.")
     seed: int = Field(description="The trial's seed.")
     fold: Optional[int] = Field(None, description="The cv fold, or null.")
-    status: TrialStatus = Field(TrialStatus.PENDING,
+    status: Status = Field(Status.PENDING,
                                 description="pending | running | completed | failed | interrupted | pruned.")
     run: Optional[str] = Field(None, description="The trial's run folder (a sibling of the sweep folder).")
     objective: Optional[float] = Field(None, description="The objective metric of the completed run.")
@@ -150,7 +150,7 @@ class SweepState(Record):
                                        "search.refine.rounds, decide.max_seeds; sweep/identity.py): how re-running "
                                        "the command finds this folder, whatever the budget. Older folders hold the "
                                        "whole spec's hash (found by their spec.yaml).")
-    status: SweepStatus = Field(SweepStatus.RUNNING, description="running | completed | completed with failures | "
+    status: Status = Field(Status.RUNNING, description="running | completed | completed with failures | "
                                                                  "interrupted | stopped.")
     started: str = Field(description="Start time, UTC.")
     ended: Optional[str] = Field(None, description="End time.")

@@ -20,7 +20,7 @@ from rich.console import Console
 from regexp.report import race, sequential
 from regexp.report.decisions import estimate, point_text
 from regexp.spec import LoadedSpec
-from regexp.store.contract import MetricKey, TrialStatus, direction
+from regexp.store.contract import MetricKey, Status, direction
 from regexp.store.folders import read_run
 from regexp.store.sweep_file import Race, RaceLook, RaceStanding
 from regexp.sweep.state import Sweep
@@ -136,7 +136,7 @@ def fresh_values(sweep: Sweep, record: Race, keys: list[str]) -> tuple[dict[str,
     steps = []
     for entry in sweep.state.trials:
         key = point_key(point_of(entry.point))
-        if entry.phase != "confirm" or key not in folds or entry.status != TrialStatus.COMPLETED or not entry.run:
+        if entry.phase != "confirm" or key not in folds or entry.status != Status.COMPLETED or not entry.run:
             continue
         run = read_run(Path(sweep.path.parent, entry.run))
         value = run.metrics.value(metric) if run.metrics is not None else None

@@ -25,7 +25,7 @@ from regexp.report.decisions import point_text
 from regexp.report.stats import compare
 from regexp.spec import LoadedSpec
 from regexp.spec.checks import find_grid_point
-from regexp.store.contract import FINISHED, MetricKey, TrialStatus, direction
+from regexp.store.contract import FINISHED, MetricKey, Status, direction
 from regexp.store.folders import read_run
 from regexp.store.sweep_file import ArmDecision, Decision, Look
 from regexp.sweep.state import Sweep
@@ -96,7 +96,7 @@ def outlook(sweep: Sweep, loaded: LoadedSpec, look: int, spent: int, todo: int, 
     most = look + math.ceil((decide.max_seeds - end) / decide.batch)
     per_seed = len(expand(loaded, look, [()], [loaded.spec.seed]))  # cv folds per seed
     later = (decide.max_seeds - end) * per_seed * (open_arms + 1)
-    before = sum(1 for t in sweep.state.trials if t.status in (*FINISHED, TrialStatus.FAILED))
+    before = sum(1 for t in sweep.state.trials if t.status in (*FINISHED, Status.FAILED))
 
     def where(ended: int) -> tuple[str, int]:
         left = todo - ended + later

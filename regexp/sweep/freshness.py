@@ -105,33 +105,33 @@ def spec_status(file: Path, runs: list[RunRecord], runs_dir: Path, overrides: li
             status.runs[trial.key] = fresh[-1].id
             states.append("up to date")
         elif any(r.status == Status.RUNNING for r in same):
-            states.append("running")
+            states.append(Status.RUNNING)
         elif same and same[-1].status == Status.COMPLETED:
             states.append("data")  # the config ran, on other data
         elif same:
-            states.append("failed")
+            states.append(Status.FAILED)
         else:
             states.append("missing")
     status.up_to_date = states.count("up to date")
     if status.up_to_date == len(trials):
         return status
-    if "running" in states:
-        status.state = "running"
+    if Status.RUNNING in states:
+        status.state = Status.RUNNING
     elif "data" in states:
         recorded = _data(max(mine, key=lambda r: r.info.started or ""))
         status.state = "stale"
         status.why = (f"the data changed since its runs ({recorded} -> {data})" if recorded else
                       "its runs predate data fingerprints (train again to record them)")
-    elif "failed" in states and "missing" not in states:
-        status.state, status.why = "failed", "its latest runs failed"
+    elif Status.FAILED in states and "missing" not in states:
+        status.state, status.why = Status.FAILED, "its latest runs failed"
     elif not mine:
         status.state = "not run"
-    elif status.up_to_date == 0 and "failed" not in states:
+    elif status.up_to_date == 0 and Status.FAILED not in states:
         status.state, status.why = "stale", _what_changed(loaded, max(mine, key=lambda r: r.info.started or ""))
     else:
         status.state = "stale"
         status.why = f"{states.count('missing')} trials never ran with this config" + (
-            f", {states.count('failed')} failed" if "failed" in states else "")
+            f", {states.count(Status.FAILED)} failed" if Status.FAILED in states else "")
     return status
 
 
@@ -144,8 +144,8 @@ def _decide_status(loaded: LoadedSpec, runs_dir: Path) -> SpecStatus:
     state = read_sweep_state(folder, warnings=[]) if folder is not None else None
     if state is None:
         return SpecStatus(str(loaded.file), "not run")
-    done = sum(t.status == "completed" for t in state.trials)
-    shown = {"completed": "up to date", "running": "running"}.get(str(state.status), "stale")
+    done = sum(t.status == Status.COMPLETED for t in state.trials)
+    shown = {Status.COMPLETED: "up to date", Status.RUNNING: Status.RUNNING}.get(state.status, "stale")
     why = "" if shown != "stale" else f"its sweep ended {state.status}"
     record, budget = state.decide, loaded.spec.decide.max_seeds
     taken = record.looks[-1].seeds if record is not None and record.looks else 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from regexp import compat
 from regexp.trial import interrupts
+from regexp.trial.result import TrialResult
 
 
 class LocalPool(ProcessPoolExecutor):
@@ -24,7 +25,7 @@ class LocalPool(ProcessPoolExecutor):
         """SIGTERM to every worker: each stops its trial or pack at the next step boundary, its runs interrupted."""
         compat.signal_workers(self, signal.SIGTERM)
 
-    def collect(self, results: list, runs_dir: Path) -> list:
+    def collect(self, results: list[TrialResult], runs_dir: Path) -> list[TrialResult]:
         return results
 
 

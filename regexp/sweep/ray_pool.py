@@ -19,6 +19,9 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from regexp.errors import SpecError
+from regexp.sweep.executors import TaskFunction
+from regexp.trial.result import TrialResult
+from regexp.trial.task import Task
 
 
 class RayPool:
@@ -50,14 +53,14 @@ class RayPool:
             fits.append(resources.get("GPU", 0) / self.options["num_gpus"])
         return max(1, int(min(fits)))
 
-    def submit(self, fn, spec_file: str, overrides, runs_dir: str, *args) -> Future:
+    def submit(self, fn: TaskFunction, task: Task) -> Future:
         # the spec snapshot travels as text: a node without the shared filesystem cannot read the file
-        ref = self.task.remote(fn, Path(spec_file).read_text(), overrides, runs_dir, args, self.shared_fs)
+        ref = self.task.remote(fn, task, Path(task.spec_file).read_text(), self.shared_fs)
         future = ref.future()
         self.refs[future] = ref
         return future
 
-    def collect(self, results: list, runs_dir: Path) -> list:
+    def collect(self, results: list[TrialResult], runs_dir: Path) -> list[TrialResult]:
         """With --no-shared-fs, unpack the run folders that came back with the results."""
         for result in results:
             if result.archive is not None:
@@ -77,13 +80,13 @@ class RayPool:
             self.ray.shutdown()
 
 
-def _remote_trial(fn, spec_text: str, overrides, runs_dir: str, args: tuple, shared_fs: bool) -> list:
+def _remote_trial(fn: TaskFunction, task: Task, spec_text: str, shared_fs: bool) -> list[TrialResult]:
     """Runs on a Ray worker: the task from a local copy of the snapshot, its folders shared or shipped."""
     with tempfile.TemporaryDirectory(prefix="regexp-trial-") as scratch:
         spec_file = Path(scratch) / "spec.yaml"  # data paths in the snapshot are absolute already
         spec_file.write_text(spec_text)
-        target = runs_dir if shared_fs else os.path.join(scratch, "runs")
-        results = fn(str(spec_file), overrides, target, *args)
+        target = task.runs_dir if shared_fs else os.path.join(scratch, "runs")
+        results = fn(task.elsewhere(str(spec_file), target))
         for result in results if not shared_fs else []:
             if result.run:
                 buffer = io.BytesIO()

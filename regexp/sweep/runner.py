@@ -19,9 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from regexp.errors import SweepInterrupted, SweepStopped, failure_reason
 from regexp.packed.grouping import Pack, group
 from regexp.spec import LoadedSpec, load_spec
-from regexp.store.contract import FINISHED, SweepStatus, TrialStatus
+from regexp.store.contract import FINISHED, Status
 from regexp.store.folders import read_sweep_state
-from regexp.sweep.executors import Executor, InProcess
+from regexp.sweep.executors import Executor, InProcess, TaskFunction
 from regexp.sweep.halving import Halving
 from regexp.sweep.identity import snapshot_hash, sweep_hash
 from regexp.sweep.lock import SweepLock
@@ -31,6 +31,7 @@ from regexp.sweep.tasks import train_alone, train_pack
 from regexp.sweep.trials import Trial, plan_round, rounds
 from regexp.trial import interrupts
 from regexp.trial.result import TrialResult
+from regexp.trial.task import Task, TaskTrial
 
 MAX_CONSECUTIVE_FAILURES = 3
 POLL_S = 0.2  # how often the runner looks at the stop flag while tasks run elsewhere
@@ -77,15 +78,15 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
             _run_rounds(sweep, runner)
         except KeyboardInterrupt as exc:
             how = interrupts.how(exc)
-            sweep.finish(SweepStatus.INTERRUPTED, f"interrupted ({how}); resume with the same command")
+            sweep.finish(Status.INTERRUPTED, f"interrupted ({how}); resume with the same command")
             raise SweepInterrupted(sweep.path, how) from None
         except SweepStopped as exc:
-            sweep.finish(SweepStatus.STOPPED, str(exc))
+            sweep.finish(Status.STOPPED, str(exc))
             raise
         finally:
             runner.close()
         failed = sum(1 for t in sweep.state.trials if t.status not in FINISHED)
-        sweep.finish(SweepStatus.COMPLETED if not failed else SweepStatus.COMPLETED_WITH_FAILURES,
+        sweep.finish(Status.COMPLETED if not failed else Status.COMPLETED_WITH_FAILURES,
                      f"{failed} trials did not complete" if failed else None)
     return sweep
 
@@ -168,25 +169,21 @@ class _Runner:
                                highlight=False, soft_wrap=True)
         self.run(todo, self.sweep.state.objective.metric, outlook=outlook(len(todo)) if outlook else None)
 
-    def tasks(self, trials: list[Trial], metric: str) -> list[tuple]:
-        """(function, arguments, trials) per task: one per pack, one per trial that runs alone."""
+    def tasks(self, trials: list[Trial], metric: str) -> list[tuple[TaskFunction, Task, list[Trial]]]:
+        """(function, task, trials) per task: one per pack, one per trial that runs alone."""
         packs = plan_packs(self.sweep.spec_file, [], trials, self.pack, self.workers, self.halving is not None)
         if self.console is not None:
             for line in pack_lines(packs, len(trials)):
                 self.console.print(line, highlight=False)
-        common = (str(self.runs_dir), self.sweep.id, metric)
         out = []
         for i, pack in enumerate(packs):
             members = [trials[m] for m in pack.members]
-            if len(members) == 1:
-                rule = (self.halving, members[0].point_key) if self.halving else None
-                out.append((train_alone, (self.sweep.spec_file, members[0].overrides, *common, members[0].key, rule),
-                            members))
-            else:
-                pack_id = f"{self.sweep.id}/round{members[0].round}-pack{i}"
-                out.append((train_pack, (self.sweep.spec_file, [t.overrides for t in members], *common,
-                                         [t.key for t in members], pack_id, self.halving,
-                                         [t.point_key for t in members]), members))
+            alone = len(members) == 1
+            task = Task(self.sweep.spec_file, str(self.runs_dir), self.sweep.id, metric,
+                        tuple(TaskTrial(t.key, tuple(t.overrides), t.point_key) for t in members),
+                        pack_id=None if alone else f"{self.sweep.id}/round{members[0].round}-pack{i}",
+                        halving=self.halving)
+            out.append((train_alone if alone else train_pack, task, members))
         return out
 
     def run(self, trials: list[Trial], metric: str, outlook: Callable[[int], tuple[str, int]] | None = None) -> None:
@@ -201,11 +198,11 @@ class _Runner:
                             TextColumn("{task.fields[eta]}"), TextColumn("{task.description}"), console=self.console,
                             disable=self.console is None)
         bar = progress.add_task("", total=len(trials), eta="")
-        counts = {"running": 0, "failed": 0, "pruned": 0, "ended": 0}
+        counts = {Status.RUNNING: 0, Status.FAILED: 0, Status.PRUNED: 0, "ended": 0}
 
         def show():
-            text = f"{counts['running']} running, {counts['failed']} failed"
-            text += f", {counts['pruned']} pruned" if self.halving else ""
+            text = f"{counts[Status.RUNNING]} running, {counts[Status.FAILED]} failed"
+            text += f", {counts[Status.PRUNED]} pruned" if self.halving else ""
             if outlook is not None:
                 where, left = outlook(counts["ended"])
                 text += f"; {where}"
@@ -222,11 +219,11 @@ class _Runner:
                 while queue or pending:
                     while queue and len(pending) < self.workers:  # keep every worker busy, no more
                         interrupts.check()
-                        fn, args, members = queue.pop(0)
-                        self.sweep.record([(trial, {"status": TrialStatus.RUNNING}) for trial in members])
-                        counts["running"] = len(members) + sum(len(m) for m in pending.values())
+                        fn, task, members = queue.pop(0)
+                        self.sweep.record([(trial, {"status": Status.RUNNING}) for trial in members])
+                        counts[Status.RUNNING] = len(members) + sum(len(m) for m in pending.values())
                         show()
-                        pending[pool.submit(fn, *args)] = members
+                        pending[pool.submit(fn, task)] = members
                     finished, _ = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
                     for future in finished:
                         members = pending.pop(future)
@@ -234,7 +231,7 @@ class _Runner:
                         counts["ended"] += len(members)
                         self._record(members, self._results(future, members), counts)
                         progress.advance(bar, len(members))
-                    counts["running"] = sum(len(m) for m in pending.values())
+                    counts[Status.RUNNING] = sum(len(m) for m in pending.values())
                     show()
                     interrupts.check()
             except (KeyboardInterrupt, SweepStopped):
@@ -247,13 +244,13 @@ class _Runner:
         self.sweep.record([(trial, result.entry()) for trial, result in zip(trials, results)])
         interrupted = None
         for trial, result in zip(trials, results):
-            if result.status == TrialStatus.INTERRUPTED:
+            if result.status == Status.INTERRUPTED:
                 interrupted = result.error
             elif result.status in FINISHED:
                 self.consecutive_failures = 0
-                counts["pruned"] += result.status == TrialStatus.PRUNED
+                counts[Status.PRUNED] += result.status == Status.PRUNED
             else:
-                counts["failed"] += 1
+                counts[Status.FAILED] += 1
                 # a point whose spec or data is wrong fails at once and alone: it says nothing about the others
                 self.consecutive_failures += not result.before_start
                 if self.console is not None:
@@ -266,7 +263,7 @@ class _Runner:
                                f"fix the spec and resume: regexp sweep --resume {self.sweep.path}")
 
     def _results(self, future: Future, trials: list[Trial], timeout: float | None = None,
-                 lost: TrialStatus = TrialStatus.FAILED) -> list[TrialResult]:
+                 lost: Status = Status.FAILED) -> list[TrialResult]:
         try:
             return self.pool.collect(future.result(timeout), self.runs_dir)
         except Exception as exc:  # the worker process died (and Ray's retry too): its run folders read `crashed`
@@ -279,7 +276,7 @@ class _Runner:
         self.pool.interrupt()
         for future, trials in pending.items():
             self.sweep.record([(trial, result.entry()) for trial, result in
-                               zip(trials, self._results(future, trials, timeout=60, lost=TrialStatus.INTERRUPTED))])
+                               zip(trials, self._results(future, trials, timeout=60, lost=Status.INTERRUPTED))])
 
     def _pool(self) -> Executor:
         if self.pool is None and self.workers > 1:

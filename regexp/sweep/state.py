@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from regexp.spec import LoadedSpec, load_spec
-from regexp.store.contract import FINISHED, Status, SweepStatus, TrialStatus, direction
+from regexp.store.contract import FINISHED, Status, direction
 from regexp.store.files import write_atomic
 from regexp.store.folders import now, read_run, read_sweep_state, write_json
 from regexp.store.sweep_file import Best, BudgetChange, SweepState, TrialEntry
@@ -117,15 +117,15 @@ class Sweep:
                 pruned = record.status == Status.PRUNED
                 value = None if pruned or record.metrics is None else objective_of(record.metrics,
                                                                                     self.state.objective.metric)
-                taken.append((trial, {"status": TrialStatus(record.status), "run": runs[trial.key], "objective": value,
+                taken.append((trial, {"status": record.status, "run": runs[trial.key], "objective": value,
                                       "error": record.info.error}))
         if taken:
             self.record(taken)
         return len(taken)
 
     def record(self, results: list[tuple[Trial, dict]]) -> None:
-        """Update these trials' entries, then rewrite sweep.json once: a pack's 225 results are one
-        change (saved per trial, the 327 KB file of a 900-trial sweep kept a worker idle for 5 s)."""
+        """Update these trials' entries, then rewrite sweep.json once: a pack's results are one change
+        (rewriting a large sweep's file per trial keeps the workers waiting)."""
         for trial, fields in results:
             entry = self.trials[trial.key]
             for key, value in fields.items():
@@ -136,7 +136,7 @@ class Sweep:
         """Trials that sweep.json still calls running (the sweep ended before it could record them:
         a full disk, a kill) whose run folder completed: recorded as completed, never trained twice.
         Run folders name their trial (run.json `trial`); returns how many were adopted."""
-        open_keys = {e.key for e in self.state.trials if e.status == TrialStatus.RUNNING}
+        open_keys = {e.key for e in self.state.trials if e.status == Status.RUNNING}
         if not open_keys:
             return 0
         adopted = []
@@ -149,7 +149,7 @@ class Sweep:
                     and record.metrics is not None:
                 pruned = record.status == Status.PRUNED
                 value = None if pruned else objective_of(record.metrics, self.state.objective.metric)
-                adopted.append((self.trials[key], {"status": TrialStatus(record.status), "run": folder.name,
+                adopted.append((self.trials[key], {"status": record.status, "run": folder.name,
                                                    "objective": value, "error": record.info.error}))
                 open_keys.discard(key)
         for entry, fields in adopted:
@@ -166,13 +166,13 @@ class Sweep:
         values: dict[Point, list[float]] = {}
         pruned = self.pruned_points()
         for entry in self.state.trials:
-            if entry.status == TrialStatus.COMPLETED and entry.objective is not None and round_ in (None, entry.round) \
+            if entry.status == Status.COMPLETED and entry.objective is not None and round_ in (None, entry.round) \
                     and entry.phase == "search":
                 values.setdefault(point_of(entry.point), []).append(entry.objective)
         return {point: sum(v) / len(v) for point, v in values.items() if point not in pruned}
 
     def pruned_points(self) -> set[Point]:
-        return {point_of(e.point) for e in self.state.trials if e.status == TrialStatus.PRUNED}
+        return {point_of(e.point) for e in self.state.trials if e.status == Status.PRUNED}
 
     def told(self, before_round: int) -> list[tuple[Point, float | None, tuple[int, float] | None]]:
         """Every point of the rounds before `before_round`, in the order they were planned, with its
@@ -190,10 +190,10 @@ class Sweep:
         pick = max if self.state.objective.mode == "max" else min
         point = pick(results, key=results.get)
         runs = [e.run for e in self.state.trials
-                if point_of(e.point) == point and e.status == TrialStatus.COMPLETED and e.phase == "search"]
+                if point_of(e.point) == point and e.status == Status.COMPLETED and e.phase == "search"]
         return Best(point=dict(point), objective=results[point], n=len(runs), runs=runs)
 
-    def finish(self, status: SweepStatus, message: str | None = None) -> None:
+    def finish(self, status: Status, message: str | None = None) -> None:
         self.state.status, self.state.ended, self.state.message = status, now().isoformat(
             timespec="milliseconds"), message
         self.save()

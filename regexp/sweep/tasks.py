@@ -7,20 +7,23 @@ from pathlib import Path
 
 from regexp.errors import failure_reason
 from regexp.spec import load_spec
-from regexp.store.contract import FINISHED, TrialStatus
+from regexp.store.contract import FINISHED, Status
 from regexp.trial import interrupts
 from regexp.trial.result import TrialResult, failed_before_start
+from regexp.trial.task import Task
 
 
-def train_alone(spec_file: str, overrides: list[str], runs_dir: str, parent: str, metric: str,
-                key: str, halving: tuple | None = None) -> list[TrialResult]:
+def train_alone(task: Task) -> list[TrialResult]:
+    """The task's one trial, trained alone (trial/train.py)."""
+    (trial,) = task.trials
     started = time.perf_counter()
     try:
         from regexp.trial.train import train_trial
 
-        result = train_trial(load_spec(spec_file, overrides), Path(runs_dir), parent, metric, key, halving)
+        result = train_trial(load_spec(task.spec_file, list(trial.overrides)), Path(task.runs_dir), task.parent,
+                             task.metric, trial.key, task.halving, trial.point)
     except KeyboardInterrupt as exc:  # before its run folder existed: nothing to mark
-        return [TrialResult(TrialStatus.INTERRUPTED, error=f"interrupted ({interrupts.how(exc)})")]
+        return [TrialResult(Status.INTERRUPTED, error=f"interrupted ({interrupts.how(exc)})")]
     except Exception as exc:  # the point's spec or data is wrong (SpecError), or loading it failed
         return [failed_before_start(failure_reason(exc))]
     if result.status in FINISHED:
@@ -28,10 +31,10 @@ def train_alone(spec_file: str, overrides: list[str], runs_dir: str, parent: str
     return [result]
 
 
-def train_pack(spec_file: str, overrides: list[list[str]], runs_dir: str, parent: str, metric: str,
-               keys: list[str], pack_id: str, halving=None, points: list[str] | None = None) -> list[TrialResult]:
+def train_pack(task: Task) -> list[TrialResult]:
+    """The task's trials, trained as one pack (packed/trainer.py)."""
     try:
         from regexp.packed.trainer import run_pack
     except KeyboardInterrupt as exc:
-        return [TrialResult(TrialStatus.INTERRUPTED, error=f"interrupted ({interrupts.how(exc)})") for _ in keys]
-    return run_pack(spec_file, overrides, runs_dir, parent, metric, pack_id, keys, halving, points)
+        return [TrialResult(Status.INTERRUPTED, error=f"interrupted ({interrupts.how(exc)})") for _ in task.trials]
+    return run_pack(task)

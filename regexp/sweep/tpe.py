@@ -38,29 +38,27 @@ def rounds(search: Search) -> int:
 
 
 def ask(search: Search, seed: int, round_: int,
-        told: list[tuple[dict[str, Any], float | None, tuple[int, float] | None]]) -> list[tuple]:
-    """Round `round_`'s points (as trials.Point tuples, in search.params order), after telling the
+        told: list[tuple[dict[str, Any], float | None, tuple[int, float] | None]]) -> list[dict[str, Any]]:
+    """Round `round_`'s points (as dicts in search.params order, made Points by the caller), after telling the
     sampler `told`: (point as a dict, mean objective or None for a point that never completed, and
     (rung epoch, mean there) for a pruned point)."""
     import optuna
 
-    from regexp.sweep.trials import frozen
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    distributions = {path: _distribution(values) for path, values in search.params.items()}
+    distributions = {path: distribution(values) for path, values in search.params.items()}
     mode = search.objective.mode or direction(search.objective.metric)
     sampler = optuna.samplers.TPESampler(seed=_mix(seed, round_), constant_liar=True)
     study = optuna.create_study(direction="maximize" if mode == "max" else "minimize", sampler=sampler)
     states = optuna.trial.TrialState
     for point, value, rung in told:
-        params = {path: _to_optuna(search.params[path], point[path]) for path in search.params}
+        params = {path: to_optuna(search.params[path], point[path]) for path in search.params}
         state = states.PRUNED if rung is not None else states.COMPLETE if value is not None else states.FAIL
         study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions,
                                                   value=value if state == states.COMPLETE else None, state=state,
                                                   intermediate_values=dict([rung]) if rung else None))
     count = min(search.batch, search.trials - (round_ - 1) * search.batch)
     asked = [study.ask(distributions) for _ in range(count)]
-    return [tuple((path, frozen(_from_optuna(values, trial.params[path]))) for path, values in search.params.items())
+    return [{path: _from_optuna(values, trial.params[path]) for path, values in search.params.items()}
             for trial in asked]
 
 
@@ -68,7 +66,8 @@ def _mix(seed: int, round_: int) -> int:
     return (seed * 1_000_003 + round_) % (2**32)
 
 
-def _distribution(values):
+def distribution(values):
+    """Optuna's distribution of one searched key: a list as its indices, 1-beta on its own log scale."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     if isinstance(values, list):
@@ -81,7 +80,7 @@ def _distribution(values):
     return FloatDistribution(low, high, log=values.kind == "log_uniform")
 
 
-def _to_optuna(values, value):
+def to_optuna(values, value):
     """A point's value as the sampler sees it: a list's index, 1 - x on the 1-beta scale."""
     if isinstance(values, list):
         return next(i for i, v in enumerate(values) if v == value)

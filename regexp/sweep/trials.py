@@ -95,7 +95,8 @@ def plan_round(loaded: LoadedSpec, overrides: list[str], round_: int = 1,
     elif search.method == "tpe":
         from regexp.sweep import tpe
 
-        points = tpe.ask(search, _seed(loaded), round_, [(dict(p), v, rung) for p, v, rung in told or []])
+        asked = tpe.ask(search, _seed(loaded), round_, [(dict(p), v, rung) for p, v, rung in told or []])
+        points = [point_of(values) for values in asked]
     elif round_ == 1:
         points = grid(search) if search.method == "grid" else sample(search, _seed(loaded), round_, search.trials)
     else:

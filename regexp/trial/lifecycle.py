@@ -32,17 +32,15 @@ from regexp.data import Prepared
 from regexp.errors import failure_reason, os_reason
 from regexp.net.mc_dropout import mc_dropout_metrics
 from regexp.spec import LoadedSpec
-from regexp.store.contract import RunMetrics, Status, TrialStatus, best_epoch, direction, history_columns
+from regexp.store.contract import MetricKey, RunMetrics, Status, best_epoch, direction, history_columns
 from regexp.store.files import write_atomic
 from regexp.store.folders import Run, csv_cell, write_json
-from regexp.sweep.trials import objective_of
 from regexp.trial import provenance
 from regexp.trial.distribute import device_name
+from regexp.trial.log_text import summary_table, table_lines
 from regexp.trial.result import TrialResult
 from regexp.trial.resume_point import FOLDER as RESUME_POINT
 from regexp.trial.tensorboard_log import hparams_of
-from regexp.views.commands import summary_table
-from regexp.views.table import table_lines
 
 
 class RunLog:
@@ -60,8 +58,8 @@ class RunLog:
             self.console.print(message)
 
     def line(self, text: str) -> None:
-        """A plain line to log.txt only, as print writes it: rich's rendering took about 260 µs a line,
-        1.2 s of a 225-slice pack's epoch lines, for text with no markup, emoji code or wrapping."""
+        """A plain line to log.txt only, as print writes it: rich's rendering costs a large pack's many
+        epoch lines dearly, for text with no markup, emoji code or wrapping."""
         if len(text) > self.file_console.width or "[" in text or text.count(":") > 1 or "\n" in text:
             return self.print(text, console=False)
         self.file.write(text + "\n")
@@ -178,9 +176,9 @@ class TrialRun:
         self.log.print(summary_table(results, metrics))
         self.log.close()
         if pruned:  # its objective is of a model trained fewer epochs: never ranked with the completed points'
-            return TrialResult(TrialStatus.PRUNED, self.path.name, error=pruned)
-        value = objective_of(metrics, objective) if objective else None
-        return TrialResult(TrialStatus.COMPLETED, self.path.name, objective=value)
+            return TrialResult(Status.PRUNED, self.path.name, error=pruned)
+        value = metrics.value(MetricKey.parse(objective)) if objective else None
+        return TrialResult(Status.COMPLETED, self.path.name, objective=value)
 
     def fail(self, cause: BaseException | str) -> TrialResult:
         """Status failed with the reason; error.txt holds the traceback of an exception."""
@@ -194,7 +192,7 @@ class TrialRun:
         except OSError as again:  # the disk is still full: the folder will read as crashed (resumable)
             reason += f" (and run.json could not record it: {os_reason(again)})"
         self.log.close()
-        return TrialResult(TrialStatus.FAILED, self.path.name, error=reason)
+        return TrialResult(Status.FAILED, self.path.name, error=reason)
 
     def interrupt(self, how: str, write_resume_point=None) -> TrialResult:
         """Status interrupted, after `write_resume_point()` saved the last completed epoch."""
@@ -207,7 +205,7 @@ class TrialRun:
         except OSError:  # the folder reads as crashed, which resume continues (from an older point, or epoch 1)
             pass
         self.log.close()
-        return TrialResult(TrialStatus.INTERRUPTED, self.path.name, error=f"interrupted ({how})")
+        return TrialResult(Status.INTERRUPTED, self.path.name, error=f"interrupted ({how})")
 
 
 def run_facts(data: Prepared, parent: str | None, trial: str | None = None) -> dict:

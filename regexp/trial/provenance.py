@@ -110,7 +110,7 @@ def data_fingerprint(loaded: LoadedSpec) -> str:
     return f"{data.dataset} ({library} {_version(library)})"
 
 
-@functools.cache  # importlib.metadata parses the package's METADATA file each time: 2 ms of every packed trial
+@functools.cache  # importlib.metadata parses the package's METADATA file each time, once per packed trial
 def _version(package: str) -> str:
     from importlib.metadata import version
 

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from regexp.errors import UserError
 from regexp.spec import load_spec
+from regexp.store.contract import Status
 from regexp.store.folders import RunRecord, read_run, read_sweep_state
 from regexp.sweep.trials import Trial, point_of
+from regexp.trial.task import Task, TaskTrial
 
 IGNORED = {"seconds"}  # wall-clock time differs on every run
 
@@ -42,7 +44,7 @@ class Replay:
 
 def replay(folder: Path) -> Replay:
     original = read_run(folder)
-    if original.status != "completed":
+    if original.status != Status.COMPLETED:
         raise UserError(f"{folder}: replay needs a completed run (this one is {original.status})")
     with tempfile.TemporaryDirectory(prefix="regexp-replay-") as tmp:
         again = _train_again(original, Path(tmp))
@@ -76,8 +78,8 @@ def _train_again(original: RunRecord, tmp: Path) -> RunRecord:
     tmp_sweep = tmp / sweep.name  # the replayed runs name the same parent, in the temporary folder
     tmp_sweep.mkdir()
     (tmp_sweep / "spec.yaml").write_bytes((sweep / "spec.yaml").read_bytes())
-    run_pack(str(tmp_sweep / "spec.yaml"), [t.overrides for t in trials], str(tmp), sweep.name,
-             state.objective.metric, packed.id, [t.key for t in trials])
+    run_pack(Task(str(tmp_sweep / "spec.yaml"), str(tmp), sweep.name, state.objective.metric,
+                  tuple(TaskTrial(t.key, tuple(t.overrides), t.point_key) for t in trials), pack_id=packed.id))
     mine = [read_run(p) for p in tmp.iterdir() if (p / "run.json").is_file()]
     return next(r for r in mine if r.info.trial == original.info.trial)
 

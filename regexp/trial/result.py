@@ -3,12 +3,12 @@ engine trained it (alone or in a pack) and whichever executor ran it. No TensorF
 
 from dataclasses import dataclass
 
-from regexp.store.contract import TrialStatus
+from regexp.store.contract import Status
 
 
 @dataclass
 class TrialResult:
-    status: TrialStatus
+    status: Status
     run: str | None = None          # the run folder's name; None when the trial failed before it had one
     objective: float | None = None  # the sweep objective of a completed run
     error: str | None = None        # why it failed, was interrupted or was pruned, one line
@@ -18,7 +18,7 @@ class TrialResult:
     @property
     def before_start(self) -> bool:
         """Failed before a run folder existed: the point's spec or data is wrong, training never began."""
-        return self.status == TrialStatus.FAILED and self.run is None
+        return self.status == Status.FAILED and self.run is None
 
     def entry(self) -> dict:
         """The fields of this trial's sweep.json entry."""
@@ -27,4 +27,4 @@ class TrialResult:
 
 
 def failed_before_start(error: str) -> TrialResult:
-    return TrialResult(TrialStatus.FAILED, error=error)
+    return TrialResult(Status.FAILED, error=error)

@@ -27,18 +27,16 @@ from regexp.net.optimizers import current_lr, schedule_callbacks
 from regexp.net.pipeline import EpochOrder, eval_batches, train_batches
 from regexp.net.scoring import EVAL_BATCH, LossWithoutPenalty, score, targets
 from regexp.spec import LoadedSpec, load_spec
-from regexp.store.contract import RESUMABLE, Status, TrialStatus, default_monitor, direction
+from regexp.store.contract import RESUMABLE, Status, default_monitor, direction
 from regexp.store.folders import Run, now, read_run
-from regexp.sweep.halving import Halving
 from regexp.trial import interrupts
 from regexp.trial.distribute import check_distribute, compile_model, distribution_strategy
 from regexp.trial.lifecycle import TrialRun, parameter_counts, run_facts
 from regexp.trial.probes import LayerStats, StepLoss
 from regexp.trial.result import TrialResult
 from regexp.trial.resume_point import ResumePoint, read_state
+from regexp.trial.task import Rungs
 from regexp.trial.tensorboard_log import TensorBoardLog, check_installed
-
-Rungs = tuple[Halving, str]  # a sweep's halving rule and the trial's point key
 
 
 class _NewModelTraces(logging.Filter):
@@ -63,10 +61,12 @@ def train(loaded: LoadedSpec, runs_dir: Path = Path("runs"), console: Console | 
 
 
 def train_trial(loaded: LoadedSpec, runs_dir: Path, parent: str, objective: str, key: str,
-                halving: Rungs | None = None) -> TrialResult:
+                halving: Rungs | None = None, point: str = "") -> TrialResult:
     """One trial of a sweep: never raises once its folder exists (SpecError before that). With
-    `halving` (its sweep's search.halving, and the trial's point key) it may end pruned at a rung."""
-    return _guarded(start(loaded, runs_dir, None, parent, key), resume=None, objective=objective, halving=halving)
+    `halving` (its sweep's search.halving) it may end pruned at a rung, decided for its `point`."""
+    trial = start(loaded, runs_dir, None, parent, key)
+    halve = HalvingStop(trial, halving, point) if halving is not None else None
+    return _guarded(trial, resume=None, objective=objective, halve=halve)
 
 
 def start(loaded: LoadedSpec, runs_dir: Path, console: Console | None, parent: str | None,
@@ -144,15 +144,15 @@ def _value(config: dict, dotted: str):
 
 
 def _path_or_raise(trial: TrialRun, result: TrialResult) -> Path:
-    if result.status == TrialStatus.FAILED:
+    if result.status == Status.FAILED:
         raise RunFailed(trial.path, result.error)
-    if result.status == TrialStatus.INTERRUPTED:
+    if result.status == Status.INTERRUPTED:
         raise RunInterrupted(trial.path, trial.how)
     return trial.path
 
 
 def _guarded(trial: TrialRun, resume: dict | None, objective: str | None = None,
-             halving: Rungs | None = None) -> TrialResult:
+             halve: "HalvingStop | None" = None) -> TrialResult:
     """Train, and whatever happens leave the run folder saying so: completed, interrupted or failed."""
     resume_point: list[ResumePoint] = []  # filled by _fit: written on an interrupt so that nothing is lost
     try:
@@ -160,7 +160,7 @@ def _guarded(trial: TrialRun, resume: dict | None, objective: str | None = None,
             trial.log.print(f"resuming after epoch {resume['epoch']}"
                             + "".join(f"; {key}: {c['from']} -> {c['to']}"
                                       for key, c in resume.get("changes", {}).items()))
-        return _fit(trial, resume, resume_point, objective, halving)
+        return _fit(trial, resume, resume_point, objective, halve)
     except KeyboardInterrupt as exc:
         return trial.interrupt(interrupts.how(exc), resume_point[0].write if resume_point else None)
     except Exception as exc:
@@ -168,7 +168,7 @@ def _guarded(trial: TrialRun, resume: dict | None, objective: str | None = None,
 
 
 def _fit(trial: TrialRun, resume: dict | None, resume_point: list, objective: str | None,
-         halving: Rungs | None) -> TrialResult:
+         halve: "HalvingStop | None") -> TrialResult:
     loaded, data, run = trial.loaded, trial.data, trial.run
     spec, training = loaded.spec, loaded.spec.training
     n_train = len(data.y_train)
@@ -205,7 +205,6 @@ def _fit(trial: TrialRun, resume: dict | None, resume_point: list, objective: st
         steps = StepLoss(run.path / "steps.csv", batch_size, n_train, steps_per_epoch, start)
     if logging.tensorboard:
         board = TensorBoardLog(run.path, recorder, stats, steps)
-    halve = HalvingStop(trial, *halving) if halving else None
     callbacks += [c for c in (stats, steps, board, halve) if c is not None]
     resume_point.append(ResumePoint(run.path, callbacks, resume))
     callbacks.append(resume_point[0])
@@ -249,7 +248,7 @@ class HalvingStop(keras.callbacks.Callback):
     objective to the sweep's ledger and stops training when its point is pruned there. Keras's
     EarlyStopping still restores the best weights at the end, as for any stop."""
 
-    def __init__(self, trial: TrialRun, halving: Halving, point: str):
+    def __init__(self, trial: TrialRun, halving: Rungs, point: str):
         super().__init__()
         self.trial, self.halving, self.point = trial, halving, point
         self.pruned: str | None = None

@@ -11,54 +11,11 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from regexp.report.across import Across, ArmAcross, Estimate
+from regexp.report.across import Across
 from regexp.report.stats import ALPHA
-from regexp.views.report import _header, _interval, _maybe, _number
-from regexp.views.report import running as report_running
+from regexp.views import report_cells
 
 JSON_VERSION = 1
-
-
-def aggregate_cells(across: Across) -> tuple[list[str], list[list[str]]]:
-    """Headers and one line per arm: its datasets, their verdicts, both IQMs, P(improvement)."""
-    side = "higher" if across.neutral else "better"
-    headers = ["arm", "datasets", "verdicts per dataset", "IQM baseline [95% CI]", "IQM arm [95% CI]",
-               f"P(arm {side}) [95% CI]"]
-    return headers, [[arm.arm, str(len(arm.lines)), verdicts(arm), estimate(arm.baseline_iqm), estimate(arm.iqm),
-                      estimate(arm.improvement)] for arm in across.arms]
-
-
-def dataset_cells(across: Across) -> tuple[list[str], list[list[str]], tuple[int, ...]]:
-    """Headers, one line per arm and dataset, and the index of each arm's last line."""
-    focus = _header(across.focus)
-    headers = ["arm", "dataset", "n", f"baseline {focus}", f"arm {focus}", f"Δ {focus}", "95% CI of Δ (unadjusted)",
-               "p adj", "verdict"]
-    lines, last = [], []
-    for arm in across.arms:
-        for line in arm.lines:
-            c = line.comparison
-            lines.append([arm.arm, line.dataset, c.n if c else "", mean_std(across.focus, line.baseline),
-                          mean_std(across.focus, line.arm), f"{c.diff:+.4f}" if c else "",
-                          _interval(c.diff_ci95) if c else "", _maybe(c.p_adjusted, "{:.3g}") if c else "",
-                          c.verdict if c else "no values"])
-        last.append(len(lines) - 1)
-    return headers, lines, tuple(last)
-
-
-def mean_std(column: str, summary) -> str:
-    if summary is None:
-        return ""
-    text = _number(column, summary.mean)
-    return text if not summary.std else f"{text} ± {_number(column, summary.std)}"
-
-
-def estimate(value: Estimate) -> str:
-    return f"{value.value:.3f} [{value.low:.3f}, {value.high:.3f}]"
-
-
-def verdicts(arm: ArmAcross) -> str:
-    """"2 better, 2 inconclusive": the per-dataset verdicts, the most common first."""
-    return ", ".join(f"{n} {verdict}" for verdict, n in sorted(arm.verdicts().items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def to_markdown(across: Across) -> str:
@@ -67,8 +24,9 @@ def to_markdown(across: Across) -> str:
             return text.replace("|", "\\|")
         return ["| " + " | ".join(map(esc, headers)) + " |", "|" + "---|" * len(headers),
                 *("| " + " | ".join(map(esc, line)) + " |" for line in lines)]
-    headers, lines, _ = dataset_cells(across)
-    out = [f"{across.comparing}\n", *table(*aggregate_cells(across)), "", "Per dataset:", "", *table(headers, lines)]
+    headers, lines, _ = report_cells.dataset_cells(across)
+    out = [f"{across.comparing}\n", *table(*report_cells.aggregate_cells(across)), "", "Per dataset:", "",
+           *table(headers, lines)]
     out += ["", *(f"- note: {note}" for note in across.notes)] if across.notes else []
     return "\n".join(out) + "\n"
 
@@ -86,11 +44,11 @@ def to_terminal(across: Across) -> Group:
             shown.add_row(line[0], *(cell.replace(" [", "\n[").replace(" ± ", "\n± ").replace(", ", ",\n ")
                                      for cell in line[1:]))
         return shown
-    _, lines = aggregate_cells(across)
+    _, lines = report_cells.aggregate_cells(across)
     side = "higher" if across.neutral else "better"
     tables = [table(f"across {len(across.datasets)} datasets · {across.focus}",
                     ["arm", "datasets", "verdicts", "IQM baseline", "IQM arm", f"P({side})"], lines)]
-    _, lines, _ = dataset_cells(across)
+    _, lines, _ = report_cells.dataset_cells(across)
     for arm in across.arms:
         mine = [line[1:] for line in lines if line[0] == arm.arm]
         tables.append(table(f"{arm.arm} · {across.focus}", ["dataset", "n", "baseline", "arm", "Δ [95% CI]", "verdict"],
@@ -129,4 +87,4 @@ def as_text(across: Across, fmt: str, smooth: float | None = None) -> str:
 
 def running(across: Across) -> list[tuple]:
     """(pid, host) of the runs shown as running, over every dataset's report (report/cache.py)."""
-    return [found for report in across.reports.values() for found in report_running(report)]
+    return [found for report in across.reports.values() for found in report_cells.running(report)]

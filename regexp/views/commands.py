@@ -6,6 +6,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
+from regexp.store.contract import Status
 from regexp.views.layout import unique_names
 
 
@@ -18,19 +19,6 @@ def evaluate_table(run_name: str, now: dict, recorded: dict) -> Table:
         for name, value in values.items():
             old = recorded[part].get(name)
             table.add_row(part, name, f"{value:.4f}", "" if not isinstance(old, (int, float)) else f"{old:.4f}")
-    return table
-
-
-def summary_table(results: dict, metrics) -> Table:
-    """The end of a run's log: each part's final loss, penalty and metrics, and the best epoch."""
-    names = list(results["train"])
-    table = Table(title=f"best epoch {metrics.best_epoch} of {metrics.epochs_run}"
-                        + (" (early stopped)" if metrics.early_stopped else ""))
-    table.add_column("part")
-    for name in names:
-        table.add_column(name, justify="right")
-    for part, values in results.items():
-        table.add_row(part, *(f"{values[n]:.4f}" for n in names))
     return table
 
 
@@ -60,13 +48,13 @@ def sweep_summary(sweep) -> list[str]:
     if state.decide is not None:
         from regexp.report.decisions import ended, point_text
 
-        spent = sum(1 for t in state.trials if t.status == "completed")
+        spent = sum(1 for t in state.trials if t.status == Status.COMPLETED)
         lines.append(f"decided against {state.decide.baseline} on {state.decide.metric} ({spent} trials):")
         lines += [f"  {point_text(arm.point)}: {ended(arm, state.decide)}" for arm in state.decide.arms]
     elif state.best is not None:
         point = ", ".join(f"{k}={v}" for k, v in state.best.point.items()) or "the spec"
         lines.append(f"best: {point}: {state.objective.metric} {state.best.objective:.4f} (mean of {state.best.n})")
-    pruned = [t for t in state.trials if t.status == "pruned"]
+    pruned = [t for t in state.trials if t.status == Status.PRUNED]
     if pruned:
         points = len({repr(sorted(t.point.items())) for t in pruned})
         lines.append(f"pruned by search.halving: {len(pruned)} trials of {points} points (status pruned, not ranked)")

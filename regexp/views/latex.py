@@ -13,8 +13,7 @@ import unicodedata
 from regexp.report import Report
 from regexp.report.across import Across
 from regexp.report.collect import Row
-from regexp.views.across import aggregate_cells, dataset_cells
-from regexp.views.report import _cell, _header, _interval, _maybe, _number, _param
+from regexp.views import report_cells
 
 SYMBOLS = {"±": r"$\pm$", "Δ": r"$\Delta$", "≈": r"$\approx$", "α": r"$\alpha$", "×": r"$\times$", "≥": r"$\geq$",
            "≤": r"$\leq$", "−": "-", "–": "--", "—": "---", "…": r"\ldots{}", "└": "", "·": r"$\cdot$"}
@@ -80,19 +79,20 @@ def spec_commits(rows: list[Row]) -> str:
 def report_table(report: Report) -> str:
     """One line per row: its params, n, the focus column's mean ± std and 95% CI, and with a
     comparison Δ with its CI, the adjusted p and the verdict."""
-    focus = _header(report.focus)
+    focus = report_cells.header(report.focus)
     headers = ["run", *report.params, "n", f"{focus} (mean ± std)", "95% CI"]
     if report.comparing:
         headers += [f"Δ {focus}", "95% CI of Δ", "p adj", "verdict"]
     lines = []
     for row in report.rows:
         summary = report.summaries[row.id].get(report.focus)
-        line = [row.id, *(_param(row.params.get(p)) for p in report.params), str(len(row.member_values)),
-                _cell(report, row, report.focus), _ci(report.focus, summary)]
+        line = [row.id, *(report_cells.param(row.params.get(p)) for p in report.params), str(len(row.member_values)),
+                report_cells.cell(report, row, report.focus), _ci(report.focus, summary)]
         if report.comparing:
             c = report.comparisons.get(row.id)
             line += (["", "", "", "baseline"] if row is report.baseline else ["", "", "", ""] if c is None else
-                     [f"{c.diff:+.4f}", _interval(c.diff_ci95), _maybe(c.p_adjusted, "{:.3g}"), c.verdict])
+                     [f"{c.diff:+.4f}", report_cells.interval(c.diff_ci95),
+                      report_cells.maybe(c.p_adjusted, "{:.3g}"), c.verdict])
         lines.append(line)
     caption = (f"{report.focus}: mean ± std over seeds" + (f", against {report.baseline.id}" if report.baseline else
                                                              f", against {report.against}" if report.against else ""))
@@ -106,18 +106,20 @@ def across_table(across: Across) -> str:
     """Two floats: the aggregate per arm (IQM of normalized scores, P(improvement), verdicts per
     dataset), then the per-dataset table (Δ with its CI, p adjusted over every dataset)."""
     side = "higher" if across.neutral else "better"
-    headers, lines = aggregate_cells(across)
+    headers, lines = report_cells.aggregate_cells(across)
     comments = ["regexp report --across data --format latex; needs \\usepackage{booktabs}",
                 spec_commits(across.rows), across.comparing]
     aggregate = booktabs(headers, lines, "llrrrr", f"{across.focus} vs {across.baseline} across "
                          f"{len(across.datasets)} datasets: IQM of normalized scores and P(arm {side} than baseline), "
                          "stratified bootstrap 95% CIs", comments)
-    headers, lines, last = dataset_cells(across)
+    headers, lines, last = report_cells.dataset_cells(across)
     per_dataset = booktabs(headers, lines, "llrrrrrrl", f"{across.focus} vs {across.baseline} per dataset, p adjusted "
                            f"over all {across.family} comparisons", [], last)
     return aggregate + per_dataset
 
 
 def _ci(column: str, summary) -> str:
-    return f"[{_number(column, summary.ci95[0])}, {_number(column, summary.ci95[1])}]" if summary and summary.ci95 \
-        else ""
+    if not (summary and summary.ci95):
+        return ""
+    low, high = (report_cells.number(column, bound) for bound in summary.ci95)
+    return f"[{low}, {high}]"

@@ -17,12 +17,12 @@ from regexp.store.contract import (
     HISTORY_COLUMNS,
     LAYER_STATS_COLUMNS,
     RUN_FILES,
+    RUN_STATUSES,
     STEPS_COLUMNS,
     Provenance,
     ResumeState,
     RunInfo,
     RunMetrics,
-    Status,
 )
 from regexp.store.sweep_file import (
     ArmDecision,
@@ -128,8 +128,8 @@ def run_folder_page() -> str:
                                                                            "run from)",
              "  halving.json     (search.halving: each rung's reports {trial: [point, value]} and decisions per point)",
              "```", "",
-             "Statuses: " + ", ".join(f"`{s}`" for s in Status) + ". `crashed` and `incomplete` are never written: "
-             "a reader concludes them (a running run whose process is gone; no readable run.json). `pruned`: "
+             "Statuses: " + ", ".join(f"`{s}`" for s in RUN_STATUSES) + ". `crashed` and `incomplete` are never "
+             "written: a reader concludes them (a running run whose process is gone; no readable run.json). `pruned`: "
              "stopped at a rung by its sweep's search.halving (run.json `error` says where and why); the folder "
              "holds what it trained (history, metrics, model.keras), report shows it and never counts it as a "
              "completed replicate, and neither a sweep nor `regexp resume` continues it.", ""]

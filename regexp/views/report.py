@@ -7,8 +7,6 @@ JSON keys are stable (docs/how-to/report.md, "report --format json"); every nume
 
 import csv
 import io
-import re
-from typing import Any
 
 import orjson
 from rich import box
@@ -22,111 +20,10 @@ from regexp.report.answer import to_json as answer_json
 from regexp.report.collect import Row
 from regexp.report.stats import ALPHA, POWER
 from regexp.store.contract import Status
-from regexp.views.layout import fit, left_out_phrase, share, unique_names
+from regexp.views import report_cells
+from regexp.views.layout import fit, share, unique_names
 
 JSON_VERSION = 1
-HEADERS = {"epochs_run": "epochs", "best_epoch": "best", "duration_s": "time s"}
-
-
-def _header(column: str) -> str:
-    return HEADERS.get(column, column.replace("_", " "))
-
-
-def _number(column: str, value: float) -> str:
-    if column in ("epochs_run", "best_epoch"):
-        return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
-    if column == "duration_s":
-        return f"{value:.1f}"
-    return f"{value:.3f}"
-
-
-def _cell(report: Report, row: Row, column: str) -> str:
-    summary = report.summaries[row.id].get(column)
-    if summary is None:
-        return ""
-    text = _number(column, summary.mean)
-    return text if not summary.std else f"{text} ± {_number(column, summary.std)}"
-
-
-def _param(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, tuple):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    return str(value)
-
-
-def _lines(report: Report) -> list[tuple[Row, bool]]:
-    """(row, is_member) in display order: each group followed by its members when expanded."""
-    out = []
-    for row in report.rows:
-        out.append((row, False))
-        out.extend((member, True) for member in report.expanded.get(row.id, []))
-    return out
-
-
-def _text_rows(report: Report) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells shared by the table, Markdown and HTML formats."""
-    headers = ["run", "name", "status", "n", *report.params, *(_header(c) for c in report.columns)]
-    if any(row.kind == "group" for row in report.rows):
-        headers.append(f"95% CI {_header(report.focus)}")
-    if report.comparing:
-        headers += [f"Δ {_header(report.focus)}", "95% CI of Δ (unadjusted)", "test", "n pairs", "p", "p adj",
-                    "effect", "80% power at |Δ| ≈", *([f"seeds for Δ {report.detect:g}"] if report.detect is not None
-                                                     else []), "verdict"]
-    cells = []
-    for row, member in _lines(report):
-        n = str(len(row.member_values)) if row.kind == "group" else ""
-        line = [("  └ " if member else "") + row.id, row.name, row.status, n,
-                *(_param(row.params.get(p)) for p in report.params), *(_cell(report, row, c) for c in report.columns)]
-        if "95% CI" in " ".join(headers):
-            ci = report.summaries[row.id].get(report.focus)
-            line.append(
-                f"[{_number(report.focus, ci.ci95[0])}, {_number(report.focus, ci.ci95[1])}]" if ci and ci.ci95 else "")
-        if report.comparing:
-            line += _comparison_cells(report, row, member)
-        cells.append(line)
-    return headers, cells
-
-
-def _comparison_cells(report: Report, row: Row, member: bool) -> list[str]:
-    c = report.comparisons.get(row.id)
-    blank = [""] * (9 if report.detect is not None else 8)
-    if row is report.baseline:
-        return [*blank, "baseline"]
-    if c is None:
-        return [*blank, "" if member else "no values"]
-    detect = [_maybe(c.seeds_needed, "{}", "")] if report.detect is not None else []
-    return [f"{c.diff:+.4f}", _interval(c.diff_ci95), c.test or "", _pairs(c, _stopped_at(report, row)),
-            _maybe(c.p, "{:.3g}"), _maybe(c.p_adjusted, "{:.3g}"), _effect(c), _maybe(c.min_detectable, "{:.4f}"),
-            *detect, c.verdict]
-
-
-def _effect(c) -> str:
-    return "" if c.effect is None else f"{c.effect_name} {c.effect:+.2f}"
-
-
-def _pairs(c, stopped_at: int | None = None) -> str:
-    """n, and the replicates left out of the pairing in one phrase: "10 pairs; left out: 20 (arm
-    stopped at look 2)", "8 pairs; left out: seed 3 (arm: crashed)"."""
-    if not c.left_out:
-        return c.n
-    n = re.sub(r" [(]\d+ left out[)]", "", c.n)  # the phrase says how many
-    return f"{n}; left out: {left_out_phrase(c.left_out, stopped_at)}"
-
-
-def _stopped_at(report: Report, row: Row) -> int | None:
-    """The look at which a decide: sweep decided this row's arm (its later seeds were never run)."""
-    arm = report.decisions.rows.get(row.id) if report.decisions else None
-    return arm.look if arm is not None else None
-
-
-def _maybe(value, fmt: str, empty: str = "") -> str:
-    return empty if value is None else fmt.format(value)
-
-
-def _interval(ci) -> str:
-    return f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else ""
 
 
 TERMINAL_COLUMNS = ("epochs_run", "best_epoch", "val_loss", "val_{m}", "test_{m}", "gap_{m}", "duration_s")
@@ -156,21 +53,21 @@ def _terminal_cells(report: Report, row: Row, member: bool) -> dict[str, str]:
     if row is report.baseline:
         verdict = "baseline"
     elif c is not None:
-        lines = [f"{c.diff:+.4f} {_interval(c.diff_ci95)}".strip(),
+        lines = [f"{c.diff:+.4f} {report_cells.interval(c.diff_ci95)}".strip(),
                  f"descriptive ({report.focus}), not a verdict" if c.descriptive else c.verdict]
         if c.p_adjusted is not None:
-            lines[-1] += f", p adj {c.p_adjusted:.3g}" + ("" if c.effect is None else f", {_effect(c)}")
-        lines.append(_pairs(c, _stopped_at(report, row)))
+            lines[-1] += f", p adj {c.p_adjusted:.3g}" + ("" if c.effect is None else f", {report_cells.effect(c)}")
+        lines.append(report_cells.pairs(c, report_cells.stopped_at(report, row)))
         if c.min_detectable is not None:
             lines.append(f"≈80% power at |Δ| ≈ {c.min_detectable:.4f} (estimate)")
-        if report.detect is not None:
-            lines.append(f"seeds for {report.detect:g}: " + _maybe(c.seeds_needed, "{}", "n/a"))
+        if report.options.detect is not None:
+            lines.append(f"seeds for {report.options.detect:g}: " + report_cells.maybe(c.seeds_needed, "{}", "n/a"))
         verdict = "\n".join(lines)
     return {
         "run": ("└ " if member else "") + short, "status": row.status,
         "n": str(len(row.member_values)) if row.kind == "group" else "",
-        "params": "\n".join(f"{names[k]}={_param(v)}" for k, v in row.params.items() if v is not None),
-        "ci": f"{_number(report.focus, ci.ci95[0])}\n{_number(report.focus, ci.ci95[1])}" if ci and ci.ci95 else "",
+        "params": "\n".join(f"{names[k]}={report_cells.param(v)}" for k, v in row.params.items() if v is not None),
+        "ci": "\n".join(report_cells.number(report.focus, end) for end in ci.ci95) if ci and ci.ci95 else "",
         "verdict": verdict,
     }
 
@@ -192,7 +89,7 @@ def _shown(report: Report) -> list[str]:
 def to_table(report: Report, width: int = 200) -> Group:
     """The table, then what was compared, the notes and the decisions as lines that wrap."""
     shown = _shown(report)
-    lines = _lines(report)
+    lines = report_cells.lines(report)
     cells = [_terminal_cells(report, row, member) for row, member in lines]
     columns = {"run": ("run", dict(overflow="fold"), 18), "status": ("status", dict(overflow="fold"), 0),
                "n": ("n", dict(justify="right", no_wrap=True), None)}
@@ -201,11 +98,11 @@ def to_table(report: Report, width: int = 200) -> Group:
     for column in shown:
         columns[column] = (_short_header(column), dict(justify="right", no_wrap=True), None)
         for line, (row, _) in zip(cells, lines):
-            line[column] = _cell(report, row, column).replace(" ± ", "\n±")
+            line[column] = report_cells.cell(report, row, column).replace(" ± ", "\n±")
     if any(row.kind == "group" for row in report.rows):
         columns["ci"] = (f"95% CI\n{_short_header(report.focus)}", dict(justify="right", no_wrap=True), None)
     if report.comparing:
-        columns["verdict"] = (f"vs {'baseline' if report.baseline else report.against}\nΔ "
+        columns["verdict"] = (f"vs {'baseline' if report.baseline else report.options.against}\nΔ "
                               f"{_short_header(report.focus, ' ')} [95% CI]", dict(overflow="fold"), 24)
     texts = {key: [header, *(line[key] for line in cells)] for key, (header, _, _) in columns.items()}
     widths = {key: _least(texts[key], cap) for key, (_, _, cap) in columns.items()}
@@ -244,7 +141,7 @@ def _least(texts: list[str], cap: int | None) -> int:
 def to_blocks(report: Report) -> Group:
     shown = _shown(report)
     blocks: list = [Text(f"{len(report.rows)} rows · main metric {report.metric}", style="bold")]
-    for row, member in _lines(report):
+    for row, member in report_cells.lines(report):
         cells = _terminal_cells(report, row, member)
         indent = "    " if member else ""
         head = Text(indent + cells["run"], style="bold")
@@ -252,7 +149,7 @@ def to_blocks(report: Report) -> Group:
         lines = [head]
         if cells["params"]:
             lines.append(Text(indent + "  " + ", ".join(cells["params"].splitlines()), style="dim"))
-        values = [f"{_short_header(c, ' ')} {_cell(report, row, c)}" for c in shown if _cell(report, row, c)]
+        values = [f"{_short_header(c, ' ')} {text}" for c in shown if (text := report_cells.cell(report, row, c))]
         lines.append(Text(indent + "  " + "   ".join(values)))
         if cells["ci"]:
             low, high = cells["ci"].splitlines()
@@ -267,31 +164,20 @@ def to_blocks(report: Report) -> Group:
 
 
 def to_markdown(report: Report) -> str:
-    headers, cells = _text_rows(report)
+    headers, cells = report_cells.text_rows(report)
     def esc(text: str) -> str:
         return text.replace("|", "\\|")
     out = [f"{report.comparing}\n"] if report.comparing else []
     out += ["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(esc(c) for c in line) + " |" for line in cells]
     out += ["", *(f"- note: {note}" for note in report.notes)] if report.notes else []
-    for _, heading, lines in _headed(report):
+    for _, heading, lines in report_cells.headed(report):
         out += ["", heading, "", *(f"- {line}" for line in lines)]
     return "\n".join(out) + "\n"
 
 
-def _headed(report: Report) -> list[tuple[str, str, list[str]]]:
-    """(title, heading, lines): a decide: sweep's question and its one answer per arm (report/answer.py),
-    then any sentence where another metric points another way; each search.confirm race (its rule, how
-    each point ended); with --importance, each search's heading, importance and expected best."""
-    decided = [("Answers", report.question.text, [
-        f"{a.row} ({a.arm}): {a.text}" + "".join(f" ({note})" for note in a.notes) for a in report.answers]
-        + report.conflicts)] if report.decisions and report.question else []
-    return decided + [("Race", race.heading, race.lines()) for race in report.races] + [
-        ("Search", search.heading, search.lines()) for search in report.searches]
-
-
 def _sections(report: Report) -> list[str]:
-    return [line for _, heading, lines in _headed(report) for line in (heading, *lines)]
+    return [line for _, heading, lines in report_cells.headed(report) for line in (heading, *lines)]
 
 
 COMPARISON_CSV = ("diff", "diff_ci95_low", "diff_ci95_high", "test", "n", "p", "p_adjusted", "effect_size",
@@ -305,7 +191,7 @@ def to_csv(report: Report) -> str:
     numeric = [h for c in report.columns for h in (c, f"{c}_std")]
     extra = [f"baseline_{key}" for key in COMPARISON_CSV] if report.comparing else []
     writer.writerow(["kind", "id", "name", "status", "n", *report.params, *numeric, *extra, "ignored_reruns"])
-    for row, member in _lines(report):
+    for row, member in report_cells.lines(report):
         values = []
         for c in report.columns:
             s = report.summaries[row.id].get(c)
@@ -318,12 +204,13 @@ def to_csv(report: Report) -> str:
             found["left_out"] = "; ".join(found.get("left_out") or [])
             tail = ["" if found.get(key) is None else found[key] for key in COMPARISON_CSV]
         writer.writerow(["member" if member else row.kind, row.id, row.name, row.status, len(row.member_values),
-                         *(_param(row.params.get(p)) for p in report.params), *values, *tail,
+                         *(report_cells.param(row.params.get(p)) for p in report.params), *values, *tail,
                          " ".join(run.id for run in row.reruns)])
     return buffer.getvalue()
 
 
-def to_json(report: Report) -> str:
+def report_data(report: Report) -> dict:
+    """The json format's content as Python values (what regexp.report(...) returns as `.data`)."""
     def row_json(row: Row) -> dict:
         comparison = report.comparisons.get(row.id)
         return {
@@ -337,18 +224,22 @@ def to_json(report: Report) -> str:
             "reruns": [{"id": run.id, "seed": run.seed, "status": run.status} for run in row.reruns],
             "notes": row.notes, "warnings": row.warnings,
         }
-    comparison = {"text": report.comparing, "alpha": ALPHA, "power": POWER, "correction": report.correction,
-                  "against": report.against, "detect": report.detect} if report.comparing else None
-    # orjson: json's indenting encoder is pure Python, 0.3 s of a 10,000-run report
-    return orjson.dumps({
+    comparison = {"text": report.comparing, "alpha": ALPHA, "power": POWER, "correction": report.options.correction,
+                  "against": report.options.against, "detect": report.options.detect} if report.comparing else None
+    return {
         "version": JSON_VERSION, "metric": report.metric, "focus": report.focus, "columns": report.columns,
         "params": report.params, "baseline": report.baseline.id if report.baseline else None,
         "comparison": comparison, "rows": [row_json(row) for row in report.rows],
         "notes": report.notes, "warnings": report.warnings,
         "decide": report.decisions.to_json() if report.decisions else None, **answer_json(report),
-        "search": [search.to_json() for search in report.searches] if report.importance else None,
+        "search": [search.to_json() for search in report.searches] if report.options.importance else None,
         "race": [race.to_json() for race in report.races],
-    }, option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+    }
+
+
+def to_json(report: Report) -> str:
+    # orjson: json's indenting encoder is pure Python
+    return orjson.dumps(report_data(report), option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
 
 
 def terminal_text(report: Report, width: int, color_system: str | None, terminal: bool) -> str:
@@ -361,10 +252,7 @@ def terminal_text(report: Report, width: int, color_system: str | None, terminal
     return buffer.getvalue()
 
 
-def running(report: Report) -> list[tuple]:
-    """(pid, host) of the runs shown as running: a cached report is stale once one of them ends."""
-    return [(run.info.pid, run.info.host) for row in report.rows for run in [*row.members, *row.reruns]
-            if run.status == Status.RUNNING]
+running = report_cells.running  # what the cache asks each view (views/across.py has its own)
 
 
 def as_text(report: Report, fmt: str, smooth: float | None = None) -> str:
@@ -374,7 +262,7 @@ def as_text(report: Report, fmt: str, smooth: float | None = None) -> str:
 
         return report_table(report)
     if fmt == "html":
-        from regexp.report import figure as plots
+        from regexp.views import figure as plots
         from regexp.views.report_html import to_html
 
         return to_html(report, plots.png_bytes(report, smooth) if report.rows else None)

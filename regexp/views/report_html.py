@@ -4,14 +4,14 @@ pictures as an inline PNG, notes, warnings, decisions and searches."""
 import html
 
 from regexp.report import Report
-from regexp.views.report import _headed, _maybe, _pairs, _param, _text_rows
+from regexp.views.report_cells import headed, maybe, pairs, param, text_rows
 
 
 def to_html(report: Report, plot_png: bytes | None) -> str:
     """One file, no external resources: the table (scrolling in its box), the pictures as an inline PNG, warnings."""
     import base64
 
-    headers, cells = _text_rows(report)
+    headers, cells = text_rows(report)
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr class='{}'>{}</tr>".format(html.escape(line[2].split(" ")[-1]),
                                                    "".join(
@@ -22,7 +22,7 @@ def to_html(report: Report, plot_png: bytes | None) -> str:
                        for title, items in (("Notes", report.notes), ("Warnings", report.warnings)) if items)
     decided = "".join(f"<h2>{title}</h2><p>{html.escape(heading)}</p><ul class='{title.lower()}'>"
                       + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"
-                      for title, heading, lines in _headed(report) if title != "Answers")  # answers: below
+                      for title, heading, lines in headed(report) if title != "Answers")  # answers: below
     comparing = (f"<p id='comparing'>{html.escape(report.comparing)}</p>"
                  if report.comparing and (report.question is None or report.question.kind != "fixed") else "")
     answers = _answers_html(report)
@@ -82,14 +82,14 @@ def _answers_html(report: Report) -> str:
     lines = []
     for a in report.answers:
         row = rows.get(a.row)
-        params = ", ".join(f"{k.rsplit('.', 1)[-1]}={_param(v)}" for k, v in row.params.items()
+        params = ", ".join(f"{k.rsplit('.', 1)[-1]}={param(v)}" for k, v in row.params.items()
                            if v is not None) if row else ""
         low, high = a.ci or (None, None)
         interval = "" if a.ci is None else "[{}, {}]".format(*(
             "∞" if v is None else f"{v:+.4f}" for v in (low, high)))
-        seeds = _pairs(report.comparisons[a.row]) if not decided and a.row in report.comparisons else str(a.seeds)
+        seeds = pairs(report.comparisons[a.row]) if not decided and a.row in report.comparisons else str(a.seeds)
         diff = "" if a.diff is None else f"{a.diff:+.4f}"
-        p = "" if decided else f"<td>{_maybe(a.p_adjusted, '{:.3g}')}</td>"
+        p = "" if decided else f"<td>{maybe(a.p_adjusted, '{:.3g}')}</td>"
         lines.append(f"<tr><td>{html.escape(a.row)}</td><td>{html.escape(params)}</td><td>{html.escape(seeds)}</td>"
                      f"<td>{diff}</td><td>{interval}</td>{p}<td class='verdict'>{html.escape(a.verdict)}</td>"
                      f"<td>{html.escape('; '.join(a.notes))}</td></tr>")

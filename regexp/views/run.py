@@ -8,7 +8,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from regexp.report.diff import diff
-from regexp.store.contract import LAYER_STATS_COLUMNS, OPTIONAL_FILES, PARTS, RUN_FILES
+from regexp.store.contract import LAYER_STATS_COLUMNS, OPTIONAL_FILES, PARTS, RUN_FILES, Status
 from regexp.store.folders import RunRecord
 
 
@@ -17,13 +17,13 @@ def show(run: RunRecord) -> Group:
     for key in ("status", "name", "started", "ended", "duration_s", "seed", "spec_hash", "device", "host", "error"):
         value = run.status if key == "status" else getattr(run.info, key)
         if value is not None:  # a pruned run's `error` is why its sweep's halving stopped it
-            info.add_row("why" if key == "error" and run.status == "pruned" else key, str(value))
+            info.add_row("why" if key == "error" and run.status == Status.PRUNED else key, str(value))
     info.add_row("folder", str(run.path))
     for key, value in provenance_rows(run):
         info.add_row(key, value)
     if run.info.table:
         from regexp.data.reading import TableReading
-        from regexp.views.table import column_text
+        from regexp.trial.log_text import column_text
 
         reading = TableReading.model_validate(run.info.table)
         info.add_row("table", f"{reading.file}: {reading.rows} rows" + (f", separator {reading.sep!r}" if reading.sep

@@ -10,27 +10,27 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 from rich.console import Console
 
 from regexp.report import cache
+from regexp.report.options import ReportOptions
 from regexp.store import scan as scanning
 
 EVERY_S = 2.0
 
 
-def watch(runs_dir: Path, options: dict, render: Callable[[], tuple[str, int]], console: Console,
+def watch(options: ReportOptions, rendering: dict, render: Callable[[], tuple[str, int]], console: Console,
           every: float = EVERY_S) -> None:
     """`render()` -> (the report's text, its row count); redrawn whenever the runs folder changes."""
     seen = None
     try:
         while True:
-            now = cache.key(scanning.scan(runs_dir), options)
+            now = cache.key(scanning.scan(options.runs_dir), options, rendering)
             if now is None or now != seen:
                 text, rows = render()
                 console.clear()
-                console.print(f"watching {runs_dir}: {rows} rows, updated {datetime.now():%H:%M:%S} (every "
+                console.print(f"watching {options.runs_dir}: {rows} rows, updated {datetime.now():%H:%M:%S} (every "
                               f"{every:g} s; Ctrl-C to stop)", style="dim", highlight=False)
                 sys.stdout.write(text)
                 sys.stdout.flush()

@@ -1,6 +1,9 @@
-"""How a table was read, as `regexp validate` prints it and `regexp show` shows it: one line per
-column (kind, values and encoding, missing cells and their fill, dropped and why), the label's
-classes with counts, then the notes and warnings of the reading."""
+"""What a run's log.txt says beyond its epochs: how a table was read (as `regexp validate` prints
+it and `regexp show` shows it: one line per column (kind, values and encoding, missing cells and
+their fill, dropped and why), the label's classes with counts, then the notes and warnings of the
+reading), and the run's closing summary table."""
+
+from rich.table import Table
 
 from regexp.data.reading import ColumnReading, TableReading
 
@@ -38,3 +41,16 @@ def column_text(column: ColumnReading, reading: TableReading | None = None) -> s
         markers = ", ".join(f"{m} ×{n}" for m, n in column.markers.items())
         parts.append(f"{column.missing} missing ({markers})" + (f" -> {column.fill}" if column.fill else ""))
     return "; ".join(p for p in parts if p)
+
+
+def summary_table(results: dict, metrics) -> Table:
+    """The end of a run's log: each part's final loss, penalty and metrics, and the best epoch."""
+    names = list(results["train"])
+    table = Table(title=f"best epoch {metrics.best_epoch} of {metrics.epochs_run}"
+                        + (" (early stopped)" if metrics.early_stopped else ""))
+    table.add_column("part")
+    for name in names:
+        table.add_column(name, justify="right")
+    for part, values in results.items():
+        table.add_row(part, *(f"{values[n]:.4f}" for n in names))
+    return table

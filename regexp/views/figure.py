@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from regexp.report import Report, decisions, search
-from regexp.report import comparison_plots as pictures
+from regexp.report import Report
 from regexp.report.collect import Row
 from regexp.report.facts import mapping
+from regexp.views import comparison_plots as pictures
 
 if TYPE_CHECKING:  # matplotlib loads inside draw: report's other formats never pay for it
     from matplotlib.figure import Figure
@@ -147,9 +147,9 @@ def draw(report: Report, beta: float | None = None) -> "Figure":
         elif kind == ("heatmap",):
             pictures.draw_heatmap(wide, fig, report, cells)
         elif kind[0] == "search":
-            search.draw(wide, fig, kind[1])
+            pictures.draw_parallel_coordinates(wide, fig, kind[1])
         else:
-            decisions.draw(wide, report.decisions)
+            pictures.draw_decisions(wide, report.decisions)
     for pair in pairs:
         pair_axes = next(at)
         for ax, (state, path, sampled) in zip(pair_axes, pair):
@@ -172,7 +172,7 @@ def draw(report: Report, beta: float | None = None) -> "Figure":
 def _fit_titles(fig: "Figure") -> bool:
     """Wrap each panel title wider than its panel onto more lines (a long title is otherwise cut at
     the figure's edge); True when one was wrapped. The titles are found as drawn, so that panels drawn
-    elsewhere (decisions.draw, search.draw) fit too."""
+    elsewhere (draw_decisions, draw_parallel_coordinates) fit too."""
     import textwrap
 
     from matplotlib.text import Text

@@ -9,7 +9,9 @@
   the paired Δ where the cell's seeds pair with the baseline's, * where the difference from the
   baseline is significant after correction;
 - search scatter: which values of each searched parameter did well? objective per trial against
-  the parameter, log axis where the search sampled on a log scale, coloured by round.
+  the parameter, log axis where the search sampled on a log scale, coloured by round;
+- decide looks: how did each arm's interval close in, look by look, against the margin band?
+- parallel coordinates (--importance): which combinations of the searched keys did well?
 
 matplotlib is imported by the caller (figure.py); these functions draw on axes they are given.
 """
@@ -20,7 +22,9 @@ import yaml
 
 from regexp.report import Report
 from regexp.report.collect import Row
-from regexp.store.contract import direction
+from regexp.report.decisions import Decisions, point_text
+from regexp.report.search import SearchSummary
+from regexp.store.contract import Status, direction
 from regexp.store.folders import read_sweep_state
 from regexp.store.sweep_file import SweepState
 
@@ -86,8 +90,8 @@ def draw_forest(ax, report: Report) -> bool:
     low, high = ax.get_xlim()
     ax.set_xlim(low, high + 0.3 * (high - low))  # room for the verdict beside the right-most bar
     ax.set_yticks(range(len(items)), [label(row) for row, _ in items], fontsize=7)
-    ax.set_xlabel(f"Δ {report.focus} vs baseline ({label(report.baseline) if report.baseline else report.against}), "
-                  "95% CI")
+    compared = label(report.baseline) if report.baseline else report.options.against
+    ax.set_xlabel(f"Δ {report.focus} vs baseline ({compared}), 95% CI")
     ax.set_title(f"difference from the baseline: {report.comparing.split(':', 1)[1].split(';')[0].strip()}; "
                  "bars: unadjusted 95% CIs" if report.comparing else "difference from the baseline",
                  fontsize=9, loc="left")
@@ -109,7 +113,7 @@ def grid(report: Report) -> tuple[str, str, list, list] | None:
 
 def _empty(row) -> str:
     """A cell without a mean: why, where no member completed ("3 pruned\nafter epoch 2", "2 failed")."""
-    if any(r.status == "completed" for r in row.members):
+    if any(r.status == Status.COMPLETED for r in row.members):
         return "–"
     return str(row.status).replace(" after", "\nafter")
 
@@ -215,3 +219,75 @@ def draw_search(ax, state: SweepState, path: str, sampled) -> None:
     if len(rounds) > 1:
         ax.legend(fontsize=7)
 
+
+def draw_decisions(ax, decisions: Decisions) -> None:
+    """Each arm's interval look by look against the margin band (drawn on given axes; figure.py owns
+    matplotlib)."""
+    record = decisions.record
+    ax.axhspan(-record.margin, record.margin, color="#dfe8f3", label=f"±margin {record.margin:g}")
+    ax.axhline(0, color="black", lw=0.8)
+    points = {str(arm.point): row for row, arm in decisions.rows.items()}
+    for offset, (key, row) in enumerate(points.items()):
+        xs, mids, lows, highs, open_xs, open_mids = [], [], [], [], [], []
+        for look in record.looks:
+            arm = next((a for a in look.arms if str(a.point) == key), None)
+            x = look.seeds + 0.15 * record.batch * (offset - (len(points) - 1) / 2)
+            if arm is None or arm.diff is None:
+                continue
+            if arm.ci is None or None in arm.ci:  # too few seeds for a finite interval yet
+                open_xs.append(x)
+                open_mids.append(arm.diff)
+                continue
+            xs.append(x)
+            mids.append(arm.diff)
+            lows.append(arm.diff - arm.ci[0])
+            highs.append(arm.ci[1] - arm.diff)
+        final = decisions.rows[row]
+        bars = ax.errorbar(xs, mids, yerr=[lows, highs], fmt="o-", capsize=3, lw=1.2,
+                           label=f"{point_text(final.point)}: {final.verdict}")
+        ax.scatter(open_xs, open_mids, facecolors="none", edgecolors=bars[0].get_color(), s=30)
+    looks = [look.seeds for look in record.looks]
+    ax.set_xticks(looks)
+    ax.set_xlim(0, max(looks) + record.batch / 2)
+    ax.set_xlabel("seeds per arm at the look")
+    ax.set_ylabel(f"Δ {record.metric} vs baseline")
+    ax.set_title(f"decide: each arm's anytime-valid interval look by look (α {record.alpha:g} over all arms and "
+                 "looks; hollow: not yet finite); decided when it leaves 0 or fits in the band", fontsize=9, loc="left")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+
+
+def draw_parallel_coordinates(ax, fig, summary: SearchSummary) -> None:
+    """Parallel coordinates: one line per evaluated point across the searched keys (each axis from
+    its lowest to its highest value, log for log distributions, choices in list order), coloured by
+    the mean objective, the best point drawn last and thickest (figure.py owns matplotlib)."""
+    import matplotlib.pyplot as plt
+
+    keys = list(summary.scales)
+    best_last = sorted(summary.points, key=lambda pv: pv[1], reverse=(summary.mode == "min"))
+    values = [pv[1] for pv in best_last]
+    norm = plt.Normalize(min(values), max(values))
+    cmap = plt.get_cmap("viridis_r" if summary.mode == "min" else "viridis")  # the best bright in both modes
+    axes = {key: _axis(summary.scales[key], [p[key] for p, _ in summary.points]) for key in keys}
+    for i, (point, value) in enumerate(best_last):
+        last = i == len(best_last) - 1
+        ax.plot(range(len(keys)), [axes[k](point[k]) for k in keys], color=cmap(norm(value)),
+                lw=2.5 if last else 1.0, alpha=1.0 if last else 0.7, zorder=3 if last else 2)
+    ax.set_xticks(range(len(keys)), [k.rsplit(".", 1)[-1] for k in keys])
+    ax.set_yticks([0, 1], ["low", "high"])
+    for x in range(len(keys)):
+        ax.axvline(x, color="#999", lw=0.8, zorder=1)
+    ax.set_title(f"{summary.method} search, {len(summary.points)} points: each line a point, colour its mean "
+                 f"{summary.metric} (the best thick)", loc="left", fontsize=9)
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=summary.metric)
+
+
+def _axis(scale: str, values: list):
+    """value -> [0, 1] on one axis."""
+    if scale == "choice":
+        seen = list(dict.fromkeys(repr(v) for v in values))
+        return lambda v: seen.index(repr(v)) / max(1, len(seen) - 1)
+    lo, hi = min(values), max(values)
+    f = math.log if scale == "log" and lo > 0 else (lambda v: v)
+    span = (f(hi) - f(lo)) or 1.0
+    return lambda v: (f(v) - f(lo)) / span
