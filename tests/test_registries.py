@@ -23,6 +23,8 @@ from regexp.spec import load_spec
 from regexp.spec.training import Schedule
 from tests.conftest import TINY, merged
 
+from runfolders import pack_task
+
 OUTPUTS = {"classification": 4, "binary": 1, "regression": 1}
 PACKED_METRICS = [(m.name, task) for m in METRIC_DEFS if m.pack for task in sorted(m.tasks)]
 
@@ -141,7 +143,7 @@ def test_f1_trains_alone_and_in_a_pack_and_the_report_maximizes_it(runner, write
 
     spec = write_spec(merged(TINY, data=data, training={"epochs": 2, "metrics": ["accuracy", "f1"]}))
     arms = [["seed=1"], ["seed=2"]]
-    packed = run_pack(str(spec), arms, str(tmp_path / "runs"), "test", "val_loss", "p", ["a", "b"])
+    packed = run_pack(pack_task(spec, arms, tmp_path / "runs"))
     for arm, result in zip(arms, packed):
         alone = read_run(train(load_spec(spec, arm), tmp_path / "alone"))
         in_pack = read_run(tmp_path / "runs" / result.run)
