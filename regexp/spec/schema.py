@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, create_model, field_validator, model_vali
 
 from regexp.registry.metrics import canonical
 from regexp.spec.parts import NonNegative, OneOf, Part, Rate
+from regexp.spec.slurm import Slurm
 from regexp.spec.training import Training
 
 # Names Keras resolves with keras.activations.get / keras.initializers.get; a test keeps these
@@ -370,6 +371,8 @@ class Spec(Part):
     decide: Optional[Decide] = Field(None, description="Sequential decisions on a grid search: seeds until each arm "
                                                        "is decided (`regexp sweep`).")
     logging: Logging = Field(default_factory=Logging, description="Opt-in records of what happens inside training.")
+    slurm: Slurm = Field(default_factory=Slurm, description="Where `regexp sweep --executor slurm` runs each task: "
+                                                            "sbatch's options (not part of any run's config).")
 
     def seeds(self) -> list[int]:
         return list(self.repeat) if isinstance(self.repeat, list) else [self.seed + i for i in range(self.repeat)]

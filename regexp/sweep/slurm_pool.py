@@ -1,0 +1,313 @@
+"""Sweeps on a Slurm cluster: `regexp sweep SPEC --executor slurm`, through submitit.
+
+The runner hands every task of a round (a search round, a decide look) at once and calls flush();
+the tasks go to Slurm as one job array (submitit's executor.batch()), each array task the same
+function call a local worker makes (a pack, or a trial alone), run by `_in_job` with the spec's
+`slurm` resources. A thread watches the jobs (squeue, then each job's result file that submitit
+writes to the shared folder) and resolves each task's future with its results, so the runner
+records them as it records a local worker's.
+
+Faults. A job that Slurm stops (scancel, preemption, the time limit: submitit asks for SIGUSR2 90 s
+before it) gets SIGTERM or SIGUSR2; its trials stop at their next step boundary and end
+interrupted, with their resume point, and the task is submitted again, up to RESUBMITS times. A
+job that ends with no result at all (killed outright, a node lost) is submitted again too, except
+after FAILED or OUT_OF_MEMORY, which a second try does not change. Ctrl-C on the sweep cancels its
+jobs. Every submitted task is in `jobs.json` under its identity (a hash of the pickled call): a
+sweep process that died leaves its jobs running, and the same command run again adopts the ones
+that are still queued or running instead of submitting them twice, and cancels those its new plan
+no longer has (their trials are in other tasks now).
+
+Files: `<runs dir>/.<name>_<hash>_slurm/` beside the sweep's lock holds submitit's job pickles,
+results and logs (`<job>_0_log.err`: a job's traceback) and jobs.json. submitit is an optional
+extra (`pip install 'regexp[slurm]'`); nothing here imports it until asked.
+"""
+
+import hashlib
+import json
+import os
+import pickle
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from regexp.errors import SweepStopped, failure_reason, first_line
+from regexp.spec import LoadedSpec
+from regexp.spec.slurm import Slurm
+from regexp.store.contract import TrialStatus
+from regexp.store.files import write_atomic
+from regexp.sweep import slurm_queue
+from regexp.sweep.identity import sweep_identity
+from regexp.trial.result import TrialResult
+
+RESUBMITS = 3    # more attempts per task when Slurm ends its job before its trials ended
+POLL_S = 2.0     # how often the watcher asks squeue
+GRACE_S = 20.0   # a job gone from the queue may still be writing its result to the shared folder
+
+
+class JobLost(Exception):
+    """A task's job ended without results the sweep can use (the runner records its trials failed)."""
+
+
+@dataclass
+class _Task:
+    call: tuple                 # (function, arguments): what a local worker would be handed
+    key: str                    # its identity across sweep processes (jobs.json)
+    future: Future = field(default_factory=Future)
+    job: object = None          # submitit's SlurmJob once submitted
+    attempts: int = 0
+    started: bool = False       # seen running: a cancelled job that never started writes no result
+    gone_since: float | None = None  # when squeue first no longer showed it in flight
+
+
+def slurm_pool(loaded: LoadedSpec, runs_dir: Path, resume: Path | None, workers: int | None,
+               say: Callable[[str], None] | None = None) -> "SlurmPool":
+    """The pool of this command's sweep, with `workers` jobs at once (default: what the partition holds)."""
+    settings = loaded.spec.slurm
+    return SlurmPool(*_where(loaded, runs_dir, resume), settings, workers or slurm_queue.slots(settings), say)
+
+
+def plan_lines(loaded: LoadedSpec, runs_dir: Path, resume: Path | None, workers: int, tasks: int) -> list[str]:
+    """--dry-run: the first round's job array and its sbatch lines."""
+    return slurm_queue.array_lines(loaded.spec.slurm, workers, tasks, *_where(loaded, runs_dir, resume))
+
+
+def _where(loaded: LoadedSpec, runs_dir: Path, resume: Path | None) -> tuple[Path, str]:
+    """The folder of a sweep's jobs, beside its lock, and the name its jobs carry in squeue."""
+    runs, name, key = sweep_identity(loaded, runs_dir, resume)
+    return runs / f".{name}_{key}_slurm", f"regexp-{name}-{key}"
+
+
+class SlurmPool:
+    """The subset of concurrent.futures.Executor the sweep runner uses, on Slurm job arrays."""
+
+    def __init__(self, folder: Path, job_name: str, settings: Slurm, workers: int,
+                 say: Callable[[str], None] | None = None):
+        self.folder, self.job_name, self.say = folder, job_name, say or (lambda line: None)
+        self.threads, self.gpus, self.slots = settings.cpus_per_task, settings.gpus_per_task, workers
+        parameters = slurm_queue.sbatch_parameters(settings, workers, job_name)
+        slurm_queue.check_sbatch(settings, parameters, folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.executor = slurm_queue.submitit().SlurmExecutor(folder=folder, max_num_timeout=0)
+        self.executor.update_parameters(**parameters)
+        self.ledger = _read_ledger(folder / "jobs.json")  # from a sweep process before this one, if any
+        self.orphans: set[str] | None = set(self.ledger)  # its tasks this process has not adopted (yet)
+        self.tasks: dict[str, _Task] = {}  # in flight, by key
+        self.buffered: list[_Task] = []
+        self.stopping = False
+        self.lock = threading.RLock()
+        self.closed = threading.Event()
+        self.watcher: threading.Thread | None = None
+
+    # ------------------------------------------------------------------------------ the runner's side
+    def submit(self, fn, *args) -> Future:
+        """Take a task; flush() submits it. A task an earlier sweep process submitted and whose job is
+        still queued or running is adopted: its job's result becomes this task's."""
+        task = _Task((fn, args), _identity(fn, args))
+        with self.lock:
+            earlier = self.ledger.get(task.key)
+            if earlier is not None and self.orphans is not None and task.key in self.orphans:
+                self.orphans.discard(task.key)
+                task.job, task.attempts = self._job(earlier["job"]), earlier["attempts"]
+                self.tasks[task.key] = task
+                self.say(f"slurm: job {earlier['job']} from an earlier run of this sweep is adopted")
+            else:
+                self.buffered.append(task)
+        return task.future
+
+    def flush(self) -> None:
+        """Submit the tasks taken since the last flush as one job array."""
+        with self.lock:
+            if self.orphans:  # the first flush: what the new plan did not adopt must not train twice
+                self._cancel_orphans()
+            self.orphans = None
+            tasks, self.buffered = self.buffered, []
+            if tasks:
+                self._sbatch(tasks)
+            if self.tasks and (self.watcher is None or not self.watcher.is_alive()):
+                self.watcher = threading.Thread(target=self._watch, daemon=True, name="slurm-watcher")
+                self.watcher.start()
+
+    def collect(self, results: list[TrialResult], runs_dir: Path) -> list[TrialResult]:
+        return results  # the run folders are on the shared filesystem already
+
+    def interrupt(self) -> None:
+        """Ctrl-C or SIGTERM on the sweep: cancel its jobs. Running ones get SIGTERM from Slurm and end
+        their trials interrupted; queued ones never start."""
+        with self.lock:
+            self.stopping = True
+            for task in self.buffered:
+                task.future.set_exception(JobLost("never submitted"))
+            self.buffered = []
+            slurm_queue.cancel(sorted({task.job.job_id.split("_")[0] for task in self.tasks.values()}))
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        self.closed.set()
+        if self.watcher is not None:
+            self.watcher.join(timeout=2 * POLL_S)
+
+    # ------------------------------------------------------------------------------ submitting
+    def _sbatch(self, tasks: list[_Task]) -> None:
+        """One job array for `tasks` (lock held). sbatch refusing it stops the sweep with its reason."""
+        from submitit.core.utils import FailedJobError
+
+        try:
+            with self.executor.batch():
+                jobs = [self.executor.submit(_in_job, *task.call, self.threads, self.gpus) for task in tasks]
+        except FailedJobError as exc:
+            reason = "; ".join(line.removeprefix("sbatch: error: ") for line in str(exc).splitlines() if line.strip())
+            for task in tasks:
+                task.future.set_exception(JobLost(f"sbatch refused its job: {reason}"))
+            raise SweepStopped(f"sbatch refused a job array of {len(tasks)} tasks: {reason}") from None
+        for task, job in zip(tasks, jobs):
+            task.job, task.attempts, task.started, task.gone_since = job, task.attempts + 1, False, None
+            self.tasks[task.key] = task
+            self.ledger[task.key] = {"job": job.job_id, "attempts": task.attempts}
+        self._save_ledger()
+        self.say(f"slurm: job array {jobs[0].job_id.split('_')[0]} submitted ({len(tasks)} tasks; logs in "
+                 f"{self.folder})")
+
+    def _job(self, job_id: str):
+        from submitit.slurm.slurm import SlurmJob
+
+        return SlurmJob(folder=self.folder, job_id=job_id)
+
+    def _cancel_orphans(self) -> None:
+        """Jobs of an earlier sweep process that no task of this one matches: cancelled if in flight."""
+        states = slurm_queue.queue_states(self.job_name) or {}
+        running = [self.ledger[key]["job"] for key in self.orphans
+                   if states.get(self.ledger[key]["job"]) in slurm_queue.IN_FLIGHT]
+        slurm_queue.cancel(running)
+        if running:
+            self.say(f"slurm: cancelled {len(running)} jobs of an earlier run of this sweep that its plan no longer "
+                     "has (their trials train in this run's jobs)")
+        for key in self.orphans:
+            self.ledger.pop(key, None)
+        self._save_ledger()
+
+    def _save_ledger(self) -> None:
+        write_atomic(self.folder / "jobs.json", json.dumps(self.ledger, indent=1, sort_keys=True))
+
+    # ------------------------------------------------------------------------------ watching
+    def _watch(self) -> None:
+        while not self.closed.wait(POLL_S):
+            try:
+                self._look()
+            except Exception as exc:  # a bug here would leave the sweep waiting for ever: its tasks fail instead
+                with self.lock:
+                    for task in list(self.tasks.values()):
+                        self._resolve(task, JobLost(f"watching its Slurm job failed: {failure_reason(exc)}"))
+                return
+
+    def _look(self) -> None:
+        """One look at every job in flight: resolve those that ended, resubmit those Slurm stopped."""
+        with self.lock:
+            tasks = list(self.tasks.values())
+        states = slurm_queue.queue_states(self.job_name) if tasks else None
+        if states is None:
+            return  # nothing in flight, or squeue did not answer: nothing is judged lost on its silence
+        again: list[tuple[_Task, str]] = []
+        for task in tasks:
+            state = states.get(task.job.job_id)
+            task.started = task.started or state in ("RUNNING", "COMPLETING")
+            if task.job.paths.result_pickle.exists():
+                self._ended(task, self._results(task), state or "COMPLETED", again)
+            elif state in slurm_queue.IN_FLIGHT:
+                task.gone_since = None
+            else:  # gone without a result: it may still be on its way through the shared filesystem
+                task.gone_since = task.gone_since or time.monotonic()
+                grace = 0.0 if self.stopping and not task.started else GRACE_S  # cancelled while queued
+                if time.monotonic() - task.gone_since >= grace:
+                    state = state or slurm_queue.accounted_state(task.job.job_id) or "ended (state unknown)"
+                    self._ended(task, None, state, again)
+        if again:
+            self._resubmit(again)
+
+    def _results(self, task: _Task) -> list[TrialResult] | JobLost:
+        try:
+            return task.job.result()
+        except Exception as exc:  # the task raised in the job: submitit's message holds its traceback
+            parts = str(exc).split("-" * 22)
+            lines = [line for line in (parts[1] if len(parts) > 2 else str(exc)).splitlines() if line.strip()]
+            return JobLost(f"Slurm job {task.job.job_id} raised {first_line(lines[-1] if lines else str(exc))} "
+                           f"(log: {task.job.paths.stderr})")
+
+    def _ended(self, task: _Task, results, state: str, again: list) -> None:
+        """Resolve a task whose job ended, or put it in `again` to resubmit."""
+        interrupted = isinstance(results, list) and any(r.status == TrialStatus.INTERRUPTED for r in results)
+        if isinstance(results, list) and (self.stopping or not interrupted):
+            return self._resolve(task, results)
+        if isinstance(results, JobLost):
+            return self._resolve(task, results)
+        stopped_all = results is None or all(r.status == TrialStatus.INTERRUPTED for r in results)
+        if not self.stopping and stopped_all and state not in slurm_queue.HOPELESS and task.attempts <= RESUBMITS:
+            again.append((task, state))
+        elif results is None:
+            self._resolve(task, JobLost(f"Slurm job {task.job.job_id} ended {state} without a result "
+                                        f"(log: {task.job.paths.stderr})"))
+        else:  # a pack some of whose trials ended before Slurm stopped it, or out of attempts: kept as they are
+            self._resolve(task, [_stopped_by_slurm(r, task, state) for r in results])
+
+    def _resolve(self, task: _Task, outcome) -> None:
+        with self.lock:
+            self.tasks.pop(task.key, None)
+            self.ledger.pop(task.key, None)
+            self._save_ledger()
+        if isinstance(outcome, Exception):
+            task.future.set_exception(outcome)
+        else:
+            task.future.set_result(outcome)
+
+    def _resubmit(self, again: list[tuple[_Task, str]]) -> None:
+        with self.lock:
+            if self.stopping:
+                for task, state in again:
+                    self._resolve(task, JobLost(f"Slurm job {task.job.job_id} ended {state}"))
+                return
+            slurm_queue.cancel([task.job.job_id for task, _ in again])  # in case Slurm itself requeued one
+            for task, state in again:
+                self.say(f"slurm: job {task.job.job_id} ended {state} before its trials did: submitted again "
+                         f"(attempt {task.attempts + 1} of {RESUBMITS + 1})")
+            try:
+                self._sbatch([task for task, _ in again])
+            except SweepStopped as exc:
+                self.say(str(exc))
+
+
+def _in_job(fn, args: tuple, threads: int, gpus: int) -> list[TrialResult]:
+    """Runs in each Slurm job (submitit unpickles and calls it): the task as a local worker runs it,
+    TensorFlow sized to the job's CPUs. scancel's and preemption's SIGTERM and the time limit's
+    SIGUSR2 (in place of submitit's handlers, which would requeue the job or raise mid-step) stop
+    the trials at their next step boundary, interrupted, as Ctrl-C does on a local worker."""
+    from regexp.sweep.local_pool import _init_worker
+
+    if not gpus:  # a CPU task on a GPU node leaves the node's GPUs to the jobs that asked for them
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    _init_worker(threads)
+    signal.signal(signal.SIGUSR2, lambda number, frame: os.kill(os.getpid(), signal.SIGTERM))
+    return fn(*args)
+
+
+def _stopped_by_slurm(result: TrialResult, task: _Task, state: str) -> TrialResult:
+    """An interrupted trial the sweep will not run again now: failed in sweep.json (so that the sweep
+    goes on; running the command again trains it), its run folder interrupted with its resume point."""
+    if result.status != TrialStatus.INTERRUPTED:
+        return result
+    return TrialResult(TrialStatus.FAILED, run=result.run, error=f"Slurm stopped its job {task.job.job_id} "
+                       f"({state}) after {task.attempts} attempts; run the same command to train it again")
+
+
+def _identity(fn, args: tuple) -> str:
+    """The same task planned again (same function, same arguments) has the same identity."""
+    return hashlib.sha256(pickle.dumps((fn.__module__, fn.__qualname__, args), protocol=4)).hexdigest()[:16]
+
+
+def _read_ledger(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
