@@ -4,22 +4,23 @@ section stays out of the resolved config, so it changes neither a run's spec_has
 identity. No TensorFlow here."""
 
 import re
-from typing import Annotated, Optional
+from typing import Optional
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from regexp.spec.parts import Part
 
 # sbatch --time: minutes, minutes:seconds, hours:minutes:seconds, days-hours, days-hours:minutes,
 # days-hours:minutes:seconds (the sbatch man page's list)
-TIME = r"^(\d+-\d+(:\d+){0,2}|\d+(:\d+){0,2})$"
-SBATCH_OPTION = r"^(#SBATCH\s+)?--[A-Za-z][A-Za-z0-9_-]*(=\S.*)?$"
+TIME = r"\d+-\d+(:\d+){0,2}|\d+(:\d+){0,2}"
+MEMORY = r"\d+[KMGT]?"
+SBATCH_OPTION = r"(#SBATCH\s+)?--[A-Za-z][A-Za-z0-9_-]*(=\S.*)?"
 
 
 class Slurm(Part):
     partition: Optional[str] = Field(None, min_length=1, description="The partition (sbatch --partition; default: "
                                                                      "the cluster's default partition).")
-    time: str = Field("01:00:00", pattern=TIME, description="Time limit of each job (sbatch --time: MM, HH:MM:SS, "
+    time: str = Field("01:00:00", description="Time limit of each job (sbatch --time: MM, HH:MM:SS, "
                                                              "D-HH:MM, ...). 90 s before it, a job's trials stop at "
                                                              "their next step boundary, end interrupted, and the sweep "
                                                              "resubmits them.")
@@ -27,12 +28,35 @@ class Slurm(Part):
                                                              "TensorFlow thread pools take this size.")
     gpus_per_task: int = Field(0, ge=0, le=64, description="GPUs of each job (sbatch --gpus-per-task); 0 trains on "
                                                            "CPU even on a GPU node. run.json `device` records it.")
-    mem: Optional[str] = Field(None, pattern=r"^\d+[KMGT]?$", description="Memory of each job (sbatch --mem: 8G, "
+    mem: Optional[str] = Field(None, description="Memory of each job (sbatch --mem: 8G, "
                                                                          "16000M; default: the partition's).")
     account: Optional[str] = Field(None, min_length=1, description="The account charged (sbatch --account).")
-    extra: list[Annotated[str, Field(pattern=SBATCH_OPTION)]] = Field(
+    extra: list[str] = Field(
         default_factory=list, description="More sbatch options, one per item, as on an #SBATCH line: "
                                           "'--qos=high', '--constraint=a100', '--exclusive'.")
+
+    @field_validator("time")
+    @classmethod
+    def _slurm_time(cls, value: str) -> str:
+        if not re.fullmatch(TIME, value):
+            raise ValueError(f"{value!r} is not a Slurm time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS)")
+        return value
+
+    @field_validator("mem")
+    @classmethod
+    def _slurm_memory(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(MEMORY, value):
+            raise ValueError(f"{value!r} is not a Slurm memory size (a number with an optional unit K, M, G or T: "
+                             "8G, 16000M)")
+        return value
+
+    @field_validator("extra")
+    @classmethod
+    def _sbatch_options(cls, value: list[str]) -> list[str]:
+        for line in value:
+            if not re.fullmatch(SBATCH_OPTION, line):
+                raise ValueError(f"{line!r} is not an sbatch option (--name=value or --flag, as on an #SBATCH line)")
+        return value
 
     @property
     def minutes(self) -> int:

@@ -1,7 +1,9 @@
 """Where a sweep's tasks run. The sweep runner (runner.py) knows only the Executor protocol and
 TrialResult: a task (tasks.py) trains one trial alone or one pack and returns one TrialResult per
-trial. InProcess (here), LocalPool (local_pool.py: spawned workers) and RayPool (ray_pool.py: Ray
-tasks) implement it.
+trial. InProcess (here), LocalPool (local_pool.py: spawned workers), RayPool (ray_pool.py: Ray
+tasks) and SlurmPool (slurm_pool.py: Slurm job arrays) implement it. An executor with a queue of its
+own (SlurmPool) also has flush(), which starts the tasks handed to it since the last one, and
+settle(), which the runner calls before it plans.
 """
 
 from concurrent.futures import Future

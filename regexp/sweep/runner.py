@@ -58,6 +58,8 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
     if resume is None:
         plan_round(loaded, overrides)  # validate every point against the user's file: errors name its lines
     with SweepLock(*sweep_identity(loaded, runs_dir, resume)):
+        if hasattr(pool, "settle"):  # Slurm: the jobs a sweep process that died left in the queue end first,
+            pool.settle()            # so that adopt_finished_runs below keeps what they train
         sweep = Sweep.open(loaded, overrides, runs_dir, resume)
         adopted = sweep.adopt_finished_runs()
         if console is not None:

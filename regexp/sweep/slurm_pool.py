@@ -12,20 +12,18 @@ before it) gets SIGTERM or SIGUSR2; its trials stop at their next step boundary 
 interrupted, with their resume point, and the task is submitted again, up to RESUBMITS times. A
 job that ends with no result at all (killed outright, a node lost) is submitted again too, except
 after FAILED or OUT_OF_MEMORY, which a second try does not change. Ctrl-C on the sweep cancels its
-jobs. Every submitted task is in `jobs.json` under its identity (a hash of the pickled call): a
-sweep process that died leaves its jobs running, and the same command run again adopts the ones
-that are still queued or running instead of submitting them twice, and cancels those its new plan
-no longer has (their trials are in other tasks now).
+jobs. Jobs in flight are listed in jobs.json: a sweep process that died leaves them in the queue,
+and the same command run again waits for them first (settle(), under the sweep's lock, before it
+plans), so that the trials they finish are kept from their run folders like those of any sweep
+that ended before it could record them, and only the rest train.
 
 Files: `<runs dir>/.<name>_<hash>_slurm/` beside the sweep's lock holds submitit's job pickles,
 results and logs (`<job>_0_log.err`: a job's traceback) and jobs.json. submitit is an optional
 extra (`pip install 'regexp[slurm]'`); nothing here imports it until asked.
 """
 
-import hashlib
 import json
 import os
-import pickle
 import signal
 import threading
 import time
@@ -41,6 +39,7 @@ from regexp.store.contract import TrialStatus
 from regexp.store.files import write_atomic
 from regexp.sweep import slurm_queue
 from regexp.sweep.identity import sweep_identity
+from regexp.trial import interrupts
 from regexp.trial.result import TrialResult
 
 RESUBMITS = 3    # more attempts per task when Slurm ends its job before its trials ended
@@ -55,11 +54,11 @@ class JobLost(Exception):
 @dataclass
 class _Task:
     call: tuple                 # (function, arguments): what a local worker would be handed
-    key: str                    # its identity across sweep processes (jobs.json)
     future: Future = field(default_factory=Future)
     job: object = None          # submitit's SlurmJob once submitted
     attempts: int = 0
     started: bool = False       # seen running: a cancelled job that never started writes no result
+    gone_since: float | None = None  # when squeue first no longer showed its job in flight
     gone_since: float | None = None  # when squeue first no longer showed it in flight
 
 
@@ -88,14 +87,13 @@ class SlurmPool:
                  say: Callable[[str], None] | None = None):
         self.folder, self.job_name, self.say = folder, job_name, say or (lambda line: None)
         self.threads, self.gpus, self.slots = settings.cpus_per_task, settings.gpus_per_task, workers
+        self.ledger = folder / "jobs.json"
         parameters = slurm_queue.sbatch_parameters(settings, workers, job_name)
         slurm_queue.check_sbatch(settings, parameters, folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.executor = slurm_queue.submitit().SlurmExecutor(folder=folder, max_num_timeout=0)
         self.executor.update_parameters(**parameters)
-        self.ledger = _read_ledger(folder / "jobs.json")  # from a sweep process before this one, if any
-        self.orphans: set[str] | None = set(self.ledger)  # its tasks this process has not adopted (yet)
-        self.tasks: dict[str, _Task] = {}  # in flight, by key
+        self.tasks: list[_Task] = []  # submitted, not resolved yet
         self.buffered: list[_Task] = []
         self.stopping = False
         self.lock = threading.RLock()
@@ -103,27 +101,41 @@ class SlurmPool:
         self.watcher: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------ the runner's side
+    def settle(self) -> None:
+        """Wait for the jobs an earlier sweep process submitted and left queued or running (jobs.json):
+        what they finish is then in their run folders, and this sweep keeps it instead of training
+        those trials again. Ctrl-C cancels them."""
+        earlier = _read_ledger(self.ledger)
+        waiting = self._in_flight(earlier) if earlier else []
+        if waiting:
+            self.say(f"slurm: waiting for {_count(len(waiting), 'job')} that an earlier run of this sweep submitted "
+                     f"({', '.join(waiting)}); the trials they finish are kept, not trained again")
+        try:
+            while waiting:
+                for _ in range(int(POLL_S / 0.2)):
+                    interrupts.check()
+                    time.sleep(0.2)
+                waiting = self._in_flight(waiting)
+        except KeyboardInterrupt:
+            slurm_queue.cancel(waiting)
+            raise
+        self._save_ledger()
+
+    def _in_flight(self, jobs: list[str]) -> list[str]:
+        """Those of `jobs` still queued or running (all of them while squeue does not answer)."""
+        states = slurm_queue.queue_states(self.job_name)
+        return [job for job in jobs if states is None or states.get(job) in slurm_queue.IN_FLIGHT]
+
     def submit(self, fn, *args) -> Future:
-        """Take a task; flush() submits it. A task an earlier sweep process submitted and whose job is
-        still queued or running is adopted: its job's result becomes this task's."""
-        task = _Task((fn, args), _identity(fn, args))
+        """Take a task; flush() submits it."""
+        task = _Task((fn, args))
         with self.lock:
-            earlier = self.ledger.get(task.key)
-            if earlier is not None and self.orphans is not None and task.key in self.orphans:
-                self.orphans.discard(task.key)
-                task.job, task.attempts = self._job(earlier["job"]), earlier["attempts"]
-                self.tasks[task.key] = task
-                self.say(f"slurm: job {earlier['job']} from an earlier run of this sweep is adopted")
-            else:
-                self.buffered.append(task)
+            self.buffered.append(task)
         return task.future
 
     def flush(self) -> None:
         """Submit the tasks taken since the last flush as one job array."""
         with self.lock:
-            if self.orphans:  # the first flush: what the new plan did not adopt must not train twice
-                self._cancel_orphans()
-            self.orphans = None
             tasks, self.buffered = self.buffered, []
             if tasks:
                 self._sbatch(tasks)
@@ -142,7 +154,7 @@ class SlurmPool:
             for task in self.buffered:
                 task.future.set_exception(JobLost("never submitted"))
             self.buffered = []
-            slurm_queue.cancel(sorted({task.job.job_id.split("_")[0] for task in self.tasks.values()}))
+            slurm_queue.cancel(sorted({task.job.job_id.split("_")[0] for task in self.tasks}))
 
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         self.closed.set()
@@ -164,32 +176,14 @@ class SlurmPool:
             raise SweepStopped(f"sbatch refused a job array of {len(tasks)} tasks: {reason}") from None
         for task, job in zip(tasks, jobs):
             task.job, task.attempts, task.started, task.gone_since = job, task.attempts + 1, False, None
-            self.tasks[task.key] = task
-            self.ledger[task.key] = {"job": job.job_id, "attempts": task.attempts}
+        self.tasks += tasks
         self._save_ledger()
-        self.say(f"slurm: job array {jobs[0].job_id.split('_')[0]} submitted ({len(tasks)} tasks; logs in "
+        self.say(f"slurm: job array {jobs[0].job_id.split('_')[0]} submitted ({_count(len(tasks), 'task')}; logs in "
                  f"{self.folder})")
 
-    def _job(self, job_id: str):
-        from submitit.slurm.slurm import SlurmJob
-
-        return SlurmJob(folder=self.folder, job_id=job_id)
-
-    def _cancel_orphans(self) -> None:
-        """Jobs of an earlier sweep process that no task of this one matches: cancelled if in flight."""
-        states = slurm_queue.queue_states(self.job_name) or {}
-        running = [self.ledger[key]["job"] for key in self.orphans
-                   if states.get(self.ledger[key]["job"]) in slurm_queue.IN_FLIGHT]
-        slurm_queue.cancel(running)
-        if running:
-            self.say(f"slurm: cancelled {len(running)} jobs of an earlier run of this sweep that its plan no longer "
-                     "has (their trials train in this run's jobs)")
-        for key in self.orphans:
-            self.ledger.pop(key, None)
-        self._save_ledger()
-
     def _save_ledger(self) -> None:
-        write_atomic(self.folder / "jobs.json", json.dumps(self.ledger, indent=1, sort_keys=True))
+        """jobs.json: the jobs in flight, for the next sweep process should this one die."""
+        write_atomic(self.ledger, json.dumps([task.job.job_id for task in self.tasks]))
 
     # ------------------------------------------------------------------------------ watching
     def _watch(self) -> None:
@@ -198,14 +192,14 @@ class SlurmPool:
                 self._look()
             except Exception as exc:  # a bug here would leave the sweep waiting for ever: its tasks fail instead
                 with self.lock:
-                    for task in list(self.tasks.values()):
+                    for task in list(self.tasks):
                         self._resolve(task, JobLost(f"watching its Slurm job failed: {failure_reason(exc)}"))
                 return
 
     def _look(self) -> None:
         """One look at every job in flight: resolve those that ended, resubmit those Slurm stopped."""
         with self.lock:
-            tasks = list(self.tasks.values())
+            tasks = list(self.tasks)
         states = slurm_queue.queue_states(self.job_name) if tasks else None
         if states is None:
             return  # nothing in flight, or squeue did not answer: nothing is judged lost on its silence
@@ -253,8 +247,7 @@ class SlurmPool:
 
     def _resolve(self, task: _Task, outcome) -> None:
         with self.lock:
-            self.tasks.pop(task.key, None)
-            self.ledger.pop(task.key, None)
+            self.tasks.remove(task)
             self._save_ledger()
         if isinstance(outcome, Exception):
             task.future.set_exception(outcome)
@@ -269,6 +262,7 @@ class SlurmPool:
                 return
             slurm_queue.cancel([task.job.job_id for task, _ in again])  # in case Slurm itself requeued one
             for task, state in again:
+                self.tasks.remove(task)
                 self.say(f"slurm: job {task.job.job_id} ended {state} before its trials did: submitted again "
                          f"(attempt {task.attempts + 1} of {RESUBMITS + 1})")
             try:
@@ -300,14 +294,13 @@ def _stopped_by_slurm(result: TrialResult, task: _Task, state: str) -> TrialResu
                        f"({state}) after {task.attempts} attempts; run the same command to train it again")
 
 
-def _identity(fn, args: tuple) -> str:
-    """The same task planned again (same function, same arguments) has the same identity."""
-    return hashlib.sha256(pickle.dumps((fn.__module__, fn.__qualname__, args), protocol=4)).hexdigest()[:16]
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("s" if n != 1 else "")
 
 
-def _read_ledger(path: Path) -> dict:
+def _read_ledger(path: Path) -> list[str]:
     try:
-        data = json.loads(path.read_text())
+        jobs = json.loads(path.read_text())
     except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return []
+    return [job for job in jobs if isinstance(job, str)] if isinstance(jobs, list) else []

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from regexp import compat
 from regexp.errors import SpecError, UserError
 from regexp.spec.slurm import Slurm
 
@@ -43,9 +44,9 @@ def submitit():
 
 
 def batch_script(parameters: dict, folder: Path, tasks: int) -> str:
-    """The sbatch file submitit writes for a job array of `tasks` (submitit's own writer: its
-    _make_sbatch_string is private, but the same function makes every array it submits)."""
-    return submitit().slurm.slurm._make_sbatch_string(command="true", folder=folder, map_count=tasks, **parameters)
+    """The sbatch file submitit writes for a job array of `tasks` (compat.py: submitit's own writer)."""
+    submitit()
+    return compat.sbatch_script(parameters, folder, tasks)
 
 
 def check_sbatch(settings: Slurm, parameters: dict, folder: Path) -> None:
@@ -60,7 +61,7 @@ def check_sbatch(settings: Slurm, parameters: dict, folder: Path) -> None:
     if test.returncode != 0:
         reason = "; ".join(line.removeprefix("sbatch: error: ").strip() for line in test.stderr.splitlines()
                            if line.strip()) or f"exit status {test.returncode}"
-        asked = ", ".join(f"{key} {value}" for key, value in settings.model_dump().items()
+        asked = ", ".join(f"{key}={value}" for key, value in settings.model_dump().items()
                           if value not in (None, [], 0) and key != "extra")
         raise UserError(f"slurm: sbatch refuses this sweep's jobs ({asked}): {reason}")
 
