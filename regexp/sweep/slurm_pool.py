@@ -238,7 +238,7 @@ class SlurmPool:
             return self._resolve(task, results)
         stopped_all = results is None or all(r.status == TrialStatus.INTERRUPTED for r in results)
         if not self.stopping and stopped_all and state not in slurm_queue.HOPELESS and task.attempts <= RESUBMITS:
-            again.append((task, state))
+            again.append((task, state if results is None else f"{state}; its trials {results[0].error}"))
         elif results is None:
             self._resolve(task, JobLost(f"Slurm job {task.job.job_id} ended {state} without a result "
                                         f"(log: {task.job.paths.stderr})"))
@@ -263,7 +263,7 @@ class SlurmPool:
             slurm_queue.cancel([task.job.job_id for task, _ in again])  # in case Slurm itself requeued one
             for task, state in again:
                 self.tasks.remove(task)
-                self.say(f"slurm: job {task.job.job_id} ended {state} before its trials did: submitted again "
+                self.say(f"slurm: job {task.job.job_id} ended before its trials did ({state}): submitted again "
                          f"(attempt {task.attempts + 1} of {RESUBMITS + 1})")
             try:
                 self._sbatch([task for task, _ in again])

@@ -68,10 +68,12 @@ def check_sbatch(settings: Slurm, parameters: dict, folder: Path) -> None:
 
 def slots(settings: Slurm) -> int:
     """How many jobs of `cpus_per_task` the partition's CPUs hold at once (sinfo; 1 when it cannot tell)."""
-    command = ["sinfo", "-h", "-o", "%C", *(["-p", settings.partition] if settings.partition else [])]
+    command = ["sinfo", "-h", "-o", "%P %C", *(["-p", settings.partition] if settings.partition else [])]
     try:
-        first = subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.split()
-        total = int(first[0].split("/")[3])  # allocated/idle/other/total
+        lines = [line.split() for line in subprocess.run(command, capture_output=True, text=True,
+                                                         timeout=30).stdout.splitlines()]
+        default = [cpus for name, cpus in lines if name.endswith("*")]  # sinfo marks the default partition
+        total = int((default or [lines[0][1]])[0].split("/")[3])  # allocated/idle/other/total
     except (OSError, subprocess.SubprocessError, IndexError, ValueError):
         return 1
     return max(1, total // settings.cpus_per_task)
