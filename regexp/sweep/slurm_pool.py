@@ -59,7 +59,6 @@ class _Task:
     attempts: int = 0
     started: bool = False       # seen running: a cancelled job that never started writes no result
     gone_since: float | None = None  # when squeue first no longer showed its job in flight
-    gone_since: float | None = None  # when squeue first no longer showed it in flight
 
 
 def slurm_pool(loaded: LoadedSpec, runs_dir: Path, resume: Path | None, workers: int | None,
