@@ -97,8 +97,8 @@ def test_a_cancelled_job_is_submitted_again_and_the_sweep_completes_without_dupl
     subprocess.run(["scancel", job], check=True)
     output, _ = sweep.communicate(timeout=300)
     assert sweep.returncode == 0, output
-    assert f"slurm: job {job} ended before its trials did (CANCELLED; its trials interrupted (SIGTERM)): " \
-           "submitted again (attempt 2 of 4)" in output
+    assert f"slurm: job {job} ended before its trials did (its trials interrupted (SIGTERM)): submitted again " \
+           "(attempt 2 of 4)" in output
     assert read_run(victim).status == "interrupted" and (victim / "checkpoint").is_dir()  # its resume point
     _, state = sweep_folder(runs)
     assert [t["status"] for t in state["trials"]] == ["completed"] * 4

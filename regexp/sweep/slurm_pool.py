@@ -3,9 +3,9 @@
 The runner hands every task of a round (a search round, a decide look) at once and calls flush();
 the tasks go to Slurm as one job array (submitit's executor.batch()), each array task the same
 function call a local worker makes (a pack, or a trial alone), run by `_in_job` with the spec's
-`slurm` resources. A thread watches the jobs (squeue, then each job's result file that submitit
-writes to the shared folder) and resolves each task's future with its results, so the runner
-records them as it records a local worker's.
+`slurm` resources. A thread watches the jobs (the result file submitit writes to the shared folder
+for each, and squeue now and then for jobs that end without one) and resolves each task's future
+with its results, so the runner records them as it records a local worker's.
 
 Faults. A job that Slurm stops (scancel, preemption, the time limit: submitit asks for SIGUSR2 90 s
 before it) gets SIGTERM or SIGUSR2; its trials stop at their next step boundary and end
@@ -43,7 +43,8 @@ from regexp.trial import interrupts
 from regexp.trial.result import TrialResult
 
 RESUBMITS = 3    # more attempts per task when Slurm ends its job before its trials ended
-POLL_S = 2.0     # how often the watcher asks squeue
+POLL_S = 0.5     # how often the watcher looks for results in the shared folder
+QUEUE_S = 10.0   # and asks squeue (an ask costs the controller; results come through the folder)
 GRACE_S = 20.0   # a job gone from the queue may still be writing its result to the shared folder
 
 
@@ -58,6 +59,7 @@ class _Task:
     job: object = None          # submitit's SlurmJob once submitted
     attempts: int = 0
     started: bool = False       # seen running: a cancelled job that never started writes no result
+    submitted: float = 0.0      # time.monotonic() when its job was submitted
     gone_since: float | None = None  # when squeue first no longer showed its job in flight
 
 
@@ -98,6 +100,8 @@ class SlurmPool:
         self.lock = threading.RLock()
         self.closed = threading.Event()
         self.watcher: threading.Thread | None = None
+        self.states: dict[str, str] | None = {}  # squeue's answer at its last ask (None: it did not answer)
+        self.asked = -QUEUE_S
 
     # ------------------------------------------------------------------------------ the runner's side
     def settle(self) -> None:
@@ -111,7 +115,7 @@ class SlurmPool:
                      f"({', '.join(waiting)}); the trials they finish are kept, not trained again")
         try:
             while waiting:
-                for _ in range(int(POLL_S / 0.2)):
+                for _ in range(int(QUEUE_S / 0.2)):
                     interrupts.check()
                     time.sleep(0.2)
                 waiting = self._in_flight(waiting)
@@ -149,7 +153,7 @@ class SlurmPool:
         """Ctrl-C or SIGTERM on the sweep: cancel its jobs. Running ones get SIGTERM from Slurm and end
         their trials interrupted; queued ones never start."""
         with self.lock:
-            self.stopping = True
+            self.stopping, self.asked = True, -QUEUE_S  # and ask squeue at the next look: what never started ends now
             for task in self.buffered:
                 task.future.set_exception(JobLost("never submitted"))
             self.buffered = []
@@ -175,6 +179,7 @@ class SlurmPool:
             raise SweepStopped(f"sbatch refused a job array of {len(tasks)} tasks: {reason}") from None
         for task, job in zip(tasks, jobs):
             task.job, task.attempts, task.started, task.gone_since = job, task.attempts + 1, False, None
+            task.submitted = time.monotonic()
         self.tasks += tasks
         self._save_ledger()
         self.say(f"slurm: job array {jobs[0].job_id.split('_')[0]} submitted ({_count(len(tasks), 'task')}; logs in "
@@ -199,16 +204,18 @@ class SlurmPool:
         """One look at every job in flight: resolve those that ended, resubmit those Slurm stopped."""
         with self.lock:
             tasks = list(self.tasks)
-        states = slurm_queue.queue_states(self.job_name) if tasks else None
+        if tasks and time.monotonic() - self.asked >= QUEUE_S:
+            self.states, self.asked = slurm_queue.queue_states(self.job_name), time.monotonic()
+        states = self.states
         if states is None:
-            return  # nothing in flight, or squeue did not answer: nothing is judged lost on its silence
+            return  # squeue did not answer: nothing is judged lost on its silence
         again: list[tuple[_Task, str]] = []
         for task in tasks:
-            state = states.get(task.job.job_id)
+            state = states.get(task.job.job_id)  # as squeue said at its last ask
             task.started = task.started or state in ("RUNNING", "COMPLETING")
             if task.job.paths.result_pickle.exists():
                 self._ended(task, self._results(task), state or "COMPLETED", again)
-            elif state in slurm_queue.IN_FLIGHT:
+            elif state in slurm_queue.IN_FLIGHT or self.asked < task.submitted:  # or squeue has not seen it yet
                 task.gone_since = None
             else:  # gone without a result: it may still be on its way through the shared filesystem
                 task.gone_since = task.gone_since or time.monotonic()
@@ -237,12 +244,13 @@ class SlurmPool:
             return self._resolve(task, results)
         stopped_all = results is None or all(r.status == TrialStatus.INTERRUPTED for r in results)
         if not self.stopping and stopped_all and state not in slurm_queue.HOPELESS and task.attempts <= RESUBMITS:
-            again.append((task, state if results is None else f"{state}; its trials {results[0].error}"))
+            # squeue's state of a job whose result came is as old as its last ask: the trials say what stopped them
+            again.append((task, f"{state}, no result" if results is None else f"its trials {results[0].error}"))
         elif results is None:
             self._resolve(task, JobLost(f"Slurm job {task.job.job_id} ended {state} without a result "
                                         f"(log: {task.job.paths.stderr})"))
         else:  # a pack some of whose trials ended before Slurm stopped it, or out of attempts: kept as they are
-            self._resolve(task, [_stopped_by_slurm(r, task, state) for r in results])
+            self._resolve(task, [_stopped_by_slurm(r, task) for r in results])
 
     def _resolve(self, task: _Task, outcome) -> None:
         with self.lock:
@@ -284,13 +292,13 @@ def _in_job(fn, args: tuple, threads: int, gpus: int) -> list[TrialResult]:
     return fn(*args)
 
 
-def _stopped_by_slurm(result: TrialResult, task: _Task, state: str) -> TrialResult:
+def _stopped_by_slurm(result: TrialResult, task: _Task) -> TrialResult:
     """An interrupted trial the sweep will not run again now: failed in sweep.json (so that the sweep
     goes on; running the command again trains it), its run folder interrupted with its resume point."""
     if result.status != TrialStatus.INTERRUPTED:
         return result
     return TrialResult(TrialStatus.FAILED, run=result.run, error=f"Slurm stopped its job {task.job.job_id} "
-                       f"({state}) after {task.attempts} attempts; run the same command to train it again")
+                       f"({result.error}) after {task.attempts} attempts; run the same command to train it again")
 
 
 def _count(n: int, noun: str) -> str:
