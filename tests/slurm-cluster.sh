@@ -53,9 +53,10 @@ if [ "$(cat /etc/slurm/slurm.conf 2>/dev/null)" != "$conf" ]; then
 fi
 
 chown munge:munge /run/munge
-pgrep -x munged >/dev/null || runuser -u munge -- /usr/sbin/munged
-pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld
-pgrep -x slurmd >/dev/null || /usr/sbin/slurmd
+# live daemons only: a killed one can leave a zombie of its name behind
+munge -n -t 5 >/dev/null 2>&1 || runuser -u munge -- /usr/sbin/munged
+pgrep -r R,S,D -x slurmctld >/dev/null || /usr/sbin/slurmctld
+pgrep -r R,S,D -x slurmd >/dev/null || /usr/sbin/slurmd
 for _ in $(seq 60); do
     up && exit 0
     # a node that came back after a restart may read down: this is the only node, so bring it back
