@@ -45,6 +45,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/null_rates.py
 	$(BIN)/python bench/decide.py
 	$(BIN)/python bench/provenance.py
+	$(BIN)/python bench/slurm.py
 
 clean:
 	rm -rf $(VENV) build site *.egg-info

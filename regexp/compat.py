@@ -36,6 +36,15 @@ def signal_workers(pool, number: int = signal.SIGTERM) -> None:
             os.kill(process.pid, number)
 
 
+def sbatch_script(parameters: dict, folder, tasks: int) -> str:
+    """The sbatch file submitit's SlurmExecutor writes for a job array of `tasks` with these
+    parameters (what `sweep --dry-run` shows and `sbatch --test-only` checks). submitit has no
+    public API for it; checked on 1.5.4: slurm.slurm._make_sbatch_string writes every array it submits."""
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    return _make_sbatch_string(command="true", folder=folder, map_count=tasks, **parameters)
+
+
 @functools.cache
 def grouped_conv_trains() -> bool:
     """Whether this TensorFlow can take the filter gradient of a grouped convolution (filter input

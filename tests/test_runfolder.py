@@ -221,3 +221,17 @@ def test_keras_saving_recomputes_its_skipsets_unless_the_pack_trainer_stores_the
 
     assert skipsets_built_by_a_save(workaround=False)
     assert skipsets_built_by_a_save(workaround=True) == []
+
+
+def test_submitit_writes_the_sbatch_file_of_a_job_array_as_compat_reads_it(tmp_path):
+    """`sweep --executor slurm --dry-run` shows, and sbatch --test-only checks, the file submitit
+    writes for a job array: compat.sbatch_script calls submitit's private writer for it."""
+    pytest.importorskip("submitit")
+    from regexp.compat import sbatch_script
+
+    script = sbatch_script({"time": 10, "cpus_per_task": 2, "partition": "gpu", "array_parallelism": 2,
+                            "additional_parameters": {"no-requeue": True}}, tmp_path, 3)
+    lines = set(script.splitlines())
+    assert {"#SBATCH --array=0-2%2", "#SBATCH --time=10", "#SBATCH --cpus-per-task=2", "#SBATCH --partition=gpu",
+            "#SBATCH --no-requeue", "#SBATCH --signal=USR2@90"} <= lines
+    assert f"#SBATCH --output={tmp_path}/%A_%a_0_log.out" in lines

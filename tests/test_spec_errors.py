@@ -67,6 +67,10 @@ def errors_of(runner, path, *args) -> str:
      5, "model.layers.0.dropout_type", "conv2d layers only"),
     ("name: x\ndata: {dataset: digits, path: a.csv}\n", 2, "data", "exactly one of"),
     ("name: x\n", 1, "data", "required"),
+    ("name: x\ndata: {dataset: digits}\nslurm:\n  time: 2h\n", 4, "slurm.time",
+     "'2h' is not a Slurm time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS)"),
+    ("name: x\ndata: {dataset: digits}\nslurm: {extra: [qos=high]}\n", 3, "slurm.extra",
+     "'qos=high' is not an sbatch option"),
 ])
 def test_each_mistake_names_file_line_key_and_allowed(runner, write_spec, text, line, key, fragment):
     path = write_spec(text)

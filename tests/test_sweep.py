@@ -261,3 +261,13 @@ def test_the_sweep_snapshot_reproduces_the_spec(config, tmp_path):
     snapshot = tmp_path / "spec.yaml"
     snapshot.write_text(yaml.safe_dump(loaded.as_written()))
     assert load_spec(snapshot).resolved() == loaded.resolved()
+
+
+def test_the_slurm_section_says_where_a_sweep_runs_not_what_it_trains(write_spec):
+    """Another partition or more CPUs per job continue the same sweep, and its runs stay up to date."""
+    from regexp.sweep.identity import sweep_hash
+
+    base = load_spec(write_spec(merged(TINY, repeat=2)))
+    elsewhere = load_spec(base.file, ["slurm.partition=gpu", "slurm.cpus_per_task=8", "slurm.time=2-00:00"])
+    assert elsewhere.spec.slurm.minutes == 2880 and "slurm" not in elsewhere.resolved()
+    assert elsewhere.spec_hash() == base.spec_hash() and sweep_hash(elsewhere) == sweep_hash(base)

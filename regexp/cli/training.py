@@ -182,7 +182,8 @@ def sweep(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned trials and stop.")] = False,
     max_failures: Annotated[int, typer.Option(help="Stop after this many trials fail in a row.", min=1)] = 3,
     executor: Annotated[str, typer.Option(help="local (worker processes here) | ray (Ray tasks; pip install "
-                                               "'regexp[ray]').")] = "local",
+                                               "'regexp[ray]') | slurm (job arrays, the spec's `slurm` section; pip "
+                                               "install 'regexp[slurm]').")] = "local",
     address: Annotated[str, typer.Option(help="Ray cluster address (default: start a local Ray instance).")] = None,
     cpus_per_trial: Annotated[float, typer.Option(help="Ray: CPUs each trial reserves.", min=0.0)] = 1.0,
     gpus_per_trial: Annotated[float, typer.Option(help="Ray: GPUs each trial reserves (fractions share a GPU).",
@@ -204,8 +205,8 @@ def sweep(
     read_tables([loaded])
     if fetch:
         fetch_missing([loaded], quiet)
-    if executor not in ("local", "ray"):
-        raise UserError(f"--executor {executor}: not an executor (allowed: local | ray)")
+    if executor not in ("local", "ray", "slurm"):
+        raise UserError(f"--executor {executor}: not an executor (allowed: local | ray | slurm)")
     from regexp.views.commands import plan_table, sweep_summary
 
     halving = loaded.spec.search is not None and loaded.spec.search.halving is not None
@@ -220,10 +221,19 @@ def sweep(
             baseline, others = decide.arms(loaded)
             trials = decide.look_trials(loaded, 1, [baseline, *others])
             say(decide.plan_line(loaded))
+        if executor == "slurm":
+            from regexp.sweep.slurm_queue import slots
+
+            workers = workers or slots(loaded.spec.slurm)
         packs = plan_packs(spec, overrides, trials, pack, workers or os.cpu_count() or 1, halving)
         out().print(plan_table(trials, rounds(loaded), packs))
         for line in pack_lines(packs, len(trials)):
             say(line)
+        if executor == "slurm":
+            from regexp.sweep.slurm_pool import plan_lines
+
+            for line in plan_lines(loaded, runs_dir, resume, workers, len(packs)):
+                say(line)
         if halving:
             from regexp.sweep.halving import rung_epochs
 
@@ -244,6 +254,11 @@ def sweep(
         from regexp.sweep.ray_pool import RayPool
 
         pool = RayPool(address, cpus_per_trial, gpus_per_trial, shared_fs)
+        workers = workers or pool.slots
+    if executor == "slurm":
+        from regexp.sweep.slurm_pool import slurm_pool
+
+        pool = slurm_pool(loaded, runs_dir, resume, workers, say=None if quiet else say)
         workers = workers or pool.slots
     from regexp.store.contract import Status
     from regexp.sweep.runner import run_trials

@@ -43,7 +43,7 @@ class LoadedSpec:
         """The spec with every default filled in: training on it reproduces the run."""
         spec = self.spec
         layers = [layer.model_dump(mode="json") for layer in spec.model.resolved_layers()]
-        out = spec.model_dump(mode="json", exclude={"extends"})
+        out = spec.model_dump(mode="json", exclude={"extends", "slurm"})  # where it ran is not what it trained
         out["model"]["layers"] = layers
         for key in unused_optimizer_keys(spec.training.optimizer):  # no effect on the run (the log warned)
             out["training"]["optimizer"][key] = type(spec.training.optimizer).model_fields[key].default

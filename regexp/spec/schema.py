@@ -15,6 +15,7 @@ from regexp.registry.metrics import canonical
 from regexp.spec.layers import ACTIVATIONS, INITIALIZERS, SPATIAL, WEIGHTED, Defaults, Dense, Initializer, Layer
 from regexp.spec.parts import NonNegative, OneOf, Part, Rate
 from regexp.spec.sequences import Text, Window
+from regexp.spec.slurm import Slurm
 from regexp.spec.training import Training
 
 # layers.py holds the layer models; these of its names are imported from here by the rest of regexp
@@ -281,6 +282,8 @@ class Spec(Part):
     decide: Optional[Decide] = Field(None, description="Sequential decisions on a grid search: seeds until each arm "
                                                        "is decided (`regexp sweep`).")
     logging: Logging = Field(default_factory=Logging, description="Opt-in records of what happens inside training.")
+    slurm: Slurm = Field(default_factory=Slurm, description="Where `regexp sweep --executor slurm` runs each task: "
+                                                            "sbatch's options (not part of any run's config).")
 
     def seeds(self) -> list[int]:
         return list(self.repeat) if isinstance(self.repeat, list) else [self.seed + i for i in range(self.repeat)]

@@ -1,8 +1,11 @@
 """Where a sweep's tasks run. The sweep runner (runner.py) knows only the Executor protocol, the
 Task it submits (trial/task.py) and the TrialResults a task function returns: `fn(task)` (tasks.py)
 trains one trial alone or one pack and returns one TrialResult per trial, never raising for a trial
-that failed or was interrupted. InProcess (here), LocalPool (local_pool.py: spawned workers) and
-RayPool (ray_pool.py: Ray tasks) implement it; `fn` and `task` pickle, for executors in other processes.
+that failed or was interrupted. InProcess (here), LocalPool (local_pool.py: spawned workers),
+RayPool (ray_pool.py: Ray tasks) and SlurmPool (slurm_pool.py: Slurm job arrays) implement it; `fn`
+and `task` pickle, for executors in other processes. An executor with a queue of its own
+(SlurmPool) also has flush(), which starts the tasks handed to it since the last one, and settle(),
+which the runner calls before it plans.
 """
 
 from collections.abc import Callable

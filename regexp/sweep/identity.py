@@ -43,6 +43,7 @@ from typing import Any
 
 from regexp.errors import SpecError
 from regexp.spec import LoadedSpec, load_spec
+from regexp.store.folders import read_sweep_state
 
 
 def budget(loaded: LoadedSpec) -> dict[str, Any]:
@@ -73,6 +74,15 @@ def sweep_hash(loaded: LoadedSpec) -> str:
             section = section[part]
         del section[last]
     return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def sweep_identity(loaded: LoadedSpec, runs_dir: Path, resume: Path | None = None) -> tuple[Path, str, str]:
+    """(runs folder, name, hash) of the sweep a command runs: what names its folder, its lock
+    (lock.py) and, under --executor slurm, the folder of its jobs (slurm_pool.py)."""
+    if resume is None:
+        return runs_dir, loaded.spec.name, sweep_hash(loaded)
+    state = read_sweep_state(resume)
+    return resume.parent, state.name, snapshot_hash(resume) or state.spec_hash
 
 
 def snapshot_hash(folder: Path) -> str | None:

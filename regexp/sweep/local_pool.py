@@ -17,7 +17,7 @@ from regexp.trial.result import TrialResult
 class LocalPool(ProcessPoolExecutor):
     def __init__(self, workers: int):
         threads = max(1, (os.cpu_count() or 1) // workers)
-        super().__init__(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,))
+        super().__init__(workers, mp_context=get_context("spawn"), initializer=init_worker, initargs=(threads,))
         for _ in range(workers):  # each submit starts a worker: they import TensorFlow while the parent plans
             self.submit(_started)
 
@@ -29,7 +29,7 @@ class LocalPool(ProcessPoolExecutor):
         return results
 
 
-def _init_worker(threads: int) -> None:
+def init_worker(threads: int) -> None:
     """In each spawned worker, before TensorFlow loads: size its thread pools, import it once."""
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)

@@ -20,10 +20,9 @@ from regexp.errors import SweepInterrupted, SweepStopped, failure_reason
 from regexp.packed.grouping import Pack, group
 from regexp.spec import LoadedSpec, load_spec
 from regexp.store.contract import FINISHED, Status
-from regexp.store.folders import read_sweep_state
 from regexp.sweep.executors import Executor, InProcess, TaskFunction
 from regexp.sweep.halving import Halving
-from regexp.sweep.identity import snapshot_hash, sweep_hash
+from regexp.sweep.identity import sweep_identity
 from regexp.sweep.lock import SweepLock
 from regexp.sweep.pace import Pace
 from regexp.sweep.state import Sweep
@@ -59,11 +58,9 @@ def run_sweep(loaded: LoadedSpec, overrides: list[str], runs_dir: Path, *, worke
     (--needed): {trial key: its up-to-date run in runs_dir}, trials that count as done."""
     if resume is None:
         plan_round(loaded, overrides)  # validate every point against the user's file: errors name its lines
-        identity = (runs_dir, loaded.spec.name, sweep_hash(loaded))
-    else:
-        state = read_sweep_state(resume)
-        identity = (resume.parent, state.name, snapshot_hash(resume) or state.spec_hash)
-    with SweepLock(*identity):
+    with SweepLock(*sweep_identity(loaded, runs_dir, resume)):
+        if hasattr(pool, "settle"):  # Slurm: the jobs a sweep process that died left in the queue end first,
+            pool.settle()            # so that adopt_finished_runs below keeps what they train
         sweep = Sweep.open(loaded, overrides, runs_dir, resume)
         adopted = sweep.adopt_finished_runs()
         if console is not None:
@@ -211,19 +208,24 @@ class _Runner:
                 text += f", best {metric} {best.objective:.4f}" if best is not None else ""
             progress.update(bar, description=text, eta=self.pace.eta(left, at_most=outlook is not None))
 
+        # an executor with a queue of its own (Slurm) takes every task at once and starts them on flush(): one job array
+        flush = getattr(pool, "flush", None)
+        limit = len(tasks) if flush else self.workers
         self.pace.start()
         with progress:
             pending: dict[Future, list[Trial]] = {}
             queue = list(tasks)
             try:
                 while queue or pending:
-                    while queue and len(pending) < self.workers:  # keep every worker busy, no more
+                    while queue and len(pending) < limit:  # keep every worker busy, no more
                         interrupts.check()
                         fn, task, members = queue.pop(0)
                         self.sweep.record([(trial, {"status": Status.RUNNING}) for trial in members])
                         counts[Status.RUNNING] = len(members) + sum(len(m) for m in pending.values())
                         show()
                         pending[pool.submit(fn, task)] = members
+                    if flush:
+                        flush()
                     finished, _ = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
                     for future in finished:
                         members = pending.pop(future)
