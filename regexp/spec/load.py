@@ -245,10 +245,8 @@ def _data_path(loc: tuple, data: Any) -> Path_:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            out.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        in_mapping = isinstance(node, dict) and part in node
+        if in_mapping or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
             node = node[part]
             out.append(part)
         elif isinstance(part, str) and not isinstance(node, (dict, list)):
