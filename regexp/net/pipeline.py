@@ -86,7 +86,7 @@ def mix(x, y, lam, partner, batch_dims: int = 0):
     """x = λx + (1-λ)x', y = λy + (1-λ)y' with x' the partner's: the one mixing rule of a trial's batches
     and a pack's (which has a leading slice axis: lam and partner (K, B), batch_dims=1)."""
     def weight(t):
-        return tf.reshape(lam, tf.concat([tf.shape(lam), tf.ones([t.shape.rank - lam.shape.rank], tf.int32)], 0))
+        return tf.reshape(lam, tf.concat([tf.shape(lam), tf.ones([len(t.shape) - len(lam.shape)], tf.int32)], 0))
     lx, ly = weight(x), weight(y)
     return (lx * x + (1 - lx) * tf.gather(x, partner, batch_dims=batch_dims),
             ly * y + (1 - ly) * tf.gather(y, partner, batch_dims=batch_dims))

@@ -54,15 +54,16 @@ def embedding(layer, name: str, seed: int, index: int, tokens: int) -> keras.lay
                                       -0.05, 0.05, seed=layer_seed(seed, index)))
 
 
+def pool_layer(layer, name: str, sequence: bool) -> keras.layers.Layer:
+    """The Keras pooling layer of a max_pool / avg_pool / global_avg_pool: 1-D on a sequence, else 2-D."""
+    if layer.type == "global_avg_pool":
+        return (keras.layers.GlobalAveragePooling1D if sequence else keras.layers.GlobalAveragePooling2D)(name=name)
+    kinds = {"max_pool": (keras.layers.MaxPooling1D, keras.layers.MaxPooling2D),
+             "avg_pool": (keras.layers.AveragePooling1D, keras.layers.AveragePooling2D)}
+    return kinds[layer.type][0 if sequence else 1](pool_size=layer.pool_size, strides=layer.strides,
+                                                   padding=layer.padding, name=name)
+
+
 def pool(layer, name: str, _initializer=None) -> Callable:
-    """max_pool / avg_pool / global_avg_pool: 1-D on a sequence (batch, steps, channels), else 2-D."""
-    def apply(x):
-        sequence = len(x.shape) == 3
-        if layer.type == "global_avg_pool":
-            return (keras.layers.GlobalAveragePooling1D if sequence else keras.layers.GlobalAveragePooling2D)(
-                name=name)(x)
-        kinds = {"max_pool": (keras.layers.MaxPooling1D, keras.layers.MaxPooling2D),
-                 "avg_pool": (keras.layers.AveragePooling1D, keras.layers.AveragePooling2D)}
-        return kinds[layer.type][0 if sequence else 1](pool_size=layer.pool_size, strides=layer.strides,
-                                                       padding=layer.padding, name=name)(x)
-    return apply
+    """A pooling layer applied to a tensor: 1-D on a sequence (batch, steps, channels), else 2-D."""
+    return lambda x: pool_layer(layer, name, sequence=len(x.shape) == 3)(x)

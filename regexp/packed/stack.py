@@ -22,6 +22,7 @@ import tensorflow as tf
 from regexp import compat
 from regexp.data import Prepared
 from regexp.net.model import LAYERS, initializer
+from regexp.net.recurrent import pool_layer
 from regexp.packed.table import Table
 from regexp.spec import LoadedSpec
 from regexp.spec.schema import SPATIAL, WEIGHTED
@@ -87,7 +88,10 @@ class Stack:
         self.layers: list[Layer | Unweighted] = []
         for i, layer in enumerate(resolved[0]):
             if not isinstance(layer, WEIGHTED):
-                keras_layer = LAYERS[layer.type](layer, f"l{i}")
+                # packs take images and tables only (grouping.py): a pool is 2-D here
+                pooling = layer.type in ("max_pool", "avg_pool", "global_avg_pool")
+                keras_layer = (pool_layer(layer, f"l{i}", sequence=False) if pooling
+                               else LAYERS[layer.type](layer, f"l{i}"))
                 self.layers.append(Unweighted(f"l{i}", keras_layer))
                 shape = keras_layer.compute_output_shape((None, *shape))[1:]
                 continue
