@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 from regexp.registry.metrics import maximized, resolution
 
 RUN_FILES = ("config.yaml", "run.json", "history.csv", "metrics.json", "model.keras", "log.txt")
-OPTIONAL_FILES = ("layer_stats.csv", "steps.csv", "error.txt")  # logging.layer_stats, logging.per_step, failed runs
+OPTIONAL_FILES = ("layer_stats.csv", "steps.csv", "error.txt", "vocabulary.txt")  # logging.*, failed runs, data.text
 PARTS = ("train", "val", "test")
 
 
