@@ -155,7 +155,11 @@ def evaluate(run: Annotated[Path, typer.Argument(help="A run folder with a model
 @command()
 def predict(run: Annotated[Path, typer.Argument(help="A completed run folder (its model.keras).", show_default=False)],
             inputs: Annotated[Path, typer.Argument(help="New rows: a .csv with a header (the run's target column is "
-                                                        "dropped if present), an .npz with x, or a folder of images.",
+                                                        "dropped if present), an .npz with x, or a folder of images. "
+                                                        "A data.window run: a csv series, one row per window "
+                                                        "(row: the rows it reads); a data.text run: the csv's text "
+                                                        "column or a folder of text files, read through the run's "
+                                                        "vocabulary.txt.",
                                                    show_default=False)],
             mc_dropout: Annotated[int, typer.Option(help="Average this many passes with dropout on; adds std per class "
                                                           "and the entropy.", min=0, max=1000)] = 0,

@@ -44,13 +44,18 @@ def check_data(loaded: LoadedSpec, overrides: list[str]) -> dict[str, TableReadi
 
 
 def check_columns(loaded: LoadedSpec) -> dict[str, TableReading]:
-    """Each data file exists; each csv or parquet table is read as training will read it: {data key: its reading}."""
+    """Each data file exists; each csv or parquet table is read as training will read it: {data key: its reading}
+    (data.text: its text column or folder and labels are read, as training reads them; no table)."""
     readings = {}
     for name in DATA_PATHS:
         if getattr(loaded.spec.data, name) is None:
             continue
         key = f"data.{name}"
         path = existing_data_path(loaded, key)
-        if path.suffix.lower() in (".csv", ".parquet"):
+        if loaded.spec.data.text is not None:  # one text column (or folder) and the labels, never a table of features
+            from regexp.data.text import read_texts
+
+            read_texts(loaded, path, key)
+        elif path.suffix.lower() in (".csv", ".parquet"):
             readings[key] = read_table(loaded, path, key).reading
     return readings

@@ -25,9 +25,19 @@ def window_starts(rows: int, window: Window, split: Split) -> list[np.ndarray]:
 def windowed(x: np.ndarray, y: np.ndarray, window: Window, split: Split) -> tuple[list[np.ndarray], tuple[int, int]]:
     """[x_train, y_train, x_val, y_val, x_test, y_test] of flat windows (N, length * channels), and
     the (length, channels) shape each sample is reshaped to. `x` holds every input channel per row."""
-    steps = np.arange(window.length)
     parts = []
     for starts in window_starts(len(y), window, split):
-        rows = starts[:, None] + steps  # (windows, length)
-        parts += [x[rows].reshape(len(starts), -1), y[starts + window.length - 1 + window.horizon]]
+        parts += [_flat(x, starts, window.length), y[starts + window.length - 1 + window.horizon]]
     return parts, (window.length, x.shape[1])
+
+
+def every_window(x: np.ndarray, length: int) -> tuple[list[str], np.ndarray]:
+    """Every window of `length` consecutive rows of a series (stride 1), flat as `windowed` makes them,
+    and the rows each reads as its id ("0-19"): `regexp predict` on new rows."""
+    starts = np.arange(len(x) - length + 1)
+    return [f"{s}-{s + length - 1}" for s in starts], _flat(x, starts, length)
+
+
+def _flat(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """(windows, length * channels): rows s .. s+length-1 of x for each start s, step after step."""
+    return x[starts[:, None] + np.arange(length)].reshape(len(starts), -1)

@@ -41,18 +41,35 @@ class NoisyDense(_WeightNoise, keras.layers.Dense):
         return self.activation(outputs) if self.activation is not None else outputs
 
 
-@keras.saving.register_keras_serializable(package="regexp")
-class NoisyConv2D(_WeightNoise, keras.layers.Conv2D):
+class _NoisyConv(_WeightNoise):
+    """Keras's Conv1D/Conv2D call with the noisy kernel (Conv1D's causal padding included: the past is
+    padded, then the convolution is valid)."""
+
     def __init__(self, filters, kernel_size, weight_noise: float = 0.0, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
         self._init_noise(weight_noise)
 
     def call(self, inputs, training=None):
-        outputs = self.convolution_op(inputs, self._noisy_kernel(training))
+        padding = self.padding
+        if padding == "causal":
+            inputs, padding = ops.pad(inputs, self._compute_causal_padding()), "valid"
+        outputs = ops.conv(inputs, self._noisy_kernel(training), strides=list(self.strides), padding=padding,
+                           dilation_rate=self.dilation_rate, data_format=self.data_format)
         if self.use_bias:
-            shape = (1, 1, 1, self.filters) if self.data_format == "channels_last" else (1, self.filters, 1, 1)
+            ones = (1,) * self.rank
+            shape = (1, *ones, self.filters) if self.data_format == "channels_last" else (1, self.filters, *ones)
             outputs = ops.add(outputs, ops.reshape(self.bias, shape))
         return self.activation(outputs) if self.activation is not None else outputs
+
+
+@keras.saving.register_keras_serializable(package="regexp")
+class NoisyConv2D(_NoisyConv, keras.layers.Conv2D):
+    pass
+
+
+@keras.saving.register_keras_serializable(package="regexp")
+class NoisyConv1D(_NoisyConv, keras.layers.Conv1D):
+    pass
 
 
 @keras.saving.register_keras_serializable(package="regexp")

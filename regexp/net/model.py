@@ -18,7 +18,7 @@ import numpy as np
 
 from regexp.data import Prepared
 from regexp.net.draws import embedding_seed, layer_seed
-from regexp.net.layers import NoisyConv2D, NoisyDense, TableColumns
+from regexp.net.layers import NoisyConv1D, NoisyConv2D, NoisyDense, TableColumns
 from regexp.net.recurrent import embedding, pool, recurrent
 from regexp.spec.layers import RECURRENT
 from regexp.spec.schema import Model
@@ -241,8 +241,11 @@ LAYERS: dict[str, Callable] = {
                     padding=layer.padding, **kw) if layer.weight_noise else
         keras.layers.Conv2D(layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding, **kw)),
         max_norm_axis=[0, 1, 2]),
-    "conv1d": _weighted(lambda layer, **kw: keras.layers.Conv1D(
-        layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding, **kw), max_norm_axis=[0, 1]),
+    "conv1d": _weighted(lambda layer, **kw: (
+        NoisyConv1D(layer.filters, layer.kernel_size, weight_noise=layer.weight_noise, strides=layer.strides,
+                    padding=layer.padding, **kw) if layer.weight_noise else
+        keras.layers.Conv1D(layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding, **kw)),
+        max_norm_axis=[0, 1]),
     "max_pool": pool,
     "avg_pool": pool,
     "flatten": lambda layer, name, _initializer=None: keras.layers.Flatten(name=name),

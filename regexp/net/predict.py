@@ -1,6 +1,10 @@
 """`regexp predict RUN INPUT`: a run's model on new rows (csv, npz or a folder of images), as csv.
 
-Each row gets the predicted class and one probability per class (regression: the value). With
+Each row gets the predicted class and one probability per class (regression: the value). A
+data.window run reads the csv as a series and predicts every window of its rows (the label
+`horizon` rows after the window); a data.text run reads the text column (or a folder of text files)
+through the vocabulary the run fitted (vocabulary.txt), so a word its train part lacked is out of
+vocabulary, as in its own val and test parts. With
 MC dropout (Gal & Ghahramani, 2016) the probabilities are the mean over K passes with dropout on,
 with their standard deviation per class and the entropy of the mean, read per instance as the
 model's uncertainty; regression gets the mean and its std.
@@ -31,7 +35,15 @@ def predict_csv(run_path: Path, input_path: Path, mc_dropout: int = 0) -> tuple[
     model = load_model_file(run_path / "model.keras")
     features = int(model.inputs[0].shape[-1])
     columns = metrics.columns if metrics else None
-    ids, x = read_inputs(input_path, features, config.get("data", {}), columns, run.info.table)
+    data = config.get("data", {})
+    if data.get("text"):
+        ids, x = _texts(run_path, input_path, data)
+    elif data.get("window"):
+        ids, x = _windows(input_path, data, run.info.table or {}, task)
+    else:
+        ids, x = read_inputs(input_path, features, data, columns, run.info.table)
+    if x.shape[1] != features:
+        raise SpecError(f"{input_path}: each row has {x.shape[1]} features but the model takes {features}")
     notes = []
     if mc_dropout:
         mc = mc_dropout_model(model)
@@ -102,9 +114,41 @@ def read_inputs(path: Path, features: int, data: dict, columns: list[dict] | Non
     else:
         raise SpecError(f"{path}: cannot read {path.suffix or 'a file without suffix'} (allowed: .csv, .npz, a folder "
                         "of images)")
-    if x.shape[1] != features:
-        raise SpecError(f"{path}: each row has {x.shape[1]} features but the model takes {features}")
     return ids, x
+
+
+def _texts(run_path: Path, path: Path, data: dict) -> tuple[list[str], np.ndarray]:
+    """A data.text run's new rows: the text column of a csv, or a folder of text files, as token ids."""
+    from regexp.data.text import VOCABULARY_FILE, new_texts, read_vocabulary, token_ids
+
+    try:
+        words = read_vocabulary(run_path)
+    except OSError:
+        raise SpecError(f"{run_path}: no {VOCABULARY_FILE}, the vocabulary new text is read through (runs trained "
+                        "before it was saved lack it: train the spec again)") from None
+    try:
+        ids, texts = new_texts(path, data["text"].get("column"), data.get("sep") or "auto")
+    except ValueError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+    return ids, token_ids(texts, words, data["text"]["length"])
+
+
+def _windows(path: Path, data: dict, table: dict, task: str) -> tuple[list[str], np.ndarray]:
+    """A data.window run's new rows: a csv series (rows in time order) as every window of its rows,
+    each with the channels the run read (its numeric columns, and a regression target's own past)."""
+    from regexp.data.encoding import code_rows
+    from regexp.data.windows import every_window
+
+    channels = [(c["name"], "numeric") for c in table.get("columns", [])
+                if c["kind"] == "numeric" or (c["kind"] == "target" and task == "regression")]
+    try:
+        series = code_rows(path, data, channels, None)
+    except ValueError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+    length = data["window"]["length"]
+    if len(series) < length:
+        raise SpecError(f"{path}: {len(series)} rows, fewer than one window of {length} (data.window.length)")
+    return every_window(series, length)
 
 
 def _csv(path: Path, features: int, target: str | None) -> tuple[list[str], np.ndarray]:

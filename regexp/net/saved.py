@@ -35,7 +35,7 @@ def load_model_file(path: Path):
     check_model_file(path)
     import keras
 
-    import regexp.net.layers  # noqa: F401  (registers NoisyDense, NoisyConv2D, AlwaysOn)
+    import regexp.net.layers  # noqa: F401  (registers NoisyDense, NoisyConv1D, NoisyConv2D, AlwaysOn)
     import regexp.net.optimizers  # noqa: F401  (registers the hand-written learning-rate schedule)
     import regexp.net.scoring  # noqa: F401  (registers the ece metric)
     return keras.saving.load_model(path, safe_mode=True)

@@ -21,6 +21,7 @@ from statistics import NormalDist
 from regexp.errors import UserError
 from regexp.report.collect import Row, mapping, run_values
 from regexp.report.stats import ALPHA, POWER
+from regexp.spec.layers import RECURRENT
 from regexp.store.contract import RunMetrics, Status
 
 DEFAULT_CLASSIFICATION_THRESHOLD = 0.02  # 2 points of error
@@ -182,19 +183,31 @@ def _standard_error(error: float, n: int) -> float:
 
 
 def _first_units(config: dict) -> tuple[int | None, int | None]:
+    """The first dense or recurrent layer's index and units."""
     layers = mapping(config.get("model")).get("layers") or []
     for i, layer in enumerate(layers):
-        if isinstance(layer, dict) and layer.get("type") == "dense":
+        if isinstance(layer, dict) and layer.get("type") in ("dense", *RECURRENT):
             return i, layer.get("units")
     return None, None
+
+
+def _recurrent(config: dict) -> tuple[int, dict] | None:
+    """The first recurrent layer (index, keys): model.defaults do not reach it, its own keys do."""
+    layers = mapping(config.get("model")).get("layers") or []
+    return next(((i, layer) for i, layer in enumerate(layers)
+                 if isinstance(layer, dict) and layer.get("type") in RECURRENT), None)
 
 
 def _bias_steps(config: dict, row: Row) -> list[str]:
     model, training = mapping(config.get("model")), mapping(config.get("training"))
     defaults = mapping(model.get("defaults"))
     i, units = _first_units(config)
+    recurrent = _recurrent(config)
     steps = []
-    if units:
+    if units and recurrent is not None and recurrent[0] == i:
+        wider = "" if recurrent[1].get("bidirectional") else f", or model.layers.{i}.bidirectional: true"
+        steps.append(f"bigger network: try model.layers.{i}.units: {units * 2}{wider}")
+    elif units:
         steps.append(f"bigger network: try model.layers.{i}.units: {units * 2}, or add a layer "
                      f"{{type: dense, units: {units}}} to model.layers")
     epochs, best = training.get("epochs"), row.mean("best_epoch")
@@ -204,10 +217,18 @@ def _bias_steps(config: dict, row: Row) -> list[str]:
         steps.append(f"less regularization: try model.defaults.l2: {defaults['l2'] / 10:g}")
     if defaults.get("dropout"):
         steps.append(f"less dropout: try model.defaults.dropout: {max(0.0, defaults['dropout'] - 0.2):g}")
+    if recurrent is not None:
+        j, layer = recurrent
+        steps += [f"less dropout: try model.layers.{j}.{key}: {max(0.0, layer[key] - 0.2):g}"
+                  for key in ("dropout", "recurrent_dropout") if layer.get(key)]
     optimizer = mapping(training.get("optimizer"))
     if optimizer.get("name") != "adam":
         steps.append("a better optimizer: try training.optimizer.name: adam")
-    steps.append("another architecture: conv2d layers with data.shape for image data; a sweep over "
+    other = ("conv2d layers with data.shape for image data" if recurrent is None else
+             f"gru or lstm in place of model.layers.{recurrent[0]} (gates carry a state further than simple_rnn)"
+             if recurrent[1].get("type") == "simple_rnn" else
+             "a second recurrent layer (return_sequences: true on the first), or a conv1d before it")
+    steps.append(f"another architecture: {other}; a sweep over "
                  "training.optimizer.learning_rate: {log_uniform: [1.0e-4, 1.0e-1]}")
     return steps
 
@@ -218,8 +239,17 @@ def _variance_steps(config: dict) -> list[str]:
     dropout, l2 = defaults.get("dropout") or 0.0, defaults.get("l2") or 0.0
     steps = ["more data: " + ("try data.subsample: null (the whole train part)" if data.get("subsample")
                               else "collect more samples, or augment image data")]
-    steps.append(f"stronger regularization: try model.defaults.dropout: {min(0.5, dropout + 0.2) if dropout else 0.3:g}"
-                 f" or model.defaults.l2: {l2 * 10 if l2 else 1e-4:g}")
+    recurrent = _recurrent(config)
+    if recurrent is not None:  # its own dropout: model.defaults do not reach a recurrent layer
+        j, layer = recurrent
+        steps.append("stronger regularization: try " + " or ".join(
+            f"model.layers.{j}.{key}: {min(0.5, layer[key] + 0.2) if layer.get(key) else 0.2:g}"
+            for key in ("dropout", "recurrent_dropout")))
+    if recurrent is None or any(isinstance(layer, dict) and layer.get("type") in ("dense", "conv1d", "conv2d")
+                                for layer in model.get("layers") or []):
+        stronger = min(0.5, dropout + 0.2) if dropout else 0.3
+        steps.append(f"stronger regularization: try model.defaults.dropout: {stronger:g} or model.defaults.l2: "
+                     f"{l2 * 10 if l2 else 1e-4:g}")
     if training.get("early_stopping") is None:
         steps.append("add training.early_stopping: {monitor: val_loss, patience: 5}")
     i, units = _first_units(config)

@@ -8,13 +8,13 @@ from typing import Any, Optional
 
 import yaml
 
-from regexp.registry.datasets import DATASETS, accepting
+from regexp.registry.datasets import accepting
 from regexp.registry.metrics import METRICS, NEUTRAL, RANGES, margin_below, resolution, span
 from regexp.registry.optimizers import COMMON_PARAMS, OPTIMIZERS, reads
 from regexp.registry.schedules import SCHEDULES
 from regexp.spec.datasets import builtin_checks, notes_form_hints, part_sizes
 from regexp.spec.schema import SPATIAL, WEIGHTED, Data, Decide, Distribution, Model, Search, Spec
-from regexp.spec.sequences import layer_order_checks, window_checks
+from regexp.spec.sequences import sequence_checks, unreached_defaults, window_checks
 from regexp.spec.training import Optimizer
 from regexp.store.contract import MetricKey
 
@@ -26,9 +26,10 @@ def cross_checks(spec: Spec, same_file: Callable[[str, str], bool] = lambda a, b
     `same_file(key_a, key_b)`: whether both keys were written in one file (load.py knows where
     each key came from; an `extends` base or a --set is another source). `resolved`: the spec is a
     run's config.yaml, which writes every key with its default."""
-    errors = [*_data_checks(spec.data), *window_checks(spec), *_sequence_checks(spec), *_layer_checks(spec.model),
-              *_schedule_checks(spec), *_run_checks(spec)]
-    warnings = _selu_warnings(spec.model)
+    unreached, warnings = unreached_defaults(spec)
+    errors = [*_data_checks(spec.data), *window_checks(spec), *sequence_checks(spec), *_layer_checks(spec.model),
+              *_schedule_checks(spec), *_run_checks(spec), *unreached]
+    warnings += _selu_warnings(spec.model)
     training = spec.training
     if spec.search is not None:
         errors.extend(_search_checks(spec.search, training.metrics, training.epochs))
@@ -119,13 +120,6 @@ def _data_checks(data: Data) -> list[tuple[str, str]]:
     if overlap:
         errors.append(("data.drop", f"{', '.join(map(repr, overlap))} is also in data.columns: keep or drop, not both"))
     return errors
-
-
-def _sequence_checks(spec: Spec) -> list[tuple[str, str]]:
-    """Where sequence layers sit, knowing whether the data are token ids (None: not before a file loads)."""
-    data = spec.data
-    tokens = True if data.text else None if data.dataset is None else bool(DATASETS[data.dataset].tokens)
-    return layer_order_checks(spec.model.resolved_layers(), tokens)
 
 
 def _layer_checks(model: Model) -> list[tuple[str, str]]:

@@ -8,10 +8,12 @@ from typing import Optional
 
 from pydantic import Field
 
-from regexp.spec.layers import RECURRENT, SEQUENTIAL, SPATIAL
+from regexp.registry.datasets import DATASETS
+from regexp.spec.layers import RECURRENT, SEQUENTIAL, SPATIAL, WEIGHTED, Defaults, Recurrent
 from regexp.spec.parts import Part
 
 NEEDS_SEQUENCE = (*SEQUENTIAL, "max_pool", "avg_pool", "global_avg_pool")
+DROPS_MASK = ("conv1d", "max_pool", "avg_pool")  # Keras's Conv1D and pooling layers do not carry a mask on
 
 
 class Window(Part):
@@ -34,13 +36,54 @@ class Text(Part):
     length: int = Field(64, ge=1, description="Tokens per sample: longer texts are cut, shorter padded with 0.")
 
 
-def layer_order_checks(layers: list, tokens: Optional[bool]) -> list[tuple[str, str]]:
-    """Where sequence layers sit: each needs a sequence (or image) from the layer before it.
-    `tokens`: whether the data are token ids (None: not known before the data loads)."""
+def sequence_checks(spec) -> list[tuple[str, str]]:
+    """The sequence rules of a spec: its layers' order and options, and what its data allow."""
+    data, training, model = spec.data, spec.training, spec.model
+    tokens = True if data.text else None if data.dataset is None else bool(DATASETS[data.dataset].tokens)
+    sequences = uses_sequences(model.layers) or bool(data.window or data.text or (
+        data.dataset and DATASETS[data.dataset].length) or (data.shape and len(data.shape) == 2))
+    errors = layer_order_checks(model.resolved_layers(), tokens, sequences)
+    if tokens:  # ids name tokens: noise, dropout's rescaling or a mix of two would turn them into other ids
+        for key in ("input_noise", "input_dropout"):
+            if getattr(model, key) > 0:
+                errors.append((f"model.{key}", "the inputs are token ids, which noise or dropout would turn into "
+                                               "other ids: set dropout on the layer after the embedding"))
+        if training.mixup is not None:
+            errors.append(("training.mixup", "the inputs are token ids: a mix of two ids is no token"))
+    if sequences:
+        for key in ("augment", "cutmix", "cutout"):
+            if getattr(training, key):
+                errors.append((f"training.{key}", "images only: these samples are sequences"))
+    return errors
+
+
+def layer_order_checks(layers: list, tokens: Optional[bool], sequences: bool) -> list[tuple[str, str]]:
+    """Where sequence layers sit: each needs a sequence (or image) from the layer before it; a 1-D
+    pool takes one integer; a masking embedding's mask must reach its recurrent layers. `tokens`:
+    whether the data are token ids (None: not known before the data loads); `sequences`: whether the
+    samples are sequences (so pooling is 1-D)."""
     errors = []
     sequence, flattened_by = True, ""  # whether the layer before outputs a sequence, and if not, why not
+    masked = None  # the masking embedding's index, while its mask is carried on
     for i, layer in enumerate(layers):
         where = f"model.layers.{i}"
+        if sequences and layer.type in ("max_pool", "avg_pool"):
+            for key in ("pool_size", "strides"):
+                if isinstance(getattr(layer, key), list):
+                    errors.append((f"{where}.{key}", f"pooling a sequence is 1-D: one integer (got "
+                                                     f"{getattr(layer, key)})"))
+        if masked is not None and layer.type in DROPS_MASK and any(
+                later.type in RECURRENT for later in layers[i + 1:]):
+            errors.append((f"model.layers.{masked}.mask_zero", f"model.layers.{i} ({layer.type}) drops the mask "
+                                                               "(Keras's conv1d and pooling carry none), so the "
+                                                               "recurrent layers after it would read the padding: put "
+                                                               "them first, or set mask_zero: false"))
+            masked = None
+        if layer.type == "embedding" and layer.mask_zero:
+            masked = i
+        if layer.type == "simple_rnn" and layer.recurrent_activation != "sigmoid":
+            errors.append((f"{where}.recurrent_activation", "simple_rnn has no gates: it takes activation only "
+                                                            "(recurrent_activation is for lstm and gru)"))
         if layer.type == "embedding" and i > 0:
             errors.append((where, "an embedding takes the token ids: it must be the first layer"))
         elif layer.type == "embedding" and tokens is False:
@@ -81,6 +124,27 @@ def window_checks(spec) -> list[tuple[str, str]]:
         errors.append(("data.window", "the parts of a series are cut from data.path in time order: drop "
                                       "val_path/test_path"))
     return errors
+
+
+def unreached_defaults(spec) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """model.defaults reach dense and conv layers only: in a model with none (recurrent layers, an
+    embedding, pooling), a default set away from its value is a warning, and a searched one an error
+    (every point would train the same model). Both name the recurrent layer's own key where it has one."""
+    model = spec.model
+    if any(isinstance(layer, WEIGHTED) for layer in model.layers):
+        return [], []
+    first = next((i for i, layer in enumerate(model.layers) if layer.type in RECURRENT), None)
+
+    def why(key: str) -> str:
+        own = (f": set model.layers.{first}.{key} on the {model.layers[first].type} layer"
+               if first is not None and key in Recurrent.model_fields else "")
+        return f"reaches no layer: model.defaults apply to dense and conv layers, and this model has none{own}"
+    searched = [path for path in (spec.search.params if spec.search else {}) if path.startswith("model.defaults.")]
+    errors = [(f"search.params.{path}", f"every point would train the same model: {path} {why(path.split('.')[2])}")
+              for path in searched]
+    warnings = [(f"model.defaults.{key}", why(key)) for key, field in Defaults.model_fields.items()
+                if getattr(model.defaults, key) != field.default and f"model.defaults.{key}" not in searched]
+    return errors, warnings
 
 
 def uses_sequences(layers: list) -> bool:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 from regexp.registry.metrics import maximized, resolution
 
 RUN_FILES = ("config.yaml", "run.json", "history.csv", "metrics.json", "model.keras", "log.txt")
-OPTIONAL_FILES = ("layer_stats.csv", "steps.csv", "error.txt")  # logging.layer_stats, logging.per_step, failed runs
+OPTIONAL_FILES = ("layer_stats.csv", "steps.csv", "error.txt", "vocabulary.txt")  # logging.*, failed runs, data.text
 PARTS = ("train", "val", "test")
 
 
@@ -163,7 +163,8 @@ class Provenance(BaseModel):
     repo_dirty: Optional[bool] = Field(None, description="Any other tracked file has uncommitted changes.")
     git: Optional[str] = Field(None, description="Why the git fields are empty (no repository, git not on PATH, no "
                                                  "commit), or a caveat (detached HEAD, shallow clone, submodule).")
-    data: Optional[str] = Field(None, description="sha256 of the data file(s), or the built-in dataset and the "
+    data: Optional[str] = Field(None, description="sha256 of the data file(s), or the built-in dataset (a generated "
+                                                  "one with its keys: length, classes, noise, samples) and the "
                                                   "library version that ships it.")
     split: Optional[str] = Field(None, description="Hash of the train/val/test parts as the run saw them: equal "
                                                    "when the same samples fell in the same parts.")

@@ -135,7 +135,8 @@ def check_spec(spec_file, overrides: list[str] = (), *, batch: int = 16, samples
     quiet = ["model.defaults.dropout=0", "model.defaults.weight_noise=0", "model.defaults.activation_noise=0",
              "model.input_dropout=0", "model.input_noise=0"]
     quiet += [f"model.layers.{i}.{key}=0" for i, layer in enumerate(loaded.spec.model.layers)
-              for key in ("dropout", "weight_noise", "activation_noise") if getattr(layer, key, None) is not None]
+              for key in ("dropout", "recurrent_dropout", "weight_noise", "activation_noise")
+              if getattr(layer, key, None) is not None]
     loaded = load_spec(spec_file, [*overrides, *quiet])
     data = prepare(loaded)
     keras.utils.set_random_seed(loaded.spec.seed)

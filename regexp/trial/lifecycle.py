@@ -29,6 +29,7 @@ from rich.markup import escape
 
 from regexp import __version__
 from regexp.data import Prepared
+from regexp.data.text import VOCABULARY_FILE, vocabulary_text
 from regexp.errors import failure_reason, os_reason
 from regexp.net.mc_dropout import mc_dropout_metrics
 from regexp.spec import LoadedSpec
@@ -89,6 +90,8 @@ class TrialRun:
         facts = {**facts, "provenance": provenance.for_run(loaded, data, runs_dir, facts.get("parent"), libraries),
                  "table": data.reading.model_dump(mode="json") if data.reading is not None else None}
         run = Run.create(runs_dir, loaded.spec.name, loaded.spec_hash(), loaded.resolved(), extra=facts)
+        if data.vocabulary is not None:  # data.text: what `regexp predict` reads new text through
+            write_atomic(run.path / VOCABULARY_FILE, vocabulary_text(data.vocabulary))
         return cls(loaded, data, run, RunLog(run.path / "log.txt", console))
 
     @classmethod

@@ -124,6 +124,8 @@ def run_folder_page() -> str:
              "  error.txt        (failed runs: the traceback)",
              "  checkpoint/      (interrupted runs: the resume point; removed on completion)",
              "  layer_stats.csv  (logging.layer_stats)", "  steps.csv        (logging.per_step)",
+             "  vocabulary.txt   (data.text: the train part's vocabulary, one word a line, line k token id k + 2;",
+             "                    0 pads, 1 is out of vocabulary: TextVectorization(vocabulary=...) reads it)",
              "runs/<UTC time>_<name>_<short hash>_sweep/", "  sweep.json", "  spec.yaml        (the spec the trials "
                                                                            "run from)",
              "  halving.json     (search.halving: each rung's reports {trial: [point, value]} and decisions per point)",
