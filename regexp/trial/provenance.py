@@ -93,9 +93,9 @@ def _git(folder: Path, *args: str) -> str | None:
 
 
 def data_fingerprint(loaded: LoadedSpec) -> str:
-    """sha256 of the data file(s) read (every file of an image folder), or the built-in dataset's name,
-    the keys a generated one is made from (`noisy_sequence samples=1000 length=8 classes=2 noise=1.0`),
-    and the library that ships or generates it."""
+    """sha256 of the data file(s) read (every file of an image folder), or the built-in dataset's name
+    and the library that ships or generates it with its version. A generated dataset's keys (samples,
+    length, noise, ...) are in config.yaml already; leaving them out keeps older runs' fingerprints."""
     from regexp.spec.load import DATA_PATHS, resolve_data_path
 
     data = loaded.spec.data
@@ -107,9 +107,8 @@ def data_fingerprint(loaded: LoadedSpec) -> str:
             for member in sorted(p for p in file.rglob("*") if p.is_file()) if file.is_dir() else [file]:
                 digest.update(f"{member.relative_to(file) if file.is_dir() else ''}:{file_sha256(member)};".encode())
         return "sha256:" + digest.hexdigest()[:16]
-    dataset = DATASETS[data.dataset].resolved(data)
-    keys = "".join(f" {key}={getattr(dataset, key)}" for key in dataset.keys)
-    return f"{data.dataset}{keys} ({dataset.library} {_version(dataset.library)})"
+    library = DATASETS[data.dataset].library
+    return f"{data.dataset} ({library} {_version(library)})"
 
 
 @functools.cache  # importlib.metadata parses the package's METADATA file each time, once per packed trial
