@@ -554,3 +554,21 @@ def test_fold_level_inference_by_the_nadeau_bengio_corrected_resampled_t_test(ru
     assert c["test"] == "corrected resampled t-test (Nadeau-Bengio)" and c["n"] == "6 seed x fold pairs"
     assert c["p"] == pytest.approx(2 * stats.t.sf(abs(t), j - 1), rel=1e-6)
     assert c["p"] > stats.ttest_1samp(diffs, 0).pvalue  # wider than the naive t over 6 "independent" folds
+
+
+@pytest.mark.parametrize("dirty, warned", [((True,) * 6, False), ((True,) * 3 + (False,) * 3, True)],
+                         ids=["one uncommitted spec", "uncommitted and committed"])
+def test_a_baseline_and_an_arm_from_one_uncommitted_spec_are_one_source(runner, tmp_path, dirty, warned):
+    """A new spec file swept before it is committed: every run is dirty, and nothing tells the arm's
+    source from the baseline's. Half dirty, half committed: the report says they differ."""
+    for i, (dropout, seed) in enumerate((d, s) for d in (0.0, 0.5) for s in range(3)):
+        run = make_run(tmp_path, f"r{i}", seed=seed, dropout=dropout, val_loss=0.3 + dropout / 10 + seed / 100)
+        info = json.loads((run / "run.json").read_text())
+        info["provenance"] = {"commit": "a" * 40, "dirty": dirty[i]}
+        (run / "run.json").write_text(json.dumps(info))
+    result = runner.invoke(app, ["report", "--runs-dir", str(tmp_path), "--baseline", "dropout=0.0", "--format",
+                                 "json"])
+    assert result.exit_code == 0, result.output
+    said = json.loads(result.stdout)["warnings"]
+    assert any("come from different sources (3 of 6 runs from a spec with uncommitted edits)" in w
+               for w in said) == warned, said

@@ -39,6 +39,7 @@ def mixing(rows) -> str | None:
         for name, version in run.info.provenance.libraries.items():
             versions.setdefault(name, set()).add(version)
     parts = [f"spec commits {', '.join(commits)}"] * (len(commits) > 1)
-    parts += [f"{dirty} of {len(runs)} runs from a spec with uncommitted edits"] * (0 < dirty)
+    # all from uncommitted specs (one sweep of a new spec file) is one source; some and not others is two
+    parts += [f"{dirty} of {len(runs)} runs from a spec with uncommitted edits"] * (0 < dirty < len(runs))
     parts += [f"{name} {' / '.join(sorted(v))}" for name, v in sorted(versions.items()) if len(v) > 1]
     return "; ".join(parts) or None

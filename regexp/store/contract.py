@@ -163,9 +163,9 @@ class Provenance(BaseModel):
     repo_dirty: Optional[bool] = Field(None, description="Any other tracked file has uncommitted changes.")
     git: Optional[str] = Field(None, description="Why the git fields are empty (no repository, git not on PATH, no "
                                                  "commit), or a caveat (detached HEAD, shallow clone, submodule).")
-    data: Optional[str] = Field(None, description="sha256 of the data file(s), or the built-in dataset (a generated "
-                                                  "one with its keys: length, classes, noise, samples) and the "
-                                                  "library version that ships it.")
+    data: Optional[str] = Field(None, description="sha256 of the data file(s), or the built-in dataset and the "
+                                                  "library version that ships or generates it (a generated one's "
+                                                  "keys are in config.yaml).")
     split: Optional[str] = Field(None, description="Hash of the train/val/test parts as the run saw them: equal "
                                                    "when the same samples fell in the same parts.")
     libraries: dict[str, str] = Field(default_factory=dict, description="Versions that change numbers: regexp, "
