@@ -183,6 +183,8 @@ def test_across_data_renders_as_table_md_and_latex_with_the_same_numbers(tmp_pat
                                      "dropout=0.0", "--metric", "test_accuracy", "--format", fmt])
         assert result.exit_code == 0, result.output
         assert iqm in result.output and "penguins.csv" in result.output and "breast" in result.output
+        if fmt == "table":  # 80 columns hold the whole aggregate, its last column included
+            assert "P(better)" in result.output and max(map(len, result.output.splitlines())) <= 80
 
 
 @pytest.mark.parametrize("options, message", [

@@ -38,7 +38,7 @@ def to_terminal(across: Across) -> Group:
         shown = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
         for index, header in enumerate(headers):
             first = dict(overflow="fold", min_width=min(18, max(len(line[0]) for line in [headers, *lines])))
-            number = dict(justify="right", no_wrap=header not in ("n", "verdicts"))
+            number = dict(justify="right", no_wrap=header != "verdicts")
             shown.add_column(header, **(first if index == 0 else number))
         for line in lines:
             shown.add_row(line[0], *(cell.replace(" [", "\n[").replace(" ± ", "\n± ").replace(", ", ",\n ")
@@ -47,7 +47,7 @@ def to_terminal(across: Across) -> Group:
     _, lines = report_cells.aggregate_cells(across)
     side = "higher" if across.neutral else "better"
     tables = [table(f"across {len(across.datasets)} datasets · {across.focus}",
-                    ["arm", "datasets", "verdicts", "IQM baseline", "IQM arm", f"P({side})"], lines)]
+                    ["arm", "data", "verdicts", "IQM base", "IQM arm", f"P({side})"], lines)]
     _, lines, _ = report_cells.dataset_cells(across)
     for arm in across.arms:
         mine = [line[1:] for line in lines if line[0] == arm.arm]
