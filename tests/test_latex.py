@@ -18,7 +18,7 @@ from runfolders import make_run
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 DOCUMENT = r"""\documentclass{article}
-\usepackage{booktabs}
+\usepackage{booktabs,graphicx}
 \begin{document}
 \input{table}
 \end{document}
@@ -114,3 +114,4 @@ def test_the_latex_table_compiles_without_edits(tmp_path, runner, across):
     assert done.returncode == 0, done.stdout[-3000:]
     assert (tmp_path / "paper.pdf").stat().st_size > 1000
     assert "Undefined control sequence" not in done.stdout and "Missing $" not in done.stdout
+    assert "Overfull \\hbox" not in (tmp_path / "paper.log").read_text()  # a wide table is scaled to the page

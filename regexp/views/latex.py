@@ -1,11 +1,13 @@
 """`regexp report --format latex`: a booktabs table for a paper, of a report or of `--across data`.
 
-The output is a `table` float to `\\input{}` into a document that loads booktabs
-(`\\usepackage{booktabs}`); it needs no other package and compiles without edits (tests/test_latex.py
-runs pdflatex): the file is plain ASCII, every character TeX treats specially escaped and every
-symbol written as a TeX command. Numbers are those of the terminal table, rounded by the same rules
-(views/report.py): means and intervals to 3 decimals, Δ and its interval to 4, p to 3 significant
-digits. A comment above the table says what was compared and the commits of the specs that ran.
+The output is a `table` float to `\\input{}` into a document that loads booktabs and graphicx
+(`\\usepackage{booktabs,graphicx}`); it compiles without edits (tests/test_latex.py runs pdflatex).
+A table wider than the text (a report has up to ten columns) is scaled down to \\linewidth by
+graphicx's \\resizebox, and a narrow one keeps its size. The file is plain ASCII, every character
+TeX treats specially escaped and every symbol written as a TeX command. Numbers are those of the
+terminal table, rounded by the same rules (views/report.py): means and intervals to 3 decimals, Δ
+and its interval to 4, p to 3 significant digits. A comment above the table says what was compared
+and the commits of the specs that ran.
 """
 
 import unicodedata
@@ -47,12 +49,14 @@ def booktabs(headers: list[str], lines: list[list[str]], align: str, caption: st
     spec = "@{}" + align + "@{}"
     out = [f"% {escape_comment(c)}" for c in comments]
     out += [r"\begin{table}[htbp]", r"\centering", r"\small", rf"\caption{{{escape(caption)}}}",
-            rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(escape(h) for h in headers) + r" \\", r"\midrule"]
+            # scale down to the text width, never up: \width is the tabular's natural width
+            r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{" + rf"\begin{{tabular}}{{{spec}}}",
+            r"\toprule", " & ".join(escape(h) for h in headers) + r" \\", r"\midrule"]
     for index, line in enumerate(lines):
         out.append(" & ".join(escape(cell) for cell in line) + r" \\")
         if index in rules_after and index != len(lines) - 1:
             out.append(r"\midrule")
-    out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    out += [r"\bottomrule", r"\end{tabular}}", r"\end{table}"]
     return "\n".join(out) + "\n"
 
 
@@ -96,7 +100,7 @@ def report_table(report: Report) -> str:
         lines.append(line)
     caption = (f"{report.focus}: mean ± std over seeds" + (f", against {report.baseline.id}" if report.baseline else
                                                              f", against {report.against}" if report.against else ""))
-    comments = ["regexp report --format latex; needs \\usepackage{booktabs}", spec_commits(report.rows),
+    comments = ["regexp report --format latex; needs \\usepackage{booktabs,graphicx}", spec_commits(report.rows),
                 *([report.comparing] if report.comparing else [])]
     align = "l" * (1 + len(report.params)) + "rrr" + ("rrrl" if report.comparing else "")
     return booktabs(headers, lines, align, caption, comments)
@@ -107,7 +111,7 @@ def across_table(across: Across) -> str:
     dataset), then the per-dataset table (Δ with its CI, p adjusted over every dataset)."""
     side = "higher" if across.neutral else "better"
     headers, lines = report_cells.aggregate_cells(across)
-    comments = ["regexp report --across data --format latex; needs \\usepackage{booktabs}",
+    comments = ["regexp report --across data --format latex; needs \\usepackage{booktabs,graphicx}",
                 spec_commits(across.rows), across.comparing]
     aggregate = booktabs(headers, lines, "llrrrr", f"{across.focus} vs {across.baseline} across "
                          f"{len(across.datasets)} datasets: IQM of normalized scores and P(arm {side} than baseline), "
