@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -114,8 +115,21 @@ def test_the_same_command_after_the_sweep_process_died_adopts_its_jobs(tmp_path)
     submitted = slurm_jobs(runs)
     sweep.kill()  # SIGKILL: the sweep process dies, its jobs go on
     sweep.wait()
+    # hold the job in flight (suspended) until the new process says it waits for it: a job that ends
+    # before the command is run again leaves nothing to adopt, and the test would ask nothing
+    scontrol("suspend", submitted)
+    guard = threading.Timer(120, scontrol, ("resume", submitted))  # should the line below never come
+    guard.start()
     again = start(spec, runs)
-    output, _ = again.communicate(timeout=300)
+    lines = []
+    for line in again.stdout:
+        lines.append(line)
+        if "that an earlier run of this sweep submitted" in line:
+            scontrol("resume", submitted)
+    again.wait(timeout=300)
+    output = "".join(lines)
+    guard.cancel()
+    scontrol("resume", submitted)  # whatever happened above, leave no job suspended
     assert again.returncode == 0, output
     assert re.search(r"slurm: waiting for [12] jobs? that an earlier run of this sweep submitted", output), output
     assert slurm_jobs(runs) == submitted and len(submitted) == 1  # nothing was submitted again
@@ -131,6 +145,11 @@ def test_a_partition_slurm_does_not_know_is_one_error_naming_it(tmp_path, runner
     assert "sbatch refuses this sweep's jobs (partition=nosuchpart" in result.output
     assert "invalid partition specified: nosuchpart" in result.output
     assert not (tmp_path / "runs").exists()  # refused before the sweep began
+
+
+def scontrol(action: str, jobs: set[str]) -> None:
+    for job in jobs:
+        subprocess.run(["scontrol", action, job], capture_output=True, timeout=30)
 
 
 def start(spec: Path, runs: Path) -> subprocess.Popen:
