@@ -90,7 +90,7 @@ def test_a_packed_grid_and_a_decide_sweep_through_slurm_match_the_local_executor
 
 def test_a_cancelled_job_is_submitted_again_and_the_sweep_completes_without_duplicates(tmp_path, runner):
     spec = write(tmp_path, name="slurm-cancel", data={"dataset": "digits"}, repeat=2,
-                 training={"epochs": 40, "batch_size": 64}, search={"params": {"model.defaults.dropout": [0.0, 0.2]}})
+                 training={"epochs": 80, "batch_size": 64}, search={"params": {"model.defaults.dropout": [0.0, 0.2]}})
     runs = tmp_path / "runs"
     sweep = start(spec, runs)
     victim = wait_for(lambda: next(iter(running_runs(runs, rows=3)), None))
